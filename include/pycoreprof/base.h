@@ -1,0 +1,100 @@
+/* Base layer: error codes with their messages, error context, allocation
+ * helpers and growable string buffers. Everything above includes this; it
+ * includes nothing of the project. It never prints. */
+#ifndef PYCOREPROF_BASE_H
+#define PYCOREPROF_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every error the project can return, with its message, defined once.
+ * Functions return 0 (ERR_OK) or a negative -ERR_x; the context of the last
+ * error of this thread (what object, which address) is kept by err_set(). */
+#define PCP_ERRORS(X)                                                         \
+	X(OK, "success")                                                      \
+	X(NOMEM, "out of memory")                                             \
+	X(IO, "input/output error")                                           \
+	X(NOENT, "no such file")                                              \
+	X(PERM, "permission denied")                                          \
+	X(NOT_ELF, "not an ELF file")                                         \
+	X(NOT_CORE, "not a core file")                                        \
+	X(TRUNCATED, "file is truncated")                                     \
+	X(CORRUPT, "data is corrupt or inconsistent")                         \
+	X(UNMAPPED, "address is not in the target's memory")                  \
+	X(NO_PROCESS, "no such process")                                      \
+	X(PROCESS_GONE, "process exited")                                     \
+	X(NOT_PYTHON, "no Python interpreter found")                          \
+	X(UNSUPPORTED_PYTHON, "unsupported Python version")                   \
+	X(NO_SYMBOL, "symbol not found")                                      \
+	X(DECOMPRESS, "cannot decompress")                                    \
+	X(USAGE, "invalid usage")                                             \
+	X(LIMIT, "limit exceeded")                                            \
+	X(INTERRUPTED, "interrupted")
+
+enum err_code {
+#define PCP_ERR_ENUM(name, msg) ERR_##name,
+	PCP_ERRORS(PCP_ERR_ENUM)
+#undef PCP_ERR_ENUM
+	ERR__COUNT
+};
+
+/* The fixed message of CODE (positive or negative). */
+const char *err_message(int code);
+/* Record context for the current thread's last error and return -CODE, so
+ * that a caller can write `return err_set(ERR_IO, "cannot read %s", path);`.
+ * The formatted text should name the object: "cannot open core ./core". */
+int err_set(enum err_code code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Like err_set but with errno's text appended (": Permission denied"). */
+int err_set_errno(enum err_code code, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Add a hint (what the user can do) to the current error. */
+void err_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The current thread's last error context ("" when none) and hint. */
+const char *err_context(void);
+const char *err_hint_text(void);
+int err_last_code(void);
+void err_clear(void);
+
+/* Allocation that aborts the program on exhaustion is deliberately not
+ * offered: callers return -ERR_NOMEM. These are thin wrappers that set
+ * the error context. */
+void *xcalloc(size_t n, size_t size);
+void *xrealloc_array(void *ptr, size_t n, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Growable byte buffer, always NUL-terminated. A zero-initialised strbuf
+ * is valid and empty. On allocation failure the buffer keeps what it had and
+ * sets `failed`; callers check once at the end with strbuf_ok(). */
+struct strbuf {
+	char *buf;
+	size_t len;
+	size_t cap;
+	bool failed;
+};
+void strbuf_release(struct strbuf *sb);
+void strbuf_reset(struct strbuf *sb);
+bool strbuf_grow(struct strbuf *sb, size_t extra);
+void strbuf_add(struct strbuf *sb, const void *data, size_t len);
+void strbuf_addstr(struct strbuf *sb, const char *s);
+void strbuf_addch(struct strbuf *sb, char c);
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
+/* Append S as a JSON string literal, quotes included. */
+void strbuf_add_json_string(struct strbuf *sb, const char *s);
+/* Append a Unicode code point as UTF-8 (invalid ones become U+FFFD). */
+void strbuf_add_utf8(struct strbuf *sb, uint32_t code_point);
+/* Detach the buffer: the caller owns the returned string (never NULL
+ * unless allocation failed). */
+char *strbuf_detach(struct strbuf *sb);
+static inline bool strbuf_ok(const struct strbuf *sb) { return !sb->failed; }
+
+/* Seconds since an arbitrary start, monotonic. */
+double time_now(void);
+
+#endif

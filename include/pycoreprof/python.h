@@ -1,0 +1,77 @@
+/* Python layer: find the CPython interpreter in a target, list its thread
+ * states and walk each thread's Python frames. Works on any target (core,
+ * live, snapshot); reads memory only through the target interface. */
+#ifndef PYCOREPROF_PYTHON_H
+#define PYCOREPROF_PYTHON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pycoreprof/target.h"
+
+struct pywalker;
+
+/* What was found about the interpreter. Strings live as long as the walker. */
+struct pyinfo {
+	uint32_t version_hex;       /* PY_VERSION_HEX */
+	char version[32];           /* "3.11.7" */
+	const char *library;        /* path of the ELF object holding the runtime */
+	bool from_debug_offsets;    /* 3.13+: layout read from the target */
+	uint64_t runtime_addr;      /* _PyRuntime (3.7+) or 0 */
+	uint64_t interp_head_addr;  /* first PyInterpreterState */
+};
+
+/* A decoded code object, cached by address for the walker's lifetime. */
+struct pycode {
+	uint64_t addr;
+	const char *name;           /* co_name, UTF-8 */
+	const char *qualname;       /* co_qualname (3.11+), else == name */
+	const char *filename;       /* co_filename, UTF-8 */
+	int firstlineno;
+	/* line table bytes, owned by the cache */
+	const uint8_t *linetable;
+	size_t linetable_size;
+};
+
+struct pyframe {
+	const struct pycode *code;
+	int line;                   /* -1 when unknown */
+	bool is_entry;              /* first Python frame of an eval-loop activation (3.11+) */
+};
+
+struct pythread {
+	uint64_t tstate_addr;
+	uint64_t thread_id;         /* threading.get_ident() */
+	pid_t tid;                  /* OS thread id, 0 if unknown */
+	bool holds_gil;
+	uint64_t frame_addr;        /* innermost frame, 0 when no Python code runs */
+	uint64_t interp_addr;
+};
+
+/* Find the interpreter in T. Errors: -ERR_NOT_PYTHON (no libpython or
+ * runtime symbols), -ERR_UNSUPPORTED_PYTHON (a version without layout),
+ * -ERR_UNMAPPED / -ERR_CORRUPT (runtime unreadable). T must outlive the
+ * walker. */
+int pywalker_new(struct target *t, struct pywalker **out);
+void pywalker_free(struct pywalker *w);
+const struct pyinfo *pywalker_info(const struct pywalker *w);
+
+/* Read the thread states of every interpreter now (for live targets, call
+ * again per sample). At most MAX are written; *COUNT gets how many there
+ * are. The returned array is owned by the walker and valid until the next
+ * call. */
+int pywalker_threads(struct pywalker *w, const struct pythread **threads, size_t *count);
+
+/* Walk TH's frames innermost first into FRAMES (capacity MAX). *COUNT gets
+ * the number written. Returns 0, or -ERR_LIMIT when the stack was deeper
+ * than MAX (the frames written are the innermost ones), or another error
+ * when the chain broke (the frames before the break are kept). */
+int pywalker_stack(struct pywalker *w, const struct pythread *th,
+                   struct pyframe *frames, size_t max, size_t *count);
+
+/* Mark a thread idle from the frame-name heuristic (lock waits, select). */
+bool pyframe_looks_idle(const struct pyframe *innermost);
+
+#endif

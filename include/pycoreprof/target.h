@@ -1,0 +1,122 @@
+/* Target layer: where a process's memory, threads and mapped files come
+ * from. One interface, several backends (ELF core file; live process and
+ * snapshots later). Layers above read through this interface only and never
+ * know which backend they talk to. */
+#ifndef PYCOREPROF_TARGET_H
+#define PYCOREPROF_TARGET_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* x86_64 general registers in the order of the kernel's user_regs_struct
+ * (which is also the order of elf_gregset_t in NT_PRSTATUS). */
+enum target_reg {
+	REG_R15, REG_R14, REG_R13, REG_R12, REG_RBP, REG_RBX, REG_R11, REG_R10,
+	REG_R9, REG_R8, REG_RAX, REG_RCX, REG_RDX, REG_RSI, REG_RDI,
+	REG_ORIG_RAX, REG_RIP, REG_CS, REG_EFLAGS, REG_RSP, REG_SS,
+	REG_FS_BASE, REG_GS_BASE, REG_DS, REG_ES, REG_FS, REG_GS,
+	REG__COUNT
+};
+
+struct target_thread {
+	pid_t tid;
+	bool has_regs;
+	uint64_t regs[REG__COUNT];
+	/* OS run state letter from /proc (R, S, D, T, t, Z...), 0 if unknown
+	 * (cores have none). */
+	char state;
+	/* Signal current for this thread when the core was written (pr_cursig),
+	 * 0 if none. */
+	int cursig;
+};
+
+struct target_mapping {
+	uint64_t start, end;    /* [start, end) in the target's address space */
+	uint64_t file_offset;   /* offset of `start` in the file, in bytes */
+	bool readable, writable, executable;
+	char *path;             /* file behind it as the target named it; NULL when anonymous */
+};
+
+/* The signal that ended a core's process (from NT_SIGINFO, else pr_cursig). */
+struct target_signal {
+	int number;
+	int code;
+	uint64_t address;       /* si_addr for faults, 0 otherwise */
+	bool has_address;
+	pid_t tid;              /* thread that received it */
+};
+
+enum target_kind { TARGET_CORE, TARGET_LIVE, TARGET_SNAPSHOT };
+
+struct target;
+
+/* What a backend implements. Memory reads are all-or-nothing: a short read
+ * is an error (-ERR_UNMAPPED or -ERR_PROCESS_GONE), never silent zeros. */
+struct target_ops {
+	int (*read)(struct target *t, uint64_t addr, void *buf, size_t len);
+	/* Open the file behind MAPPING for reading (the executable, libraries),
+	 * resolved the backend's way (core: recorded path, build-id, search
+	 * path; live: /proc/PID/root). Returns an fd the caller closes, or a
+	 * negative error. May be NULL when files are unavailable. */
+	int (*open_mapped_file)(struct target *t, const struct target_mapping *m,
+	                        char **resolved_path);
+	void (*destroy)(struct target *t);
+};
+
+/* Common state filled by the backend. The target owns everything here;
+ * pointers stay valid until target_free(). */
+struct target {
+	const struct target_ops *ops;
+	enum target_kind kind;
+	pid_t pid;
+	char *command;          /* command line, arguments separated by spaces */
+	char *executable;       /* path of the main executable, NULL if unknown */
+	struct target_thread *threads;
+	size_t nthreads;
+	struct target_mapping *mappings; /* sorted by start, non-overlapping */
+	size_t nmappings;
+	bool has_signal;
+	struct target_signal signal;
+	uint64_t *auxv;         /* pairs of (type, value) */
+	size_t auxv_words;
+	char *search_path;      /* colon-separated directories, may be NULL */
+	void *backend;          /* the backend's own state */
+};
+
+/* Options for opening a core. */
+struct core_open_options {
+	const char *exe_path;    /* --exe: overrides the core's record */
+	const char *search_path; /* --search-path DIR[:DIR] */
+};
+
+/* Open an ELF core file (plain or gzip-compressed). On success *OUT owns
+ * the core's mapping; free it with target_free(). Errors: -ERR_NOENT,
+ * -ERR_PERM, -ERR_NOT_ELF, -ERR_NOT_CORE, -ERR_TRUNCATED, -ERR_DECOMPRESS,
+ * -ERR_CORRUPT, each with context. */
+int core_target_open(const char *path, const struct core_open_options *opts,
+                     struct target **out);
+
+void target_free(struct target *t);
+
+/* Read exactly LEN bytes at ADDR. */
+static inline int target_read(struct target *t, uint64_t addr, void *buf, size_t len)
+{
+	return t->ops->read(t, addr, buf, len);
+}
+int target_read_u64(struct target *t, uint64_t addr, uint64_t *out);
+int target_read_u32(struct target *t, uint64_t addr, uint32_t *out);
+int target_read_i32(struct target *t, uint64_t addr, int32_t *out);
+
+/* The mapping containing ADDR, or NULL. */
+const struct target_mapping *target_find_mapping(const struct target *t, uint64_t addr);
+/* The mapping of file PATH with the lowest address, or NULL. */
+const struct target_mapping *target_first_mapping_of(const struct target *t, const char *path);
+/* The thread with TID or NULL. */
+const struct target_thread *target_find_thread(const struct target *t, pid_t tid);
+/* Value of auxv entry TYPE, or 0 when absent. */
+uint64_t target_auxv(const struct target *t, uint64_t type);
+
+#endif
