@@ -5,7 +5,6 @@
 #ifndef PYCOREPROF_TARGET_H
 #define PYCOREPROF_TARGET_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,17 +13,17 @@
 /* x86_64 general registers in the order of the kernel's user_regs_struct
  * (which is also the order of elf_gregset_t in NT_PRSTATUS). */
 enum target_reg {
-	REG_R15, REG_R14, REG_R13, REG_R12, REG_RBP, REG_RBX, REG_R11, REG_R10,
-	REG_R9, REG_R8, REG_RAX, REG_RCX, REG_RDX, REG_RSI, REG_RDI,
-	REG_ORIG_RAX, REG_RIP, REG_CS, REG_EFLAGS, REG_RSP, REG_SS,
-	REG_FS_BASE, REG_GS_BASE, REG_DS, REG_ES, REG_FS, REG_GS,
-	REG__COUNT
+	TREG_R15, TREG_R14, TREG_R13, TREG_R12, TREG_RBP, TREG_RBX, TREG_R11, TREG_R10,
+	TREG_R9, TREG_R8, TREG_RAX, TREG_RCX, TREG_RDX, TREG_RSI, TREG_RDI,
+	TREG_ORIG_RAX, TREG_RIP, TREG_CS, TREG_EFLAGS, TREG_RSP, TREG_SS,
+	TREG_FS_BASE, TREG_GS_BASE, TREG_DS, TREG_ES, TREG_FS, TREG_GS,
+	TREG__COUNT
 };
 
 struct target_thread {
 	pid_t tid;
 	bool has_regs;
-	uint64_t regs[REG__COUNT];
+	uint64_t regs[TREG__COUNT];
 	/* OS run state letter from /proc (R, S, D, T, t, Z...), 0 if unknown
 	 * (cores have none). */
 	char state;

@@ -20,7 +20,7 @@ void *xrealloc_array(void *ptr, size_t n, size_t size)
 		err_set(ERR_NOMEM, "allocation of %zu x %zu bytes overflows", n, size);
 		return NULL;
 	}
-	void *grown = realloc(ptr, n * size ? n * size : 1);
+	void *grown = realloc(ptr, (n && size) ? n * size : 1);
 	if (!grown)
 		err_set(ERR_NOMEM, "cannot allocate %zu bytes", n * size);
 	return grown;

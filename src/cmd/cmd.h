@@ -1,0 +1,38 @@
+/* Command layer: one file per command, each a `int cmd_NAME(int argc,
+ * char **argv)` returning an exit code. Only this layer and main.c print or
+ * exit.
+ *
+ * Adding a command:
+ *  1. write src/cmd/NAME.c with cmd_NAME() and its --help text;
+ *  2. declare it below and add it to the table in src/main.c;
+ *  3. document it in docs/NAME.md and list it in README.md;
+ *  4. add end-to-end tests in tests/e2e/test_NAME.py. */
+#ifndef PYCOREPROF_CMD_H
+#define PYCOREPROF_CMD_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Exit codes (docs/exit-codes.md). */
+enum {
+	EXIT_OK = 0,
+	EXIT_PARTIAL = 1,   /* a result was produced, but part of it is missing */
+	EXIT_FAIL = 2,      /* no result */
+	EXIT_USAGE = 64,    /* the command line is wrong */
+};
+
+int cmd_core(int argc, char **argv);
+
+/* Print the current error (err.h context, the code's message and a hint of
+ * what to do) as one line on stderr, and return EXIT_FAIL. RET is the
+ * negative error code. */
+int report_error(int ret);
+/* Print a usage error naming COMMAND and return EXIT_USAGE. */
+int usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Write BUF to stdout and check the stream; returns 0 or EXIT_FAIL after
+ * reporting. */
+int write_stdout(const char *buf, size_t len);
+/* True when ARG is --help or -h. */
+bool is_help(const char *arg);
+
+#endif

@@ -1,0 +1,90 @@
+/* `pycoreprof core CORE`: post-mortem analysis of a core file (kernel crash
+ * core, gcore core or snapshot, plain or gzipped): which thread died of what
+ * signal, and every thread's Python stack. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cmd/cmd.h"
+#include "pycoreprof/out.h"
+#include "pycoreprof/python.h"
+#include "pycoreprof/stacks.h"
+#include "pycoreprof/target.h"
+
+static const char usage[] =
+	"usage: pycoreprof core [options] CORE\n"
+	"\n"
+	"Show why a Python process died and every thread's Python stack, from a\n"
+	"core file (kernel core, gcore core or pycoreprof snapshot; gzip is read\n"
+	"transparently). Innermost frame first.\n"
+	"\n"
+	"  --json               one JSON document (docs/json.md)\n"
+	"  --no-source          do not print source lines under frames\n"
+	"  --exe PATH           the executable, when the core's record of it is wrong\n"
+	"  --search-path DIRS   colon-separated directories holding the executable and\n"
+	"                       libraries (found by name and build-id)\n"
+	"  -h, --help           this help\n";
+
+int cmd_core(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"no-source", no_argument, NULL, 'n'},
+		{"exe", required_argument, NULL, 'e'},
+		{"search-path", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct core_open_options open_opts = {0};
+	bool json = false, show_source = true;
+	int opt;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'j': json = true; break;
+		case 'n': show_source = false; break;
+		case 'e': open_opts.exe_path = optarg; break;
+		case 's': open_opts.search_path = optarg; break;
+		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0);
+		default: return usage_error("core", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return usage_error("core", optind == argc ? "a core file is needed" : "one core file at a time");
+	const char *path = argv[optind];
+
+	struct target *t = NULL;
+	struct pywalker *w = NULL;
+	struct process_stacks ps = {0};
+	struct strbuf sb = {0};
+	int status;
+	int ret = core_target_open(path, &open_opts, &t);
+	if (ret < 0 || (ret = pywalker_new(t, &w)) < 0 ||
+	    (ret = process_stacks_collect(t, w, t->kind == TARGET_SNAPSHOT ? "snapshot" : "core", &ps)) < 0) {
+		status = report_error(ret);
+		goto out;
+	}
+	struct dump_options dump_opts = {.show_source = show_source, .origin = path};
+	if (json)
+		dump_write_json(&sb, &ps, &dump_opts);
+	else
+		dump_write_text(&sb, &ps, &dump_opts);
+	if (!strbuf_ok(&sb)) {
+		status = report_error(-ERR_NOMEM);
+		goto out;
+	}
+	status = write_stdout(sb.buf, sb.len);
+	if (status == EXIT_OK && ps.errors) {
+		fprintf(stderr, "pycoreprof: %zu thread%s could not be walked completely (see above)\n", ps.errors,
+		        ps.errors == 1 ? "" : "s");
+		status = EXIT_PARTIAL;
+	}
+out:
+	strbuf_release(&sb);
+	source_cache_clear();
+	process_stacks_release(&ps);
+	pywalker_free(w);
+	target_free(t);
+	return status;
+}

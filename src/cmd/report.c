@@ -1,0 +1,75 @@
+/* The one place errors are printed: a single line with what failed and what
+ * to do about it. */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "pycoreprof/base.h"
+
+/* Advice for errors whose context does not already carry a hint. */
+static const char *default_hint(int code)
+{
+	switch (code) {
+	case ERR_NOT_CORE:
+		return "pass a core file (written when a process crashes with `ulimit -c unlimited`, or by `gcore PID`)";
+	case ERR_TRUNCATED:
+		return "the core was cut short while being written; check `ulimit -c`, free disk space and core size limits";
+	case ERR_NOT_ELF:
+		return "pass a core file";
+	case ERR_DECOMPRESS:
+		return "the compressed file is damaged or incomplete";
+	case ERR_NOT_PYTHON:
+		return "is this a CPython process? pycoreprof reads CPython 2.7 and 3.6 or newer";
+	case ERR_UNSUPPORTED_PYTHON:
+		return "pycoreprof reads CPython 2.7 and 3.6 or newer";
+	case ERR_PERM:
+		return "run as the file's owner or as root";
+	default:
+		return NULL;
+	}
+}
+
+int report_error(int ret)
+{
+	int code = ret < 0 ? -ret : ret;
+	const char *context = err_context();
+	const char *hint = err_hint_text();
+	if (!*hint)
+		hint = default_hint(code);
+	if (!*context || err_last_code() != code)
+		context = err_message(code);
+	fprintf(stderr, "pycoreprof: %s", context);
+	if (hint && *hint)
+		fprintf(stderr, " (%s)", hint);
+	fputc('\n', stderr);
+	return EXIT_FAIL;
+}
+
+int usage_error(const char *command, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "pycoreprof %s: ", command);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see `pycoreprof %s --help`)\n", command);
+	return EXIT_USAGE;
+}
+
+int write_stdout(const char *buf, size_t len)
+{
+	if (len && fwrite(buf, 1, len, stdout) != len)
+		goto fail;
+	if (fflush(stdout) != 0 || ferror(stdout))
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "pycoreprof: cannot write the output: %s\n", strerror(errno));
+	return EXIT_FAIL;
+}
+
+bool is_help(const char *arg)
+{
+	return !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}

@@ -1,0 +1,79 @@
+/* pycoreprof's entry point: global options, the command table and the
+ * dispatch to src/cmd/. A first argument that is an option selects the
+ * default command, `record`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"core", cmd_core, "why a process died and every thread's Python stack, from a core file"},
+};
+static const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
+static const char default_command[] = "record";
+
+static void print_usage(FILE *out)
+{
+	fputs("usage: pycoreprof COMMAND [options]\n"
+	      "\n"
+	      "Shows where a Python program spends its time and why it died, by reading\n"
+	      "its memory from outside.\n"
+	      "\n"
+	      "commands:\n", out);
+	for (size_t i = 0; i < ncommands; i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n"
+	      "  pycoreprof COMMAND --help   options of a command\n"
+	      "  pycoreprof --version        version\n", out);
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < ncommands; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		print_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (is_help(argv[1]) || !strcmp(argv[1], "help")) {
+		if (argc > 2 && !is_help(argv[1]) && find_command(argv[2])) {
+			char *help_argv[] = {argv[2], "--help", NULL};
+			return find_command(argv[2])->run(2, help_argv);
+		}
+		print_usage(stdout);
+		return write_stdout(NULL, 0);
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("pycoreprof %s\n", PYCOREPROF_VERSION);
+		return write_stdout(NULL, 0);
+	}
+	const struct command *cmd;
+	if (argv[1][0] == '-') {
+		/* `pycoreprof --pid 42` means `pycoreprof record --pid 42`. */
+		cmd = find_command(default_command);
+		if (!cmd) {
+			fprintf(stderr, "pycoreprof: unknown option '%s' (see `pycoreprof --help`)\n", argv[1]);
+			return EXIT_USAGE;
+		}
+		argv[0] = (char *)default_command;
+		return cmd->run(argc, argv);
+	}
+	cmd = find_command(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "pycoreprof: unknown command '%s' (see `pycoreprof --help`)\n", argv[1]);
+		return EXIT_USAGE;
+	}
+	return cmd->run(argc - 1, argv + 1);
+}

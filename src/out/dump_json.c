@@ -1,0 +1,90 @@
+/* JSON dump of every thread's stack: one document whose schema is described
+ * in docs/json.md and shared by `core`, `dump` and snapshots. */
+#include "pycoreprof/out.h"
+
+static void add_key_string(struct strbuf *sb, const char *key, const char *value)
+{
+	strbuf_add_json_string(sb, key);
+	strbuf_addch(sb, ':');
+	if (value)
+		strbuf_add_json_string(sb, value);
+	else
+		strbuf_addstr(sb, "null");
+}
+
+static void write_signal(struct strbuf *sb, const struct target *t)
+{
+	char name[16];
+	if (!t->has_signal) {
+		strbuf_addstr(sb, "null");
+		return;
+	}
+	strbuf_addf(sb, "{\"number\":%d,", t->signal.number);
+	add_key_string(sb, "name", signal_name(t->signal.number, name));
+	strbuf_addf(sb, ",\"code\":%d,\"address\":", t->signal.code);
+	if (t->signal.has_address)
+		strbuf_addf(sb, "\"0x%llx\"", (unsigned long long)t->signal.address);
+	else
+		strbuf_addstr(sb, "null");
+	strbuf_addf(sb, ",\"tid\":%d}", (int)t->signal.tid);
+}
+
+static void write_frame(struct strbuf *sb, const struct stack_frame *f)
+{
+	strbuf_addstr(sb, "{\"kind\":\"python\",");
+	add_key_string(sb, "function", f->function);
+	strbuf_addch(sb, ',');
+	add_key_string(sb, "qualname", f->qualname);
+	strbuf_addch(sb, ',');
+	add_key_string(sb, "file", f->file);
+	if (f->line >= 0)
+		strbuf_addf(sb, ",\"line\":%d}", f->line);
+	else
+		strbuf_addstr(sb, ",\"line\":null}");
+}
+
+static void write_thread(struct strbuf *sb, const struct thread_stack *ts)
+{
+	strbuf_addf(sb, "{\"tid\":%d,\"thread_id\":", (int)ts->tid);
+	if (ts->is_python)
+		strbuf_addf(sb, "%llu", (unsigned long long)ts->thread_id);
+	else
+		strbuf_addstr(sb, "null");
+	strbuf_addf(sb, ",\"crashed\":%s,\"gil\":%s,\"idle\":%s,", ts->crashed ? "true" : "false",
+	            ts->gil ? "true" : "false", ts->idle ? "true" : "false");
+	add_key_string(sb, "error", ts->error);
+	strbuf_addstr(sb, ",\"frames\":[");
+	for (size_t i = 0; i < ts->nframes; i++) {
+		if (i)
+			strbuf_addch(sb, ',');
+		write_frame(sb, &ts->frames[i]);
+	}
+	strbuf_addstr(sb, "]}");
+}
+
+void dump_write_json(struct strbuf *sb, const struct process_stacks *ps, const struct dump_options *opts)
+{
+	const struct target *t = ps->target;
+	const struct pyinfo *info = pywalker_info(ps->walker);
+	strbuf_addch(sb, '{');
+	add_key_string(sb, "source", ps->source);
+	strbuf_addch(sb, ',');
+	add_key_string(sb, "origin", opts->origin);
+	strbuf_addf(sb, ",\"pid\":%d,", (int)t->pid);
+	add_key_string(sb, "command", t->command);
+	strbuf_addch(sb, ',');
+	add_key_string(sb, "executable", t->executable);
+	strbuf_addstr(sb, ",\"python\":{");
+	add_key_string(sb, "version", info->version);
+	strbuf_addch(sb, ',');
+	add_key_string(sb, "library", info->library);
+	strbuf_addstr(sb, "},\"signal\":");
+	write_signal(sb, t);
+	strbuf_addf(sb, ",\"errors\":%zu,\"threads\":[", ps->errors);
+	for (size_t i = 0; i < ps->nthreads; i++) {
+		if (i)
+			strbuf_addch(sb, ',');
+		write_thread(sb, &ps->threads[i]);
+	}
+	strbuf_addstr(sb, "]}\n");
+}

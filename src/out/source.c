@@ -1,0 +1,94 @@
+/* Source lines shown under frames in text dumps: each file is read once and
+ * kept as an array of lines. Files that cannot be read show nothing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pycoreprof/out.h"
+
+enum { MAX_SOURCE_FILES = 512, MAX_SOURCE_BYTES = 8 << 20 };
+
+struct source_file {
+	char *path;
+	char *text;          /* whole file, newlines replaced by NUL */
+	char **lines;
+	size_t nlines;
+};
+
+static struct source_file files[MAX_SOURCE_FILES];
+static size_t nfiles;
+
+static void load(struct source_file *sf)
+{
+	FILE *fp = fopen(sf->path, "rb");
+	if (!fp)
+		return;
+	struct strbuf sb = {0};
+	char chunk[8192];
+	size_t got;
+	while ((got = fread(chunk, 1, sizeof(chunk), fp)) > 0 && sb.len < MAX_SOURCE_BYTES)
+		strbuf_add(&sb, chunk, got);
+	fclose(fp);
+	if (!strbuf_ok(&sb)) {
+		strbuf_release(&sb);
+		return;
+	}
+	size_t count = 1;
+	for (size_t i = 0; i < sb.len; i++)
+		count += sb.buf[i] == '\n';
+	sf->lines = calloc(count, sizeof(*sf->lines));
+	if (!sf->lines) {
+		strbuf_release(&sb);
+		return;
+	}
+	sf->text = strbuf_detach(&sb);
+	char *line = sf->text;
+	for (char *p = sf->text; *p; p++) {
+		if (*p == '\n') {
+			*p = '\0';
+			if (p > line && p[-1] == '\r')
+				p[-1] = '\0';
+			sf->lines[sf->nlines++] = line;
+			line = p + 1;
+		}
+	}
+	if (*line)
+		sf->lines[sf->nlines++] = line;
+}
+
+const char *source_line(const char *file, int line)
+{
+	if (!file || line < 1 || file[0] == '<')
+		return NULL;
+	struct source_file *sf = NULL;
+	for (size_t i = 0; i < nfiles; i++)
+		if (!strcmp(files[i].path, file))
+			sf = &files[i];
+	if (!sf) {
+		if (nfiles == MAX_SOURCE_FILES)
+			return NULL;
+		sf = &files[nfiles];
+		sf->path = strdup(file);
+		if (!sf->path)
+			return NULL;
+		nfiles++;
+		load(sf);
+	}
+	if ((size_t)line > sf->nlines)
+		return NULL;
+	const char *text = sf->lines[line - 1];
+	while (*text == ' ' || *text == '\t')
+		text++;
+	return text;
+}
+
+void source_cache_clear(void)
+{
+	for (size_t i = 0; i < nfiles; i++) {
+		free(files[i].path);
+		free(files[i].text);
+		free(files[i].lines);
+	}
+	memset(files, 0, sizeof(files));
+	nfiles = 0;
+}

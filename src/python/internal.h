@@ -1,0 +1,105 @@
+/* Python layer, internal: the walker's state shared by discovery, string
+ * decoding, line tables, the code cache and the frame walk. Not included
+ * outside src/python/. */
+#ifndef PYCOREPROF_PYTHON_INTERNAL_H
+#define PYCOREPROF_PYTHON_INTERNAL_H
+
+#include "pycoreprof/base.h"
+#include "pycoreprof/python.h"
+#include "python/layout.h"
+
+/* Bounds that keep a corrupt or torn target from making us loop or
+ * allocate without limit. */
+enum {
+	PY_MAX_INTERPRETERS = 64,
+	PY_MAX_THREADS = 4096,
+	PY_MAX_STRING_CHARS = 4096,
+	PY_MAX_LINETABLE = 1 << 20,
+	PY_CODE_CACHE_MIN = 256,
+};
+
+/* How line numbers are encoded, by version. */
+enum py_linetable_format {
+	LINETABLE_LNOTAB_UNSIGNED,  /* 2.7 co_lnotab */
+	LINETABLE_LNOTAB_SIGNED,    /* 3.6 - 3.9 co_lnotab */
+	LINETABLE_310,              /* 3.10 co_linetable (PEP 626) */
+	LINETABLE_LOCATIONS,        /* 3.11+ location table */
+};
+
+struct code_cache_entry {
+	struct pycode code;
+	/* Cheap identity check against address reuse in live targets. */
+	uint64_t name_ptr, filename_ptr;
+	bool used;
+};
+
+struct pywalker {
+	struct target *target;
+	struct pyinfo info;
+	char *library_path;
+	struct py_layout layout;     /* effective layout (table + debug offsets) */
+	unsigned major, minor;
+	enum py_linetable_format linetable_format;
+	bool py2_strings;
+	bool lasti_is_index;         /* 3.10: f_lasti counts code units */
+	bool executable_tagged;      /* 3.14+: f_executable is a _PyStackRef */
+	int owner_generator;         /* FRAME_OWNED_BY_GENERATOR, -1 before 3.11 */
+	int owner_first_skipped;     /* owners >= this are not Python frames; -1: none */
+
+	/* GIL discovery */
+	uint64_t tstate_current_addr; /* 2.7 / 3.6 _PyThreadState_Current, 3.7-3.11 in runtime */
+	uint64_t gil_locked_addr;     /* 3.6 statics: gil_locked */
+	uint64_t gil_holder_addr;     /* 3.6 statics: gil_last_holder */
+
+	/* tid of a thread from its pthread_t when registers do not tell */
+	int pthread_tid_offset;       /* -1 until found */
+
+	uint64_t code_type_addr;      /* verified PyCode_Type, 0 until seen */
+
+	struct code_cache_entry **cache;     /* open addressing, cache_cap slots */
+	size_t cache_cap, cache_used;
+	struct code_retired *retired;        /* replaced entries, kept alive */
+
+	struct pythread *threads;
+	size_t threads_cap;
+	uint8_t *scratch;             /* reusable read buffer */
+	size_t scratch_cap;
+};
+
+/* discover.c */
+int py_discover(struct pywalker *w);
+
+/* strings.c: decode a str (or 2.7 str) object at ADDR as UTF-8 into SB. */
+int py_read_string(struct pywalker *w, uint64_t addr, struct strbuf *sb);
+/* bytes object contents into a new buffer the caller frees. */
+int py_read_bytes(struct pywalker *w, uint64_t addr, uint8_t **data, size_t *size);
+
+/* linetable.c: the line of byte offset ADDRQ in a code object. */
+int py_line_lnotab(const uint8_t *table, size_t size, int firstlineno, int addrq, bool signed_deltas);
+int py_line_310(const uint8_t *table, size_t size, int firstlineno, int addrq);
+int py_line_locations(const uint8_t *table, size_t size, int firstlineno, int addrq);
+int py_code_line(const struct pywalker *w, const struct pycode *code, int byte_offset);
+
+/* code_cache.c: the decoded code object at ADDR (HEADER holds its first
+ * layout.code_size bytes, already read). */
+int py_code_get(struct pywalker *w, uint64_t addr, const uint8_t *header, const struct pycode **out);
+void py_code_cache_free(struct pywalker *w);
+
+static inline uint64_t load_u64(const uint8_t *buf, int32_t off)
+{
+	uint64_t v;
+	__builtin_memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+static inline int32_t load_i32(const uint8_t *buf, int32_t off)
+{
+	int32_t v;
+	__builtin_memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+/* Grow w->scratch to at least SIZE bytes. */
+int py_scratch(struct pywalker *w, size_t size, uint8_t **out);
+
+#endif

@@ -1,0 +1,339 @@
+/* The walk itself: interpreters -> thread states -> frames -> code objects
+ * and line numbers. Every loop is bounded and every pointer is read through
+ * the target, so a corrupt or torn image yields an error, not a hang. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "python/internal.h"
+
+static int32_t max_offset(const int32_t *offsets, size_t n)
+{
+	int32_t top = 0;
+	for (size_t i = 0; i < n; i++)
+		if (offsets[i] > top)
+			top = offsets[i];
+	return top + 8;
+}
+
+/* Bytes to read for a thread state, a frame and a code object header. */
+static int32_t tstate_read_size(const struct py_layout *L)
+{
+	const int32_t f[] = {L->tstate_next, L->tstate_interp, L->tstate_frame, L->tstate_cframe,
+	                     L->tstate_current_frame, L->tstate_thread_id, L->tstate_native_thread_id};
+	return max_offset(f, sizeof(f) / sizeof(f[0]));
+}
+
+static int32_t frame_read_size(const struct py_layout *L)
+{
+	const int32_t f[] = {L->frame_back, L->frame_code, L->frame_lasti, L->iframe_previous,
+	                     L->iframe_code, L->iframe_instr, L->iframe_owner, L->iframe_is_entry};
+	return max_offset(f, sizeof(f) / sizeof(f[0]));
+}
+
+static int32_t code_read_size(const struct py_layout *L)
+{
+	const int32_t f[] = {L->object_type, L->code_filename, L->code_name, L->code_qualname,
+	                     L->code_firstlineno, L->code_linetable, L->code_firsttraceable};
+	return max_offset(f, sizeof(f) / sizeof(f[0]));
+}
+
+int pywalker_new(struct target *t, struct pywalker **out)
+{
+	struct pywalker *w = xcalloc(1, sizeof(*w));
+	if (!w)
+		return -ERR_NOMEM;
+	w->target = t;
+	w->pthread_tid_offset = -1;
+	int ret = py_discover(w);
+	if (ret < 0) {
+		pywalker_free(w);
+		return ret;
+	}
+	*out = w;
+	return 0;
+}
+
+void pywalker_free(struct pywalker *w)
+{
+	if (!w)
+		return;
+	py_code_cache_free(w);
+	free(w->library_path);
+	free(w->threads);
+	free(w->scratch);
+	free(w);
+}
+
+const struct pyinfo *pywalker_info(const struct pywalker *w)
+{
+	return &w->info;
+}
+
+/* The tstate holding the GIL of interpreter INTERP, or 0 when none. */
+static uint64_t gil_holder(struct pywalker *w, uint64_t interp)
+{
+	struct target *t = w->target;
+	const struct py_layout *L = &w->layout;
+	uint64_t holder = 0;
+	if (w->tstate_current_addr) {
+		/* 2.7 - 3.11: NULL while the GIL is released. */
+		if (target_read_u64(t, w->tstate_current_addr, &holder) == 0)
+			return holder;
+		return 0;
+	}
+	if (w->gil_locked_addr && w->gil_holder_addr) {
+		int32_t locked;
+		if (target_read_i32(t, w->gil_locked_addr, &locked) == 0 && locked > 0 &&
+		    target_read_u64(t, w->gil_holder_addr, &holder) == 0)
+			return holder;
+		return 0;
+	}
+	if (L->interp_ceval_gil_ptr >= 0 && L->gil_locked >= 0 && L->gil_last_holder >= 0) {
+		/* 3.12+: the interpreter points at the GIL it uses; last_holder
+		 * stays set after release, so only `locked` says it is held. */
+		uint64_t gil;
+		int32_t locked;
+		if (target_read_u64(t, interp + (uint64_t)L->interp_ceval_gil_ptr, &gil) == 0 && gil &&
+		    target_read_i32(t, gil + (uint64_t)L->gil_locked, &locked) == 0 && locked > 0 &&
+		    target_read_u64(t, gil + (uint64_t)L->gil_last_holder, &holder) == 0)
+			return holder;
+	}
+	return 0;
+}
+
+/* Before 3.11 a thread state has no OS thread id. On x86_64 glibc the
+ * thread's pthread_t is its TCB address, which is also the thread's FS base
+ * register: match it against the target's threads. Without registers, find
+ * where glibc keeps the tid inside struct pthread from the main thread. */
+static pid_t tid_from_pthread(struct pywalker *w, uint64_t pthread_id)
+{
+	struct target *t = w->target;
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (t->threads[i].has_regs && t->threads[i].regs[TREG_FS_BASE] == pthread_id)
+			return t->threads[i].tid;
+	if (w->pthread_tid_offset < 0)
+		return 0;
+	int32_t tid;
+	if (target_read_i32(t, pthread_id + (uint64_t)w->pthread_tid_offset, &tid) == 0 && tid > 0)
+		return tid;
+	return 0;
+}
+
+/* Find the offset of the tid inside struct pthread from the main thread,
+ * whose tid is the pid. Bounded to the first 4 KiB. */
+static void learn_pthread_tid_offset(struct pywalker *w, uint64_t main_pthread)
+{
+	struct target *t = w->target;
+	int32_t words[1024];
+	if (!t->pid || target_read(t, main_pthread, words, sizeof(words)) < 0)
+		return;
+	for (int i = 1; i < 1024; i++) {
+		/* glibc stores tid then pid-ish fields; the first match past the
+		 * header (which holds pointers) is the tid. */
+		if (words[i] == t->pid && i * 4 >= 0x100) {
+			w->pthread_tid_offset = i * 4;
+			return;
+		}
+	}
+}
+
+int pywalker_threads(struct pywalker *w, const struct pythread **threads, size_t *count)
+{
+	struct target *t = w->target;
+	const struct py_layout *L = &w->layout;
+	uint8_t buf[4096];
+	int32_t tsize = tstate_read_size(L);
+	size_t n = 0;
+	int ret = 0;
+	if ((size_t)tsize > sizeof(buf))
+		return err_set(ERR_CORRUPT, "thread state layout too large");
+
+	uint64_t interp = w->info.interp_head_addr;
+	for (int i = 0; i < PY_MAX_INTERPRETERS && interp; i++) {
+		uint64_t holder = gil_holder(w, interp);
+		uint64_t tstate;
+		if ((ret = target_read_u64(t, interp + (uint64_t)L->interp_threads_head, &tstate)) < 0)
+			break;
+		for (int j = 0; tstate && j < PY_MAX_THREADS; j++) {
+			if ((ret = target_read(t, tstate, buf, (size_t)tsize)) < 0)
+				goto done;
+			if (load_u64(buf, L->tstate_interp) != interp) {
+				ret = err_set(ERR_CORRUPT, "thread state at 0x%llx does not belong to interpreter 0x%llx",
+				              (unsigned long long)tstate, (unsigned long long)interp);
+				goto done;
+			}
+			if (n >= w->threads_cap) {
+				size_t cap = w->threads_cap ? w->threads_cap * 2 : 16;
+				struct pythread *grown = xrealloc_array(w->threads, cap, sizeof(*grown));
+				if (!grown) {
+					ret = -ERR_NOMEM;
+					goto done;
+				}
+				w->threads = grown;
+				w->threads_cap = cap;
+			}
+			struct pythread *th = &w->threads[n++];
+			memset(th, 0, sizeof(*th));
+			th->tstate_addr = tstate;
+			th->interp_addr = interp;
+			th->thread_id = load_u64(buf, L->tstate_thread_id);
+			th->holds_gil = holder && holder == tstate;
+			if (L->tstate_native_thread_id >= 0)
+				th->tid = (pid_t)load_u64(buf, L->tstate_native_thread_id);
+			if (L->tstate_frame >= 0) {
+				th->frame_addr = load_u64(buf, L->tstate_frame);
+			} else if (L->tstate_cframe >= 0) {
+				uint64_t cframe = load_u64(buf, L->tstate_cframe);
+				if (cframe && target_read_u64(t, cframe + (uint64_t)L->cframe_current_frame, &th->frame_addr) < 0)
+					th->frame_addr = 0;
+			} else {
+				th->frame_addr = load_u64(buf, L->tstate_current_frame);
+			}
+			tstate = load_u64(buf, L->tstate_next);
+		}
+		if (target_read_u64(t, interp + (uint64_t)L->interp_next, &interp) < 0)
+			break;
+	}
+done:
+	/* OS thread ids for versions that do not record them. */
+	if (n && L->tstate_native_thread_id < 0) {
+		/* The main thread (tid == pid) is the oldest, last thread state. */
+		if (w->pthread_tid_offset < 0)
+			learn_pthread_tid_offset(w, w->threads[n - 1].thread_id);
+		for (size_t i = 0; i < n; i++)
+			w->threads[i].tid = tid_from_pthread(w, w->threads[i].thread_id);
+	}
+	*threads = w->threads;
+	*count = n;
+	if (ret < 0 && n)
+		return -ERR_CORRUPT;
+	return ret;
+}
+
+/* Read and decode the code object at ADDR; checks that it is a code object. */
+static int read_code(struct pywalker *w, uint64_t addr, const struct pycode **code)
+{
+	const struct py_layout *L = &w->layout;
+	uint8_t header[512];
+	int32_t size = code_read_size(L);
+	if ((size_t)size > sizeof(header))
+		return err_set(ERR_CORRUPT, "code object layout too large");
+	int ret = target_read(w->target, addr, header, (size_t)size);
+	if (ret < 0)
+		return ret;
+	uint64_t type = load_u64(header, L->object_type);
+	if (type != w->code_type_addr) {
+		uint64_t name_ptr;
+		char name[8] = {0};
+		if (!type || target_read_u64(w->target, type + (uint64_t)L->type_name, &name_ptr) < 0 ||
+		    target_read(w->target, name_ptr, name, 5) < 0 || strcmp(name, "code"))
+			return err_set(ERR_CORRUPT, "object at 0x%llx is not a code object", (unsigned long long)addr);
+		w->code_type_addr = type;
+	}
+	return py_code_get(w, addr, header, code);
+}
+
+int pywalker_stack(struct pywalker *w, const struct pythread *th, struct pyframe *frames, size_t max,
+                   size_t *count)
+{
+	const struct py_layout *L = &w->layout;
+	uint8_t buf[256];
+	int32_t fsize = frame_read_size(L);
+	uint64_t frame = th->frame_addr;
+	size_t n = 0;
+	int ret = 0;
+	/* Skipped shim frames count too, so a cycle cannot spin forever. */
+	size_t budget = 2 * max + 64;
+	bool modern = L->iframe_previous >= 0;
+	*count = 0;
+	if ((size_t)fsize > sizeof(buf))
+		return err_set(ERR_CORRUPT, "frame layout too large");
+
+	while (frame && budget--) {
+		if ((ret = target_read(w->target, frame, buf, (size_t)fsize)) < 0)
+			break;
+		uint64_t code_addr, next;
+		int byte_offset;
+		bool entry = false;
+		if (!modern) {
+			code_addr = load_u64(buf, L->frame_code);
+			next = load_u64(buf, L->frame_back);
+			int lasti = load_i32(buf, L->frame_lasti);
+			byte_offset = w->lasti_is_index && lasti >= 0 ? 2 * lasti : lasti;
+		} else {
+			code_addr = load_u64(buf, L->iframe_code);
+			if (w->executable_tagged)
+				code_addr &= ~(uint64_t)3;
+			next = load_u64(buf, L->iframe_previous);
+			int owner = buf[L->iframe_owner];
+			if (L->iframe_is_entry >= 0)
+				entry = buf[L->iframe_is_entry] != 0;
+			if (w->owner_first_skipped >= 0 && owner >= w->owner_first_skipped) {
+				/* A C-stack shim: the frame above it started an eval loop. */
+				if (n)
+					frames[n - 1].is_entry = true;
+				frame = next;
+				continue;
+			}
+			if (!code_addr) {
+				frame = next;
+				continue;
+			}
+			uint64_t instr = load_u64(buf, L->iframe_instr);
+			int64_t offset = (int64_t)(instr - (code_addr + (uint64_t)L->code_code_adaptive));
+			if (offset < -2 || offset > (1 << 28)) {
+				ret = err_set(ERR_CORRUPT, "frame at 0x%llx has an instruction pointer outside its code",
+				              (unsigned long long)frame);
+				break;
+			}
+			byte_offset = (int)offset;
+			if (L->code_firsttraceable >= 0 && owner != w->owner_generator) {
+				int32_t first_traceable;
+				if ((ret = target_read_i32(w->target, code_addr + (uint64_t)L->code_firsttraceable,
+				                           &first_traceable)) < 0)
+					break;
+				/* Not past its prologue yet: CPython hides it too. */
+				if (byte_offset < 2 * first_traceable) {
+					frame = next;
+					continue;
+				}
+			}
+		}
+		const struct pycode *code;
+		if ((ret = read_code(w, code_addr, &code)) < 0)
+			break;
+		if (n == max) {
+			ret = err_set(ERR_LIMIT, "stack deeper than %zu frames", max);
+			break;
+		}
+		frames[n].code = code;
+		frames[n].line = py_code_line(w, code, byte_offset);
+		frames[n].is_entry = entry;
+		n++;
+		frame = next;
+	}
+	if (frame && budget == (size_t)-1 && ret == 0)
+		ret = err_set(ERR_CORRUPT, "frame chain of thread %llu does not end", (unsigned long long)th->thread_id);
+	*count = n;
+	return ret;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+	return ls >= lx && !strcmp(s + ls - lx, suffix);
+}
+
+bool pyframe_looks_idle(const struct pyframe *innermost)
+{
+	const struct pycode *c = innermost->code;
+	if (!c)
+		return false;
+	if (ends_with(c->filename, "threading.py") && (!strcmp(c->name, "wait") || !strcmp(c->name, "_wait_for_tstate_lock")))
+		return true;
+	if (ends_with(c->filename, "selectors.py") && !strcmp(c->name, "select"))
+		return true;
+	if (ends_with(c->filename, "queue.py") && !strcmp(c->name, "get"))
+		return true;
+	return false;
+}

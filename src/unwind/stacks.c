@@ -1,0 +1,153 @@
+/* Collecting every thread's stack: joins the target's OS threads with the
+ * Python thread states, marks the crashed thread, the GIL holder and idle
+ * threads, and orders them crashed first, then oldest first. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pycoreprof/base.h"
+#include "pycoreprof/stacks.h"
+
+enum { MAX_FRAMES = 65536 };
+
+/* Syscalls a thread sits in while it waits (x86_64 numbers): a thread
+ * stopped inside one of them, not holding the GIL, is idle. */
+static bool waiting_syscall(int64_t nr)
+{
+	switch (nr) {
+	case 0:   /* read */
+	case 7:   /* poll */
+	case 23:  /* select */
+	case 34:  /* pause */
+	case 35:  /* nanosleep */
+	case 43:  /* accept */
+	case 45:  /* recvfrom */
+	case 47:  /* recvmsg */
+	case 61:  /* wait4 */
+	case 202: /* futex */
+	case 230: /* clock_nanosleep */
+	case 232: /* epoll_wait */
+	case 270: /* pselect6 */
+	case 271: /* ppoll */
+	case 281: /* epoll_pwait */
+	case 288: /* accept4 */
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool thread_is_idle(const struct target_thread *os, const struct thread_stack *ts,
+                           const struct pyframe *innermost)
+{
+	if (ts->crashed || ts->gil)
+		return false;
+	if (os && os->state)
+		return os->state != 'R';
+	if (os && os->has_regs && (int64_t)os->regs[TREG_ORIG_RAX] >= 0)
+		return waiting_syscall((int64_t)os->regs[TREG_ORIG_RAX]);
+	return innermost && pyframe_looks_idle(innermost);
+}
+
+static int walk_one(struct pywalker *w, const struct pythread *th, struct pyframe *scratch,
+                    struct thread_stack *ts, const struct pyframe **innermost)
+{
+	size_t n = 0;
+	int ret = th->frame_addr ? pywalker_stack(w, th, scratch, MAX_FRAMES, &n) : 0;
+	if (ret < 0)
+		ts->error = xasprintf("%s%s%s", err_message(ret), *err_context() ? ": " : "", err_context());
+	*innermost = n ? &scratch[0] : NULL;
+	if (!n)
+		return 0;
+	ts->frames = xcalloc(n, sizeof(*ts->frames));
+	if (!ts->frames)
+		return -ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct stack_frame *f = &ts->frames[i];
+		f->kind = FRAME_PYTHON;
+		f->function = scratch[i].code->name;
+		f->qualname = scratch[i].code->qualname;
+		f->file = scratch[i].code->filename;
+		f->line = scratch[i].line;
+	}
+	ts->nframes = n;
+	return 0;
+}
+
+/* Move the crashed thread to the front, keeping the others' order. */
+static void crashed_first(struct thread_stack *threads, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		if (!threads[i].crashed)
+			continue;
+		struct thread_stack crashed = threads[i];
+		memmove(threads + 1, threads, i * sizeof(*threads));
+		threads[0] = crashed;
+		return;
+	}
+}
+
+int process_stacks_collect(struct target *t, struct pywalker *w, const char *source,
+                           struct process_stacks *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->source = source;
+	out->target = t;
+	out->walker = w;
+	const struct pythread *pythreads;
+	size_t npy = 0;
+	int ret = pywalker_threads(w, &pythreads, &npy);
+	if (ret < 0 && !npy)
+		return ret;
+	if (ret < 0)
+		out->errors++;
+
+	pid_t crashed_tid = t->has_signal ? t->signal.tid : 0;
+	bool crashed_found = false;
+	/* Room for every Python thread and a crashed thread without one. */
+	out->threads = xcalloc(npy + 1, sizeof(*out->threads));
+	struct pyframe *scratch = xcalloc(MAX_FRAMES, sizeof(*scratch));
+	if (!out->threads || !scratch) {
+		free(scratch);
+		return -ERR_NOMEM;
+	}
+	/* Thread states are newest first; report oldest first. */
+	for (size_t k = npy; k-- > 0;) {
+		const struct pythread *th = &pythreads[k];
+		struct thread_stack *ts = &out->threads[out->nthreads++];
+		ts->is_python = true;
+		ts->tid = th->tid;
+		ts->thread_id = th->thread_id;
+		ts->gil = th->holds_gil;
+		ts->crashed = crashed_tid && th->tid == crashed_tid;
+		crashed_found |= ts->crashed;
+		const struct pyframe *innermost;
+		if ((ret = walk_one(w, th, scratch, ts, &innermost)) < 0)
+			goto fail;
+		if (ts->error)
+			out->errors++;
+		ts->idle = thread_is_idle(target_find_thread(t, ts->tid), ts, innermost);
+	}
+	if (crashed_tid && !crashed_found) {
+		struct thread_stack *ts = &out->threads[out->nthreads++];
+		ts->tid = crashed_tid;
+		ts->crashed = true;
+	}
+	free(scratch);
+	crashed_first(out->threads, out->nthreads);
+	return 0;
+fail:
+	free(scratch);
+	process_stacks_release(out);
+	return ret;
+}
+
+void process_stacks_release(struct process_stacks *ps)
+{
+	for (size_t i = 0; i < ps->nthreads; i++) {
+		free(ps->threads[i].frames);
+		free(ps->threads[i].error);
+	}
+	free(ps->threads);
+	ps->threads = NULL;
+	ps->nthreads = 0;
+}
