@@ -98,6 +98,33 @@ struct core_open_options {
 int core_target_open(const char *path, const struct core_open_options *opts,
                      struct target **out);
 
+/* Options for attaching to a running process. */
+struct live_open_options {
+	/* Attach with PTRACE_SEIZE so that live_target_freeze() can stop every
+	 * thread; false reads without ever stopping the process. */
+	bool freeze;
+};
+
+/* Open the running process PID: its threads (/proc/PID/task, with their run
+ * state), mappings (/proc/PID/maps), command line, executable and auxv. With
+ * opts->freeze it attaches every thread with PTRACE_SEIZE (never
+ * PTRACE_ATTACH, so a profiler that dies leaves the process running).
+ * Errors: -ERR_NO_PROCESS, -ERR_PERM (with a hint about root,
+ * CAP_SYS_PTRACE, ptrace_scope and containers' --cap-add SYS_PTRACE). */
+int live_target_open(pid_t pid, const struct live_open_options *opts, struct target **out);
+/* Stop every thread (PTRACE_INTERRUPT), attach threads that appeared since
+ * the last call, drop those that ended, and read each thread's registers.
+ * Memory reads are consistent until live_target_resume(). */
+int live_target_freeze(struct target *t);
+/* Let every thread run again. Safe to call when not frozen. */
+int live_target_resume(struct target *t);
+/* Nonblocking mode and between samples: re-read the thread list and run
+ * states (and mappings when they changed), and forget cached pages. */
+int live_target_refresh(struct target *t);
+/* Resume and detach every thread now; used by signal handlers' cleanup
+ * paths and by target_free(). Async-signal-safe. */
+void live_target_detach_all(struct target *t);
+
 void target_free(struct target *t);
 
 /* Read exactly LEN bytes at ADDR. */
