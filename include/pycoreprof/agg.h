@@ -1,0 +1,59 @@
+/* Aggregation layer: frames interned to ids, stacks interned as paths in a
+ * trie, samples as counts on trie nodes. Writers read it; the sampling
+ * commands and `report` fill it. Owns copies of every string it holds. */
+#ifndef PYCOREPROF_AGG_H
+#define PYCOREPROF_AGG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pycoreprof/base.h"
+
+enum agg_frame_kind { AGG_PYTHON, AGG_NATIVE, AGG_THREAD, AGG_PROCESS, AGG_ERROR };
+
+struct agg_frame {
+	char *name;          /* qualname, or a root label such as `thread 42 "main"` */
+	char *file;          /* NULL for synthetic frames */
+	int line;            /* -1 when unknown or aggregated by function */
+	enum agg_frame_kind kind;
+};
+
+struct agg_node {
+	uint32_t parent;     /* node id; the root is node 0 and its own parent */
+	uint32_t frame;      /* frame id; unused for the root */
+	uint64_t self;       /* samples ending here */
+	uint64_t total;      /* samples through here */
+	uint32_t first_child, next_sibling; /* 0 = none */
+};
+
+struct aggregate {
+	struct agg_frame *frames;
+	size_t nframes, frames_cap;
+	struct agg_node *nodes;
+	size_t nnodes, nodes_cap;
+	uint64_t samples;
+	/* hash tables: frame lookup and (parent, frame) -> child */
+	uint32_t *frame_slots, *node_slots;
+	size_t frame_slots_cap, node_slots_cap;
+};
+
+int agg_init(struct aggregate *agg);
+void agg_release(struct aggregate *agg);
+/* Intern a frame (strings are copied). */
+int agg_frame(struct aggregate *agg, enum agg_frame_kind kind, const char *name, const char *file, int line,
+              uint32_t *id);
+/* Add COUNT samples of the stack FRAMES (ids, root first, N of them). */
+int agg_add(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count);
+/* Children of NODE sorted by frame name then file then line, for
+ * deterministic output; writes at most MAX ids, returns how many. The
+ * caller frees *OUT. */
+int agg_sorted_children(const struct aggregate *agg, uint32_t node, uint32_t **out, size_t *count);
+/* Display label of a frame: "name (file:line)", "name (file)" or "name". */
+void agg_frame_label(const struct aggregate *agg, uint32_t frame, struct strbuf *sb);
+
+/* Parse folded stacks ("a;b;c 12" lines) into AGG. Frames of the form
+ * "name (file:line)" are split. Errors name the line. */
+int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const char *origin);
+
+#endif

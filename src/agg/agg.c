@@ -1,0 +1,233 @@
+/* Frame and stack interning with sample counts. Open-addressing hash tables
+ * map frames to ids and (parent node, frame) pairs to child nodes, so adding
+ * a sample costs one probe per frame and no allocation once warm. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pycoreprof/agg.h"
+
+enum { EMPTY = UINT32_MAX };
+
+static uint64_t hash_bytes(uint64_t h, const char *s)
+{
+	if (!s)
+		return h * 31 + 7;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001B3ull;
+	return h;
+}
+
+static uint64_t frame_hash(enum agg_frame_kind kind, const char *name, const char *file, int line)
+{
+	uint64_t h = 0xCBF29CE484222325ull ^ (uint64_t)kind;
+	h = hash_bytes(h, name);
+	h = hash_bytes(h, file);
+	return (h ^ (uint64_t)(uint32_t)line) * 0x9E3779B97F4A7C15ull;
+}
+
+static uint64_t node_hash(uint32_t parent, uint32_t frame)
+{
+	return (((uint64_t)parent << 32) | frame) * 0x9E3779B97F4A7C15ull;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static int rehash(uint32_t **slots, size_t *cap, size_t want, size_t count,
+                  uint64_t (*hash_of)(const struct aggregate *, uint32_t), const struct aggregate *agg)
+{
+	size_t new_cap = *cap ? *cap : 1024;
+	while (new_cap < want * 2)
+		new_cap *= 2;
+	if (new_cap == *cap)
+		return 0;
+	uint32_t *fresh = xrealloc_array(NULL, new_cap, sizeof(*fresh));
+	if (!fresh)
+		return -ERR_NOMEM;
+	memset(fresh, 0xFF, new_cap * sizeof(*fresh));
+	for (uint32_t id = 0; id < count; id++) {
+		size_t s = hash_of(agg, id) & (new_cap - 1);
+		while (fresh[s] != EMPTY)
+			s = (s + 1) & (new_cap - 1);
+		fresh[s] = id;
+	}
+	free(*slots);
+	*slots = fresh;
+	*cap = new_cap;
+	return 0;
+}
+
+static uint64_t frame_hash_of(const struct aggregate *agg, uint32_t id)
+{
+	const struct agg_frame *f = &agg->frames[id];
+	return frame_hash(f->kind, f->name, f->file, f->line);
+}
+
+static uint64_t node_hash_of(const struct aggregate *agg, uint32_t id)
+{
+	return node_hash(agg->nodes[id].parent, agg->nodes[id].frame);
+}
+
+int agg_init(struct aggregate *agg)
+{
+	memset(agg, 0, sizeof(*agg));
+	agg->nodes = xcalloc(64, sizeof(*agg->nodes));
+	if (!agg->nodes)
+		return -ERR_NOMEM;
+	agg->nodes_cap = 64;
+	agg->nnodes = 1; /* the root */
+	return 0;
+}
+
+void agg_release(struct aggregate *agg)
+{
+	for (size_t i = 0; i < agg->nframes; i++) {
+		free(agg->frames[i].name);
+		free(agg->frames[i].file);
+	}
+	free(agg->frames);
+	free(agg->nodes);
+	free(agg->frame_slots);
+	free(agg->node_slots);
+	memset(agg, 0, sizeof(*agg));
+}
+
+int agg_frame(struct aggregate *agg, enum agg_frame_kind kind, const char *name, const char *file, int line,
+              uint32_t *id)
+{
+	int ret;
+	if (agg->nframes * 2 >= agg->frame_slots_cap &&
+	    (ret = rehash(&agg->frame_slots, &agg->frame_slots_cap, agg->nframes + 1, agg->nframes, frame_hash_of,
+	                  agg)) < 0)
+		return ret;
+	size_t mask = agg->frame_slots_cap - 1;
+	size_t s = frame_hash(kind, name, file, line) & mask;
+	for (; agg->frame_slots[s] != EMPTY; s = (s + 1) & mask) {
+		const struct agg_frame *f = &agg->frames[agg->frame_slots[s]];
+		if (f->kind == kind && f->line == line && same_text(f->name, name) && same_text(f->file, file)) {
+			*id = agg->frame_slots[s];
+			return 0;
+		}
+	}
+	if (agg->nframes == agg->frames_cap) {
+		size_t cap = agg->frames_cap ? agg->frames_cap * 2 : 256;
+		struct agg_frame *grown = xrealloc_array(agg->frames, cap, sizeof(*grown));
+		if (!grown)
+			return -ERR_NOMEM;
+		agg->frames = grown;
+		agg->frames_cap = cap;
+	}
+	struct agg_frame *f = &agg->frames[agg->nframes];
+	f->name = xstrdup(name ? name : "?");
+	f->file = file ? xstrdup(file) : NULL;
+	if (!f->name || (file && !f->file)) {
+		free(f->name);
+		free(f->file);
+		return -ERR_NOMEM;
+	}
+	f->line = line;
+	f->kind = kind;
+	agg->frame_slots[s] = (uint32_t)agg->nframes;
+	*id = (uint32_t)agg->nframes++;
+	return 0;
+}
+
+static int child(struct aggregate *agg, uint32_t parent, uint32_t frame, uint32_t *out)
+{
+	int ret;
+	if (agg->nnodes * 2 >= agg->node_slots_cap &&
+	    (ret = rehash(&agg->node_slots, &agg->node_slots_cap, agg->nnodes + 1, agg->nnodes, node_hash_of, agg)) <
+	            0)
+		return ret;
+	size_t mask = agg->node_slots_cap - 1;
+	size_t s = node_hash(parent, frame) & mask;
+	for (; agg->node_slots[s] != EMPTY; s = (s + 1) & mask) {
+		const struct agg_node *n = &agg->nodes[agg->node_slots[s]];
+		if (agg->node_slots[s] != 0 && n->parent == parent && n->frame == frame) {
+			*out = agg->node_slots[s];
+			return 0;
+		}
+	}
+	if (agg->nnodes == agg->nodes_cap) {
+		size_t cap = agg->nodes_cap * 2;
+		struct agg_node *grown = xrealloc_array(agg->nodes, cap, sizeof(*grown));
+		if (!grown)
+			return -ERR_NOMEM;
+		agg->nodes = grown;
+		agg->nodes_cap = cap;
+	}
+	uint32_t id = (uint32_t)agg->nnodes++;
+	struct agg_node *n = &agg->nodes[id];
+	memset(n, 0, sizeof(*n));
+	n->parent = parent;
+	n->frame = frame;
+	n->next_sibling = agg->nodes[parent].first_child;
+	agg->nodes[parent].first_child = id;
+	agg->node_slots[s] = id;
+	*out = id;
+	return 0;
+}
+
+int agg_add(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count)
+{
+	uint32_t node = 0;
+	int ret;
+	for (size_t i = 0; i < n; i++)
+		if ((ret = child(agg, node, frames[i], &node)) < 0)
+			return ret;
+	agg->nodes[node].self += count;
+	for (uint32_t up = node;; up = agg->nodes[up].parent) {
+		agg->nodes[up].total += count;
+		if (up == 0)
+			break;
+	}
+	agg->samples += count;
+	return 0;
+}
+
+static const struct aggregate *sort_agg;
+
+static int compare_nodes(const void *a, const void *b)
+{
+	const struct agg_frame *x = &sort_agg->frames[sort_agg->nodes[*(const uint32_t *)a].frame];
+	const struct agg_frame *y = &sort_agg->frames[sort_agg->nodes[*(const uint32_t *)b].frame];
+	int c = strcmp(x->name, y->name);
+	if (c)
+		return c;
+	c = strcmp(x->file ? x->file : "", y->file ? y->file : "");
+	if (c)
+		return c;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return (int)x->kind - (int)y->kind;
+}
+
+int agg_sorted_children(const struct aggregate *agg, uint32_t node, uint32_t **out, size_t *count)
+{
+	size_t n = 0;
+	for (uint32_t c = agg->nodes[node].first_child; c; c = agg->nodes[c].next_sibling)
+		n++;
+	uint32_t *ids = xcalloc(n ? n : 1, sizeof(*ids));
+	if (!ids)
+		return -ERR_NOMEM;
+	size_t i = 0;
+	for (uint32_t c = agg->nodes[node].first_child; c; c = agg->nodes[c].next_sibling)
+		ids[i++] = c;
+	sort_agg = agg;
+	qsort(ids, n, sizeof(*ids), compare_nodes);
+	*out = ids;
+	*count = n;
+	return 0;
+}
+
+void agg_frame_label(const struct aggregate *agg, uint32_t frame, struct strbuf *sb)
+{
+	const struct agg_frame *f = &agg->frames[frame];
+	strbuf_addstr(sb, f->name);
+	if (f->file && f->line >= 0)
+		strbuf_addf(sb, " (%s:%d)", f->file, f->line);
+	else if (f->file)
+		strbuf_addf(sb, " (%s)", f->file);
+}

@@ -1,0 +1,82 @@
+/* Reading folded stacks ("root;child;leaf COUNT" per line), ours or other
+ * tools' (py-spy raw output, stackcollapse-perf), into an aggregate. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pycoreprof/agg.h"
+
+/* Split "name (file:line)" into its parts; other labels stay whole. */
+static int intern_label(struct aggregate *agg, char *label, uint32_t *id)
+{
+	size_t len = strlen(label);
+	char *open = len && label[len - 1] == ')' ? strrchr(label, '(') : NULL;
+	if (open && open > label && open[-1] == ' ') {
+		label[len - 1] = '\0';
+		char *file = open + 1;
+		char *colon = strrchr(file, ':');
+		int line = -1;
+		if (colon && colon[1]) {
+			char *end;
+			long value = strtol(colon + 1, &end, 10);
+			if (!*end && value >= 0 && value < 1 << 30) {
+				line = (int)value;
+				*colon = '\0';
+			}
+		}
+		open[-1] = '\0';
+		return agg_frame(agg, AGG_PYTHON, label, file, line, id);
+	}
+	return agg_frame(agg, AGG_PYTHON, label, NULL, -1, id);
+}
+
+int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const char *origin)
+{
+	char *copy = xstrndup(text, len);
+	uint32_t *ids = NULL;
+	size_t ids_cap = 0;
+	int ret = 0;
+	size_t lineno = 0;
+	if (!copy)
+		return -ERR_NOMEM;
+	char *save = NULL;
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		lineno++;
+		size_t n = strlen(line);
+		while (n && (line[n - 1] == '\r' || line[n - 1] == ' '))
+			line[--n] = '\0';
+		if (!n || line[0] == '#')
+			continue;
+		char *space = strrchr(line, ' ');
+		char *end = NULL;
+		unsigned long long count = space ? strtoull(space + 1, &end, 10) : 0;
+		if (!space || !end || *end || end == space + 1) {
+			ret = err_set(ERR_CORRUPT, "%s:%zu: not a folded stack line (expected \"frame;frame COUNT\")",
+			              origin, lineno);
+			goto out;
+		}
+		*space = '\0';
+		size_t depth = 0;
+		char *frame_save = NULL;
+		for (char *frame = strtok_r(line, ";", &frame_save); frame; frame = strtok_r(NULL, ";", &frame_save)) {
+			if (depth == ids_cap) {
+				size_t cap = ids_cap ? ids_cap * 2 : 64;
+				uint32_t *grown = xrealloc_array(ids, cap, sizeof(*grown));
+				if (!grown) {
+					ret = -ERR_NOMEM;
+					goto out;
+				}
+				ids = grown;
+				ids_cap = cap;
+			}
+			if ((ret = intern_label(agg, frame, &ids[depth])) < 0)
+				goto out;
+			depth++;
+		}
+		if ((ret = agg_add(agg, ids, depth, count)) < 0)
+			goto out;
+	}
+out:
+	free(ids);
+	free(copy);
+	return ret;
+}
