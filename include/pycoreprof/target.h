@@ -30,6 +30,8 @@ struct target_thread {
 	/* Signal current for this thread when the core was written (pr_cursig),
 	 * 0 if none. */
 	int cursig;
+	/* The thread's name (comm) where the backend knows it, else "". */
+	char name[16];
 };
 
 struct target_mapping {
