@@ -52,6 +52,10 @@ int agg_sorted_children(const struct aggregate *agg, uint32_t node, uint32_t **o
 /* Display label of a frame: "name (file:line)", "name (file)" or "name". */
 void agg_frame_label(const struct aggregate *agg, uint32_t frame, struct strbuf *sb);
 
+/* PATH relative to the sys.path entry it comes from (site-packages, the
+ * standard library), else PATH itself; points into PATH. */
+const char *short_filename(const char *path);
+
 /* Parse folded stacks ("a;b;c 12" lines) into AGG. Frames of the form
  * "name (file:line)" are split. Errors name the line. */
 int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const char *origin);
