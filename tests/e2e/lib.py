@@ -1,0 +1,535 @@
+# Helpers for the end-to-end tests run by tests/run.py: locating the binaries
+# and interpreters, making crash and gcore cores of fixture programs, running
+# pycoreprof and checking its output. Python 3 stdlib only.
+import fcntl
+import glob
+import gzip
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIXTURES = os.path.join(REPO, "fixtures", "python")
+DEBIAN_SCRIPT = os.path.join(REPO, "tools", "debian-python.sh")
+DEBIAN_FETCHED = ("3.13", "3.14", "3.15")
+SYSTEM_PYTHON = "/usr/bin/python3.11"
+
+
+# ---------------------------------------------------------------- outcomes
+
+class Failure(AssertionError):
+    """The product did not do what it should."""
+
+
+class Skip(Exception):
+    """The case does not apply here; a skip in every setting."""
+
+
+class Missing(Skip):
+    """Something the case needs is not installed: a skip locally, a failure
+    under CI=true, where everything must be present."""
+
+
+def check(condition, message, *args):
+    if not condition:
+        raise Failure(message % args if args else message)
+
+
+def under_ci():
+    return os.environ.get("CI", "").lower() == "true"
+
+
+# ---------------------------------------------------------------- registration
+
+def each(params):
+    """Decorator: run the test once per item of PARAMS() (called by the runner
+    when it collects cases); the item is the test's only argument."""
+    def mark(function):
+        function.params = params
+        return function
+    return mark
+
+
+def each_interpreter(function):
+    return each(interpreter_labels)(function)
+
+
+def each_interpreter_from(version):
+    """Like each_interpreter, limited to interpreters at least VERSION."""
+    return each(lambda: [label for label in interpreter_labels()
+                         if label_version(label) >= version])
+
+
+# ---------------------------------------------------------------- run state
+
+def run_dir():
+    """The per-run scratch directory, shared by all case processes."""
+    path = os.environ.get("PYCOREPROF_TEST_RUN")
+    if not path:
+        path = tempfile.mkdtemp(prefix="pycoreprof-tests-")
+        os.environ["PYCOREPROF_TEST_RUN"] = path
+    return path
+
+
+def scratch(name):
+    """A fresh directory of the run's scratch space."""
+    base = os.path.join(run_dir(), "scratch")
+    os.makedirs(base, exist_ok=True)
+    return tempfile.mkdtemp(prefix=name + "-", dir=base)
+
+
+class _Locked(object):
+    """An exclusive flock on PATH, held across processes."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self.handle = open(self.path, "a")
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def cached(group, key, maker):
+    """Make something once per run and share it between case processes.
+    MAKER(directory) fills a fresh directory and returns a JSON value; later
+    calls return that value. An outcome (failure, skip) is remembered too, so a
+    broken fixture fails every case that needs it without being rerun. GROUP
+    is the interpreter label (the runner deletes its cache when its cases are
+    done) or "shared"."""
+    base = os.path.join(run_dir(), "cache", group)
+    done = os.path.join(base, key + ".json")
+    with _Locked(os.path.join(base, key + ".lock")):
+        if not os.path.exists(done):
+            directory = os.path.join(base, key)
+            shutil.rmtree(directory, ignore_errors=True)
+            os.makedirs(directory)
+            try:
+                record = {"value": maker(directory)}
+            except Missing as exc:
+                record = {"missing": str(exc)}
+            except Skip as exc:
+                record = {"skip": str(exc)}
+            except Failure as exc:
+                record = {"failure": "%s (while making %s)" % (exc, key)}
+            with open(done + ".tmp", "w") as out:
+                json.dump(record, out)
+            os.rename(done + ".tmp", done)
+        with open(done) as source:
+            record = json.load(source)
+    if "missing" in record:
+        raise Missing(record["missing"])
+    if "skip" in record:
+        raise Skip(record["skip"])
+    if "failure" in record:
+        raise Failure(record["failure"])
+    return record["value"]
+
+
+# ---------------------------------------------------------------- binaries
+
+def _build_dir(variable, default):
+    return os.path.join(REPO, os.environ.get(variable, default))
+
+
+def pycoreprof():
+    path = os.path.join(_build_dir("PYCOREPROF_TEST_BUILD", "build"), "pycoreprof")
+    check(os.access(path, os.X_OK), "%s not found or not executable: run make", path)
+    return path
+
+
+def asan_pycoreprof():
+    path = os.path.join(_build_dir("PYCOREPROF_TEST_ASAN_BUILD", "build-san"), "pycoreprof")
+    if not os.access(path, os.X_OK):
+        raise Missing("sanitizer build %s not found: run make SANITIZE=address,undefined" % path)
+    return path
+
+
+def tool(name, package):
+    path = shutil.which(name)
+    if path is None:
+        raise Missing("%s not found on PATH (Debian package %s; tools/install-deps.sh installs it)"
+                      % (name, package))
+    return path
+
+
+SANITIZER_ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
+                 "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
+
+
+class Result(object):
+    def __init__(self, argv, code, stdout, stderr):
+        self.argv, self.code, self.stdout, self.stderr = argv, code, stdout, stderr
+
+    def describe(self):
+        return "%s -> exit %s\n  stderr: %s" % (
+            " ".join(self.argv), self.code,
+            self.stderr.decode("utf-8", "replace").strip()[-2000:] or "(empty)")
+
+    def text(self):
+        try:
+            return self.stdout.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Failure("output is not valid UTF-8 (%s): %s" % (exc, self.describe()))
+
+
+def run(argv, timeout=60, env=None, cwd=None):
+    """Run ARGV to completion; a run past TIMEOUT seconds is killed and fails."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=full_env, cwd=cwd)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise Failure("%s did not finish in %d s" % (" ".join(argv), timeout))
+    return Result(list(argv), proc.returncode, stdout, stderr)
+
+
+def run_pycoreprof(args, asan=False, timeout=60):
+    if asan:
+        return run([asan_pycoreprof()] + list(args), timeout, env=SANITIZER_ENV)
+    return run([pycoreprof()] + list(args), timeout)
+
+
+def core_json(core, extra=()):
+    """`pycoreprof core CORE --json`, which must succeed; the parsed document."""
+    result = run_pycoreprof(["core", core, "--json"] + list(extra))
+    check(result.code == 0, "expected exit 0: %s", result.describe())
+    return parse_json(result)
+
+
+def parse_json(result):
+    try:
+        return json.loads(result.stdout.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Failure("output is not a UTF-8 JSON document (%s): %s\n  stdout starts: %r"
+                      % (exc, result.describe(), result.stdout[:300]))
+
+
+# ---------------------------------------------------------------- interpreters
+
+def pyenv_root():
+    if shutil.which("pyenv") is None:
+        return None
+    try:
+        out = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=30).stdout
+    except subprocess.TimeoutExpired:
+        return None
+    return out.decode().strip() or None
+
+
+def _version_key(text):
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def interpreter_labels():
+    """Every interpreter the tests must cover, as labels; cheap (fetches nothing)."""
+    labels = []
+    root = pyenv_root()
+    pythons = sorted(glob.glob(os.path.join(root, "versions", "*", "bin", "python")),
+                     key=lambda path: _version_key(path.split(os.sep)[-3])) if root else []
+    if pythons:
+        labels += ["pyenv-" + path.split(os.sep)[-3] for path in pythons]
+    else:
+        labels.append("pyenv")  # resolves to Missing, naming what is absent
+    labels.append("debian-3.11")
+    labels += ["debian-" + version for version in DEBIAN_FETCHED]
+    return labels
+
+
+def label_version(label):
+    return _version_key(label.split("-", 1)[-1]) or (3,)
+
+
+def needs_fetch(label):
+    return label in ["debian-" + version for version in DEBIAN_FETCHED]
+
+
+def _fetch_debian(version):
+    """The path printed by tools/debian-python.sh, cached for the run (one
+    fetch at a time: the script shares its apt state between versions)."""
+    base = os.path.join(run_dir(), "interpreters")
+    done = os.path.join(base, "debian-%s.json" % version)
+    with _Locked(os.path.join(base, "fetch.lock")):
+        if not os.path.exists(done):
+            if not os.path.exists(DEBIAN_SCRIPT):
+                record = {"missing": "tools/debian-python.sh not found (fetches Debian's python%s)"
+                          % version}
+            else:
+                try:
+                    proc = subprocess.run(["bash", DEBIAN_SCRIPT, "path", version],
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          stdin=subprocess.DEVNULL, timeout=900)
+                    path = proc.stdout.decode().strip().splitlines()
+                    if proc.returncode == 0 and path and os.access(path[-1], os.X_OK):
+                        record = {"path": path[-1]}
+                    else:
+                        record = {"missing": "Debian python%s not available: "
+                                  "tools/debian-python.sh path %s exited %d: %s"
+                                  % (version, version, proc.returncode,
+                                     proc.stderr.decode("utf-8", "replace").strip()[-500:])}
+                except subprocess.TimeoutExpired:
+                    record = {"missing": "tools/debian-python.sh path %s took over 900 s" % version}
+            os.makedirs(base, exist_ok=True)
+            with open(done + ".tmp", "w") as out:
+                json.dump(record, out)
+            os.rename(done + ".tmp", done)
+        with open(done) as source:
+            return json.load(source)
+
+
+def prefetch():
+    """Fetch the Debian interpreters ahead of the cases that use them."""
+    for version in DEBIAN_FETCHED:
+        _fetch_debian(version)
+
+
+def interpreter(label):
+    """The path of the interpreter called LABEL, or Missing naming what is absent."""
+    if label == "pyenv":
+        raise Missing("no pyenv interpreters: pyenv not on PATH or $(pyenv root)/versions empty")
+    if label.startswith("pyenv-"):
+        root = pyenv_root()
+        path = os.path.join(root or "", "versions", label[len("pyenv-"):], "bin", "python")
+        if root is None or not os.access(path, os.X_OK):
+            raise Missing("pyenv interpreter %s not found" % label)
+        return path
+    if label == "debian-3.11":
+        if not os.access(SYSTEM_PYTHON, os.X_OK):
+            raise Missing("%s not found (Debian package python3.11-minimal)" % SYSTEM_PYTHON)
+        return SYSTEM_PYTHON
+    if needs_fetch(label):
+        record = _fetch_debian(label[len("debian-"):])
+        if "missing" in record:
+            raise Missing(record["missing"])
+        return record["path"]
+    raise Failure("unknown interpreter label %s" % label)
+
+
+def interpreters():
+    """(label, path) of every interpreter that is available."""
+    found = []
+    for label in interpreter_labels():
+        try:
+            found.append((label, interpreter(label)))
+        except Skip:
+            pass
+    return found
+
+
+# ---------------------------------------------------------------- cores
+
+def fixture_env():
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith("PYTHON")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["LC_ALL"] = "C.UTF-8"
+    return env
+
+
+def _unlimited_core():
+    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
+def _core_glob(pid, comm):
+    """A glob for the core file the kernel writes for PID, from core_pattern."""
+    with open("/proc/sys/kernel/core_pattern") as source:
+        pattern = source.read().strip()
+    if pattern.startswith("|"):
+        raise Missing("kernel.core_pattern pipes cores to %s; the tests need a file pattern "
+                      "such as 'core' (sysctl kernel.core_pattern=core)" % pattern[1:].split()[0])
+    with open("/proc/sys/kernel/core_uses_pid") as source:
+        uses_pid = source.read().strip() == "1"
+    values = {"p": str(pid), "P": str(pid), "i": str(pid), "I": str(pid), "e": comm[:15],
+              "%": "%"}
+    out = re.sub(r"%(.)", lambda match: values.get(match.group(1), "*"), pattern)
+    if uses_pid and "%p" not in pattern:
+        out += "." + str(pid)
+    return out
+
+
+def make_core(argv, cwd, expect_signal, send_signal=None, ready=None, timeout=60, env=None):
+    """Run ARGV in CWD with an unlimited core size, wait for it to die by
+    EXPECT_SIGNAL (first sending SEND_SIGNAL once READY() is true, if given)
+    and return the core's path."""
+    log_path = os.path.join(cwd, "fixture.log")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, preexec_fn=_unlimited_core,
+                                env=env if env is not None else fixture_env())
+    try:
+        deadline = time.time() + timeout
+        if send_signal is not None:
+            while not (ready() if ready else True):
+                check(proc.poll() is None, "%s exited early with %s: %s",
+                      argv[0], proc.returncode, _tail(log_path))
+                check(time.time() < deadline, "%s not ready in %d s", argv[0], timeout)
+                time.sleep(0.02)
+            os.kill(proc.pid, send_signal)
+        try:
+            code = proc.wait(timeout=max(1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            raise Failure("%s did not die in %d s: %s" % (" ".join(argv), timeout, _tail(log_path)))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    check(code == -expect_signal, "%s: expected death by %s, got status %s: %s",
+          " ".join(argv), signal.Signals(expect_signal).name, code, _tail(log_path))
+    comm = os.path.basename(argv[0])
+    pattern = _core_glob(proc.pid, comm)
+    matches = glob.glob(pattern if os.path.isabs(pattern) else os.path.join(cwd, pattern))
+    matches = [path for path in matches if os.path.isfile(path) and path != log_path]
+    check(matches, "no core file matching %s after %s died by %s (check ulimit and "
+          "kernel.core_pattern)", pattern, argv[0], signal.Signals(expect_signal).name)
+    return max(matches, key=os.path.getmtime)
+
+
+def _tail(path, lines=8):
+    try:
+        with open(path, "rb") as source:
+            text = source.read().decode("utf-8", "replace")
+    except OSError:
+        return "(no output)"
+    return " | ".join(text.strip().splitlines()[-lines:]) or "(no output)"
+
+
+def load_truth(path):
+    with open(path) as source:
+        return json.load(source)
+
+
+MODE_SIGNAL = {"segv": signal.SIGSEGV, "abort": signal.SIGABRT}
+
+
+def fixture_core(label, name, mode, fixture="threads_crash.py", directory=None):
+    """(core path, ground truth) of FIXTURE run by interpreter LABEL in MODE
+    (segv, abort, or gcore of a parked run), cached for the run under NAME.
+    DIRECTORY, when given, is a subdirectory name the fixtures are copied into
+    and run from (to test non-ASCII paths)."""
+    python = interpreter(label)
+
+    def make(workdir):
+        script_dir = FIXTURES
+        if directory is not None:
+            script_dir = os.path.join(workdir, directory)
+            shutil.copytree(FIXTURES, script_dir)
+        script = os.path.join(script_dir, fixture)
+        truth = os.path.join(workdir, "truth.json")
+        args = [python, script] + ([mode] if fixture == "threads_crash.py" else []) + [truth]
+        if mode == "park":
+            core = gcore_of_parked(args, workdir, truth)
+        else:
+            core = make_core(args, workdir, MODE_SIGNAL[mode])
+        check(os.path.exists(truth), "the fixture wrote no ground truth %s", truth)
+        return {"core": core, "truth": truth}
+
+    made = cached(label, name, make)
+    return made["core"], load_truth(made["truth"])
+
+
+def gcore_of_parked(argv, cwd, truth_path, timeout=60):
+    """Start ARGV (a fixture in park mode), wait for its ground truth, take a
+    core with gdb's gcore, then end the fixture by its PID."""
+    gcore = tool("gcore", "gdb")
+    log_path = os.path.join(cwd, "fixture.log")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=fixture_env())
+    try:
+        deadline = time.time() + timeout
+        while not os.path.exists(truth_path):
+            check(proc.poll() is None, "%s exited with %s before parking: %s",
+                  argv[1], proc.returncode, _tail(log_path))
+            check(time.time() < deadline, "%s did not park in %d s", argv[1], timeout)
+            time.sleep(0.02)
+        prefix = os.path.join(cwd, "gcore")
+        result = run([gcore, "-o", prefix, str(proc.pid)], timeout=120)
+        core = "%s.%d" % (prefix, proc.pid)
+        check(result.code == 0 and os.path.exists(core), "gcore failed: %s", result.describe())
+        check(proc.poll() is None, "the parked fixture died during gcore (status %s)",
+              proc.returncode)
+        return core
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def gzip_file(path, out_path=None):
+    """A gzip-compressed copy of PATH; returns its path."""
+    out_path = out_path or path + ".gz"
+    with open(path, "rb") as source, gzip.open(out_path, "wb", compresslevel=1) as out:
+        shutil.copyfileobj(source, out, 1 << 20)
+    return out_path
+
+
+def truncated_copy(path, out_path, fraction=0.5):
+    size = os.path.getsize(path)
+    with open(path, "rb") as source, open(out_path, "wb") as out:
+        out.write(source.read(int(size * fraction)))
+    return out_path
+
+
+# ---------------------------------------------------------------- comparing stacks
+
+def python_frames(thread):
+    """The Python frames of an output thread, as (function, file, line)."""
+    return [(frame.get("function"), frame.get("file"), frame.get("line"))
+            for frame in thread.get("frames") or []
+            if frame.get("kind", "python") == "python"]
+
+
+def truth_frames(thread):
+    return [(frame["function"], frame["file"], frame["line"]) for frame in thread["frames"]]
+
+
+def _show(frame):
+    return "%s (%s:%s)" % frame
+
+
+def compare_frames(what, expected, actual):
+    """Fail with the first difference between two frame lists (innermost first)."""
+    if expected == actual:
+        return
+    for index, (want, got) in enumerate(zip(expected, actual)):
+        if want != got:
+            raise Failure("%s: frame %d is %s, expected %s (%d frames, expected %d)"
+                          % (what, index, _show(got), _show(want), len(actual), len(expected)))
+    if len(actual) < len(expected):
+        raise Failure("%s: %d frames, expected %d; missing from frame %d on: %s"
+                      % (what, len(actual), len(expected), len(actual),
+                         _show(expected[len(actual)])))
+    raise Failure("%s: %d frames, expected %d; extra from frame %d on: %s"
+                  % (what, len(actual), len(expected), len(expected),
+                     _show(actual[len(expected)])))
+
+
+def threads_by_id(document):
+    found = {}
+    for thread in document.get("threads") or []:
+        found[thread.get("thread_id")] = thread
+    return found
+
+
+def find_thread(document, truth_thread):
+    thread = threads_by_id(document).get(truth_thread["thread_id"])
+    check(thread is not None, "thread %s (%s) missing from the output (thread ids: %s)",
+          truth_thread["thread_id"], truth_thread["role"],
+          sorted(threads_by_id(document), key=str))
+    return thread

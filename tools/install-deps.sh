@@ -1,0 +1,33 @@
+#!/bin/sh
+# Installs the Debian packages that pycoreprof's build and tests need, when
+# they are missing; silent when everything is already installed.
+set -eu
+
+build_packages="gcc make pkg-config libelf-dev libdw-dev zlib1g-dev"
+test_packages="gdb elfutils patchelf python3 procps"
+
+missing=""
+for package in $build_packages $test_packages; do
+	status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+	case "$status" in
+	*" installed") ;;
+	*) missing="$missing $package" ;;
+	esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+	as_root=""
+elif command -v sudo >/dev/null 2>&1; then
+	as_root="sudo"
+else
+	echo "install-deps: missing packages:$missing (run as root or install sudo)" >&2
+	exit 1
+fi
+
+echo "install-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086  # word splitting of the package list is wanted
+$as_root apt-get update -qq
+# shellcheck disable=SC2086
+$as_root apt-get install -y -qq --no-install-recommends $missing
