@@ -276,8 +276,12 @@ int pywalker_stack(struct pywalker *w, const struct pythread *th, struct pyframe
 				continue;
 			}
 			if (!code_addr) {
-				frame = next;
-				continue;
+				/* Only shims may lack code; a Python frame without it is
+				 * memory we do not really have (a core that zero-filled
+				 * what it could not read). */
+				ret = err_set(ERR_CORRUPT, "frame at 0x%llx has no code object (memory missing from the %s?)",
+				              (unsigned long long)frame, w->target->kind == TARGET_LIVE ? "process" : "core");
+				break;
 			}
 			uint64_t instr = load_u64(buf, L->iframe_instr);
 			int64_t offset = (int64_t)(instr - (code_addr + (uint64_t)L->code_code_adaptive));
