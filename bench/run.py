@@ -182,6 +182,7 @@ class Bench(object):
 
 
 def collect(pattern):
+    sys.dont_write_bytecode = True  # leave no __pycache__ in the tree
     sys.path.insert(0, BENCH)
     found = []
     for entry in sorted(os.listdir(BENCH)):
