@@ -443,6 +443,34 @@ def fixture_core(label, name, mode, fixture="threads_crash.py", directory=None):
     return made["core"], load_truth(made["truth"])
 
 
+def _refuse_guard_madvise():
+    """Make madvise(MADV_GUARD_INSTALL) fail with EINVAL in this process and
+    its children (a seccomp filter, inherited across exec). glibc 2.42+ then
+    falls back to PROT_NONE guard pages for thread stacks. Without this, gdb
+    13's gcore stops copying a thread stack at its guard region and writes
+    zeros for the rest, so the core would lack the stacks we want to test."""
+    import ctypes
+    import struct
+    load, jeq, ret = 0x20, 0x15, 0x06          # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_RET|K
+    allow, einval = 0x7fff0000, 0x00050000 | 22  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO|EINVAL
+    program = [(load, 0, 0, 4), (jeq, 0, 5, 0xc000003e),  # arch == x86_64
+               (load, 0, 0, 0), (jeq, 0, 3, 28),          # nr == madvise
+               (load, 0, 0, 32), (jeq, 0, 1, 102),        # advice == MADV_GUARD_INSTALL
+               (ret, 0, 0, einval), (ret, 0, 0, allow)]
+    code = b"".join(struct.pack("=HBBI", *insn) for insn in program)
+    buffer = ctypes.create_string_buffer(code, len(code))
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    fprog = Program(len(program), ctypes.addressof(buffer))
+    libc = ctypes.CDLL(None, use_errno=True)
+    prctl = libc.prctl
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong,
+                      ctypes.c_ulong]
+    if prctl(38, 1, None, 0, 0) != 0 or prctl(22, 2, ctypes.addressof(fprog), 0, 0) != 0:
+        os._exit(121)  # PR_SET_NO_NEW_PRIVS / PR_SET_SECCOMP failed: the parent reports it
+
+
 def gcore_of_parked(argv, cwd, truth_path, timeout=60):
     """Start ARGV (a fixture in park mode), wait for its ground truth, take a
     core with gdb's gcore, then end the fixture by its PID."""
@@ -450,7 +478,8 @@ def gcore_of_parked(argv, cwd, truth_path, timeout=60):
     log_path = os.path.join(cwd, "fixture.log")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, env=fixture_env())
+                                stderr=subprocess.STDOUT, env=fixture_env(),
+                                preexec_fn=_refuse_guard_madvise)
     try:
         deadline = time.time() + timeout
         while not os.path.exists(truth_path):
@@ -462,6 +491,12 @@ def gcore_of_parked(argv, cwd, truth_path, timeout=60):
         result = run([gcore, "-o", prefix, str(proc.pid)], timeout=120)
         core = "%s.%d" % (prefix, proc.pid)
         check(result.code == 0 and os.path.exists(core), "gcore failed: %s", result.describe())
+        # [vsyscall] is never readable; any other failure leaves zeros in the core.
+        lost = [line for line in result.stderr.decode("utf-8", "replace").splitlines()
+                + result.stdout.decode("utf-8", "replace").splitlines()
+                if "Memory read failed" in line and "0xffffffffff600000" not in line]
+        check(not lost, "gcore could not copy all memory, the core is incomplete: %s",
+              " | ".join(lost[:3]))
         check(proc.poll() is None, "the parked fixture died during gcore (status %s)",
               proc.returncode)
         return core
