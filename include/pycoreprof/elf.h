@@ -39,6 +39,16 @@ const uint8_t *elfobj_build_id(struct elfobj *obj, size_t *len);
 typedef int (*elfnote_fn)(void *ctx, uint32_t type, const char *name,
                           const void *desc, size_t desc_size);
 int elfnote_each(const void *notes, size_t size, elfnote_fn fn, void *ctx);
+/* Like elfnote_each for notes padded to ALIGN bytes (4 or 8): a PT_NOTE
+ * whose p_align is 8 (GNU property notes) uses 8. NOTES must start at a
+ * multiple of ALIGN from the segment's start. */
+int elfnote_each_aligned(const void *notes, size_t size, size_t align,
+                         elfnote_fn fn, void *ctx);
+/* The GNU build-id note (name "GNU", NT_GNU_BUILD_ID) in a raw note buffer:
+ * 0 with *ID pointing into NOTES, -ERR_NO_SYMBOL when there is none,
+ * -ERR_CORRUPT when the notes are malformed. */
+int elfnote_build_id(const void *notes, size_t size, size_t align,
+                     const uint8_t **id, size_t *len);
 
 /* Hex text of a build-id (2*LEN+1 bytes in OUT). */
 void build_id_to_hex(const uint8_t *id, size_t len, char *out);

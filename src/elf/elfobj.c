@@ -1,0 +1,287 @@
+/* ELF files opened with libelf over an mmap: symbols (.symtab, then
+ * .dynsym), sections by name, reads by link-time address from PT_LOAD file
+ * images, and the GNU build-id. Knows nothing of processes or targets. */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pycoreprof/base.h"
+#include "pycoreprof/elf.h"
+
+struct elfobj {
+	int fd;
+	char *path;
+	Elf *elf;
+	const uint8_t *image;      /* the whole file, as libelf mapped it */
+	size_t image_size;
+	GElf_Phdr *phdrs;
+	size_t nphdrs;
+	int type;
+	bool build_id_looked_up;
+	const uint8_t *build_id;   /* points into image */
+	size_t build_id_len;
+};
+
+static int load_phdrs(struct elfobj *obj)
+{
+	size_t count = 0;
+	if (elf_getphdrnum(obj->elf, &count) != 0)
+		return err_set(ERR_CORRUPT, "cannot read the program headers of %s: %s",
+		               obj->path, elf_errmsg(-1));
+	if (!count)
+		return 0;
+	obj->phdrs = xcalloc(count, sizeof(*obj->phdrs));
+	if (!obj->phdrs)
+		return -ERR_NOMEM;
+	for (size_t i = 0; i < count; i++) {
+		if (!gelf_getphdr(obj->elf, (int)i, &obj->phdrs[i]))
+			return err_set(ERR_CORRUPT, "cannot read program header %zu of %s: %s",
+			               i, obj->path, elf_errmsg(-1));
+	}
+	obj->nphdrs = count;
+	return 0;
+}
+
+int elfobj_open_fd(int fd, const char *path, struct elfobj **out)
+{
+	struct elfobj *obj = NULL;
+	int ret;
+
+	*out = NULL;
+	obj = xcalloc(1, sizeof(*obj));
+	if (!obj) {
+		close(fd);
+		return -ERR_NOMEM;
+	}
+	obj->fd = fd;
+	obj->path = xstrdup(path);
+	if (!obj->path) {
+		ret = -ERR_NOMEM;
+		goto out;
+	}
+	elf_version(EV_CURRENT);
+	obj->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!obj->elf || elf_kind(obj->elf) != ELF_K_ELF) {
+		ret = err_set(ERR_NOT_ELF, "%s is not an ELF file", path);
+		goto out;
+	}
+	GElf_Ehdr ehdr;
+	if (!gelf_getehdr(obj->elf, &ehdr)) {
+		ret = err_set(ERR_CORRUPT, "cannot read the ELF header of %s: %s", path, elf_errmsg(-1));
+		goto out;
+	}
+	obj->type = ehdr.e_type;
+	obj->image = (const uint8_t *)elf_rawfile(obj->elf, &obj->image_size);
+	if (!obj->image) {
+		ret = err_set(ERR_IO, "cannot map %s: %s", path, elf_errmsg(-1));
+		goto out;
+	}
+	ret = load_phdrs(obj);
+	if (ret)
+		goto out;
+	*out = obj;
+	obj = NULL;
+out:
+	elfobj_free(obj);
+	return ret;
+}
+
+int elfobj_open(const char *path, struct elfobj **out)
+{
+	*out = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int saved = errno;
+		enum err_code code = saved == ENOENT ? ERR_NOENT
+		                   : saved == EACCES ? ERR_PERM : ERR_IO;
+		return err_set_errno(code, saved, "cannot open %s", path);
+	}
+	return elfobj_open_fd(fd, path, out);
+}
+
+void elfobj_free(struct elfobj *obj)
+{
+	if (!obj)
+		return;
+	if (obj->elf)
+		elf_end(obj->elf);
+	if (obj->fd >= 0)
+		close(obj->fd);
+	free(obj->phdrs);
+	free(obj->path);
+	free(obj);
+}
+
+const char *elfobj_path(const struct elfobj *obj)
+{
+	return obj->path;
+}
+
+int elfobj_type(const struct elfobj *obj)
+{
+	return obj->type;
+}
+
+uint64_t elfobj_base_vaddr(const struct elfobj *obj)
+{
+	uint64_t lowest = UINT64_MAX;
+	for (size_t i = 0; i < obj->nphdrs; i++) {
+		const GElf_Phdr *phdr = &obj->phdrs[i];
+		if (phdr->p_type != PT_LOAD)
+			continue;
+		uint64_t start = phdr->p_vaddr;
+		/* Alignments that are not powers of two are meaningless; ignore them. */
+		if (phdr->p_align > 1 && !(phdr->p_align & (phdr->p_align - 1)))
+			start &= ~(phdr->p_align - 1);
+		if (start < lowest)
+			lowest = start;
+	}
+	return lowest == UINT64_MAX ? 0 : lowest;
+}
+
+/* Search one kind of symbol table (SHT_SYMTAB or SHT_DYNSYM) for a defined
+ * symbol NAME. Returns 1 when found, 0 when not, negative on damage. */
+static int search_symbols(struct elfobj *obj, Elf64_Word table_type, const char *name,
+                          uint64_t *value, uint64_t *size)
+{
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(obj->elf, scn))) {
+		GElf_Shdr shdr;
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != table_type || !shdr.sh_entsize)
+			continue;
+		Elf_Data *data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		size_t count = shdr.sh_size / shdr.sh_entsize;
+		for (size_t i = 0; i < count; i++) {
+			GElf_Sym sym;
+			if (!gelf_getsym(data, (int)i, &sym))
+				break;
+			if (!sym.st_name || sym.st_shndx == SHN_UNDEF)
+				continue;
+			const char *sym_name = elf_strptr(obj->elf, shdr.sh_link, sym.st_name);
+			if (sym_name && strcmp(sym_name, name) == 0) {
+				*value = sym.st_value;
+				if (size)
+					*size = sym.st_size;
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+int elfobj_symbol(struct elfobj *obj, const char *name, uint64_t *value, uint64_t *size)
+{
+	if (search_symbols(obj, SHT_SYMTAB, name, value, size) > 0 ||
+	    search_symbols(obj, SHT_DYNSYM, name, value, size) > 0)
+		return 0;
+	return err_set(ERR_NO_SYMBOL, "symbol %s not found in %s", name, obj->path);
+}
+
+int elfobj_section(struct elfobj *obj, const char *name, uint64_t *addr, uint64_t *size)
+{
+	size_t names_index;
+	if (elf_getshdrstrndx(obj->elf, &names_index) != 0)
+		return err_set(ERR_NO_SYMBOL, "section %s not found in %s: no section names",
+		               name, obj->path);
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(obj->elf, scn))) {
+		GElf_Shdr shdr;
+		if (!gelf_getshdr(scn, &shdr))
+			continue;
+		const char *section_name = elf_strptr(obj->elf, names_index, shdr.sh_name);
+		if (section_name && strcmp(section_name, name) == 0) {
+			*addr = shdr.sh_addr;
+			if (size)
+				*size = shdr.sh_size;
+			return 0;
+		}
+	}
+	return err_set(ERR_NO_SYMBOL, "section %s not found in %s", name, obj->path);
+}
+
+/* The PT_LOAD whose file image holds VADDR, or NULL. */
+static const GElf_Phdr *load_with_file_bytes(const struct elfobj *obj, uint64_t vaddr)
+{
+	for (size_t i = 0; i < obj->nphdrs; i++) {
+		const GElf_Phdr *phdr = &obj->phdrs[i];
+		if (phdr->p_type == PT_LOAD && vaddr >= phdr->p_vaddr &&
+		    vaddr - phdr->p_vaddr < phdr->p_filesz)
+			return phdr;
+	}
+	return NULL;
+}
+
+int elfobj_read_vaddr(struct elfobj *obj, uint64_t vaddr, void *buf, size_t len)
+{
+	uint8_t *dest = buf;
+	uint64_t cursor = vaddr;
+	size_t left = len;
+
+	while (left) {
+		const GElf_Phdr *phdr = load_with_file_bytes(obj, cursor);
+		if (!phdr)
+			goto unmapped;
+		uint64_t skip = cursor - phdr->p_vaddr;
+		uint64_t avail = phdr->p_filesz - skip;
+		if (phdr->p_offset > obj->image_size ||
+		    skip > obj->image_size - phdr->p_offset)
+			goto unmapped;
+		uint64_t in_file = obj->image_size - (phdr->p_offset + skip);
+		if (avail > in_file)
+			avail = in_file;
+		if (!avail)
+			goto unmapped;
+		size_t chunk = left < avail ? left : (size_t)avail;
+		memcpy(dest, obj->image + phdr->p_offset + skip, chunk);
+		dest += chunk;
+		cursor += chunk;
+		left -= chunk;
+	}
+	return 0;
+unmapped:
+	return err_set(ERR_UNMAPPED, "address 0x%llx is not stored in %s",
+	               (unsigned long long)cursor, obj->path);
+}
+
+/* The build-id from PT_NOTE segments, else from note sections (separate
+ * debug files may keep only those). */
+static void find_build_id(struct elfobj *obj)
+{
+	for (size_t i = 0; i < obj->nphdrs; i++) {
+		const GElf_Phdr *phdr = &obj->phdrs[i];
+		if (phdr->p_type != PT_NOTE || phdr->p_offset > obj->image_size ||
+		    phdr->p_filesz > obj->image_size - phdr->p_offset)
+			continue;
+		size_t align = phdr->p_align == 8 ? 8 : 4;
+		if (elfnote_build_id(obj->image + phdr->p_offset, phdr->p_filesz, align,
+		                     &obj->build_id, &obj->build_id_len) == 0)
+			return;
+	}
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(obj->elf, scn))) {
+		GElf_Shdr shdr;
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE ||
+		    shdr.sh_offset > obj->image_size ||
+		    shdr.sh_size > obj->image_size - shdr.sh_offset)
+			continue;
+		size_t align = shdr.sh_addralign == 8 ? 8 : 4;
+		if (elfnote_build_id(obj->image + shdr.sh_offset, shdr.sh_size, align,
+		                     &obj->build_id, &obj->build_id_len) == 0)
+			return;
+	}
+}
+
+const uint8_t *elfobj_build_id(struct elfobj *obj, size_t *len)
+{
+	if (!obj->build_id_looked_up) {
+		obj->build_id_looked_up = true;
+		find_build_id(obj);
+	}
+	*len = obj->build_id_len;
+	return obj->build_id;
+}
