@@ -1,0 +1,269 @@
+/* Parsing a core's notes once: NT_PRSTATUS (threads), NT_PRPSINFO (pid,
+ * command), NT_SIGINFO (the fatal signal), NT_AUXV and NT_FILE (mapped
+ * files). x86_64 layouts only; the offsets below are the kernel's. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pycoreprof/base.h"
+#include "pycoreprof/elf.h"
+#include "target/core_internal.h"
+
+#define NOTE_PRSTATUS 1u
+#define NOTE_PRPSINFO 3u
+#define NOTE_AUXV 6u
+#define NOTE_SIGINFO 0x53494749u    /* "SIGI" */
+#define NOTE_FILE 0x46494c45u       /* "FILE" */
+
+/* struct elf_prstatus on x86_64 */
+#define PRSTATUS_CURSIG 12          /* short */
+#define PRSTATUS_PID 32             /* int */
+#define PRSTATUS_REGS 112           /* elf_gregset_t, 27 x u64 */
+#define PRSTATUS_MIN_SIZE (PRSTATUS_REGS + TREG__COUNT * 8)
+
+/* struct elf_prpsinfo on x86_64 */
+#define PRPSINFO_PID 24             /* int */
+#define PRPSINFO_FNAME 40           /* char[16] */
+#define PRPSINFO_FNAME_SIZE 16
+#define PRPSINFO_PSARGS 56          /* char[80] */
+#define PRPSINFO_PSARGS_SIZE 80
+#define PRPSINFO_MIN_SIZE (PRPSINFO_PSARGS + PRPSINFO_PSARGS_SIZE)
+
+/* siginfo_t */
+#define SIGINFO_SIGNO 0
+#define SIGINFO_CODE 8
+#define SIGINFO_ADDR 16
+#define SIGINFO_MIN_SIZE 24
+
+struct note_parse {
+	struct target *t;
+	const char *core_path;
+	size_t threads_capacity;
+	bool have_psinfo, have_siginfo, have_auxv, have_file;
+	pid_t psinfo_pid;
+};
+
+static uint64_t load_u64(const uint8_t *at)
+{
+	uint64_t value;
+	memcpy(&value, at, sizeof(value));
+	return value;
+}
+
+static int32_t load_i32(const uint8_t *at)
+{
+	int32_t value;
+	memcpy(&value, at, sizeof(value));
+	return value;
+}
+
+static int too_small(const struct note_parse *parse, const char *what, size_t size)
+{
+	return err_set(ERR_CORRUPT, "%s note of %zu bytes in core %s is too small",
+	               what, size, parse->core_path);
+}
+
+static int parse_prstatus(struct note_parse *parse, const uint8_t *desc, size_t size)
+{
+	struct target *t = parse->t;
+	if (size < PRSTATUS_MIN_SIZE)
+		return too_small(parse, "NT_PRSTATUS", size);
+	if (t->nthreads == parse->threads_capacity) {
+		size_t capacity = parse->threads_capacity ? 2 * parse->threads_capacity : 8;
+		struct target_thread *grown = xrealloc_array(t->threads, capacity, sizeof(*grown));
+		if (!grown)
+			return -ERR_NOMEM;
+		t->threads = grown;
+		parse->threads_capacity = capacity;
+	}
+	struct target_thread *thread = &t->threads[t->nthreads++];
+	int16_t cursig;
+	memcpy(&cursig, desc + PRSTATUS_CURSIG, sizeof(cursig));
+	*thread = (struct target_thread){
+		.tid = load_i32(desc + PRSTATUS_PID),
+		.has_regs = true,
+		.cursig = cursig,
+	};
+	memcpy(thread->regs, desc + PRSTATUS_REGS, sizeof(thread->regs));
+	return 0;
+}
+
+/* pr_psargs is the start of the command line with NULs turned into
+ * spaces and padded with NULs (or spaces, by some writers). */
+static int parse_prpsinfo(struct note_parse *parse, const uint8_t *desc, size_t size)
+{
+	struct target *t = parse->t;
+	if (size < PRPSINFO_MIN_SIZE)
+		return too_small(parse, "NT_PRPSINFO", size);
+	if (parse->have_psinfo)
+		return 0;
+	parse->have_psinfo = true;
+	parse->psinfo_pid = load_i32(desc + PRPSINFO_PID);
+	const char *text = (const char *)desc + PRPSINFO_PSARGS;
+	size_t len = strnlen(text, PRPSINFO_PSARGS_SIZE);
+	while (len && (text[len - 1] == ' ' || text[len - 1] == '\0'))
+		len--;
+	if (!len) {
+		text = (const char *)desc + PRPSINFO_FNAME;
+		len = strnlen(text, PRPSINFO_FNAME_SIZE);
+	}
+	free(t->command);
+	t->command = xstrndup(text, len);
+	return t->command ? 0 : -ERR_NOMEM;
+}
+
+static bool signal_has_address(int number)
+{
+	return number == SIGSEGV || number == SIGBUS || number == SIGILL || number == SIGFPE;
+}
+
+/* The kernel writes the signalled thread first, its NT_SIGINFO right after
+ * its NT_PRSTATUS. gdb's gcore writes one per thread; a SIGSTOP there is
+ * gdb's own attach stop (pr_cursig 0), not why the process ended. */
+static int parse_siginfo(struct note_parse *parse, const uint8_t *desc, size_t size)
+{
+	struct target *t = parse->t;
+	if (size < SIGINFO_MIN_SIZE)
+		return too_small(parse, "NT_SIGINFO", size);
+	if (parse->have_siginfo)
+		return 0;
+	int number = load_i32(desc + SIGINFO_SIGNO);
+	const struct target_thread *owner = t->nthreads ? &t->threads[t->nthreads - 1] : NULL;
+	if (number <= 0 || (number == SIGSTOP && (!owner || owner->cursig == 0)))
+		return 0;
+	parse->have_siginfo = true;
+	t->has_signal = true;
+	t->signal = (struct target_signal){
+		.number = number,
+		.code = load_i32(desc + SIGINFO_CODE),
+		.tid = owner ? owner->tid : 0,
+	};
+	if (signal_has_address(number)) {
+		t->signal.address = load_u64(desc + SIGINFO_ADDR);
+		t->signal.has_address = true;
+	}
+	return 0;
+}
+
+static int parse_auxv(struct note_parse *parse, const uint8_t *desc, size_t size)
+{
+	struct target *t = parse->t;
+	if (parse->have_auxv)
+		return 0;
+	parse->have_auxv = true;
+	size_t words = size / 16 * 2;
+	if (!words)
+		return 0;
+	t->auxv = xcalloc(words, sizeof(*t->auxv));
+	if (!t->auxv)
+		return -ERR_NOMEM;
+	memcpy(t->auxv, desc, words * sizeof(*t->auxv));
+	t->auxv_words = words;
+	return 0;
+}
+
+/* NT_FILE: count, page size, count x (start, end, page offset), then count
+ * NUL-terminated paths. */
+static int parse_file(struct note_parse *parse, const uint8_t *desc, size_t size)
+{
+	struct target *t = parse->t;
+	if (parse->have_file)
+		return 0;
+	parse->have_file = true;
+	if (size < 16)
+		return too_small(parse, "NT_FILE", size);
+	uint64_t count = load_u64(desc), page_size = load_u64(desc + 8);
+	if (count > (size - 16) / 24)
+		return err_set(ERR_CORRUPT, "NT_FILE note in core %s claims %llu files in %zu bytes",
+		               parse->core_path, (unsigned long long)count, size);
+	if (!count)
+		return 0;
+	t->mappings = xcalloc((size_t)count, sizeof(*t->mappings));
+	if (!t->mappings)
+		return -ERR_NOMEM;
+	const uint8_t *entry = desc + 16;
+	const char *names = (const char *)desc + 16 + count * 24;
+	const char *names_end = (const char *)desc + size;
+	for (uint64_t i = 0; i < count; i++, entry += 24) {
+		size_t left = (size_t)(names_end - names);
+		size_t len = strnlen(names, left);
+		if (len == left)
+			return err_set(ERR_CORRUPT, "NT_FILE note in core %s has an unterminated path",
+			               parse->core_path);
+		uint64_t start = load_u64(entry), end = load_u64(entry + 8);
+		uint64_t page_offset = load_u64(entry + 16);
+		if (page_size && page_offset > UINT64_MAX / page_size)
+			return err_set(ERR_CORRUPT, "NT_FILE note in core %s has an impossible file offset",
+			               parse->core_path);
+		if (end > start) {
+			char *path = xstrndup(names, len);
+			if (!path)
+				return -ERR_NOMEM;
+			t->mappings[t->nmappings++] = (struct target_mapping){
+				.start = start, .end = end,
+				.file_offset = page_offset * page_size,
+				.readable = true,
+				.path = path,
+			};
+		}
+		names += len + 1;
+	}
+	return 0;
+}
+
+static int parse_note(void *ctx, uint32_t type, const char *name,
+                      const void *desc, size_t desc_size)
+{
+	struct note_parse *parse = ctx;
+	/* Only "CORE" notes; "LINUX" ones reuse small type numbers. */
+	if (strcmp(name, "CORE") != 0)
+		return 0;
+	switch (type) {
+	case NOTE_PRSTATUS: return parse_prstatus(parse, desc, desc_size);
+	case NOTE_PRPSINFO: return parse_prpsinfo(parse, desc, desc_size);
+	case NOTE_SIGINFO:  return parse_siginfo(parse, desc, desc_size);
+	case NOTE_AUXV:     return parse_auxv(parse, desc, desc_size);
+	case NOTE_FILE:     return parse_file(parse, desc, desc_size);
+	default:            return 0;
+	}
+}
+
+int core_parse_notes(struct target *t, struct core_backend *core,
+                     const uint8_t *const *notes, const size_t *note_sizes, size_t nnotes)
+{
+	struct note_parse parse = { .t = t, .core_path = core->core_path };
+	for (size_t i = 0; i < nnotes; i++) {
+		int ret = elfnote_each(notes[i], note_sizes[i], parse_note, &parse);
+		if (ret < 0) {
+			if (ret == -ERR_CORRUPT && err_last_code() == ERR_CORRUPT &&
+			    !strstr(err_context(), core->core_path)) {
+				/* Name the core in the note walker's message. */
+				char detail[256];
+				snprintf(detail, sizeof(detail), "%s", err_context());
+				return err_set(ERR_CORRUPT, "malformed notes in core %s: %s",
+				               core->core_path, detail);
+			}
+			return ret;
+		}
+	}
+	/* The process id is the thread group's: pr_pid of NT_PRPSINFO. */
+	t->pid = parse.psinfo_pid;
+	if (!t->pid && t->nthreads)
+		t->pid = t->threads[0].tid;
+	if (t->has_signal && !t->signal.tid && t->nthreads)
+		t->signal.tid = t->threads[0].tid;
+	if (!t->has_signal) {
+		for (size_t i = 0; i < t->nthreads; i++) {
+			if (t->threads[i].cursig > 0) {
+				t->has_signal = true;
+				t->signal = (struct target_signal){
+					.number = t->threads[i].cursig,
+					.tid = t->threads[i].tid,
+				};
+				break;
+			}
+		}
+	}
+	return 0;
+}
