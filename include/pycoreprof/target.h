@@ -68,7 +68,9 @@ struct target_ops {
 };
 
 /* Common state filled by the backend. The target owns everything here;
- * pointers stay valid until target_free(). */
+ * pointers stay valid until target_free(), except that for live targets
+ * live_target_freeze() and live_target_refresh() rewrite `threads` and
+ * refresh may replace `mappings`. */
 struct target {
 	const struct target_ops *ops;
 	enum target_kind kind;
@@ -116,7 +118,10 @@ struct live_open_options {
 int live_target_open(pid_t pid, const struct live_open_options *opts, struct target **out);
 /* Stop every thread (PTRACE_INTERRUPT), attach threads that appeared since
  * the last call, drop those that ended, and read each thread's registers.
- * Memory reads are consistent until live_target_resume(). */
+ * Memory reads are consistent until live_target_resume(). While waiting
+ * for the stops it blocks SIGCHLD in the calling thread and may consume a
+ * pending one (it is raised again when the caller has a handler for it).
+ * Errors: -ERR_PROCESS_GONE when every thread has exited. */
 int live_target_freeze(struct target *t);
 /* Let every thread run again. Safe to call when not frozen. */
 int live_target_resume(struct target *t);

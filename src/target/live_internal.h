@@ -1,0 +1,117 @@
+/* State shared by the live-process backend's files: live.c (open, thread
+ * table, refresh), live_proc.c, live_ptrace.c and live_mem.c. Not an
+ * interface for other layers: they use pycoreprof/target.h. */
+#ifndef PYCOREPROF_TARGET_LIVE_INTERNAL_H
+#define PYCOREPROF_TARGET_LIVE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pycoreprof/target.h"
+
+#define LIVE_PAGE_SHIFT 12
+#define LIVE_PAGE_SIZE ((size_t)1 << LIVE_PAGE_SHIFT)
+#define LIVE_CACHE_SLOTS 512u        /* 2 MiB of cached pages, direct-mapped */
+#define LIVE_CACHE_MAX_RUN 16u       /* pages fetched by one read; larger reads bypass the cache */
+
+/* How far we control one thread. */
+enum live_ctl {
+	CTL_UNTRACED,                /* not seized (nonblocking mode) */
+	CTL_RUNNING,                 /* seized and running (or listening in a group-stop) */
+	CTL_INTERRUPTED,             /* PTRACE_INTERRUPT sent, stop not yet reported */
+	CTL_STOPPED,                 /* in a ptrace-stop we have seen reported */
+	CTL_GONE,                    /* exited; dropped at the next table update */
+};
+
+struct live_task {
+	pid_t tid;
+	char state;                  /* run state letter before the last freeze */
+	unsigned char ctl;           /* enum live_ctl */
+	bool group_stop;             /* stopped by SIGSTOP & co.: resume with PTRACE_LISTEN */
+	bool has_regs;
+	int pending_sig;             /* signal to deliver when the thread goes on */
+	int stat_fd;                 /* /proc/PID/task/TID/stat kept open, or -1 */
+	uint64_t regs[TREG__COUNT];
+};
+
+/* What /proc/PID/maps says about a mapping beyond struct target_mapping. */
+struct live_mapinfo {
+	uint64_t inode;
+	bool deleted;                /* the path carried " (deleted)" */
+};
+
+struct live_page_cache {
+	uint8_t *pages;              /* LIVE_CACHE_SLOTS pages */
+	uint64_t *tags;              /* page address held by each slot */
+	uint32_t *gens;              /* a slot is valid when its gen == gen */
+	uint32_t gen;
+};
+
+struct live_backend {
+	pid_t pid;
+	bool freeze;                 /* threads are seized */
+	bool frozen;
+	bool is_parent;              /* we are the target's parent: its exit status is not ours to reap */
+	int task_dir_fd;             /* /proc/PID/task, kept open to relist quickly */
+	int mem_fd;                  /* /proc/PID/mem once needed, else -1 */
+	bool mem_fallback;           /* process_vm_readv is unusable here */
+	/* Tasks, sorted by tid except while frozen. The array is replaced, never
+	 * reallocated in place, so that live_target_detach_all() in a signal
+	 * handler always sees a valid one. */
+	struct live_task *volatile tasks;
+	volatile size_t ntasks;
+	size_t tasks_cap;
+	struct live_task *bufs[2];   /* tasks is one of them; the other is rebuilt */
+	int cur;                     /* index of tasks in bufs */
+	pid_t *listing;              /* scratch for listing /proc/PID/task */
+	size_t listing_cap;
+	size_t open_stat_fds;
+	struct live_mapinfo *mapinfo; /* parallel to target->mappings */
+	double maps_read_at;
+	bool maps_stale;
+	struct live_page_cache cache;
+};
+
+/* live_proc.c: /proc readers. They return 0 or -ERR_x with context. */
+int live_proc_read_file(pid_t pid, const char *name, char **out, size_t *len);
+int live_proc_command(pid_t pid, char **out);
+int live_proc_executable(pid_t pid, char **out);
+int live_proc_auxv(pid_t pid, uint64_t **out, size_t *words);
+int live_proc_maps(pid_t pid, struct target_mapping **out, struct live_mapinfo **info, size_t *count);
+/* The parent and thread-group ids of PID from /proc/PID/status. */
+int live_proc_ids(pid_t pid, pid_t *ppid, pid_t *tgid, pid_t *tracer);
+/* List the thread ids in DIR_FD (/proc/PID/task) into TIDS (capacity CAP);
+ * *COUNT gets how many there are, which may exceed CAP. No allocation. */
+int live_proc_list_tasks(int dir_fd, pid_t *tids, size_t cap, size_t *count);
+/* The run state letter of TID from its stat file (kept open in *FD when
+ * KEEP, else opened and closed), or 0 when unreadable. */
+char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep);
+
+/* live_ptrace.c */
+/* Seize TASK; -ERR_PERM (with hint) or -ERR_NO_PROCESS when it is gone. */
+int live_seize(struct live_backend *b, struct live_task *task);
+/* Collect reports that arrived while the threads ran (signals to pass on,
+ * stops after SIGCONT) so that no thread waits for us between samples. */
+void live_reap_reports(struct live_backend *b);
+
+/* live_mem.c */
+int live_mem_read(struct target *t, uint64_t addr, void *buf, size_t len);
+int live_cache_init(struct live_page_cache *cache);
+void live_cache_release(struct live_page_cache *cache);
+void live_cache_clear(struct live_page_cache *cache);
+
+/* live.c */
+/* Bring the task table in line with /proc/PID/task: add new threads
+ * (seizing them in freeze mode), drop those that ended, and read every
+ * thread's run state. */
+int live_sync_tasks(struct target *t, struct live_backend *b);
+/* Make room for N tasks (outside the pause: may allocate). */
+int live_tasks_reserve(struct target *t, struct live_backend *b, size_t n);
+/* Copy the task table into t->threads. */
+void live_publish_threads(struct target *t, struct live_backend *b);
+/* Set the hint for permission errors. */
+void live_perm_hint(void);
+
+#endif

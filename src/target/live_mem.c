@@ -1,0 +1,200 @@
+/* Reading a live process's memory: process_vm_readv, or /proc/PID/mem where
+ * that syscall is unavailable, behind a direct-mapped page cache so that
+ * repeated reads of a page within one sample cost no syscall. Never writes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "pycoreprof/base.h"
+#include "target/live_internal.h"
+
+int live_cache_init(struct live_page_cache *cache)
+{
+	cache->pages = xcalloc(LIVE_CACHE_SLOTS, LIVE_PAGE_SIZE);
+	cache->tags = xcalloc(LIVE_CACHE_SLOTS, sizeof(*cache->tags));
+	cache->gens = xcalloc(LIVE_CACHE_SLOTS, sizeof(*cache->gens));
+	cache->gen = 1;
+	if (!cache->pages || !cache->tags || !cache->gens) {
+		live_cache_release(cache);
+		return -ERR_NOMEM;
+	}
+	return 0;
+}
+
+void live_cache_release(struct live_page_cache *cache)
+{
+	free(cache->pages);
+	free(cache->tags);
+	free(cache->gens);
+	memset(cache, 0, sizeof(*cache));
+}
+
+void live_cache_clear(struct live_page_cache *cache)
+{
+	/* Bumping the generation invalidates every slot at once. */
+	if (++cache->gen == 0) {
+		if (cache->gens)
+			memset(cache->gens, 0, LIVE_CACHE_SLOTS * sizeof(*cache->gens));
+		cache->gen = 1;
+	}
+}
+
+static int open_mem(struct live_backend *b)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)b->pid);
+	b->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (b->mem_fd >= 0)
+		return 0;
+	int saved = errno;
+	if (saved == ENOENT || saved == ESRCH)
+		return err_set(ERR_PROCESS_GONE, "cannot read the memory of pid %d: the process exited", (int)b->pid);
+	int ret = err_set_errno(saved == EACCES || saved == EPERM ? ERR_PERM : ERR_IO, saved,
+	                        "cannot read the memory of pid %d", (int)b->pid);
+	if (ret == -ERR_PERM)
+		live_perm_hint();
+	return ret;
+}
+
+static int gone_error(struct live_backend *b, uint64_t addr)
+{
+	return err_set(ERR_PROCESS_GONE, "cannot read memory at 0x%llx in pid %d: the process exited",
+	               (unsigned long long)addr, (int)b->pid);
+}
+
+/* Read [ADDR, ADDR + total) into LOCAL in one syscall. *GOT gets the bytes
+ * read from the start; an unreadable range is not an error here. */
+static int fetch(struct live_backend *b, uint64_t addr, const struct iovec *local, size_t nlocal,
+                 size_t total, size_t *got)
+{
+	*got = 0;
+	if (!b->mem_fallback) {
+		struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = total};
+		ssize_t n = process_vm_readv(b->pid, local, nlocal, &remote, 1, 0);
+		if (n >= 0) {
+			*got = (size_t)n;
+			return 0;
+		}
+		int saved = errno;
+		if (saved == ESRCH)
+			return gone_error(b, addr);
+		if (saved == EFAULT || saved == ENOMEM)
+			return 0;
+		if (saved != ENOSYS && saved != EPERM)
+			return err_set_errno(ERR_IO, saved, "cannot read memory at 0x%llx in pid %d",
+			                     (unsigned long long)addr, (int)b->pid);
+		/* Some sandboxes forbid the syscall but let /proc/PID/mem through. */
+		int ret = b->mem_fd >= 0 ? 0 : open_mem(b);
+		if (ret < 0)
+			return ret;
+		b->mem_fallback = true;
+	}
+	if (addr > (uint64_t)INT64_MAX)
+		return 0;
+	ssize_t n;
+	do
+		n = preadv(b->mem_fd, local, (int)nlocal, (off_t)addr);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0) {
+		*got = (size_t)n;
+		return 0;
+	}
+	if (errno == ESRCH)
+		return gone_error(b, addr);
+	return 0;
+}
+
+/* A read came up short: either the process is gone or the address is not
+ * mapped (then the mappings may have changed: reread them on refresh). */
+static int short_read(struct live_backend *b, uint64_t addr, size_t len)
+{
+	if (kill(b->pid, 0) < 0 && errno == ESRCH)
+		return gone_error(b, addr);
+	b->maps_stale = true;
+	return err_set(ERR_UNMAPPED, "cannot read %zu bytes at 0x%llx in pid %d", len, (unsigned long long)addr,
+	               (int)b->pid);
+}
+
+static bool slot_holds(const struct live_page_cache *cache, uint64_t page)
+{
+	size_t slot = page & (LIVE_CACHE_SLOTS - 1);
+	return cache->gens[slot] == cache->gen && cache->tags[slot] == page;
+}
+
+/* Fill the slots of pages [FIRST, FIRST + COUNT) with one syscall. Returns
+ * how many leading pages were read, or a negative error. */
+static int fill_pages(struct live_backend *b, uint64_t first, size_t count)
+{
+	struct live_page_cache *cache = &b->cache;
+	struct iovec local[LIVE_CACHE_MAX_RUN];
+	for (size_t i = 0; i < count; i++) {
+		size_t slot = (first + i) & (LIVE_CACHE_SLOTS - 1);
+		local[i].iov_base = cache->pages + slot * LIVE_PAGE_SIZE;
+		local[i].iov_len = LIVE_PAGE_SIZE;
+	}
+	size_t got;
+	int ret = fetch(b, first << LIVE_PAGE_SHIFT, local, count, count * LIVE_PAGE_SIZE, &got);
+	if (ret < 0)
+		return ret;
+	size_t full = got / LIVE_PAGE_SIZE;
+	for (size_t i = 0; i < full; i++) {
+		size_t slot = (first + i) & (LIVE_CACHE_SLOTS - 1);
+		cache->tags[slot] = first + i;
+		cache->gens[slot] = cache->gen;
+	}
+	return (int)full;
+}
+
+static int read_uncached(struct live_backend *b, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = {.iov_base = buf, .iov_len = len};
+	size_t got;
+	int ret = fetch(b, addr, &local, 1, len, &got);
+	if (ret < 0)
+		return ret;
+	return got == len ? 0 : short_read(b, addr, len);
+}
+
+int live_mem_read(struct target *t, uint64_t addr, void *buf, size_t len)
+{
+	struct live_backend *b = t->backend;
+	struct live_page_cache *cache = &b->cache;
+	if (!len)
+		return 0;
+	if (addr + (len - 1) < addr)
+		return err_set(ERR_UNMAPPED, "cannot read %zu bytes at 0x%llx: the range wraps around", len,
+		               (unsigned long long)addr);
+	uint64_t end = addr + (len - 1);
+	uint64_t first = addr >> LIVE_PAGE_SHIFT, last = end >> LIVE_PAGE_SHIFT;
+	if (last - first >= LIVE_CACHE_MAX_RUN)
+		return read_uncached(b, addr, buf, len);
+
+	uint8_t *dest = buf;
+	for (uint64_t page = first; page <= last;) {
+		if (!slot_holds(cache, page)) {
+			/* Fetch this page and the missing ones after it in one go. */
+			size_t run = 1;
+			while (page + run <= last && !slot_holds(cache, page + run))
+				run++;
+			int full = fill_pages(b, page, run);
+			if (full < 0)
+				return full;
+			if ((size_t)full < run)
+				return short_read(b, addr, len);
+		}
+		/* Copy the part of this page the read covers. */
+		uint64_t page_start = page << LIVE_PAGE_SHIFT, page_last = page_start + (LIVE_PAGE_SIZE - 1);
+		uint64_t from = addr > page_start ? addr : page_start;
+		uint64_t upto = end < page_last ? end : page_last;   /* inclusive */
+		size_t slot = page & (LIVE_CACHE_SLOTS - 1);
+		memcpy(dest, cache->pages + slot * LIVE_PAGE_SIZE + (from - page_start), (size_t)(upto - from + 1));
+		dest += upto - from + 1;
+		page++;
+	}
+	return 0;
+}

@@ -1,0 +1,361 @@
+/* Stopping and resuming a live process's threads with PTRACE_SEIZE and
+ * PTRACE_INTERRUPT (never PTRACE_ATTACH), reading registers while stopped.
+ * Signals that arrive meanwhile are passed on; a SIGSTOPped process stays so. */
+#include <elf.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pycoreprof/base.h"
+#include "target/live_internal.h"
+
+#define FREEZE_TIMEOUT 0.5          /* seconds to wait for every thread to stop */
+#define DETACH_TIMEOUT 1.0
+#define RELIST_ROUNDS 4             /* relistings while frozen, to catch new threads */
+#define MAX_PASSED_SIGNALS 64       /* signals passed on while waiting for one stop */
+
+_Static_assert(sizeof(struct user_regs_struct) == TREG__COUNT * sizeof(uint64_t),
+               "enum target_reg must mirror struct user_regs_struct");
+
+enum report { REPORT_NONE, REPORT_STOPPED, REPORT_GONE, REPORT_CONTINUED };
+
+static long trace(int request, pid_t tid, long data)
+{
+	return ptrace((enum __ptrace_request)request, tid, NULL, (void *)data);
+}
+
+static bool is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+/* Poll for one report of TID without blocking: >0 with *STATUS, 0 when none,
+ * <0 when TID is no tracee of ours. When we are the target's parent, the
+ * main thread's exit is only peeked at: its exit status belongs to our
+ * caller, who waits for the child. */
+static pid_t poll_report(const struct live_backend *b, pid_t tid, int *status)
+{
+	if (b->is_parent && tid == b->pid) {
+		siginfo_t si = {0};
+		if (waitid(P_PID, (id_t)tid, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) < 0)
+			return -1;
+		if (si.si_pid == 0)
+			return 0;
+		if (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) {
+			*status = 0; /* "exited": enough for us */
+			return tid;
+		}
+	}
+	pid_t r;
+	do
+		r = waitpid(tid, status, __WALL | WNOHANG);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+/* Act on one wait status of TASK. PASS_SIGNALS: a signal-delivery-stop is
+ * sent on at once with its signal (we are waiting for our own stop, which
+ * follows); otherwise the thread stays stopped and the signal is kept for
+ * when it goes on. */
+static enum report take_report(struct live_task *task, int status, bool pass_signals)
+{
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		task->ctl = CTL_GONE;
+		return REPORT_GONE;
+	}
+	if (!WIFSTOPPED(status))
+		return REPORT_NONE;
+	int sig = WSTOPSIG(status), event = status >> 16;
+	if (event == PTRACE_EVENT_STOP) {
+		/* Our interrupt (SIGTRAP) or a group-stop (the stopping signal). */
+		task->ctl = CTL_STOPPED;
+		task->group_stop = is_stop_signal(sig);
+		return REPORT_STOPPED;
+	}
+	if (event == 0 && !pass_signals) {
+		task->ctl = CTL_STOPPED;
+		task->group_stop = false;
+		task->pending_sig = sig;
+		return REPORT_STOPPED;
+	}
+	if (trace(PTRACE_CONT, task->tid, event == 0 ? sig : 0) < 0) {
+		task->ctl = CTL_GONE;
+		return REPORT_GONE;
+	}
+	return REPORT_CONTINUED;
+}
+
+/* Waiting for stops: each ptrace-stop sends us SIGCHLD, so while SIGCHLD is
+ * blocked we sleep in sigtimedwait() until one arrives, in short slices in
+ * case the caller ignores SIGCHLD (then none is sent). */
+struct stop_wait {
+	sigset_t chld, saved;
+	bool consumed;              /* we took a SIGCHLD that may have been the caller's */
+};
+
+static void stop_wait_begin(struct stop_wait *sw)
+{
+	sigemptyset(&sw->chld);
+	sigaddset(&sw->chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &sw->chld, &sw->saved);
+	sw->consumed = false;
+}
+
+static void stop_wait_end(struct stop_wait *sw)
+{
+	pthread_sigmask(SIG_SETMASK, &sw->saved, NULL);
+	/* Give a caller that handles SIGCHLD the one we may have eaten; a
+	 * spurious SIGCHLD is harmless to a handler that uses WNOHANG. */
+	struct sigaction current;
+	if (sw->consumed && !sigismember(&sw->saved, SIGCHLD) && sigaction(SIGCHLD, NULL, &current) == 0 &&
+	    current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN)
+		raise(SIGCHLD);
+}
+
+static void stop_wait_sleep(struct stop_wait *sw)
+{
+	struct timespec slice = {0, 1000 * 1000};
+	if (sigtimedwait(&sw->chld, NULL, &slice) == SIGCHLD)
+		sw->consumed = true;
+}
+
+/* Wait until TASK (interrupted) reports a stop or its end, up to DEADLINE.
+ * Returns false on timeout (the task stays CTL_INTERRUPTED). */
+static bool await_stop(struct live_backend *b, struct live_task *task, struct stop_wait *sw, double deadline,
+                       bool pass_signals)
+{
+	unsigned passed = 0;
+	for (;;) {
+		int status;
+		pid_t r = poll_report(b, task->tid, &status);
+		if (r < 0) {
+			task->ctl = CTL_GONE;   /* ECHILD: no longer a tracee of ours */
+			return true;
+		}
+		if (r > 0) {
+			enum report what = take_report(task, status, pass_signals && passed < MAX_PASSED_SIGNALS);
+			if (what == REPORT_STOPPED || what == REPORT_GONE)
+				return true;
+			passed += what == REPORT_CONTINUED;
+			continue;
+		}
+		if (time_now() > deadline)
+			return false;
+		stop_wait_sleep(sw);
+	}
+}
+
+int live_seize(struct live_backend *b, struct live_task *task)
+{
+	/* No options: in particular never PTRACE_O_EXITKILL, so that the target
+	 * outlives us, and no clone tracing, which would stop every thread
+	 * creation until we answer; new threads are found by relisting. */
+	if (trace(PTRACE_SEIZE, task->tid, 0) == 0) {
+		task->ctl = CTL_RUNNING;
+		task->group_stop = false;
+		task->pending_sig = 0;
+		return 0;
+	}
+	int saved = errno;
+	if (saved == ESRCH)
+		return err_set(ERR_NO_PROCESS, "thread %d of pid %d exited", (int)task->tid, (int)b->pid);
+	pid_t ppid, tgid, tracer = 0;
+	if (live_proc_ids(b->pid, &ppid, &tgid, &tracer) == 0 && tracer && tracer != getpid()) {
+		int ret = err_set(ERR_PERM, "cannot attach to pid %d: it is already traced by pid %d", (int)b->pid,
+		                  (int)tracer);
+		err_hint("detach the debugger or profiler first, or use --nonblocking");
+		return ret;
+	}
+	int ret = err_set_errno(saved == EPERM || saved == EACCES ? ERR_PERM : ERR_IO, saved,
+	                        "cannot attach to pid %d", (int)b->pid);
+	if (ret == -ERR_PERM)
+		live_perm_hint();
+	return ret;
+}
+
+void live_reap_reports(struct live_backend *b)
+{
+	struct live_task *tasks = b->tasks;
+	for (size_t i = 0; i < b->ntasks; i++) {
+		struct live_task *task = &tasks[i];
+		for (int round = 0; round < 4; round++) {
+			if (task->ctl != CTL_RUNNING && task->ctl != CTL_INTERRUPTED)
+				break;
+			int status;
+			pid_t r = poll_report(b, task->tid, &status);
+			if (r < 0)
+				task->ctl = CTL_GONE;
+			if (r <= 0)
+				break;
+			enum report what = take_report(task, status, true);
+			if (what == REPORT_CONTINUED) {
+				task->ctl = CTL_RUNNING;
+			} else if (what == REPORT_STOPPED) {
+				/* A late stop (after SIGCONT, or an interrupt we gave up
+				 * on): let it go, keeping a group-stop in force. */
+				int request = task->group_stop ? PTRACE_LISTEN : PTRACE_CONT;
+				task->ctl = trace(request, task->tid, 0) == 0 ? CTL_RUNNING : CTL_GONE;
+			}
+		}
+	}
+}
+
+static struct live_task *find_task(struct live_backend *b, pid_t tid)
+{
+	struct live_task *tasks = b->tasks;
+	for (size_t i = 0; i < b->ntasks; i++)
+		if (tasks[i].tid == tid)
+			return &tasks[i];
+	return NULL;
+}
+
+/* While frozen, threads started by a thread before it stopped may have
+ * appeared: seize, interrupt and wait for them too, until the listing is
+ * stable. Uses only the room reserved before the pause. */
+static void catch_new_threads(struct live_backend *b, struct stop_wait *sw, double deadline)
+{
+	for (int round = 0; round < RELIST_ROUNDS; round++) {
+		size_t count;
+		bool added = false;
+		if (live_proc_list_tasks(b->task_dir_fd, b->listing, b->listing_cap, &count) < 0)
+			return;
+		if (count > b->listing_cap)
+			count = b->listing_cap;
+		for (size_t i = 0; i < count && b->ntasks < b->tasks_cap; i++) {
+			if (find_task(b, b->listing[i]))
+				continue;
+			struct live_task *task = &b->tasks[b->ntasks];
+			*task = (struct live_task){.tid = b->listing[i], .stat_fd = -1};
+			if (live_seize(b, task) < 0 || trace(PTRACE_INTERRUPT, task->tid, 0) < 0)
+				continue;
+			task->ctl = CTL_INTERRUPTED;
+			b->ntasks++;
+			added = true;
+			await_stop(b, task, sw, deadline, true);
+		}
+		if (!added)
+			return;
+	}
+}
+
+int live_target_freeze(struct target *t)
+{
+	struct live_backend *b = t->backend;
+	if (t->kind != TARGET_LIVE || !b->freeze)
+		return err_set(ERR_USAGE, "pid %d was opened without freezing", (int)t->pid);
+	if (b->frozen)
+		return 0;
+	/* Everything that reads /proc or allocates happens before the pause. */
+	int ret = live_sync_tasks(t, b);
+	if (ret < 0)
+		return ret;
+	live_cache_clear(&b->cache);
+	b->frozen = true;
+
+	struct live_task *tasks = b->tasks;
+	size_t n = b->ntasks;
+	struct stop_wait sw;
+	stop_wait_begin(&sw);
+	for (size_t i = 0; i < n; i++) {
+		tasks[i].has_regs = false;
+		if (tasks[i].ctl != CTL_RUNNING)
+			continue;
+		if (trace(PTRACE_INTERRUPT, tasks[i].tid, 0) == 0)
+			tasks[i].ctl = CTL_INTERRUPTED;
+		else
+			tasks[i].ctl = CTL_GONE;
+	}
+	double deadline = time_now() + FREEZE_TIMEOUT;
+	for (size_t i = 0; i < n; i++)
+		if (tasks[i].ctl == CTL_INTERRUPTED)
+			await_stop(b, &tasks[i], &sw, deadline, true);
+	catch_new_threads(b, &sw, deadline);
+	stop_wait_end(&sw);
+
+	size_t alive = 0;
+	for (size_t i = 0; i < b->ntasks; i++) {
+		struct live_task *task = &tasks[i];
+		if (task->ctl == CTL_GONE)
+			continue;
+		alive++;
+		if (task->ctl != CTL_STOPPED)
+			continue;
+		struct iovec iov = {.iov_base = task->regs, .iov_len = sizeof(task->regs)};
+		task->has_regs = ptrace(PTRACE_GETREGSET, task->tid, (void *)(uintptr_t)NT_PRSTATUS, &iov) == 0 &&
+		                 iov.iov_len == sizeof(task->regs);
+	}
+	live_publish_threads(t, b);
+	if (!alive)
+		return err_set(ERR_PROCESS_GONE, "process %d exited", (int)t->pid);
+	return 0;
+}
+
+int live_target_resume(struct target *t)
+{
+	struct live_backend *b = t->backend;
+	if (t->kind != TARGET_LIVE || !b->frozen)
+		return 0;
+	struct live_task *tasks = b->tasks;
+	for (size_t i = 0; i < b->ntasks; i++) {
+		struct live_task *task = &tasks[i];
+		if (task->ctl == CTL_INTERRUPTED) {
+			/* It did not stop in time; it may have by now. */
+			int status;
+			if (poll_report(b, task->tid, &status) > 0)
+				take_report(task, status, false);
+		}
+		if (task->ctl != CTL_STOPPED)
+			continue;
+		/* A group-stopped process stays stopped: PTRACE_LISTEN keeps the
+		 * thread in its stop while letting SIGCONT through. */
+		int request = task->group_stop ? PTRACE_LISTEN : PTRACE_CONT;
+		long sig = task->group_stop ? 0 : task->pending_sig;
+		task->ctl = trace(request, task->tid, sig) == 0 ? CTL_RUNNING : CTL_GONE;
+		task->pending_sig = 0;
+	}
+	b->frozen = false;
+	return 0;
+}
+
+/* Only syscalls from here on: this runs in signal handlers. */
+void live_target_detach_all(struct target *t)
+{
+	if (!t || t->kind != TARGET_LIVE || !t->backend)
+		return;
+	struct live_backend *b = t->backend;
+	if (!b->freeze)
+		return;
+	struct live_task *tasks = b->tasks;
+	size_t n = b->ntasks;
+	/* PTRACE_DETACH needs a stopped tracee: stop the running ones first,
+	 * all at once, keeping any signal that arrives for delivery on detach. */
+	for (size_t i = 0; i < n; i++)
+		if (tasks[i].ctl == CTL_RUNNING)
+			tasks[i].ctl = trace(PTRACE_INTERRUPT, tasks[i].tid, 0) == 0 ? CTL_INTERRUPTED : CTL_GONE;
+	double deadline = time_now() + DETACH_TIMEOUT;
+	struct stop_wait sw;
+	stop_wait_begin(&sw);
+	for (size_t i = 0; i < n; i++) {
+		struct live_task *task = &tasks[i];
+		if (task->ctl == CTL_INTERRUPTED)
+			await_stop(b, task, &sw, deadline, false);
+		if (task->ctl == CTL_STOPPED || task->ctl == CTL_INTERRUPTED) {
+			/* Detaching a group-stopped thread leaves it in the group-stop.
+			 * A thread that never stopped is detached by the kernel when we
+			 * exit. */
+			trace(PTRACE_DETACH, task->tid, task->group_stop ? 0 : task->pending_sig);
+		}
+		if (task->ctl != CTL_GONE)
+			task->ctl = CTL_UNTRACED;
+		task->pending_sig = 0;
+	}
+	stop_wait_end(&sw);
+	b->frozen = false;
+	b->freeze = false;
+}
