@@ -14,6 +14,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"core", cmd_core, "why a process died and every thread's Python stack, from a core file"},
+	{"dump", cmd_dump, "every thread's Python stack of a running process, now"},
 };
 static const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
 static const char default_command[] = "record";

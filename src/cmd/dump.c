@@ -1,0 +1,169 @@
+/* `pycoreprof dump --pid PID`: every thread's Python stack of a running
+ * process now, read during one short freeze (or without stopping it, with
+ * --nonblocking). The process is resumed and detached on every path. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cmd/cmd.h"
+#include "pycoreprof/out.h"
+#include "pycoreprof/python.h"
+#include "pycoreprof/stacks.h"
+#include "pycoreprof/target.h"
+
+static const char usage[] =
+	"usage: pycoreprof dump [options] --pid PID\n"
+	"\n"
+	"Show every thread's Python stack of a running process, innermost frame\n"
+	"first. The process is stopped for a moment while its stacks are read and\n"
+	"then let go; it is never left stopped or traced.\n"
+	"\n"
+	"  -p, --pid PID        the process\n"
+	"  --json               one JSON document (docs/json.md)\n"
+	"  --no-source          do not print source lines under frames\n"
+	"  --nonblocking        read without stopping the process (stacks may be\n"
+	"                       torn if it runs Python code meanwhile)\n"
+	"  -h, --help           this help\n";
+
+static const int fatal_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+#define NFATAL (sizeof(fatal_signals) / sizeof(fatal_signals[0]))
+
+/* The process to let go of when a signal ends us; read by the handler. */
+static struct target *volatile attached;
+
+static void let_go_and_die(int sig)
+{
+	live_target_detach_all(attached);
+	signal(sig, SIG_DFL);
+	raise(sig);   /* delivered with the default action once we return */
+}
+
+static void guard_signals(struct sigaction saved[NFATAL])
+{
+	struct sigaction action = {.sa_handler = let_go_and_die};
+	sigemptyset(&action.sa_mask);
+	for (size_t i = 0; i < NFATAL; i++)
+		sigaddset(&action.sa_mask, fatal_signals[i]);
+	for (size_t i = 0; i < NFATAL; i++)
+		sigaction(fatal_signals[i], &action, &saved[i]);
+}
+
+static void unguard_signals(const struct sigaction saved[NFATAL])
+{
+	for (size_t i = 0; i < NFATAL; i++)
+		sigaction(fatal_signals[i], &saved[i], NULL);
+}
+
+static bool parse_pid(const char *text, pid_t *pid)
+{
+	char *end;
+	errno = 0;
+	long value = strtol(text, &end, 10);
+	if (errno || end == text || *end || value <= 0 || value > 0x7fffffffL)
+		return false;
+	*pid = (pid_t)value;
+	return true;
+}
+
+/* Open, read every stack, let go. Everything that needs the process
+ * stopped happens between freeze and detach; the rest before or after. */
+static int collect(pid_t pid, bool freeze, struct target **t, struct pywalker **w, struct process_stacks *ps)
+{
+	struct sigaction saved[NFATAL];
+	struct live_open_options open_opts = {.freeze = freeze};
+	int ret;
+	guard_signals(saved);
+	if ((ret = live_target_open(pid, &open_opts, t)) < 0)
+		goto out;
+	attached = *t;
+	/* Finding the interpreter opens files and takes time: do it before
+	 * stopping the process. */
+	if ((ret = pywalker_new(*t, w)) < 0)
+		goto out;
+	ret = freeze ? live_target_freeze(*t) : live_target_refresh(*t);
+	if (ret < 0)
+		goto out;
+	ret = process_stacks_collect(*t, *w, "live", ps);
+out:
+	live_target_detach_all(*t);
+	attached = NULL;
+	unguard_signals(saved);
+	return ret;
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"pid", required_argument, NULL, 'p'},
+		{"json", no_argument, NULL, 'j'},
+		{"no-source", no_argument, NULL, 'n'},
+		{"nonblocking", no_argument, NULL, 'b'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	bool json = false, show_source = true, freeze = true, have_pid = false;
+	pid_t pid = 0;
+	int opt;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+hp:", options, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			if (!parse_pid(optarg, &pid))
+				return usage_error("dump", "--pid needs a process id, not '%s'", optarg);
+			have_pid = true;
+			break;
+		case 'j': json = true; break;
+		case 'n': show_source = false; break;
+		case 'b': freeze = false; break;
+		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0);
+		case ':':
+		case '?':
+			if (optopt == 'p')
+				return usage_error("dump", "--pid needs a process id");
+			return usage_error("dump", "unknown option '%s'", argv[optind - 1]);
+		default: return usage_error("dump", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind != argc)
+		return usage_error("dump", "unexpected argument '%s'", argv[optind]);
+	if (!have_pid)
+		return usage_error("dump", "--pid PID is needed");
+
+	struct target *t = NULL;
+	struct pywalker *w = NULL;
+	struct process_stacks ps = {0};
+	struct strbuf sb = {0};
+	char origin[32];
+	int status;
+	int ret = collect(pid, freeze, &t, &w, &ps);
+	if (ret < 0) {
+		status = report_error(ret);
+		goto out;
+	}
+	snprintf(origin, sizeof(origin), "pid %d", (int)pid);
+	struct dump_options dump_opts = {.show_source = show_source, .origin = origin};
+	if (json)
+		dump_write_json(&sb, &ps, &dump_opts);
+	else
+		dump_write_text(&sb, &ps, &dump_opts);
+	if (!strbuf_ok(&sb)) {
+		status = report_error(-ERR_NOMEM);
+		goto out;
+	}
+	status = write_stdout(sb.buf, sb.len);
+	if (status == EXIT_OK && ps.errors) {
+		fprintf(stderr, "pycoreprof: %zu thread%s could not be walked completely (see above)\n", ps.errors,
+		        ps.errors == 1 ? "" : "s");
+		status = EXIT_PARTIAL;
+	}
+out:
+	strbuf_release(&sb);
+	source_cache_clear();
+	process_stacks_release(&ps);
+	pywalker_free(w);
+	target_free(t);
+	return status;
+}
