@@ -13,6 +13,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"record", cmd_record, "sample a running (or launched) Python process into a flame graph"},
 	{"core", cmd_core, "why a process died and every thread's Python stack, from a core file"},
 	{"dump", cmd_dump, "every thread's Python stack of a running process, now"},
 };

@@ -79,6 +79,7 @@ void live_publish_threads(struct target *t, struct live_backend *b)
 		struct target_thread *th = &t->threads[n++];
 		th->tid = task->tid;
 		th->state = task->state;
+		memcpy(th->name, task->name, sizeof(th->name));
 		th->cursig = 0;
 		th->has_regs = task->has_regs && task->ctl == CTL_STOPPED;
 		if (th->has_regs)
@@ -113,7 +114,7 @@ static void read_state(struct live_backend *b, struct live_task *task)
 {
 	bool had_fd = task->stat_fd >= 0;
 	task->state = live_proc_task_state(b->pid, task->tid, &task->stat_fd,
-	                                   had_fd || b->open_stat_fds < MAX_STAT_FDS);
+	                                   had_fd || b->open_stat_fds < MAX_STAT_FDS, task->name);
 	if (had_fd && task->stat_fd < 0)
 		b->open_stat_fds--;
 	else if (!had_fd && task->stat_fd >= 0)

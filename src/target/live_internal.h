@@ -28,6 +28,7 @@ enum live_ctl {
 struct live_task {
 	pid_t tid;
 	char state;                  /* run state letter before the last freeze */
+	char name[16];               /* comm, from the same stat read */
 	unsigned char ctl;           /* enum live_ctl */
 	bool group_stop;             /* stopped by SIGSTOP & co.: resume with PTRACE_LISTEN */
 	bool has_regs;
@@ -86,8 +87,9 @@ int live_proc_ids(pid_t pid, pid_t *ppid, pid_t *tgid, pid_t *tracer);
  * *COUNT gets how many there are, which may exceed CAP. No allocation. */
 int live_proc_list_tasks(int dir_fd, pid_t *tids, size_t cap, size_t *count);
 /* The run state letter of TID from its stat file (kept open in *FD when
- * KEEP, else opened and closed), or 0 when unreadable. */
-char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep);
+ * KEEP, else opened and closed), or 0 when unreadable; NAME (16 bytes) gets
+ * the thread's comm. */
+char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep, char name[16]);
 
 /* live_ptrace.c */
 /* Seize TASK; -ERR_PERM (with hint) or -ERR_NO_PROCESS when it is gone. */

@@ -339,18 +339,26 @@ int live_proc_list_tasks(int dir_fd, pid_t *tids, size_t cap, size_t *count)
 
 /* The state letter follows the command name in parentheses, which may
  * itself hold spaces and parentheses: look after the last ')'. */
-static char parse_state(const char *text, size_t len)
+static char parse_state(const char *text, size_t len, char name[16])
 {
+	const char *open_paren = memchr(text, '(', len);
 	const char *close = NULL;
 	for (size_t i = 0; i < len; i++)
 		if (text[i] == ')')
 			close = text + i;
 	if (!close || close + 2 >= text + len || close[1] != ' ')
 		return 0;
+	if (open_paren && open_paren < close) {
+		size_t n = (size_t)(close - open_paren - 1);
+		if (n > 15)
+			n = 15;
+		memcpy(name, open_paren + 1, n);
+		name[n] = '\0';
+	}
 	return close[2];
 }
 
-char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep)
+char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep, char name[16])
 {
 	char buf[512];
 	if (*fd < 0) {
@@ -366,5 +374,5 @@ char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep)
 		close(*fd);
 		*fd = -1;
 	}
-	return n > 0 ? parse_state(buf, (size_t)n) : 0;
+	return n > 0 ? parse_state(buf, (size_t)n, name) : 0;
 }

@@ -1,0 +1,203 @@
+/* One sampling round over a live target: capture every thread's Python
+ * frames (with the target frozen in freeze mode), let the target run again,
+ * then intern and count. Buffers grow during warm-up and are reused, so a
+ * steady-state sample allocates nothing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pycoreprof/base.h"
+#include "pycoreprof/sampler.h"
+
+enum { MAX_DEPTH = 4096 };
+
+struct thread_capture {
+	pid_t tid;
+	bool failed;
+	char name[16];
+	struct pyframe *frames;  /* MAX_DEPTH entries */
+	size_t nframes;
+};
+
+void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struct aggregate *agg,
+                  const struct sampler_options *opts)
+{
+	memset(s, 0, sizeof(*s));
+	s->target = t;
+	s->walker = w;
+	s->agg = agg;
+	s->opts = *opts;
+}
+
+void sampler_release(struct sampler *s)
+{
+	for (size_t i = 0; i < s->ncaptures_cap; i++)
+		free(s->captures[i].frames);
+	free(s->captures);
+	free(s->ids);
+	free(s->stats.pauses);
+	memset(s, 0, sizeof(*s));
+}
+
+static int ensure_captures(struct sampler *s, size_t n)
+{
+	if (n <= s->ncaptures_cap)
+		return 0;
+	struct thread_capture *grown = xrealloc_array(s->captures, n, sizeof(*grown));
+	if (!grown)
+		return -ERR_NOMEM;
+	s->captures = grown;
+	for (size_t i = s->ncaptures_cap; i < n; i++) {
+		memset(&grown[i], 0, sizeof(grown[i]));
+		grown[i].frames = xcalloc(MAX_DEPTH, sizeof(struct pyframe));
+		if (!grown[i].frames) {
+			s->ncaptures_cap = i;
+			return -ERR_NOMEM;
+		}
+	}
+	s->ncaptures_cap = n;
+	return 0;
+}
+
+static bool keep_thread(const struct sampler *s, const struct pythread *th, const struct target_thread *os)
+{
+	if (s->opts.gil_only)
+		return th->holds_gil;
+	if (s->opts.idle)
+		return true;
+	/* Idle: the OS does not have it running (state read before freezing). */
+	if (os && os->state)
+		return os->state == 'R' || th->holds_gil;
+	return true;
+}
+
+/* Read the stacks; in freeze mode this is the whole pause. */
+static int capture(struct sampler *s, size_t *ncaptured)
+{
+	const struct pythread *threads;
+	size_t n = 0, kept = 0;
+	int ret = pywalker_threads(s->walker, &threads, &n);
+	if (ret < 0 && !n)
+		return ret;
+	if (ret < 0)
+		s->stats.errors++;
+	if ((ret = ensure_captures(s, n)) < 0)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		const struct target_thread *os = target_find_thread(s->target, threads[i].tid);
+		if (!keep_thread(s, &threads[i], os))
+			continue;
+		struct thread_capture *c = &s->captures[kept++];
+		c->tid = threads[i].tid;
+		if (os)
+			memcpy(c->name, os->name, sizeof(c->name));
+		else
+			c->name[0] = '\0';
+		c->nframes = 0;
+		c->failed = false;
+		if (threads[i].frame_addr &&
+		    pywalker_stack(s->walker, &threads[i], c->frames, MAX_DEPTH, &c->nframes) < 0)
+			c->failed = true;
+	}
+	*ncaptured = kept;
+	return 0;
+}
+
+static int count_capture(struct sampler *s, const struct thread_capture *c)
+{
+	struct aggregate *agg = s->agg;
+	size_t need = c->nframes + 3;
+	size_t n = 0;
+	int ret;
+	if (need > s->ids_cap) {
+		uint32_t *grown = xrealloc_array(s->ids, need, sizeof(*grown));
+		if (!grown)
+			return -ERR_NOMEM;
+		s->ids = grown;
+		s->ids_cap = need;
+	}
+	if (s->opts.process_root && (ret = agg_frame(agg, AGG_PROCESS, s->opts.process_root, NULL, -1, &s->ids[n++])) < 0)
+		return ret;
+	if (s->opts.thread_roots) {
+		char label[64];
+		snprintf(label, sizeof(label), "thread %d \"%s\"", (int)c->tid, c->name);
+		if ((ret = agg_frame(agg, AGG_THREAD, label, NULL, -1, &s->ids[n++])) < 0)
+			return ret;
+	}
+	if (c->failed && (ret = agg_frame(agg, AGG_ERROR, "[unreadable stack]", NULL, -1, &s->ids[n++])) < 0)
+		return ret;
+	for (size_t k = c->nframes; k-- > 0;) {
+		const struct pycode *code = c->frames[k].code;
+		int line = s->opts.by_function ? -1 : c->frames[k].line;
+		if ((ret = agg_frame(agg, AGG_PYTHON, code->qualname, short_filename(code->filename), line,
+		                     &s->ids[n++])) < 0)
+			return ret;
+	}
+	if (!n)
+		return 0;
+	return agg_add(agg, s->ids, n, 1);
+}
+
+static void record_pause(struct sampler *s, double seconds)
+{
+	struct sampler_stats *st = &s->stats;
+	if (st->npauses == st->pauses_cap) {
+		size_t cap = st->pauses_cap ? st->pauses_cap * 2 : 1024;
+		double *grown = xrealloc_array(st->pauses, cap, sizeof(*grown));
+		if (!grown)
+			return;
+		st->pauses = grown;
+		st->pauses_cap = cap;
+	}
+	st->pauses[st->npauses++] = seconds;
+}
+
+int sampler_sample(struct sampler *s)
+{
+	size_t ncaptured = 0;
+	int ret;
+	if (s->opts.freeze) {
+		double start = time_now();
+		if ((ret = live_target_freeze(s->target)) < 0)
+			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
+		int captured = capture(s, &ncaptured);
+		live_target_resume(s->target);
+		record_pause(s, time_now() - start);
+		ret = captured;
+	} else {
+		if ((ret = live_target_refresh(s->target)) < 0)
+			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
+		ret = capture(s, &ncaptured);
+	}
+	if (ret < 0) {
+		if (ret == -ERR_PROCESS_GONE)
+			return ret;
+		s->stats.errors++;
+		return 0;
+	}
+	s->stats.samples++;
+	for (size_t i = 0; i < ncaptured; i++) {
+		if (s->captures[i].failed)
+			s->stats.errors++;
+		if ((ret = count_capture(s, &s->captures[i])) < 0)
+			return ret;
+		s->stats.stacks++;
+	}
+	return 0;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+double sampler_pause_percentile(struct sampler *s, double p)
+{
+	struct sampler_stats *st = &s->stats;
+	if (!st->npauses)
+		return 0;
+	qsort(st->pauses, st->npauses, sizeof(double), compare_doubles);
+	size_t index = (size_t)(p / 100.0 * (double)(st->npauses - 1) + 0.5);
+	return st->pauses[index < st->npauses ? index : st->npauses - 1];
+}

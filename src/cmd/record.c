@@ -1,0 +1,354 @@
+/* `pycoreprof record` (the default command): sample a running process, or
+ * launch one, into a flame graph or folded stacks. The target is resumed and
+ * detached on every exit path. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "cmd/live_session.h"
+#include "pycoreprof/agg.h"
+#include "pycoreprof/profile_out.h"
+#include "pycoreprof/python.h"
+#include "pycoreprof/sampler.h"
+#include "pycoreprof/target.h"
+
+static const char usage[] =
+	"usage: pycoreprof record [options] --pid PID\n"
+	"       pycoreprof record [options] -- COMMAND [ARGS...]\n"
+	"       pycoreprof --pid PID [options]\n"
+	"\n"
+	"Sample a running Python process (or launch one) and write a flame graph.\n"
+	"\n"
+	"  -p, --pid PID          the process to sample\n"
+	"  -i, --interval N       time between samples: N[us|ms|s] (default 10ms)\n"
+	"  -r, --rate HZ          samples per second (default 100)\n"
+	"  -d, --duration SECONDS stop after this long (default: Ctrl-C or exit)\n"
+	"  -o, --output FILE      output file; the format follows the extension:\n"
+	"                         .svg flame graph, .folded/.txt folded stacks\n"
+	"                         (default pycoreprof-PID-TIMESTAMP.svg)\n"
+	"  -f, --format FORMAT    svg or folded, whatever the extension\n"
+	"      --idle             include threads that are not running\n"
+	"      --gil              only the thread holding the GIL\n"
+	"      --threads          a root frame per thread\n"
+	"      --function         aggregate by function (no line numbers)\n"
+	"      --nonblocking      read without stopping the process (torn samples\n"
+	"                         are counted as errors)\n"
+	"      --title TEXT       flame graph title\n"
+	"  -h, --help             this help\n";
+
+struct record_options {
+	pid_t pid;
+	char **command;          /* launch form: argv after `--` */
+	double interval;         /* seconds */
+	double duration;         /* seconds; 0 = until stopped */
+	const char *output;
+	int format;              /* enum profile_format or -1 */
+	const char *title;
+	struct sampler_options sampling;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int signo)
+{
+	stop_requested = signo;
+}
+
+/* "10ms", "250us", "1s", "0.5" (seconds). */
+static int parse_duration(const char *text, double *seconds)
+{
+	char *end;
+	double value = strtod(text, &end);
+	if (end == text || value <= 0)
+		return -1;
+	if (!strcmp(end, "us"))
+		value /= 1e6;
+	else if (!strcmp(end, "ms"))
+		value /= 1e3;
+	else if (strcmp(end, "s") && *end)
+		return -1;
+	*seconds = value;
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct record_options *o)
+{
+	enum { OPT_IDLE = 256, OPT_GIL, OPT_THREADS, OPT_FUNCTION, OPT_NONBLOCKING, OPT_TITLE };
+	static const struct option options[] = {
+		{"pid", required_argument, NULL, 'p'},
+		{"interval", required_argument, NULL, 'i'},
+		{"rate", required_argument, NULL, 'r'},
+		{"duration", required_argument, NULL, 'd'},
+		{"output", required_argument, NULL, 'o'},
+		{"format", required_argument, NULL, 'f'},
+		{"idle", no_argument, NULL, OPT_IDLE},
+		{"gil", no_argument, NULL, OPT_GIL},
+		{"threads", no_argument, NULL, OPT_THREADS},
+		{"function", no_argument, NULL, OPT_FUNCTION},
+		{"nonblocking", no_argument, NULL, OPT_NONBLOCKING},
+		{"title", required_argument, NULL, OPT_TITLE},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int opt;
+	char *end;
+	memset(o, 0, sizeof(*o));
+	o->interval = 0.01;
+	o->format = -1;
+	o->sampling.freeze = true;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+p:i:r:d:o:f:h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			o->pid = (pid_t)strtol(optarg, &end, 10);
+			if (*end || o->pid <= 0)
+				return usage_error("record", "--pid needs a process id, not '%s'", optarg);
+			break;
+		case 'i':
+			if (parse_duration(optarg, &o->interval) < 0)
+				return usage_error("record", "--interval takes N[us|ms|s], not '%s'", optarg);
+			break;
+		case 'r': {
+			double hz = strtod(optarg, &end);
+			if (*end || hz <= 0 || hz > 1e6)
+				return usage_error("record", "--rate takes samples per second, not '%s'", optarg);
+			o->interval = 1.0 / hz;
+			break;
+		}
+		case 'd':
+			if (parse_duration(optarg, &o->duration) < 0)
+				return usage_error("record", "--duration takes seconds, not '%s'", optarg);
+			break;
+		case 'o': o->output = optarg; break;
+		case 'f':
+			if ((o->format = profile_format_from_word(optarg)) < 0)
+				return usage_error("record", "unknown format '%s' (svg, folded)", optarg);
+			break;
+		case OPT_IDLE: o->sampling.idle = true; break;
+		case OPT_GIL: o->sampling.gil_only = true; break;
+		case OPT_THREADS: o->sampling.thread_roots = true; break;
+		case OPT_FUNCTION: o->sampling.by_function = true; break;
+		case OPT_NONBLOCKING: o->sampling.freeze = false; break;
+		case OPT_TITLE: o->title = optarg; break;
+		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0) ? EXIT_FAIL : -1;
+		default: return usage_error("record", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		o->command = argv + optind;
+	if (!o->pid && !o->command)
+		return usage_error("record", "give --pid PID or -- COMMAND");
+	if (o->pid && o->command)
+		return usage_error("record", "give either --pid or a command, not both");
+	if (o->output && o->format < 0 && (o->format = profile_format_from_name(o->output)) < 0)
+		return usage_error("record", "cannot tell the format of '%s' (use .svg or .folded, or --format)",
+		                   o->output);
+	if (o->format < 0)
+		o->format = PROFILE_SVG;
+	return 0;
+}
+
+static void sleep_until(double deadline)
+{
+	struct timespec ts;
+	double now = time_now();
+	if (deadline <= now)
+		return;
+	double wait = deadline - now;
+	ts.tv_sec = (time_t)wait;
+	ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stop_requested)
+		;
+}
+
+static char *default_output_name(pid_t pid, int format)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+	return xasprintf("pycoreprof-%d-%s.%s", (int)pid, stamp, format == PROFILE_SVG ? "svg" : "folded");
+}
+
+static int write_profile(const struct record_options *o, const struct aggregate *agg, const char *path,
+                         const char *subtitle)
+{
+	struct strbuf sb = {0};
+	struct profile_meta meta = {.title = o->title, .subtitle = subtitle};
+	int ret = profile_write((enum profile_format)o->format, &sb, agg, &meta);
+	if (ret == 0)
+		ret = write_file_atomically(path, sb.buf, sb.len);
+	strbuf_release(&sb);
+	return ret;
+}
+
+/* Launch COMMAND and return once it has exec'd (or failed to): a pipe
+ * closed on exec tells the two apart, so we never sample our own copy. */
+static int launch(char **command, pid_t *pid)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return err_set_errno(ERR_IO, errno, "cannot start %s", command[0]);
+	pid_t child = fork();
+	if (child < 0) {
+		int saved = errno;
+		close(fds[0]);
+		close(fds[1]);
+		return err_set_errno(ERR_IO, saved, "cannot start %s", command[0]);
+	}
+	if (child == 0) {
+		close(fds[0]);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		execvp(command[0], command);
+		int exec_errno = errno;
+		ssize_t ignored = write(fds[1], &exec_errno, sizeof(exec_errno));
+		(void)ignored;
+		_exit(127);
+	}
+	close(fds[1]);
+	int exec_errno = 0;
+	ssize_t got;
+	while ((got = read(fds[0], &exec_errno, sizeof(exec_errno))) < 0 && errno == EINTR)
+		;
+	close(fds[0]);
+	*pid = child;
+	if (got > 0) {
+		waitpid(child, NULL, 0);
+		*pid = 0;
+		return err_set_errno(ERR_NOENT, exec_errno, "cannot run %s", command[0]);
+	}
+	return 0;
+}
+
+/* The launched child's exit status as our exit code. */
+static int child_exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return EXIT_FAIL;
+}
+
+int cmd_record(int argc, char **argv)
+{
+	struct record_options o;
+	int status = parse_options(argc, argv, &o);
+	if (status)
+		return status < 0 ? EXIT_OK : status;
+
+	struct live_session session = {0};
+	struct aggregate agg;
+	struct sampler sampler = {0};
+	char *output = NULL, *subtitle = NULL;
+	int child_status = -1;
+	int ret;
+	if (agg_init(&agg) < 0)
+		return report_error(-ERR_NOMEM);
+
+	struct sigaction sa = {.sa_handler = on_stop_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	pid_t pid = o.pid;
+	if (o.command && (ret = launch(o.command, &pid)) < 0) {
+		status = report_error(ret);
+		goto out;
+	}
+	/* A launched interpreter needs a moment before its runtime exists. */
+	ret = live_session_open(&session, pid, o.sampling.freeze, o.command ? 10.0 : 0, &stop_requested);
+	if (ret < 0) {
+		status = report_error(ret);
+		goto out;
+	}
+	const struct pyinfo *info = pywalker_info(session.walker);
+	fprintf(stderr, "Sampling process %d (%s, Python %s) every %s. Ctrl-C to stop.\n", (int)pid,
+	        session.target->command ? session.target->command : "?", info->version,
+	        format_interval(o.interval));
+
+	sampler_init(&sampler, session.target, session.walker, &agg, &o.sampling);
+	bool tty = isatty(STDERR_FILENO);
+	double start = time_now(), next = start, last_status = start;
+	uint64_t late = 0;
+	while (!stop_requested) {
+		if (o.duration > 0 && time_now() - start >= o.duration)
+			break;
+		ret = sampler_sample(&sampler);
+		if (ret == -ERR_PROCESS_GONE)
+			break;
+		if (ret < 0) {
+			status = report_error(ret);
+			goto out;
+		}
+		if (o.command && waitpid(pid, &child_status, WNOHANG) == pid)
+			break;
+		next += o.interval;
+		double now = time_now();
+		if (next < now) {
+			late++;
+			next = now;
+		}
+		if (tty && now - last_status >= 0.5) {
+			last_status = now;
+			fprintf(stderr, "\r  %.1fs  %llu samples  %.1f/s  %llu errors  pause %.0fus median   ", now - start,
+			        (unsigned long long)sampler.stats.samples, (double)sampler.stats.samples / (now - start),
+			        (unsigned long long)sampler.stats.errors, 1e6 * sampler_pause_percentile(&sampler, 50));
+		}
+		sleep_until(next);
+	}
+	double elapsed = time_now() - start;
+	live_session_close(&session);
+	if (tty)
+		fputs("\r\033[K", stderr);
+
+	output = o.output ? xstrdup(o.output) : default_output_name(pid, o.format);
+	subtitle = xasprintf("%s; Python %s; %.1fs, %llu samples, %.1f/s", session_command(&session),
+	                     session.version, elapsed, (unsigned long long)sampler.stats.samples,
+	                     elapsed > 0 ? (double)sampler.stats.samples / elapsed : 0.0);
+	if (!output || !subtitle || (ret = write_profile(&o, &agg, output, subtitle)) < 0) {
+		status = report_error(output && subtitle ? ret : -ERR_NOMEM);
+		goto out;
+	}
+	fprintf(stderr, "Wrote %s (%llu samples, %llu errors, %.1f samples/s", output,
+	        (unsigned long long)sampler.stats.samples, (unsigned long long)sampler.stats.errors,
+	        elapsed > 0 ? (double)sampler.stats.samples / elapsed : 0.0);
+	if (o.sampling.freeze && sampler.stats.npauses)
+		fprintf(stderr, ", pause median %.0fus p99 %.0fus max %.0fus", 1e6 * sampler_pause_percentile(&sampler, 50),
+		        1e6 * sampler_pause_percentile(&sampler, 99), 1e6 * sampler_pause_percentile(&sampler, 100));
+	fputs(")\n", stderr);
+	if (late)
+		fprintf(stderr, "pycoreprof: fell behind %llu times: a sample took longer than the %s interval\n",
+		        (unsigned long long)late, format_interval(o.interval));
+	status = sampler.stats.errors ? EXIT_PARTIAL : EXIT_OK;
+out:
+	live_session_release(&session);
+	if (o.command && pid > 0) {
+		if (child_status == -1) {
+			if (stop_requested && stop_requested != SIGINT)
+				kill(pid, SIGTERM);
+			while (waitpid(pid, &child_status, 0) < 0 && errno == EINTR)
+				;
+		}
+		if (status == EXIT_OK || status == EXIT_PARTIAL)
+			status = child_exit_code(child_status);
+	}
+	sampler_release(&sampler);
+	agg_release(&agg);
+	free(output);
+	free(subtitle);
+	return status;
+}
