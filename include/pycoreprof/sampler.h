@@ -50,7 +50,7 @@ void sampler_release(struct sampler *s);
 /* Take one sample. Returns 0 (errors inside the sample are counted in
  * stats), or -ERR_PROCESS_GONE when the process has exited. */
 int sampler_sample(struct sampler *s);
-/* Pause percentiles in seconds (P in 0..100); 0 when none were measured. */
-double sampler_pause_percentile(struct sampler *s, double p);
+/* The P-th percentile (0..100) of N VALUES, which it sorts; 0 when N is 0. */
+double percentile(double *values, size_t n, double p);
 
 #endif

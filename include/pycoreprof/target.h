@@ -132,6 +132,10 @@ int live_target_refresh(struct target *t);
  * paths and by target_free(). Async-signal-safe. */
 void live_target_detach_all(struct target *t);
 
+/* Every process below ROOT in the process tree now (children, their
+ * children...). *OUT is the caller's to free. */
+int live_list_descendants(pid_t root, pid_t **out, size_t *count);
+
 void target_free(struct target *t);
 
 /* Read exactly LEN bytes at ADDR. */

@@ -192,12 +192,11 @@ static int compare_doubles(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-double sampler_pause_percentile(struct sampler *s, double p)
+double percentile(double *values, size_t n, double p)
 {
-	struct sampler_stats *st = &s->stats;
-	if (!st->npauses)
+	if (!n)
 		return 0;
-	qsort(st->pauses, st->npauses, sizeof(double), compare_doubles);
-	size_t index = (size_t)(p / 100.0 * (double)(st->npauses - 1) + 0.5);
-	return st->pauses[index < st->npauses ? index : st->npauses - 1];
+	qsort(values, n, sizeof(*values), compare_doubles);
+	size_t index = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
+	return values[index < n ? index : n - 1];
 }

@@ -39,6 +39,8 @@ static const char usage[] =
 	"      --gil              only the thread holding the GIL\n"
 	"      --threads          a root frame per thread\n"
 	"      --function         aggregate by function (no line numbers)\n"
+	"      --subprocesses     also sample Python child processes (multiprocessing,\n"
+	"                         gunicorn workers), each under a `process PID` root\n"
 	"      --nonblocking      read without stopping the process (torn samples\n"
 	"                         are counted as errors)\n"
 	"      --title TEXT       flame graph title\n"
@@ -52,6 +54,7 @@ struct record_options {
 	const char *output;
 	int format;              /* enum profile_format or -1 */
 	const char *title;
+	bool subprocesses;
 	struct sampler_options sampling;
 };
 
@@ -81,7 +84,7 @@ static int parse_duration(const char *text, double *seconds)
 
 static int parse_options(int argc, char **argv, struct record_options *o)
 {
-	enum { OPT_IDLE = 256, OPT_GIL, OPT_THREADS, OPT_FUNCTION, OPT_NONBLOCKING, OPT_TITLE };
+	enum { OPT_IDLE = 256, OPT_GIL, OPT_THREADS, OPT_FUNCTION, OPT_NONBLOCKING, OPT_TITLE, OPT_SUBPROCESSES };
 	static const struct option options[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"interval", required_argument, NULL, 'i'},
@@ -95,6 +98,7 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		{"function", no_argument, NULL, OPT_FUNCTION},
 		{"nonblocking", no_argument, NULL, OPT_NONBLOCKING},
 		{"title", required_argument, NULL, OPT_TITLE},
+		{"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -139,6 +143,7 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		case OPT_FUNCTION: o->sampling.by_function = true; break;
 		case OPT_NONBLOCKING: o->sampling.freeze = false; break;
 		case OPT_TITLE: o->title = optarg; break;
+		case OPT_SUBPROCESSES: o->subprocesses = true; break;
 		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0) ? EXIT_FAIL : -1;
 		default: return usage_error("record", "unknown option '%s'", argv[optind - 1]);
 		}
@@ -232,6 +237,20 @@ static int launch(char **command, pid_t *pid)
 	return 0;
 }
 
+/* A launched command that could not be profiled: say whether it already
+ * exited, and stop it otherwise (it was started only to be profiled). */
+static int explain_launch_failure(const char *command, pid_t pid, int ret)
+{
+	siginfo_t info = {0};
+	if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
+		return err_set(ERR_NOT_PYTHON, "%s exited before a Python interpreter could be found in it", command);
+	kill(pid, SIGTERM);
+	if (ret == -ERR_NOT_PYTHON)
+		return err_set(ERR_NOT_PYTHON, "no Python interpreter in %s (pid %d) after 10 s; stopped it", command,
+		               (int)pid);
+	return ret;
+}
+
 /* The launched child's exit status as our exit code. */
 static int child_exit_code(int status)
 {
@@ -242,6 +261,130 @@ static int child_exit_code(int status)
 	return EXIT_FAIL;
 }
 
+/* One sampled process: the root, or a descendant with --subprocesses. */
+struct profiled {
+	pid_t pid;
+	bool active;             /* being sampled */
+	bool rejected;           /* not (or no longer) worth trying */
+	int attempts;
+	struct live_session session;
+	struct sampler sampler;
+	char *label;             /* `process PID "cmdline"` root frame, or NULL */
+};
+
+struct recording {
+	const struct record_options *opts;
+	struct aggregate agg;
+	struct profiled *procs;
+	size_t nprocs, cap;
+};
+
+static struct profiled *add_process(struct recording *r, pid_t pid)
+{
+	if (r->nprocs == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 8;
+		struct profiled *grown = xrealloc_array(r->procs, cap, sizeof(*grown));
+		if (!grown)
+			return NULL;
+		r->procs = grown;
+		r->cap = cap;
+	}
+	struct profiled *p = &r->procs[r->nprocs++];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	return p;
+}
+
+/* Open P for sampling; WAIT_SECONDS covers an interpreter still starting. */
+static int start_process(struct recording *r, struct profiled *p, double wait_seconds)
+{
+	int ret = live_session_open(&p->session, p->pid, r->opts->sampling.freeze, wait_seconds, &stop_requested);
+	if (ret < 0)
+		return ret;
+	struct sampler_options sampling = r->opts->sampling;
+	if (r->opts->subprocesses) {
+		const char *command = session_command(&p->session);
+		p->label = xasprintf("process %d \"%.60s%s\"", (int)p->pid, command, strlen(command) > 60 ? "..." : "");
+		if (!p->label)
+			return -ERR_NOMEM;
+		sampling.process_root = p->label;
+	}
+	sampler_init(&p->sampler, p->session.target, p->session.walker, &r->agg, &sampling);
+	p->active = true;
+	return 0;
+}
+
+/* --subprocesses: pick up Python processes that appeared below the root. */
+static void find_subprocesses(struct recording *r)
+{
+	pid_t *pids;
+	size_t n;
+	if (live_list_descendants(r->procs[0].pid, &pids, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct profiled *p = NULL;
+		for (size_t k = 0; k < r->nprocs; k++)
+			if (r->procs[k].pid == pids[i])
+				p = &r->procs[k];
+		if (!p && !(p = add_process(r, pids[i])))
+			break;
+		if (p->active || p->rejected)
+			continue;
+		/* A child may still be exec'ing its interpreter: a few tries. */
+		if (start_process(r, p, 0) < 0 && ++p->attempts >= 3) {
+			live_session_release(&p->session);
+			p->rejected = true;
+		}
+	}
+	free(pids);
+}
+
+static void stop_process(struct profiled *p)
+{
+	live_session_close(&p->session);
+	p->active = false;
+	p->rejected = true;
+}
+
+struct totals {
+	uint64_t samples, errors;
+	double *pauses;
+	size_t npauses;
+};
+
+static void add_up(const struct recording *r, struct totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	size_t all = 0;
+	for (size_t i = 0; i < r->nprocs; i++)
+		all += r->procs[i].sampler.stats.npauses;
+	t->pauses = all ? xcalloc(all, sizeof(double)) : NULL;
+	for (size_t i = 0; i < r->nprocs; i++) {
+		const struct sampler_stats *st = &r->procs[i].sampler.stats;
+		t->errors += st->errors;
+		if (i == 0)
+			t->samples = st->samples;
+		if (t->pauses) {
+			memcpy(t->pauses + t->npauses, st->pauses, st->npauses * sizeof(double));
+			t->npauses += st->npauses;
+		}
+	}
+}
+
+static void print_summary(const struct record_options *o, const char *output, const struct totals *t,
+                          double elapsed, size_t nprocesses)
+{
+	double rate = elapsed > 0 ? (double)t->samples / elapsed : 0.0;
+	fprintf(stderr, "Wrote %s (%llu samples, %llu errors, %.1f samples/s", output, (unsigned long long)t->samples,
+	        (unsigned long long)t->errors, rate);
+	if (nprocesses > 1)
+		fprintf(stderr, ", %zu processes", nprocesses);
+	if (o->sampling.freeze && t->npauses)
+		fprintf(stderr, ", pause median %.0fus p99 %.0fus max %.0fus", 1e6 * percentile(t->pauses, t->npauses, 50),
+		        1e6 * percentile(t->pauses, t->npauses, 99), 1e6 * percentile(t->pauses, t->npauses, 100));
+	fputs(")\n", stderr);
+}
+
 int cmd_record(int argc, char **argv)
 {
 	struct record_options o;
@@ -249,13 +392,12 @@ int cmd_record(int argc, char **argv)
 	if (status)
 		return status < 0 ? EXIT_OK : status;
 
-	struct live_session session = {0};
-	struct aggregate agg;
-	struct sampler sampler = {0};
+	struct recording r = {.opts = &o};
+	struct totals totals = {0};
 	char *output = NULL, *subtitle = NULL;
 	int child_status = -1;
 	int ret;
-	if (agg_init(&agg) < 0)
+	if (agg_init(&r.agg) < 0)
 		return report_error(-ERR_NOMEM);
 
 	struct sigaction sa = {.sa_handler = on_stop_signal};
@@ -269,85 +411,99 @@ int cmd_record(int argc, char **argv)
 		status = report_error(ret);
 		goto out;
 	}
+	struct profiled *root = add_process(&r, pid);
 	/* A launched interpreter needs a moment before its runtime exists. */
-	ret = live_session_open(&session, pid, o.sampling.freeze, o.command ? 10.0 : 0, &stop_requested);
-	if (ret < 0) {
-		status = report_error(ret);
+	if (!root || (ret = start_process(&r, root, o.command ? 10.0 : 0)) < 0) {
+		if (o.command && root)
+			ret = explain_launch_failure(o.command[0], pid, ret);
+		status = report_error(root ? ret : -ERR_NOMEM);
 		goto out;
 	}
-	const struct pyinfo *info = pywalker_info(session.walker);
-	fprintf(stderr, "Sampling process %d (%s, Python %s) every %s. Ctrl-C to stop.\n", (int)pid,
-	        session.target->command ? session.target->command : "?", info->version,
-	        format_interval(o.interval));
+	fprintf(stderr, "Sampling process %d (%s, Python %s) every %s%s. Ctrl-C to stop.\n", (int)pid,
+	        session_command(&root->session), root->session.version, format_interval(o.interval),
+	        o.subprocesses ? ", with its Python subprocesses" : "");
 
-	sampler_init(&sampler, session.target, session.walker, &agg, &o.sampling);
 	bool tty = isatty(STDERR_FILENO);
-	double start = time_now(), next = start, last_status = start;
+	double start = time_now(), next = start, last_status = start, last_scan = start;
 	uint64_t late = 0;
-	while (!stop_requested) {
-		if (o.duration > 0 && time_now() - start >= o.duration)
-			break;
-		ret = sampler_sample(&sampler);
-		if (ret == -ERR_PROCESS_GONE)
-			break;
-		if (ret < 0) {
-			status = report_error(ret);
-			goto out;
-		}
-		if (o.command && waitpid(pid, &child_status, WNOHANG) == pid)
-			break;
-		next += o.interval;
+	while (!stop_requested && r.procs[0].active) {
 		double now = time_now();
+		if (o.duration > 0 && now - start >= o.duration)
+			break;
+		if (o.subprocesses && now - last_scan >= 1.0) {
+			last_scan = now;
+			find_subprocesses(&r);
+		}
+		for (size_t i = 0; i < r.nprocs; i++) {
+			struct profiled *p = &r.procs[i];
+			if (!p->active)
+				continue;
+			ret = sampler_sample(&p->sampler);
+			if (ret == -ERR_PROCESS_GONE) {
+				stop_process(p);
+			} else if (ret < 0) {
+				status = report_error(ret);
+				goto out;
+			}
+		}
+		next += o.interval;
+		now = time_now();
 		if (next < now) {
 			late++;
 			next = now;
 		}
 		if (tty && now - last_status >= 0.5) {
+			const struct sampler_stats *st = &r.procs[0].sampler.stats;
 			last_status = now;
-			fprintf(stderr, "\r  %.1fs  %llu samples  %.1f/s  %llu errors  pause %.0fus median   ", now - start,
-			        (unsigned long long)sampler.stats.samples, (double)sampler.stats.samples / (now - start),
-			        (unsigned long long)sampler.stats.errors, 1e6 * sampler_pause_percentile(&sampler, 50));
+			fprintf(stderr, "\r  %.1fs  %llu samples  %.1f/s  %llu errors   ", now - start,
+			        (unsigned long long)st->samples, (double)st->samples / (now - start),
+			        (unsigned long long)st->errors);
 		}
 		sleep_until(next);
 	}
 	double elapsed = time_now() - start;
-	live_session_close(&session);
+	for (size_t i = 0; i < r.nprocs; i++)
+		live_session_close(&r.procs[i].session);
 	if (tty)
 		fputs("\r\033[K", stderr);
 
+	size_t sampled = 0;
+	for (size_t i = 0; i < r.nprocs; i++)
+		sampled += r.procs[i].sampler.stats.samples > 0;
+	add_up(&r, &totals);
 	output = o.output ? xstrdup(o.output) : default_output_name(pid, o.format);
-	subtitle = xasprintf("%s; Python %s; %.1fs, %llu samples, %.1f/s", session_command(&session),
-	                     session.version, elapsed, (unsigned long long)sampler.stats.samples,
-	                     elapsed > 0 ? (double)sampler.stats.samples / elapsed : 0.0);
-	if (!output || !subtitle || (ret = write_profile(&o, &agg, output, subtitle)) < 0) {
+	/* add_process() may have moved the array: no `root` from here on. */
+	subtitle = xasprintf("%s; Python %s; %.1fs, %llu samples, %.1f/s", session_command(&r.procs[0].session),
+	                     r.procs[0].session.version, elapsed, (unsigned long long)totals.samples,
+	                     elapsed > 0 ? (double)totals.samples / elapsed : 0.0);
+	if (!output || !subtitle || (ret = write_profile(&o, &r.agg, output, subtitle)) < 0) {
 		status = report_error(output && subtitle ? ret : -ERR_NOMEM);
 		goto out;
 	}
-	fprintf(stderr, "Wrote %s (%llu samples, %llu errors, %.1f samples/s", output,
-	        (unsigned long long)sampler.stats.samples, (unsigned long long)sampler.stats.errors,
-	        elapsed > 0 ? (double)sampler.stats.samples / elapsed : 0.0);
-	if (o.sampling.freeze && sampler.stats.npauses)
-		fprintf(stderr, ", pause median %.0fus p99 %.0fus max %.0fus", 1e6 * sampler_pause_percentile(&sampler, 50),
-		        1e6 * sampler_pause_percentile(&sampler, 99), 1e6 * sampler_pause_percentile(&sampler, 100));
-	fputs(")\n", stderr);
+	print_summary(&o, output, &totals, elapsed, sampled);
 	if (late)
 		fprintf(stderr, "pycoreprof: fell behind %llu times: a sample took longer than the %s interval\n",
 		        (unsigned long long)late, format_interval(o.interval));
-	status = sampler.stats.errors ? EXIT_PARTIAL : EXIT_OK;
+	status = totals.errors ? EXIT_PARTIAL : EXIT_OK;
 out:
-	live_session_release(&session);
+	for (size_t i = 0; i < r.nprocs; i++) {
+		live_session_release(&r.procs[i].session);
+		sampler_release(&r.procs[i].sampler);
+		free(r.procs[i].label);
+	}
+	free(r.procs);
+	/* Only now, detached from it, may we wait for the launched child:
+	 * while we trace it, wait reports its ptrace stops too. */
 	if (o.command && pid > 0) {
-		if (child_status == -1) {
-			if (stop_requested && stop_requested != SIGINT)
-				kill(pid, SIGTERM);
-			while (waitpid(pid, &child_status, 0) < 0 && errno == EINTR)
-				;
-		}
+		if (stop_requested && stop_requested != SIGINT)
+			kill(pid, SIGTERM);
+		while (waitpid(pid, &child_status, 0) < 0 && errno == EINTR)
+			;
 		if (status == EXIT_OK || status == EXIT_PARTIAL)
 			status = child_exit_code(child_status);
 	}
-	sampler_release(&sampler);
-	agg_release(&agg);
+	free(totals.pauses);
+	agg_release(&r.agg);
 	free(output);
 	free(subtitle);
 	return status;
