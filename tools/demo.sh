@@ -11,8 +11,9 @@ mkdir -p "$out"
 echo "== Profiling examples/worker.py for 5 seconds (pycoreprof record)"
 "$bin" record --rate 200 --threads -o "$out/worker.svg" -- "$python" examples/worker.py 5
 "$bin" record --rate 200 -o "$out/worker.folded" -- "$python" examples/worker.py 2 >/dev/null 2>&1
-echo "   the hottest stacks:"
-sort -k2 -n -r "$out/worker.folded" -t ' ' | awk '{ n = $NF; $NF = ""; printf "   %6d  %s\n", n, substr($0, 1, 150) }' | head -5
+echo "   the innermost frames with the most samples:"
+awk '{ n = $NF; sub(/ [0-9]+$/, ""); k = split($0, f, ";"); printf "%d\t%s\n", n, f[k] }' "$out/worker.folded" |
+	sort -t "$(printf '\t')" -k1,1nr | head -5 | awk -F '\t' '{ printf "   %6d samples in  %s\n", $1, $2 }'
 
 echo
 echo "== Crashing the worker and reading its core (pycoreprof core)"
