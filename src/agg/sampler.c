@@ -65,10 +65,7 @@ static bool keep_thread(const struct sampler *s, const struct pythread *th, cons
 		return th->holds_gil;
 	if (s->opts.idle)
 		return true;
-	/* Idle: the OS does not have it running (state read before freezing). */
-	if (os && os->state)
-		return os->state == 'R' || th->holds_gil;
-	return true;
+	return th->holds_gil || !target_thread_waiting(os);
 }
 
 /* Read the stacks; in freeze mode this is the whole pause. */

@@ -304,7 +304,7 @@ static int start_process(struct recording *r, struct profiled *p, double wait_se
 	struct sampler_options sampling = r->opts->sampling;
 	if (r->opts->subprocesses) {
 		const char *command = session_command(&p->session);
-		p->label = xasprintf("process %d \"%.60s%s\"", (int)p->pid, command, strlen(command) > 60 ? "..." : "");
+		p->label = xasprintf("process %d \"%s\"", (int)p->pid, command);
 		if (!p->label)
 			return -ERR_NOMEM;
 		sampling.process_root = p->label;

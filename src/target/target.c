@@ -84,3 +84,46 @@ uint64_t target_auxv(const struct target *t, uint64_t type)
 	}
 	return 0;
 }
+
+/* Syscalls a thread sits in while it waits (x86_64 numbers). */
+static bool waiting_syscall(int64_t nr)
+{
+	switch (nr) {
+	case 0:   /* read */
+	case 7:   /* poll */
+	case 23:  /* select */
+	case 34:  /* pause */
+	case 35:  /* nanosleep */
+	case 43:  /* accept */
+	case 45:  /* recvfrom */
+	case 47:  /* recvmsg */
+	case 61:  /* wait4 */
+	case 128: /* rt_sigtimedwait */
+	case 202: /* futex */
+	case 230: /* clock_nanosleep */
+	case 232: /* epoll_wait */
+	case 247: /* waitid */
+	case 270: /* pselect6 */
+	case 271: /* ppoll */
+	case 281: /* epoll_pwait */
+	case 288: /* accept4 */
+	case 441: /* epoll_pwait2 */
+	case 449: /* futex_waitv */
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A stopped thread's orig_rax is the syscall it was in (-1 outside one).
+ * That is more reliable than the run state read before stopping it: a
+ * thread that a previous stop pulled out of its syscall is briefly
+ * runnable while the kernel restarts it. */
+bool target_thread_waiting(const struct target_thread *th)
+{
+	if (!th)
+		return false;
+	if (th->has_regs)
+		return waiting_syscall((int64_t)th->regs[TREG_ORIG_RAX]);
+	return th->state && th->state != 'R';
+}

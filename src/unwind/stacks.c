@@ -9,42 +9,13 @@
 
 enum { MAX_FRAMES = 65536 };
 
-/* Syscalls a thread sits in while it waits (x86_64 numbers): a thread
- * stopped inside one of them, not holding the GIL, is idle. */
-static bool waiting_syscall(int64_t nr)
-{
-	switch (nr) {
-	case 0:   /* read */
-	case 7:   /* poll */
-	case 23:  /* select */
-	case 34:  /* pause */
-	case 35:  /* nanosleep */
-	case 43:  /* accept */
-	case 45:  /* recvfrom */
-	case 47:  /* recvmsg */
-	case 61:  /* wait4 */
-	case 202: /* futex */
-	case 230: /* clock_nanosleep */
-	case 232: /* epoll_wait */
-	case 270: /* pselect6 */
-	case 271: /* ppoll */
-	case 281: /* epoll_pwait */
-	case 288: /* accept4 */
-		return true;
-	default:
-		return false;
-	}
-}
-
 static bool thread_is_idle(const struct target_thread *os, const struct thread_stack *ts,
                            const struct pyframe *innermost)
 {
 	if (ts->crashed || ts->gil)
 		return false;
-	if (os && os->state)
-		return os->state != 'R';
-	if (os && os->has_regs && (int64_t)os->regs[TREG_ORIG_RAX] >= 0)
-		return waiting_syscall((int64_t)os->regs[TREG_ORIG_RAX]);
+	if (os && (os->has_regs || os->state))
+		return target_thread_waiting(os);
 	return innermost && pyframe_looks_idle(innermost);
 }
 
