@@ -30,15 +30,18 @@ struct pycode {
 	const char *qualname;       /* co_qualname (3.11+), else == name */
 	const char *filename;       /* co_filename, UTF-8 */
 	int firstlineno;
+	int first_traceable;        /* _co_firsttraceable (3.11+), else 0 */
 	/* line table bytes, owned by the cache */
 	const uint8_t *linetable;
 	size_t linetable_size;
 };
 
 struct pyframe {
-	const struct pycode *code;
-	int line;                   /* -1 when unknown */
+	uint64_t code_addr;         /* the code object, as the frame points to it */
+	int byte_offset;            /* of the instruction in the code */
 	bool is_entry;              /* first Python frame of an eval-loop activation (3.11+) */
+	const struct pycode *code;  /* decoded code object; NULL until resolved */
+	int line;                   /* -1 when unknown or not resolved */
 };
 
 struct pythread {
@@ -70,6 +73,16 @@ int pywalker_threads(struct pywalker *w, const struct pythread **threads, size_t
  * when the chain broke (the frames before the break are kept). */
 int pywalker_stack(struct pywalker *w, const struct pythread *th,
                    struct pyframe *frames, size_t max, size_t *count);
+
+/* The two halves of pywalker_stack(), for live sampling: the raw walk
+ * reads only the frames (few reads, all while the process is stopped); the
+ * resolution decodes the code objects and lines (cached, and safe while the
+ * process runs, code objects being immutable). pywalker_resolve() stops at
+ * a frame whose code object is not one and returns the error; *COUNT gets
+ * how many frames were resolved. */
+int pywalker_stack_raw(struct pywalker *w, const struct pythread *th,
+                       struct pyframe *frames, size_t max, size_t *count);
+int pywalker_resolve(struct pywalker *w, struct pyframe *frames, size_t n, size_t *count);
 
 /* Mark a thread idle from the frame-name heuristic (lock waits, select). */
 bool pyframe_looks_idle(const struct pyframe *innermost);

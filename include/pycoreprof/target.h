@@ -125,6 +125,9 @@ int live_target_open(pid_t pid, const struct live_open_options *opts, struct tar
 int live_target_freeze(struct target *t);
 /* Let every thread run again. Safe to call when not frozen. */
 int live_target_resume(struct target *t);
+/* How long the last freeze kept the process stopped: from the first thread
+ * interrupted to the last one let go, in seconds. */
+double live_target_last_pause(const struct target *t);
 /* Nonblocking mode and between samples: re-read the thread list and run
  * states (and mappings when they changed), and forget cached pages. */
 int live_target_refresh(struct target *t);

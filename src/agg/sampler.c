@@ -93,11 +93,24 @@ static int capture(struct sampler *s, size_t *ncaptured)
 		c->nframes = 0;
 		c->failed = false;
 		if (threads[i].frame_addr &&
-		    pywalker_stack(s->walker, &threads[i], c->frames, MAX_DEPTH, &c->nframes) < 0)
+		    pywalker_stack_raw(s->walker, &threads[i], c->frames, MAX_DEPTH, &c->nframes) < 0)
 			c->failed = true;
 	}
 	*ncaptured = kept;
 	return 0;
+}
+
+/* Decode what capture() collected; in freeze mode the process runs again. */
+static void resolve(struct sampler *s, size_t ncaptured)
+{
+	for (size_t i = 0; i < ncaptured; i++) {
+		struct thread_capture *c = &s->captures[i];
+		size_t resolved;
+		if (pywalker_resolve(s->walker, c->frames, c->nframes, &resolved) < 0) {
+			c->failed = true;
+			c->nframes = resolved;
+		}
+	}
 }
 
 static int count_capture(struct sampler *s, const struct thread_capture *c)
@@ -154,12 +167,11 @@ int sampler_sample(struct sampler *s)
 	size_t ncaptured = 0;
 	int ret;
 	if (s->opts.freeze) {
-		double start = time_now();
 		if ((ret = live_target_freeze(s->target)) < 0)
 			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
 		int captured = capture(s, &ncaptured);
 		live_target_resume(s->target);
-		record_pause(s, time_now() - start);
+		record_pause(s, live_target_last_pause(s->target));
 		ret = captured;
 	} else {
 		if ((ret = live_target_refresh(s->target)) < 0)
@@ -172,6 +184,7 @@ int sampler_sample(struct sampler *s)
 		s->stats.errors++;
 		return 0;
 	}
+	resolve(s, ncaptured);
 	s->stats.samples++;
 	for (size_t i = 0; i < ncaptured; i++) {
 		if (s->captures[i].failed)

@@ -66,6 +66,8 @@ static int decode(struct pywalker *w, uint64_t addr, const uint8_t *header, stru
 	e->name_ptr = load_u64(header, L->code_name);
 	e->filename_ptr = load_u64(header, L->code_filename);
 	e->code.firstlineno = load_i32(header, L->code_firstlineno);
+	if (L->code_firsttraceable >= 0)
+		e->code.first_traceable = load_i32(header, L->code_firsttraceable);
 
 	if ((ret = py_read_string(w, e->name_ptr, &sb)) < 0)
 		goto fail;
@@ -135,6 +137,19 @@ int py_code_get(struct pywalker *w, uint64_t addr, const uint8_t *header, const 
 	slots[s] = fresh;
 	*out = &fresh->code;
 	return 0;
+}
+
+const struct pycode *py_code_peek(const struct pywalker *w, uint64_t addr)
+{
+	if (!w->cache_cap)
+		return NULL;
+	size_t s = slot_of(addr, w->cache_cap);
+	while (w->cache[s]) {
+		if (w->cache[s]->code.addr == addr)
+			return &w->cache[s]->code;
+		s = (s + 1) & (w->cache_cap - 1);
+	}
+	return NULL;
 }
 
 void py_code_cache_free(struct pywalker *w)

@@ -233,8 +233,20 @@ static int read_code(struct pywalker *w, uint64_t addr, const struct pycode **co
 	return py_code_get(w, addr, header, code);
 }
 
-int pywalker_stack(struct pywalker *w, const struct pythread *th, struct pyframe *frames, size_t max,
-                   size_t *count)
+/* _co_firsttraceable of the code at ADDR: from the cache when this address
+ * was decoded before (code objects are immutable), else one read. */
+static int first_traceable(struct pywalker *w, uint64_t code_addr, int32_t *out)
+{
+	const struct pycode *cached = py_code_peek(w, code_addr);
+	if (cached) {
+		*out = cached->first_traceable;
+		return 0;
+	}
+	return target_read_i32(w->target, code_addr + (uint64_t)w->layout.code_firsttraceable, out);
+}
+
+int pywalker_stack_raw(struct pywalker *w, const struct pythread *th, struct pyframe *frames, size_t max,
+                       size_t *count)
 {
 	const struct py_layout *L = &w->layout;
 	uint8_t buf[256];
@@ -292,27 +304,22 @@ int pywalker_stack(struct pywalker *w, const struct pythread *th, struct pyframe
 			}
 			byte_offset = (int)offset;
 			if (L->code_firsttraceable >= 0 && owner != w->owner_generator) {
-				int32_t first_traceable;
-				if ((ret = target_read_i32(w->target, code_addr + (uint64_t)L->code_firsttraceable,
-				                           &first_traceable)) < 0)
+				int32_t first;
+				if ((ret = first_traceable(w, code_addr, &first)) < 0)
 					break;
 				/* Not past its prologue yet: CPython hides it too. */
-				if (byte_offset < 2 * first_traceable) {
+				if (byte_offset < 2 * first) {
 					frame = next;
 					continue;
 				}
 			}
 		}
-		const struct pycode *code;
-		if ((ret = read_code(w, code_addr, &code)) < 0)
-			break;
 		if (n == max) {
 			ret = err_set(ERR_LIMIT, "stack deeper than %zu frames", max);
 			break;
 		}
-		frames[n].code = code;
-		frames[n].line = py_code_line(w, code, byte_offset);
-		frames[n].is_entry = entry;
+		frames[n] = (struct pyframe){.code_addr = code_addr, .byte_offset = byte_offset, .is_entry = entry,
+		                             .line = -1};
 		n++;
 		frame = next;
 	}
@@ -320,6 +327,30 @@ int pywalker_stack(struct pywalker *w, const struct pythread *th, struct pyframe
 		ret = err_set(ERR_CORRUPT, "frame chain of thread %llu does not end", (unsigned long long)th->thread_id);
 	*count = n;
 	return ret;
+}
+
+int pywalker_resolve(struct pywalker *w, struct pyframe *frames, size_t n, size_t *count)
+{
+	int ret = 0;
+	size_t i;
+	for (i = 0; i < n; i++) {
+		const struct pycode *code;
+		if ((ret = read_code(w, frames[i].code_addr, &code)) < 0)
+			break;
+		frames[i].code = code;
+		frames[i].line = py_code_line(w, code, frames[i].byte_offset);
+	}
+	*count = i;
+	return ret;
+}
+
+int pywalker_stack(struct pywalker *w, const struct pythread *th, struct pyframe *frames, size_t max,
+                   size_t *count)
+{
+	size_t walked;
+	int ret = pywalker_stack_raw(w, th, frames, max, &walked);
+	int resolved = pywalker_resolve(w, frames, walked, count);
+	return resolved < 0 ? resolved : ret;
 }
 
 static bool ends_with(const char *s, const char *suffix)

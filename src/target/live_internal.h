@@ -54,6 +54,8 @@ struct live_backend {
 	pid_t pid;
 	bool freeze;                 /* threads are seized */
 	bool frozen;
+	double stopped_at;           /* time of the first interrupt of this freeze */
+	double last_pause;           /* seconds between the last freeze's first interrupt and its last resume */
 	bool is_parent;              /* we are the target's parent: its exit status is not ours to reap */
 	int task_dir_fd;             /* /proc/PID/task, kept open to relist quickly */
 	int mem_fd;                  /* /proc/PID/mem once needed, else -1 */

@@ -262,6 +262,7 @@ int live_target_freeze(struct target *t)
 	size_t n = b->ntasks;
 	struct stop_wait sw;
 	stop_wait_begin(&sw);
+	b->stopped_at = time_now();
 	for (size_t i = 0; i < n; i++) {
 		tasks[i].has_regs = false;
 		if (tasks[i].ctl != CTL_RUNNING)
@@ -320,7 +321,14 @@ int live_target_resume(struct target *t)
 		task->pending_sig = 0;
 	}
 	b->frozen = false;
+	b->last_pause = time_now() - b->stopped_at;
 	return 0;
+}
+
+double live_target_last_pause(const struct target *t)
+{
+	const struct live_backend *b = t->backend;
+	return t->kind == TARGET_LIVE && b ? b->last_pause : 0;
 }
 
 /* Only syscalls from here on: this runs in signal handlers. */
