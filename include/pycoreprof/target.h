@@ -135,6 +135,11 @@ int live_target_refresh(struct target *t);
  * paths and by target_free(). Async-signal-safe. */
 void live_target_detach_all(struct target *t);
 
+/* The whole command line (arguments joined by spaces), read from the
+ * process's initial stack; *COMMAND is the caller's. Errors when the stack
+ * is not in the target. */
+int target_read_argv(struct target *t, char **command);
+
 /* Every process below ROOT in the process tree now (children, their
  * children...). *OUT is the caller's to free. */
 int live_list_descendants(pid_t root, pid_t **out, size_t *count);

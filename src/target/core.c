@@ -416,6 +416,13 @@ int core_target_open(const char *path, const struct core_open_options *opts,
 	ret = choose_executable(t, core);
 	if (ret)
 		goto out;
+	/* pr_psargs stops at 80 characters; the stack has the rest. */
+	char *full_command;
+	if (t->command && strlen(t->command) >= 79 && target_read_argv(t, &full_command) == 0) {
+		free(t->command);
+		t->command = full_command;
+	}
+	err_clear();
 	*out = t;
 	t = NULL;
 out:
