@@ -1,0 +1,461 @@
+# Benchmarks of live sampling with `pycoreprof record` on fixtures/python/deep_threads.py
+# (4 busy threads, 50 frames deep): freeze-mode pause, nonblocking sustained rate beside
+# CPython 3.15's own sampler, and the target's slowdown at 100 Hz. Figures only, never pass/fail.
+import glob
+import os
+import re
+import select
+import signal
+import statistics
+import subprocess
+import time
+
+THREADS = 4          # busy threads in the fixture; the main thread idles beside them
+DEPTH = 50
+PAUSE_GOAL_US = 50.0
+RATE_GOAL = 20000.0  # samples/s, at least
+ERROR_GOAL_PCT = 0.5
+SLOWDOWN_GOAL_PCT = 1.0
+PAUSE_SECONDS = 5.0
+RATE_SECONDS = 5.0
+RATE_ROUNDS = 2
+WORKLOAD_SECONDS = 0.6
+
+# Figures from an earlier measurement, printed (marked as such) only when a
+# tool cannot be run here.
+REPORTED_RATES = {
+    "python3.15 -m profiling.sampling": 11000.0,
+    "austin": 5400.0,
+}
+
+SUMMARY = re.compile(r"Wrote .* \((\d+) samples, (\d+) errors, ([\d.]+) samples/s"
+                     r"(?:, pause median (\d+)us p99 (\d+)us max (\d+)us)?\)")
+CPYTHON_CAPTURED = re.compile(r"Captured (\d+) samples in ([\d.]+) seconds")
+
+
+def pyenv_root():
+    try:
+        out = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, universal_newlines=True)
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+    except OSError:
+        pass
+    return os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+
+
+def pyenv_python(minor):
+    """The newest pyenv CPython 3.MINOR.x, or None."""
+    def patch(path):
+        match = re.search(r"/3\.%d\.(\d+)/" % minor, path)
+        return int(match.group(1)) if match else -1
+    found = sorted(glob.glob(os.path.join(pyenv_root(), "versions", "3.%d.*" % minor,
+                                          "bin", "python3.%d" % minor)), key=patch)
+    return found[-1] if found else None
+
+
+def debian_python(bench, version):
+    """(path, None) of Debian's python VERSION from tools/debian-python.sh,
+    or (None, why not)."""
+    script = os.path.join(bench.repo, "tools", "debian-python.sh")
+    if not os.access(script, os.X_OK):
+        return None, "tools/debian-python.sh is missing"
+    try:
+        out = subprocess.run([script, "path", version], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        return None, "tools/debian-python.sh path %s took over 900 s" % version
+    path = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+    if out.returncode != 0 or not os.access(path, os.X_OK):
+        return None, "tools/debian-python.sh path %s failed: %s" % (
+            version, out.stderr.strip()[-200:])
+    return path, None
+
+
+def python_version(python):
+    out = subprocess.run([python, "-c", "import platform; print(platform.python_version())"],
+                         stdout=subprocess.PIPE, universal_newlines=True)
+    return out.stdout.strip() or "?"
+
+
+def fixture(bench):
+    return os.path.join(bench.repo, "fixtures", "python", "deep_threads.py")
+
+
+class Target(object):
+    """The fixture running in `run` mode until stopped; a context manager
+    that ends the process it started (by its own pid) on the way out."""
+
+    def __init__(self, bench, python):
+        self.proc = subprocess.Popen([python, fixture(bench), "run"], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, env=bench.env,
+                                     universal_newlines=True)
+        self.pid = self.proc.pid
+
+    def __enter__(self):
+        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
+        line = self.proc.stdout.readline() if ready else ""
+        if not line.startswith("ready"):
+            self.stop()
+            raise RuntimeError("the fixture did not get ready (printed %r)" % line)
+        time.sleep(0.3)  # let all threads settle into their busy loop
+        return self
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def children(pid):
+    found = []
+    for task in glob.glob("/proc/%d/task/*/children" % pid):
+        try:
+            with open(task) as f:
+                found += [int(word) for word in f.read().split()]
+        except OSError:
+            pass
+    return found
+
+
+def states(pid):
+    """'PID:STATE' for PID's threads, for a report on a run that hung."""
+    words = []
+    for stat in sorted(glob.glob("/proc/%d/task/*/stat" % pid)):
+        try:
+            with open(stat) as f:
+                text = f.read()
+            words.append("%s:%s" % (stat.split("/")[4], text[text.rindex(")") + 2]))
+        except (OSError, ValueError, IndexError):
+            pass
+    return " ".join(words)
+
+
+class Hung(RuntimeError):
+    pass
+
+
+def run(argv, env, timeout):
+    """Run ARGV to completion; on TIMEOUT, kill it and the processes it
+    launched (by their pids) and raise Hung with their thread states."""
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, env=env)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        launched = children(proc.pid)
+        report = "%s hung for %.0f s; thread states %s; launched %s" % (
+            " ".join(argv), timeout, states(proc.pid),
+            ", ".join("%d (%s)" % (pid, states(pid)) for pid in launched) or "nothing")
+        proc.kill()   # the kernel detaches a killed tracer
+        for pid in launched:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        out, err = proc.communicate()
+        raise Hung(report + "; stderr: " + err.strip()[-300:])
+    return proc.returncode, out, err
+
+
+def record(bench, pid, options, output):
+    """Run `pycoreprof record --pid PID OPTIONS -o OUTPUT`; return its summary
+    as a dict (samples, errors, rate, pause_median/p99/max in us or None)."""
+    argv = [bench.binary, "record", "--pid", str(pid), "-o", output] + options
+    code, _, err = run(argv, bench.env, timeout=120)
+    match = SUMMARY.search(err)
+    # Exit 1 is a partial result (some samples failed): the summary stands.
+    if code not in (0, 1) or not match:
+        raise RuntimeError("%s exited %d without a summary line: %s"
+                           % (" ".join(argv), code, err.strip()[-500:]))
+    pause = [int(g) if g else None for g in match.group(4, 5, 6)]
+    notes = [line for line in err.splitlines() if "fell behind" in line]
+    return {"samples": int(match.group(1)), "errors": int(match.group(2)),
+            "rate": float(match.group(3)), "pause_median": pause[0],
+            "pause_p99": pause[1], "pause_max": pause[2], "notes": notes}
+
+
+def folded_totals(path):
+    """(total count, count of stacks at least DEPTH 'descend' frames deep)."""
+    total = deep = 0
+    with open(path) as f:
+        for line in f:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            if not count.isdigit():
+                continue
+            total += int(count)
+            if stack.count("descend") >= DEPTH:
+                deep += int(count)
+    return total, deep
+
+
+def collapsed_samples(path):
+    """Snapshots in a profiling.sampling --collapsed file: every snapshot
+    holds the main thread, so the largest per-thread total is the count."""
+    per_thread = {}
+    with open(path) as f:
+        for line in f:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            if not count.isdigit():
+                continue
+            thread = stack.split(";", 1)[0] if stack.startswith("tid:") else "?"
+            per_thread[thread] = per_thread.get(thread, 0) + int(count)
+    return max(per_thread.values()) if per_thread else 0, len(per_thread)
+
+
+def load_note(bench):
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return
+    bench.note("machine: %d CPUs, load average %.2f at start (other work on the "
+               "machine shows up in every figure here)" % (os.cpu_count() or 0, load))
+
+
+def bench_record_pause(bench):
+    bench.describe("freeze-mode pause per sample: record --rate 100 --idle for %.0f s on "
+                   "%d threads %d frames deep (all threads walked each sample)"
+                   % (PAUSE_SECONDS, THREADS, DEPTH))
+    targets = [("3.12", pyenv_python(12)), ("3.11", pyenv_python(11))]
+    if not targets[0][1]:
+        bench.skip("no CPython 3.12 under %s/versions (pyenv install 3.12)" % pyenv_root())
+    load_note(bench)
+    bench.note("pause = pycoreprof's own figure: from the start of a sample's /proc "
+               "refresh and freeze to the resume of the last thread")
+    targets.append(("3.15",) + debian_python(bench, "3.15"))
+    for entry in targets:
+        label, python = entry[:2]
+        if not python:
+            bench.note("%s not measured: %s" % (label, entry[2] if len(entry) > 2 else
+                                                "no CPython %s under %s/versions"
+                                                % (label, pyenv_root())))
+            continue
+        output = os.path.join(bench.tmpdir, "pause-%s.folded" % label)
+        with Target(bench, python) as target:
+            summary = record(bench, target.pid, ["--rate", "100", "--duration",
+                                                 str(PAUSE_SECONDS), "--idle"], output)
+            quiet = record(bench, target.pid, ["--rate", "100", "--duration",
+                                               str(PAUSE_SECONDS / 2)],
+                           output.replace(".folded", "-running.folded"))
+        if summary["pause_median"] is None:
+            raise RuntimeError("no pause figures in the summary")
+        total, deep = folded_totals(output)
+        if deep < THREADS * summary["samples"] * 0.9:
+            bench.note("warning: %s: only %d of %d x %d thread stacks were %d+ frames deep"
+                       % (label, deep, summary["samples"], THREADS, DEPTH))
+        bench.note("%s (%s): %d samples, %d errors, %d stacks, %d of them %d+ deep"
+                   % (label, python_version(python), summary["samples"], summary["errors"],
+                      total, deep, DEPTH))
+        goal = PAUSE_GOAL_US if label == "3.12" else None
+        bench.ours("%s pause median" % label, summary["pause_median"], "us", goal)
+        bench.ours("%s pause p99" % label, summary["pause_p99"], "us")
+        bench.ours("%s pause max" % label, summary["pause_max"], "us")
+        bench.ours("%s pause median, running threads only (no --idle)" % label,
+                   quiet["pause_median"], "us")
+        bench.ours("%s at 100 Hz: share of time stopped (rate x median)" % label,
+                   100 * summary["pause_median"] / 1e6 * 100, "%")
+
+
+def measure_ours_rate(bench, pid, name):
+    """Our nonblocking rate on PID over RATE_SECONDS: the summary line as a
+    dict, plus the rate counted from the folded output and the share of
+    stacks that came out DEPTH deep."""
+    output = os.path.join(bench.tmpdir, name + ".folded")
+    summary = record(bench, pid, ["--nonblocking", "--interval", "1us", "--idle",
+                                  "--duration", "%g" % RATE_SECONDS], output)
+    total, deep = folded_totals(output)
+    # --idle: every snapshot holds the busy threads and the idle main thread
+    summary["counted_rate"] = total / float(THREADS + 1) / RATE_SECONDS
+    summary["deep_share"] = deep / float(total) if total else 0.0
+    return summary
+
+
+def measure_cpython_rate(bench, python, pid, name):
+    """CPython 3.15's sampler on PID over RATE_SECONDS, as fast as it goes
+    (asked for 1 MHz), all threads, collapsed stacks: (rate counted from its
+    output, its own figure or None), or raise RuntimeError."""
+    output = os.path.join(bench.tmpdir, name + ".collapsed")
+    argv = [python, "-m", "profiling.sampling", "attach", "-a", "-r", "1000khz",
+            "-d", "%g" % RATE_SECONDS, "--collapsed", "-o", output, str(pid)]
+    code, out, err = run(argv, bench.env, timeout=RATE_SECONDS + 120)
+    if code != 0 or not os.path.exists(output):
+        raise RuntimeError("exited %d: %s" % (code, (err or out).strip()[-200:]))
+    snapshots, _ = collapsed_samples(output)
+    captured = CPYTHON_CAPTURED.search(out + err)
+    own = int(captured.group(1)) / float(captured.group(2)) if captured else None
+    return snapshots / RATE_SECONDS, own
+
+
+def bench_record_nonblocking(bench):
+    bench.describe("nonblocking sustained rate: record --nonblocking --interval 1us --idle "
+                   "for %.0f s on %d threads %d frames deep, beside CPython 3.15's sampler"
+                   % (RATE_SECONDS, THREADS, DEPTH))
+    py315, why = debian_python(bench, "3.15")
+    py312 = pyenv_python(12)
+    if not py315 and not py312:
+        bench.skip("no 3.12+ interpreter: %s; no CPython 3.12 under %s/versions"
+                   % (why, pyenv_root()))
+    load_note(bench)
+    bench.note("rates count the samples in each tool's output over its %.0f s window; a "
+               "sample is one snapshot of all %d threads (main included); best of %d "
+               "alternating rounds per tool on one target process"
+               % (RATE_SECONDS, THREADS + 1, RATE_ROUNDS))
+    bench.note("the goal of at least %.0f samples/s is shown as time per sample "
+               "(1/rate): at most %.0f us" % (RATE_GOAL, 1e6 / RATE_GOAL))
+    cpython_tool = "python3.15 -m profiling.sampling"
+    cpython_rates, cpython_failure = [], None
+    first = True
+    for label, python in (("3.15", py315), ("3.12", py312)):
+        if not python:
+            bench.note("%s not measured: %s" % (label, why if label == "3.15" else
+                                                "no CPython 3.12 under pyenv"))
+            continue
+        ours = []
+        with Target(bench, python) as target:
+            for round_ in range(RATE_ROUNDS):
+                ours.append(measure_ours_rate(bench, target.pid, "rate-%s-%d" % (label, round_)))
+                if label != "3.15" or cpython_failure:
+                    continue
+                try:
+                    counted, own = measure_cpython_rate(bench, python, target.pid,
+                                                        "cpython-%d" % round_)
+                except RuntimeError as failure:
+                    cpython_failure = str(failure)
+                    continue
+                cpython_rates.append(counted)
+                bench.note("%s round %d: %.0f samples/s counted (its own figure %s)"
+                           % (cpython_tool, round_ + 1, counted,
+                              "%.0f" % own if own else "not printed"))
+            running = record(bench, target.pid, ["--nonblocking", "--interval", "1us",
+                                                 "--duration", "%g" % (RATE_SECONDS / 2)],
+                             os.path.join(bench.tmpdir, "rate-%s-running.folded" % label))
+        for round_, summary in enumerate(ours):
+            bench.note("%s (%s) round %d: %d samples, %d errors, %.0f samples/s counted "
+                       "(its own figure %.0f), %.1f%% of stacks %d+ deep"
+                       % (label, python_version(python), round_ + 1, summary["samples"],
+                          summary["errors"], summary["counted_rate"], summary["rate"],
+                          100 * summary["deep_share"], DEPTH))
+        best = max(ours, key=lambda summary: summary["counted_rate"])
+        rate = best["counted_rate"]
+        if rate <= 0:
+            raise RuntimeError("no samples recorded on %s" % label)
+        samples = sum(summary["samples"] for summary in ours)
+        errors = sum(summary["errors"] for summary in ours)
+        bench.ours("%s time per sample (1/rate)" % label, 1e6 / rate, "us",
+                   1e6 / RATE_GOAL if first else None)
+        bench.ours("%s samples/s (goal at least %.0f)" % (label, RATE_GOAL), rate, "/s")
+        bench.ours("%s errors per sample, all rounds" % label,
+                   100.0 * errors / samples if samples else 100.0, "%",
+                   ERROR_GOAL_PCT if first else None)
+        bench.ours("%s samples/s, running threads only (no --idle; its own figure)" % label,
+                   running["rate"], "/s")
+        if label == "3.15" and cpython_rates:
+            bench.note("3.15 target, best rounds: pycoreprof %.0f samples/s, %s %.0f "
+                       "samples/s (%.2fx)" % (rate, cpython_tool, max(cpython_rates),
+                                              rate / max(cpython_rates)))
+        first = False
+
+    reported = "reported earlier: ~%.0f samples/s, not measured here"
+    if not py315:
+        bench.reference(cpython_tool, missing="no python3.15 (%s); %s"
+                        % (why, reported % REPORTED_RATES[cpython_tool]))
+    elif cpython_failure:
+        bench.reference(cpython_tool, missing="failed (%s); %s"
+                        % (cpython_failure, reported % REPORTED_RATES[cpython_tool]))
+    else:
+        rate = max(cpython_rates)
+        bench.reference("%s: time per sample (%.0f samples/s)" % (cpython_tool, rate),
+                        1e6 / rate, "us")
+    bench.reference("austin", missing="no Austin for 3.12+ on this machine; %s"
+                    % reported % REPORTED_RATES["austin"])
+
+
+def workload_seconds(argv, env):
+    """Run the workload; return ((wall, cpu) seconds of its work, stderr)."""
+    code, out, err = run(argv, env, timeout=120)
+    match = re.search(r"^elapsed ([\d.]+) cpu ([\d.]+)$", out, re.M)
+    if code != 0 or not match:
+        raise RuntimeError("%s exited %d: %s" % (" ".join(argv), code, (err or out)[-300:]))
+    return (float(match.group(1)), float(match.group(2))), err
+
+
+def bench_record_slowdown(bench):
+    bench.describe("target slowdown: a fixed workload (%d threads %d deep) alone and under "
+                   "record --rate 100 (freeze mode, launch form), alternating"
+                   % (THREADS, DEPTH))
+    python = pyenv_python(12)
+    if not python:
+        bench.skip("no CPython 3.12 under %s/versions (pyenv install 3.12)" % pyenv_root())
+    load_note(bench)
+    # Size the work to about WORKLOAD_SECONDS alone: short runs, many pairs,
+    # so that load from elsewhere on the machine averages out. The fixture
+    # times the work only, not its start nor the profiler's attach.
+    probe = 2000000
+    seconds = min(workload_seconds([python, fixture(bench), "workload", str(probe)],
+                                   bench.env)[0][0] for _ in range(3))
+    iterations = max(probe, int(probe * WORKLOAD_SECONDS / max(seconds, 1e-3)) // 8000 * 8000)
+    alone_argv = [python, fixture(bench), "workload", str(iterations)]
+    output = os.path.join(bench.tmpdir, "slowdown.folded")
+    profiled_argv = [bench.binary, "record", "--rate", "100", "-o", output, "--"] + alone_argv
+    pairs = max(15, bench.repeat)
+    alone, profiled, pauses, samples, hangs = [], [], [], 0, 0
+    for index in range(pairs):
+        # Alternate which goes first so that drift hits both sides alike.
+        order = (False, True) if index % 2 == 0 else (True, False)
+        pair = {}
+        try:
+            for with_profiler in order:
+                if with_profiler:
+                    pair[True], err = workload_seconds(profiled_argv, bench.env)
+                    match = SUMMARY.search(err)
+                    if not match:
+                        raise RuntimeError("no summary from record: %s" % err[-300:])
+                    samples += int(match.group(1))
+                    if match.group(4):
+                        pauses.append(int(match.group(4)))
+                else:
+                    pair[False] = workload_seconds(alone_argv, bench.env)[0]
+        except Hung as hung:
+            # A hang is a finding of its own: report it, drop the pair.
+            hangs += 1
+            bench.note("warning: pair %d dropped: %s" % (index + 1, hung))
+            if hangs * 2 > pairs:
+                raise
+            continue
+        alone.append(pair[False])
+        profiled.append(pair[True])
+    wall_alone = [wall for wall, _ in alone]
+    median_alone = statistics.median(wall_alone)
+    median_profiled = statistics.median([wall for wall, _ in profiled])
+    slowdown = 100.0 * (median_profiled / median_alone - 1.0)
+    paired = statistics.median([100.0 * (p[0] / a[0] - 1.0) for a, p in zip(alone, profiled)])
+    cpu = 100.0 * (statistics.median([c for _, c in profiled])
+                   / statistics.median([c for _, c in alone]) - 1.0)
+    ordered = sorted(wall_alone)
+    noise = 100.0 * (ordered[(3 * len(ordered)) // 4] - ordered[len(ordered) // 4]) / median_alone
+    bench.note("%s, %d iterations, %d pairs (%d dropped for a hang); %d samples taken "
+               "in all" % (python_version(python), iterations, len(alone), hangs, samples))
+    bench.note("noise: the runs alone spread over %.1f%% of their median between "
+               "quartiles; a slowdown well below that is not resolved" % noise)
+    bench.ours("slowdown at 100 Hz, ratio of medians (noise %.0f%%)" % noise,
+               slowdown, "%", SLOWDOWN_GOAL_PCT)
+    bench.ours("slowdown, median of per-pair ratios", paired, "%")
+    bench.ours("target CPU time, ratio of medians", cpu, "%")
+    bench.ours("workload alone (median)", median_alone * 1000, "ms")
+    bench.ours("workload under record (median)", median_profiled * 1000, "ms")
+    if pauses:
+        pause = statistics.median(pauses)
+        bench.ours("pause median during these runs", pause, "us")
+        # Beside the wall-time figure, which load elsewhere can swamp: the
+        # share of time the target spends stopped, if every pause were the median.
+        bench.ours("stopped share estimate (100 Hz x median pause)", 100 * pause / 1e4, "%",
+                   SLOWDOWN_GOAL_PCT)
