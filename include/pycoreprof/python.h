@@ -40,6 +40,8 @@ struct pyframe {
 	uint64_t code_addr;         /* the code object, as the frame points to it */
 	int byte_offset;            /* of the instruction in the code */
 	bool is_entry;              /* first Python frame of an eval-loop activation (3.11+) */
+	uint64_t entry_shim;        /* 3.12+, on entry frames: the shim frame the eval loop
+	                             * keeps on its C stack below this frame, else 0 */
 	const struct pycode *code;  /* decoded code object; NULL until resolved */
 	int line;                   /* -1 when unknown or not resolved */
 };

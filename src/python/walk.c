@@ -282,8 +282,10 @@ int pywalker_stack_raw(struct pywalker *w, const struct pythread *th, struct pyf
 				entry = buf[L->iframe_is_entry] != 0;
 			if (w->owner_first_skipped >= 0 && owner >= w->owner_first_skipped) {
 				/* A C-stack shim: the frame above it started an eval loop. */
-				if (n)
+				if (n) {
 					frames[n - 1].is_entry = true;
+					frames[n - 1].entry_shim = frame;
+				}
 				frame = next;
 				continue;
 			}

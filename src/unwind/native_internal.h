@@ -1,0 +1,57 @@
+/* State shared by the native unwinder's files: native_unwind.c (the libdwfl
+ * session, modules and unwinding) and native_symbols.c (symbol and line
+ * caches, frame classes). Not an interface: other layers use native.h. */
+#ifndef PYCOREPROF_UNWIND_NATIVE_INTERNAL_H
+#define PYCOREPROF_UNWIND_NATIVE_INTERNAL_H
+
+#include <elfutils/libdwfl.h>
+
+#include "pycoreprof/native.h"
+
+/* A function's address range in one module, from its symbol; entries that
+ * found no symbol cover the one address looked up. */
+struct native_function {
+	uint64_t start, end;
+	char *name;              /* demangled; NULL when no symbol covers it */
+	enum native_class cls;
+};
+
+/* One ELF file mapped in the target. */
+struct native_module {
+	uint64_t start, end;     /* addresses its mappings cover */
+	uint64_t bias;           /* load bias: runtime address - link-time address */
+	char *path;              /* as the target maps it */
+	Dwfl_Module *dwfl_module;
+	bool interpreter;        /* holds CPython's runtime */
+	struct native_function *functions; /* sorted by start */
+	size_t nfunctions, functions_cap;
+};
+
+/* Source position of one address, cached. */
+struct native_line {
+	uint64_t pc;             /* 0 = empty slot */
+	const char *file;        /* owned by libdw */
+	int line;
+};
+
+struct native_unwinder {
+	struct target *target;
+	const struct pyinfo *py;
+	Dwfl *dwfl;
+	Dwfl_Callbacks callbacks;  /* must outlive the session */
+	char *debuginfo_path;
+	struct native_module *modules; /* sorted by start */
+	size_t nmodules;
+	uint8_t *vdso_image;       /* the vDSO read from memory, backing its Elf */
+	size_t vdso_size;
+	const struct native_thread_copy *current; /* the thread being unwound */
+	struct native_line *lines; /* open addressing by pc */
+	size_t lines_cap, lines_used;
+};
+
+/* native_symbols.c */
+/* The module containing ADDR, or NULL. */
+struct native_module *native_module_at(struct native_unwinder *u, uint64_t addr);
+void native_symbols_release(struct native_unwinder *u);
+
+#endif

@@ -1,0 +1,234 @@
+/* Symbolizing native frames: the module of an address, its function (from
+ * .symtab, .dynsym, MiniDebugInfo or a separate debug file, demangled and
+ * cached per module as address ranges) and its source line (cached per
+ * address). Classifies CPython's evaluation loop and call plumbing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pycoreprof/base.h"
+#include "unwind/native_internal.h"
+
+/* CPython functions that only pass a call on between Python frames, by
+ * name; a trailing '*' matches any rest ("gen_send_ex" and "gen_send_ex2").
+ * Only frames inside the interpreter's own module are matched. */
+static const char *const plumbing[] = {
+	"_PyEval_Vector", "_PyEval_EvalCode*", "PyEval_EvalCode*", "_PyEval_EvalFrame", "PyEval_EvalFrame",
+	"PyEval_EvalFrameEx", "_PyFunction_Vectorcall", "_PyFunction_FastCall*", "function_code_fastcall",
+	"function_call", "instancemethod_call", "_PyObject_Vectorcall*", "PyObject_Vectorcall*",
+	"_PyObject_Call*", "PyObject_Call*", "_PyObject_MakeTpCall", "_PyObject_FastCall*",
+	"PyObject_FastCall*", "_PyVectorcall_Call", "PyVectorcall_Call", "object_vacall", "method_vectorcall*",
+	"method_call", "cfunction_call*", "cfunction_vectorcall*", "PyCFunction_Call", "_PyCFunction_FastCall*",
+	"_PyMethodDef_RawFastCall*", "_PyMethodDescr_FastCall*", "slot_tp_*", "vectorcall_method",
+	"vectorcall_unbound", "call_function", "call_unbound*", "call_method", "do_call_core", "fast_function",
+	"ext_do_call", "wrapper_call", "wrapperdescr_call", "wrapperdescr_raw_call", "gen_send_ex*",
+	"gen_iternext", "gen_send", "_PyGen_Send", "PyIter_Next", "PyIter_Send", "context_run",
+	"_PyEval_CallTracing", "PyEval_CallObjectWithKeywords", "call_trampoline",
+};
+
+static bool name_matches(const char *name, const char *pattern)
+{
+	size_t len = strlen(pattern);
+	if (len && pattern[len - 1] == '*')
+		return !strncmp(name, pattern, len - 1);
+	return !strcmp(name, pattern);
+}
+
+/* NAME is BASE, or BASE with a compiler suffix (".cold", ".part.0"): the
+ * split-off parts of one function run in the same frame. */
+static bool is_named(const char *name, const char *base)
+{
+	size_t len = strlen(base);
+	return !strncmp(name, base, len) && (name[len] == '\0' || name[len] == '.');
+}
+
+static enum native_class classify(const struct native_unwinder *u, const struct native_module *m,
+                                  const char *name)
+{
+	if (!name)
+		return NATIVE_OTHER;
+	bool old = u->py && u->py->version_hex < 0x03000000;
+	const char *eval = old ? "PyEval_EvalFrameEx" : "_PyEval_EvalFrameDefault";
+	if (is_named(name, eval))
+		return NATIVE_EVAL;
+	if (!m->interpreter)
+		return NATIVE_OTHER;
+	char base[128];
+	size_t len = strcspn(name, ".");
+	if (len >= sizeof(base))
+		return NATIVE_OTHER;
+	memcpy(base, name, len);
+	base[len] = '\0';
+	for (size_t i = 0; i < sizeof(plumbing) / sizeof(plumbing[0]); i++)
+		if (name_matches(base, plumbing[i]))
+			return NATIVE_PLUMBING;
+	return NATIVE_OTHER;
+}
+
+struct native_module *native_module_at(struct native_unwinder *u, uint64_t addr)
+{
+	size_t low = 0, high = u->nmodules;
+	while (low < high) {
+		size_t mid = low + (high - low) / 2;
+		if (u->modules[mid].start <= addr)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	if (!low)
+		return NULL;
+	struct native_module *m = &u->modules[low - 1];
+	return addr < m->end ? m : NULL;
+}
+
+/* Index of the first cached function starting above ADDR. */
+static size_t function_slot(const struct native_module *m, uint64_t addr)
+{
+	size_t low = 0, high = m->nfunctions;
+	while (low < high) {
+		size_t mid = low + (high - low) / 2;
+		if (m->functions[mid].start <= addr)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return low;
+}
+
+/* Ask libdwfl, then remember the symbol's whole range (or this one address
+ * when no sized symbol covers it). NULL only when out of memory. */
+static const struct native_function *look_up_function(struct native_unwinder *u, struct native_module *m,
+                                                      uint64_t addr, size_t slot)
+{
+	GElf_Off offset = 0;
+	GElf_Sym sym;
+	const char *found = dwfl_module_addrinfo(m->dwfl_module, addr, &offset, &sym, NULL, NULL, NULL);
+	struct native_function f = {.start = addr, .end = addr + 1};
+	if (found && sym.st_size && offset < sym.st_size) {
+		f.start = addr - offset;
+		f.end = f.start + sym.st_size;
+	}
+	/* A range must not swallow a neighbour already cached. */
+	if (slot && m->functions[slot - 1].end > f.start)
+		f.start = addr;
+	if (slot < m->nfunctions && m->functions[slot].start < f.end)
+		f.end = m->functions[slot].start;
+	if (found) {
+		f.name = !strncmp(found, "_Z", 2) ? native_demangle(found) : NULL;
+		if (!f.name && !(f.name = xstrdup(found)))
+			return NULL;
+	}
+	f.cls = classify(u, m, f.name);
+	if (m->nfunctions == m->functions_cap) {
+		size_t cap = m->functions_cap ? 2 * m->functions_cap : 64;
+		struct native_function *grown = xrealloc_array(m->functions, cap, sizeof(*grown));
+		if (!grown) {
+			free(f.name);
+			return NULL;
+		}
+		m->functions = grown;
+		m->functions_cap = cap;
+	}
+	memmove(m->functions + slot + 1, m->functions + slot, (m->nfunctions - slot) * sizeof(f));
+	m->functions[slot] = f;
+	m->nfunctions++;
+	return &m->functions[slot];
+}
+
+static const struct native_function *function_at(struct native_unwinder *u, struct native_module *m,
+                                                 uint64_t addr)
+{
+	size_t slot = function_slot(m, addr);
+	if (slot && addr < m->functions[slot - 1].end)
+		return &m->functions[slot - 1];
+	return look_up_function(u, m, addr, slot);
+}
+
+static size_t line_hash(uint64_t pc, size_t cap)
+{
+	return (size_t)((pc * 0x9e3779b97f4a7c15ULL) >> 20) & (cap - 1);
+}
+
+static bool grow_lines(struct native_unwinder *u)
+{
+	size_t cap = u->lines_cap ? 2 * u->lines_cap : 1024;
+	struct native_line *lines = xcalloc(cap, sizeof(*lines));
+	if (!lines)
+		return false;
+	for (size_t i = 0; i < u->lines_cap; i++) {
+		if (!u->lines[i].pc)
+			continue;
+		size_t k = line_hash(u->lines[i].pc, cap);
+		while (lines[k].pc)
+			k = (k + 1) & (cap - 1);
+		lines[k] = u->lines[i];
+	}
+	free(u->lines);
+	u->lines = lines;
+	u->lines_cap = cap;
+	return true;
+}
+
+static void line_at(struct native_unwinder *u, struct native_module *m, uint64_t pc, const char **file,
+                    int *line)
+{
+	*file = NULL;
+	*line = -1;
+	if (!pc || (2 * (u->lines_used + 1) > u->lines_cap && !grow_lines(u)))
+		return;
+	size_t k = line_hash(pc, u->lines_cap);
+	while (u->lines[k].pc && u->lines[k].pc != pc)
+		k = (k + 1) & (u->lines_cap - 1);
+	struct native_line *slot = &u->lines[k];
+	if (!slot->pc) {
+		slot->pc = pc;
+		slot->line = -1;
+		u->lines_used++;
+		Dwfl_Line *found = dwfl_module_getsrc(m->dwfl_module, pc);
+		int number = 0;
+		const char *name = found ? dwfl_lineinfo(found, NULL, &number, NULL, NULL, NULL) : NULL;
+		if (name && number > 0) {
+			slot->file = name;
+			slot->line = number;
+		}
+	}
+	*file = slot->file;
+	*line = slot->line;
+}
+
+void native_symbolize(struct native_unwinder *u, uint64_t pc, bool activation, bool want_line,
+                      struct native_frame *out)
+{
+	/* A return address may be the first byte after the call's function
+	 * (a call to a noreturn function ends it): look up the call itself. */
+	uint64_t addr = activation || !pc ? pc : pc - 1;
+	memset(out, 0, sizeof(*out));
+	out->address = pc;
+	out->line = -1;
+	struct native_module *m = native_module_at(u, addr);
+	if (!m)
+		return;
+	out->library = m->path;
+	out->offset = pc - m->bias;
+	const struct native_function *f = function_at(u, m, addr);
+	if (f) {
+		out->function = f->name;
+		out->cls = f->cls;
+	}
+	if (want_line)
+		line_at(u, m, addr, &out->file, &out->line);
+}
+
+void native_symbols_release(struct native_unwinder *u)
+{
+	for (size_t i = 0; i < u->nmodules; i++) {
+		struct native_module *m = &u->modules[i];
+		for (size_t k = 0; k < m->nfunctions; k++)
+			free(m->functions[k].name);
+		free(m->functions);
+		m->functions = NULL;
+		m->nfunctions = m->functions_cap = 0;
+	}
+	free(u->lines);
+	u->lines = NULL;
+	u->lines_cap = u->lines_used = 0;
+}
