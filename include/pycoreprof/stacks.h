@@ -1,7 +1,8 @@
 /* Stack collection: every thread of a target with its frames now, joining
  * the target's OS threads (tid, registers, run state, crash signal) with the
- * Python walker's thread states. Shared by `core` and `dump`; writers in
- * out.h turn it into text or JSON. */
+ * Python walker's thread states, and optionally their native frames merged
+ * in. Shared by `core` and `dump`; writers in out.h turn it into text or
+ * JSON. */
 #ifndef PYCOREPROF_STACKS_H
 #define PYCOREPROF_STACKS_H
 
@@ -9,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pycoreprof/native.h"
 #include "pycoreprof/python.h"
 #include "pycoreprof/target.h"
 
@@ -16,10 +18,18 @@ enum frame_kind { FRAME_PYTHON, FRAME_NATIVE };
 
 struct stack_frame {
 	enum frame_kind kind;
-	const char *function;    /* co_name; owned by the walker's code cache */
-	const char *qualname;    /* co_qualname where the version has it, else co_name */
-	const char *file;
+	/* Python: co_name, owned by the walker's code cache. Native: the
+	 * symbol, owned by the native unwinder; NULL when unknown. */
+	const char *function;
+	const char *qualname;    /* co_qualname where the version has it, else co_name; native: == function */
+	const char *file;        /* native: source file from debug info, or NULL */
 	int line;                /* -1 when unknown */
+	bool entry;              /* Python: first frame of an evaluation-loop call (3.11+) */
+	uint64_t entry_shim;     /* Python: pyframe.entry_shim */
+	/* Native frames only. */
+	const char *library;     /* the module's path, NULL when in none */
+	uint64_t address;        /* program counter */
+	uint64_t offset;         /* ADDRESS in the module's own addresses */
 };
 
 struct thread_stack {
@@ -30,6 +40,8 @@ struct thread_stack {
 	struct stack_frame *frames; /* innermost first; owned by the collection */
 	size_t nframes;
 	char *error;             /* why the walk stopped early, or NULL */
+	bool native_partial;     /* Python frames were placed without their C frame */
+	char *native_error;      /* why there are no native frames, or NULL */
 };
 
 struct process_stacks {
@@ -39,6 +51,7 @@ struct process_stacks {
 	struct thread_stack *threads; /* crashed thread first, then oldest first */
 	size_t nthreads;
 	size_t errors;           /* threads whose walk failed part-way */
+	enum native_mode native; /* set by process_stacks_add_native() */
 };
 
 /* Walk every thread of T with W. Frame strings stay valid while W lives.
@@ -47,5 +60,13 @@ struct process_stacks {
 int process_stacks_collect(struct target *t, struct pywalker *w, const char *source,
                            struct process_stacks *out);
 void process_stacks_release(struct process_stacks *ps);
+
+/* Unwind the threads of COPIES with U and merge their native frames into
+ * PS's Python frames (MODE says which native frames stay). Threads of
+ * COPIES without a Python thread state are added. Frame strings then also
+ * need U to live. A thread that cannot be unwound keeps its Python frames
+ * and says why in native_error. Errors: -ERR_NOMEM only. */
+int process_stacks_add_native(struct process_stacks *ps, struct native_unwinder *u,
+                              const struct native_copies *copies, enum native_mode mode);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "cmd/cmd.h"
+#include "cmd/native_cmd.h"
 #include "pycoreprof/out.h"
 #include "pycoreprof/python.h"
 #include "pycoreprof/stacks.h"
@@ -20,6 +21,9 @@ static const char usage[] =
 	"\n"
 	"  --json               one JSON document (docs/json.md)\n"
 	"  --no-source          do not print source lines under frames\n"
+	"  --native             native (C) frames too, merged with the Python frames;\n"
+	"                       the interpreter's own call plumbing is hidden\n"
+	"  --native-all         native frames, interpreter internals included\n"
 	"  --exe PATH           the executable, when the core's record of it is wrong\n"
 	"  --search-path DIRS   colon-separated directories holding the executable and\n"
 	"                       libraries (found by name and build-id)\n"
@@ -32,11 +36,14 @@ int cmd_core(int argc, char **argv)
 		{"no-source", no_argument, NULL, 'n'},
 		{"exe", required_argument, NULL, 'e'},
 		{"search-path", required_argument, NULL, 's'},
+		{"native", no_argument, NULL, 'N'},
+		{"native-all", no_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	struct core_open_options open_opts = {0};
 	bool json = false, show_source = true;
+	enum native_mode native = NATIVE_OFF;
 	int opt;
 	optind = 1;
 	opterr = 0;
@@ -46,6 +53,8 @@ int cmd_core(int argc, char **argv)
 		case 'n': show_source = false; break;
 		case 'e': open_opts.exe_path = optarg; break;
 		case 's': open_opts.search_path = optarg; break;
+		case 'N': native = native == NATIVE_ALL ? NATIVE_ALL : NATIVE_MERGED; break;
+		case 'A': native = NATIVE_ALL; break;
 		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0);
 		default: return usage_error("core", "unknown option '%s'", argv[optind - 1]);
 		}
@@ -57,13 +66,27 @@ int cmd_core(int argc, char **argv)
 	struct target *t = NULL;
 	struct pywalker *w = NULL;
 	struct process_stacks ps = {0};
+	struct native_copies copies = {0};
+	struct native_unwinder *unwinder = NULL;
 	struct strbuf sb = {0};
+	bool native_failed = false;
 	int status;
 	int ret = core_target_open(path, &open_opts, &t);
 	if (ret < 0 || (ret = pywalker_new(t, &w)) < 0 ||
 	    (ret = process_stacks_collect(t, w, t->kind == TARGET_SNAPSHOT ? "snapshot" : "core", &ps)) < 0) {
 		status = report_error(ret);
 		goto out;
+	}
+	if (native != NATIVE_OFF) {
+		/* A core does not change: the unwinder reads it directly. */
+		for (size_t i = 0; i < t->nthreads && ret == 0; i++)
+			if (t->threads[i].has_regs)
+				ret = native_copy_thread(&copies, t, &t->threads[i], 0);
+		if (ret < 0) {
+			status = report_error(ret);
+			goto out;
+		}
+		native_failed = !add_native_frames(&ps, t, w, &copies, native, &unwinder);
 	}
 	struct dump_options dump_opts = {.show_source = show_source, .origin = path};
 	if (json)
@@ -75,6 +98,8 @@ int cmd_core(int argc, char **argv)
 		goto out;
 	}
 	status = write_stdout(sb.buf, sb.len);
+	if (status == EXIT_OK && native_failed)
+		status = EXIT_PARTIAL;
 	if (status == EXIT_OK && ps.errors) {
 		fprintf(stderr, "pycoreprof: %zu thread%s could not be walked completely (see above)\n", ps.errors,
 		        ps.errors == 1 ? "" : "s");
@@ -84,6 +109,8 @@ out:
 	strbuf_release(&sb);
 	source_cache_clear();
 	process_stacks_release(&ps);
+	native_unwinder_free(unwinder);
+	native_copies_release(&copies);
 	pywalker_free(w);
 	target_free(t);
 	return status;

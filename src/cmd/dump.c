@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "cmd/cmd.h"
+#include "cmd/native_cmd.h"
 #include "pycoreprof/out.h"
 #include "pycoreprof/python.h"
 #include "pycoreprof/stacks.h"
@@ -25,6 +26,11 @@ static const char usage[] =
 	"  --no-source          do not print source lines under frames\n"
 	"  --nonblocking        read without stopping the process (stacks may be\n"
 	"                       torn if it runs Python code meanwhile)\n"
+	"  --native             native (C) frames too, merged with the Python frames;\n"
+	"                       the interpreter's own call plumbing is hidden\n"
+	"  --native-all         native frames, interpreter internals included\n"
+	"  --native-stack-bytes N  bytes of each thread's stack copied while the\n"
+	"                       process is stopped (default 8M; suffixes k, M)\n"
 	"  -h, --help           this help\n";
 
 static const int fatal_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
@@ -67,9 +73,24 @@ static bool parse_pid(const char *text, pid_t *pid)
 	return true;
 }
 
+/* Registers and stack tops of every thread, for unwinding once the
+ * process runs again. */
+static int copy_threads(struct target *t, struct native_copies *copies, size_t stack_bytes)
+{
+	for (size_t i = 0; i < t->nthreads; i++) {
+		if (!t->threads[i].has_regs)
+			continue;
+		int ret = native_copy_thread(copies, t, &t->threads[i], stack_bytes);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 /* Open, read every stack, let go. Everything that needs the process
  * stopped happens between freeze and detach; the rest before or after. */
-static int collect(pid_t pid, bool freeze, struct target **t, struct pywalker **w, struct process_stacks *ps)
+static int collect(pid_t pid, bool freeze, struct target **t, struct pywalker **w, struct process_stacks *ps,
+                   struct native_copies *copies, size_t stack_bytes)
 {
 	struct sigaction saved[NFATAL];
 	struct live_open_options open_opts = {.freeze = freeze};
@@ -86,6 +107,8 @@ static int collect(pid_t pid, bool freeze, struct target **t, struct pywalker **
 	if (ret < 0)
 		goto out;
 	ret = process_stacks_collect(*t, *w, "live", ps);
+	if (ret == 0 && copies)
+		ret = copy_threads(*t, copies, stack_bytes);
 out:
 	live_target_detach_all(*t);
 	attached = NULL;
@@ -100,10 +123,15 @@ int cmd_dump(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"no-source", no_argument, NULL, 'n'},
 		{"nonblocking", no_argument, NULL, 'b'},
+		{"native", no_argument, NULL, 'N'},
+		{"native-all", no_argument, NULL, 'A'},
+		{"native-stack-bytes", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	bool json = false, show_source = true, freeze = true, have_pid = false;
+	enum native_mode native = NATIVE_OFF;
+	size_t stack_bytes = 8u << 20;
 	pid_t pid = 0;
 	int opt;
 	optind = 1;
@@ -118,6 +146,13 @@ int cmd_dump(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'n': show_source = false; break;
 		case 'b': freeze = false; break;
+		case 'N': native = native == NATIVE_ALL ? NATIVE_ALL : NATIVE_MERGED; break;
+		case 'A': native = NATIVE_ALL; break;
+		case 'S':
+			if (parse_stack_bytes(optarg, &stack_bytes) < 0)
+				return usage_error("dump", "--native-stack-bytes takes a size from 4k to 1G, not '%s'",
+				                   optarg);
+			break;
 		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0);
 		case ':':
 		case '?':
@@ -131,18 +166,25 @@ int cmd_dump(int argc, char **argv)
 		return usage_error("dump", "unexpected argument '%s'", argv[optind]);
 	if (!have_pid)
 		return usage_error("dump", "--pid PID is needed");
+	if (native != NATIVE_OFF && !freeze)
+		return usage_error("dump", "--native needs the process stopped: it cannot go with --nonblocking");
 
 	struct target *t = NULL;
 	struct pywalker *w = NULL;
 	struct process_stacks ps = {0};
+	struct native_copies copies = {0};
+	struct native_unwinder *unwinder = NULL;
 	struct strbuf sb = {0};
 	char origin[32];
+	bool native_failed = false;
 	int status;
-	int ret = collect(pid, freeze, &t, &w, &ps);
+	int ret = collect(pid, freeze, &t, &w, &ps, native != NATIVE_OFF ? &copies : NULL, stack_bytes);
 	if (ret < 0) {
 		status = report_error(ret);
 		goto out;
 	}
+	if (native != NATIVE_OFF)
+		native_failed = !add_native_frames(&ps, t, w, &copies, native, &unwinder);
 	snprintf(origin, sizeof(origin), "pid %d", (int)pid);
 	struct dump_options dump_opts = {.show_source = show_source, .origin = origin};
 	if (json)
@@ -154,6 +196,8 @@ int cmd_dump(int argc, char **argv)
 		goto out;
 	}
 	status = write_stdout(sb.buf, sb.len);
+	if (status == EXIT_OK && native_failed)
+		status = EXIT_PARTIAL;
 	if (status == EXIT_OK && ps.errors) {
 		fprintf(stderr, "pycoreprof: %zu thread%s could not be walked completely (see above)\n", ps.errors,
 		        ps.errors == 1 ? "" : "s");
@@ -163,6 +207,8 @@ out:
 	strbuf_release(&sb);
 	source_cache_clear();
 	process_stacks_release(&ps);
+	native_unwinder_free(unwinder);
+	native_copies_release(&copies);
 	pywalker_free(w);
 	target_free(t);
 	return status;

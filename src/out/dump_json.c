@@ -29,8 +29,30 @@ static void write_signal(struct strbuf *sb, const struct target *t)
 	strbuf_addf(sb, ",\"tid\":%d}", (int)t->signal.tid);
 }
 
+static void write_native_frame(struct strbuf *sb, const struct stack_frame *f)
+{
+	strbuf_addstr(sb, "{\"kind\":\"native\",");
+	add_key_string(sb, "function", f->function);
+	strbuf_addch(sb, ',');
+	add_key_string(sb, "library", f->library);
+	strbuf_addf(sb, ",\"address\":\"0x%llx\",\"offset\":", (unsigned long long)f->address);
+	if (f->library)
+		strbuf_addf(sb, "\"0x%llx\",", (unsigned long long)f->offset);
+	else
+		strbuf_addstr(sb, "null,");
+	add_key_string(sb, "file", f->file);
+	if (f->line > 0)
+		strbuf_addf(sb, ",\"line\":%d}", f->line);
+	else
+		strbuf_addstr(sb, ",\"line\":null}");
+}
+
 static void write_frame(struct strbuf *sb, const struct stack_frame *f)
 {
+	if (f->kind == FRAME_NATIVE) {
+		write_native_frame(sb, f);
+		return;
+	}
 	strbuf_addstr(sb, "{\"kind\":\"python\",");
 	add_key_string(sb, "function", f->function);
 	strbuf_addch(sb, ',');
@@ -43,7 +65,7 @@ static void write_frame(struct strbuf *sb, const struct stack_frame *f)
 		strbuf_addstr(sb, ",\"line\":null}");
 }
 
-static void write_thread(struct strbuf *sb, const struct thread_stack *ts)
+static void write_thread(struct strbuf *sb, const struct process_stacks *ps, const struct thread_stack *ts)
 {
 	strbuf_addf(sb, "{\"tid\":%d,\"thread_id\":", (int)ts->tid);
 	if (ts->is_python)
@@ -53,6 +75,10 @@ static void write_thread(struct strbuf *sb, const struct thread_stack *ts)
 	strbuf_addf(sb, ",\"crashed\":%s,\"gil\":%s,\"idle\":%s,", ts->crashed ? "true" : "false",
 	            ts->gil ? "true" : "false", ts->idle ? "true" : "false");
 	add_key_string(sb, "error", ts->error);
+	if (ps->native != NATIVE_OFF) {
+		strbuf_addf(sb, ",\"native_partial\":%s,", ts->native_partial ? "true" : "false");
+		add_key_string(sb, "native_error", ts->native_error);
+	}
 	strbuf_addstr(sb, ",\"frames\":[");
 	for (size_t i = 0; i < ts->nframes; i++) {
 		if (i)
@@ -80,11 +106,13 @@ void dump_write_json(struct strbuf *sb, const struct process_stacks *ps, const s
 	add_key_string(sb, "library", info->library);
 	strbuf_addstr(sb, "},\"signal\":");
 	write_signal(sb, t);
+	if (ps->native != NATIVE_OFF)
+		strbuf_addf(sb, ",\"native\":\"%s\"", ps->native == NATIVE_ALL ? "all" : "merged");
 	strbuf_addf(sb, ",\"errors\":%zu,\"threads\":[", ps->errors);
 	for (size_t i = 0; i < ps->nthreads; i++) {
 		if (i)
 			strbuf_addch(sb, ',');
-		write_thread(sb, &ps->threads[i]);
+		write_thread(sb, ps, &ps->threads[i]);
 	}
 	strbuf_addstr(sb, "]}\n");
 }

@@ -1,8 +1,11 @@
 /* Text dump of every thread's stack, innermost frame first: a header naming
  * the process, the signal and the interpreter, then one block per thread. */
 #include <stdio.h>
+#include <string.h>
 
 #include "pycoreprof/out.h"
+
+#define TAG_COLUMN_MAX 72
 
 static void write_header(struct strbuf *sb, const struct process_stacks *ps, const struct dump_options *opts)
 {
@@ -26,7 +29,67 @@ static void write_header(struct strbuf *sb, const struct process_stacks *ps, con
 	strbuf_addf(sb, "\nPython %s (%s)\n", info->version, info->library ? info->library : "?");
 }
 
-static void write_thread(struct strbuf *sb, const struct thread_stack *ts, const struct dump_options *opts)
+/* "function (library+0xoffset) at file:line" for a native frame. */
+static void native_label(struct strbuf *sb, const struct stack_frame *f)
+{
+	const char *library = f->library ? strrchr(f->library, '/') : NULL;
+	library = library ? library + 1 : f->library;
+	strbuf_addstr(sb, f->function ? f->function : "??");
+	if (library)
+		strbuf_addf(sb, " (%s+0x%llx)", library, (unsigned long long)f->offset);
+	else
+		strbuf_addf(sb, " (0x%llx)", (unsigned long long)f->address);
+	if (f->file && f->line > 0)
+		strbuf_addf(sb, " at %s:%d", f->file, f->line);
+}
+
+static void frame_label(struct strbuf *sb, const struct stack_frame *f)
+{
+	if (f->kind == FRAME_NATIVE)
+		native_label(sb, f);
+	else if (f->line >= 0)
+		strbuf_addf(sb, "%s (%s:%d)", f->qualname, f->file, f->line);
+	else
+		strbuf_addf(sb, "%s (%s)", f->qualname, f->file);
+}
+
+/* With native frames each frame ends with its kind, in one column. */
+static size_t tag_column(const struct thread_stack *ts)
+{
+	struct strbuf label = {0};
+	size_t widest = 0;
+	for (size_t i = 0; i < ts->nframes; i++) {
+		strbuf_reset(&label);
+		frame_label(&label, &ts->frames[i]);
+		if (label.len > widest)
+			widest = label.len;
+	}
+	strbuf_release(&label);
+	return widest < TAG_COLUMN_MAX ? widest : TAG_COLUMN_MAX;
+}
+
+static void write_frames(struct strbuf *sb, const struct thread_stack *ts, bool tags, const struct dump_options *opts)
+{
+	size_t column = tags ? tag_column(ts) : 0;
+	for (size_t i = 0; i < ts->nframes; i++) {
+		const struct stack_frame *f = &ts->frames[i];
+		size_t start = sb->len;
+		strbuf_addstr(sb, "    ");
+		frame_label(sb, f);
+		if (tags) {
+			size_t width = sb->len - start - 4;
+			strbuf_addf(sb, "%*s  %s", (int)(width < column ? column - width : 0), "",
+			            f->kind == FRAME_NATIVE ? "[native]" : "[python]");
+		}
+		strbuf_addch(sb, '\n');
+		const char *text = opts->show_source && f->kind == FRAME_PYTHON ? source_line(f->file, f->line) : NULL;
+		if (text && *text)
+			strbuf_addf(sb, "        %s\n", text);
+	}
+}
+
+static void write_thread(struct strbuf *sb, const struct process_stacks *ps, const struct thread_stack *ts,
+                         const struct dump_options *opts)
 {
 	strbuf_addstr(sb, "\nThread ");
 	if (ts->tid)
@@ -53,23 +116,18 @@ static void write_thread(struct strbuf *sb, const struct thread_stack *ts, const
 	strbuf_addstr(sb, sep[0] == ',' ? ")\n" : "\n");
 	if (ts->is_python && !ts->nframes && !ts->error)
 		strbuf_addstr(sb, "    (no Python frames)\n");
-	for (size_t i = 0; i < ts->nframes; i++) {
-		const struct stack_frame *f = &ts->frames[i];
-		if (f->line >= 0)
-			strbuf_addf(sb, "    %s (%s:%d)\n", f->qualname, f->file, f->line);
-		else
-			strbuf_addf(sb, "    %s (%s)\n", f->qualname, f->file);
-		const char *text = opts->show_source ? source_line(f->file, f->line) : NULL;
-		if (text && *text)
-			strbuf_addf(sb, "        %s\n", text);
-	}
+	write_frames(sb, ts, ps->native != NATIVE_OFF, opts);
 	if (ts->error)
 		strbuf_addf(sb, "    [stack incomplete: %s]\n", ts->error);
+	if (ts->native_error)
+		strbuf_addf(sb, "    [no native frames: %s]\n", ts->native_error);
+	if (ts->native_partial)
+		strbuf_addstr(sb, "    [merge partial: some Python frames are placed without their C frame]\n");
 }
 
 void dump_write_text(struct strbuf *sb, const struct process_stacks *ps, const struct dump_options *opts)
 {
 	write_header(sb, ps, opts);
 	for (size_t i = 0; i < ps->nthreads; i++)
-		write_thread(sb, &ps->threads[i], opts);
+		write_thread(sb, ps, &ps->threads[i], opts);
 }

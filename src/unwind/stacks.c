@@ -39,6 +39,8 @@ static int walk_one(struct pywalker *w, const struct pythread *th, struct pyfram
 		f->qualname = scratch[i].code->qualname;
 		f->file = scratch[i].code->filename;
 		f->line = scratch[i].line;
+		f->entry = scratch[i].is_entry;
+		f->entry_shim = scratch[i].entry_shim;
 	}
 	ts->nframes = n;
 	return 0;
@@ -117,6 +119,7 @@ void process_stacks_release(struct process_stacks *ps)
 	for (size_t i = 0; i < ps->nthreads; i++) {
 		free(ps->threads[i].frames);
 		free(ps->threads[i].error);
+		free(ps->threads[i].native_error);
 	}
 	free(ps->threads);
 	ps->threads = NULL;
