@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "pycoreprof/agg.h"
+#include "pycoreprof/native.h"
 #include "pycoreprof/python.h"
 #include "pycoreprof/target.h"
 
@@ -31,6 +32,7 @@ struct sampler_stats {
 };
 
 struct thread_capture;
+struct sampler_native;
 
 struct sampler {
 	struct target *target;   /* borrowed */
@@ -42,6 +44,7 @@ struct sampler {
 	size_t ncaptures_cap;
 	uint32_t *ids;
 	size_t ids_cap;
+	struct sampler_native *native; /* NULL unless sampler_enable_native() */
 };
 
 void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struct aggregate *agg,
@@ -50,6 +53,21 @@ void sampler_release(struct sampler *s);
 /* Take one sample. Returns 0 (errors inside the sample are counted in
  * stats), or -ERR_PROCESS_GONE when the process has exited. */
 int sampler_sample(struct sampler *s);
+/* Also sample native frames (freeze mode only): each kept thread's
+ * registers and STACK_BYTES of its stack are copied while the target is
+ * frozen, then unwound with U (borrowed; it must outlive the sampler) and
+ * merged with the Python frames as MODE says. */
+int sampler_enable_native(struct sampler *s, struct native_unwinder *u, enum native_mode mode, size_t stack_bytes);
+
+/* sampler_native.c, for sampler.c: start a round; copy thread OS (returns
+ * the copy's index, or -1 when it has no registers); count copy COPY merged
+ * with PY into AGG, appending frame ids (root first) to *IDS. */
+void sampler_native_begin(struct sampler_native *n);
+int sampler_native_copy(struct sampler_native *n, struct target *t, const struct target_thread *os);
+int sampler_native_count(struct sampler_native *n, int copy, const struct pyframe *py, size_t npy,
+                         struct aggregate *agg, bool by_function, uint32_t **ids, size_t *ids_cap, size_t *nids);
+void sampler_native_free(struct sampler_native *n);
+
 /* The P-th percentile (0..100) of N VALUES, which it sorts; 0 when N is 0. */
 double percentile(double *values, size_t n, double p);
 

@@ -17,6 +17,7 @@ struct thread_capture {
 	char name[16];
 	struct pyframe *frames;  /* MAX_DEPTH entries */
 	size_t nframes;
+	int native_copy;         /* index of the native copy, or -1 */
 };
 
 void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struct aggregate *agg,
@@ -36,6 +37,7 @@ void sampler_release(struct sampler *s)
 	free(s->captures);
 	free(s->ids);
 	free(s->stats.pauses);
+	sampler_native_free(s->native);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -80,6 +82,8 @@ static int capture(struct sampler *s, size_t *ncaptured)
 		s->stats.errors++;
 	if ((ret = ensure_captures(s, n)) < 0)
 		return ret;
+	if (s->native)
+		sampler_native_begin(s->native);
 	for (size_t i = 0; i < n; i++) {
 		const struct target_thread *os = target_find_thread(s->target, threads[i].tid);
 		if (!keep_thread(s, &threads[i], os))
@@ -95,6 +99,7 @@ static int capture(struct sampler *s, size_t *ncaptured)
 		if (threads[i].frame_addr &&
 		    pywalker_stack_raw(s->walker, &threads[i], c->frames, MAX_DEPTH, &c->nframes) < 0)
 			c->failed = true;
+		c->native_copy = s->native ? sampler_native_copy(s->native, s->target, os) : -1;
 	}
 	*ncaptured = kept;
 	return 0;
@@ -136,7 +141,13 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 	}
 	if (c->failed && (ret = agg_frame(agg, AGG_ERROR, "[unreadable stack]", NULL, -1, &s->ids[n++])) < 0)
 		return ret;
-	for (size_t k = c->nframes; k-- > 0;) {
+	if (s->native) {
+		ret = sampler_native_count(s->native, c->native_copy, c->frames, c->nframes, agg, s->opts.by_function,
+		                           &s->ids, &s->ids_cap, &n);
+		if (ret < 0)
+			return ret;
+	}
+	for (size_t k = s->native ? 0 : c->nframes; k-- > 0;) {
 		const struct pycode *code = c->frames[k].code;
 		int line = s->opts.by_function ? -1 : c->frames[k].line;
 		if ((ret = agg_frame(agg, AGG_PYTHON, code->qualname, short_filename(code->filename), line,

@@ -14,6 +14,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/live_session.h"
+#include "cmd/native_cmd.h"
 #include "pycoreprof/agg.h"
 #include "pycoreprof/profile_out.h"
 #include "pycoreprof/python.h"
@@ -43,6 +44,11 @@ static const char usage[] =
 	"                         gunicorn workers), each under a `process PID` root\n"
 	"      --nonblocking      read without stopping the process (torn samples\n"
 	"                         are counted as errors)\n"
+	"      --native           native (C) frames too, merged with the Python\n"
+	"                         frames; the interpreter's call plumbing is hidden\n"
+	"      --native-all       native frames, interpreter internals included\n"
+	"      --native-stack-bytes N  bytes of each thread's stack copied per\n"
+	"                         sample (default 64k; suffixes k, M)\n"
 	"      --title TEXT       flame graph title\n"
 	"  -h, --help             this help\n";
 
@@ -55,6 +61,8 @@ struct record_options {
 	int format;              /* enum profile_format or -1 */
 	const char *title;
 	bool subprocesses;
+	enum native_mode native;
+	size_t native_stack_bytes;
 	struct sampler_options sampling;
 };
 
@@ -84,7 +92,8 @@ static int parse_duration(const char *text, double *seconds)
 
 static int parse_options(int argc, char **argv, struct record_options *o)
 {
-	enum { OPT_IDLE = 256, OPT_GIL, OPT_THREADS, OPT_FUNCTION, OPT_NONBLOCKING, OPT_TITLE, OPT_SUBPROCESSES };
+	enum { OPT_IDLE = 256, OPT_GIL, OPT_THREADS, OPT_FUNCTION, OPT_NONBLOCKING, OPT_TITLE, OPT_SUBPROCESSES,
+	       OPT_NATIVE, OPT_NATIVE_ALL, OPT_NATIVE_STACK_BYTES };
 	static const struct option options[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"interval", required_argument, NULL, 'i'},
@@ -99,6 +108,9 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		{"nonblocking", no_argument, NULL, OPT_NONBLOCKING},
 		{"title", required_argument, NULL, OPT_TITLE},
 		{"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
+		{"native", no_argument, NULL, OPT_NATIVE},
+		{"native-all", no_argument, NULL, OPT_NATIVE_ALL},
+		{"native-stack-bytes", required_argument, NULL, OPT_NATIVE_STACK_BYTES},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -108,6 +120,7 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 	o->interval = 0.01;
 	o->format = -1;
 	o->sampling.freeze = true;
+	o->native_stack_bytes = NATIVE_STACK_BYTES_DEFAULT;
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+p:i:r:d:o:f:h", options, NULL)) != -1) {
@@ -144,6 +157,13 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		case OPT_NONBLOCKING: o->sampling.freeze = false; break;
 		case OPT_TITLE: o->title = optarg; break;
 		case OPT_SUBPROCESSES: o->subprocesses = true; break;
+		case OPT_NATIVE: o->native = o->native == NATIVE_ALL ? NATIVE_ALL : NATIVE_MERGED; break;
+		case OPT_NATIVE_ALL: o->native = NATIVE_ALL; break;
+		case OPT_NATIVE_STACK_BYTES:
+			if (parse_stack_bytes(optarg, &o->native_stack_bytes) < 0)
+				return usage_error("record", "--native-stack-bytes takes a size from 4k to 1G, not '%s'",
+				                   optarg);
+			break;
 		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0) ? EXIT_FAIL : -1;
 		default: return usage_error("record", "unknown option '%s'", argv[optind - 1]);
 		}
@@ -154,6 +174,8 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		return usage_error("record", "give --pid PID or -- COMMAND");
 	if (o->pid && o->command)
 		return usage_error("record", "give either --pid or a command, not both");
+	if (o->native != NATIVE_OFF && !o->sampling.freeze)
+		return usage_error("record", "--native needs the threads stopped: it cannot go with --nonblocking");
 	if (o->output && o->format < 0 && (o->format = profile_format_from_name(o->output)) < 0)
 		return usage_error("record", "cannot tell the format of '%s' (use .svg or .folded, or --format)",
 		                   o->output);
@@ -269,6 +291,7 @@ struct profiled {
 	int attempts;
 	struct live_session session;
 	struct sampler sampler;
+	struct native_unwinder *unwinder; /* with --native */
 	char *label;             /* `process PID "cmdline"` root frame, or NULL */
 };
 
@@ -309,7 +332,14 @@ static int start_process(struct recording *r, struct profiled *p, double wait_se
 			return -ERR_NOMEM;
 		sampling.process_root = p->label;
 	}
+	sampler_release(&p->sampler);
+	native_unwinder_free(p->unwinder);
+	p->unwinder = NULL;
 	sampler_init(&p->sampler, p->session.target, p->session.walker, &r->agg, &sampling);
+	if (r->opts->native != NATIVE_OFF &&
+	    ((ret = native_unwinder_new(p->session.target, pywalker_info(p->session.walker), &p->unwinder)) < 0 ||
+	     (ret = sampler_enable_native(&p->sampler, p->unwinder, r->opts->native, r->opts->native_stack_bytes)) < 0))
+		return ret;
 	p->active = true;
 	return 0;
 }
@@ -489,6 +519,7 @@ out:
 	for (size_t i = 0; i < r.nprocs; i++) {
 		live_session_release(&r.procs[i].session);
 		sampler_release(&r.procs[i].sampler);
+		native_unwinder_free(r.procs[i].unwinder);
 		free(r.procs[i].label);
 	}
 	free(r.procs);
