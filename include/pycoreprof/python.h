@@ -85,6 +85,11 @@ int pywalker_stack(struct pywalker *w, const struct pythread *th,
 int pywalker_stack_raw(struct pywalker *w, const struct pythread *th,
                        struct pyframe *frames, size_t max, size_t *count);
 int pywalker_resolve(struct pywalker *w, struct pyframe *frames, size_t n, size_t *count);
+/* Like pywalker_resolve() without computing lines (line stays -1), for
+ * callers that memoize them with pywalker_line(). */
+int pywalker_resolve_codes(struct pywalker *w, struct pyframe *frames, size_t n, size_t *count);
+/* The line of BYTE_OFFSET in CODE (-1 when it has none). */
+int pywalker_line(const struct pywalker *w, const struct pycode *code, int byte_offset);
 
 /* Mark a thread idle from the frame-name heuristic (lock waits, select). */
 bool pyframe_looks_idle(const struct pyframe *innermost);

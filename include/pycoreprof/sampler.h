@@ -32,6 +32,14 @@ struct sampler_stats {
 };
 
 struct thread_capture;
+
+/* (code object, instruction offset) -> aggregate frame id, so that a frame
+ * seen before costs one probe: no line-table walk, no string hashing. */
+struct frame_memo_slot {
+	const struct pycode *code;
+	int byte_offset;
+	uint32_t frame_id;
+};
 struct sampler_native;
 
 struct sampler {
@@ -45,6 +53,8 @@ struct sampler {
 	uint32_t *ids;
 	size_t ids_cap;
 	struct sampler_native *native; /* NULL unless sampler_enable_native() */
+	struct frame_memo_slot *memo;
+	size_t memo_cap, memo_used;
 };
 
 void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struct aggregate *agg,

@@ -125,6 +125,10 @@ int live_target_open(pid_t pid, const struct live_open_options *opts, struct tar
 int live_target_freeze(struct target *t);
 /* Let every thread run again. Safe to call when not frozen. */
 int live_target_resume(struct target *t);
+/* Whether each refresh or freeze should read every thread's run state
+ * (default yes). Samplers that judge idleness by registers (freeze mode) or
+ * keep idle threads turn it off: it is a read per thread per sample. */
+void live_target_want_run_states(struct target *t, bool wanted);
 /* How long the last freeze kept the process stopped: from the first thread
  * interrupted to the last one let go, in seconds. */
 double live_target_last_pause(const struct target *t);

@@ -28,6 +28,9 @@ void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struc
 	s->walker = w;
 	s->agg = agg;
 	s->opts = *opts;
+	/* Idle threads are told by their registers when frozen; with --idle
+	 * nobody asks. */
+	live_target_want_run_states(t, !opts->freeze && !opts->idle);
 }
 
 void sampler_release(struct sampler *s)
@@ -36,6 +39,7 @@ void sampler_release(struct sampler *s)
 		free(s->captures[i].frames);
 	free(s->captures);
 	free(s->ids);
+	free(s->memo);
 	free(s->stats.pauses);
 	sampler_native_free(s->native);
 	memset(s, 0, sizeof(*s));
@@ -111,11 +115,65 @@ static void resolve(struct sampler *s, size_t ncaptured)
 	for (size_t i = 0; i < ncaptured; i++) {
 		struct thread_capture *c = &s->captures[i];
 		size_t resolved;
-		if (pywalker_resolve(s->walker, c->frames, c->nframes, &resolved) < 0) {
+		/* Lines are memoized per (code, offset) when counting, except
+		 * for the native merge, which places frames by them. */
+		int ret = s->native ? pywalker_resolve(s->walker, c->frames, c->nframes, &resolved)
+		                    : pywalker_resolve_codes(s->walker, c->frames, c->nframes, &resolved);
+		if (ret < 0) {
 			c->failed = true;
 			c->nframes = resolved;
 		}
 	}
+}
+
+static size_t memo_slot(const struct pycode *code, int byte_offset, size_t cap)
+{
+	uint64_t h = ((uint64_t)(uintptr_t)code ^ ((uint64_t)(uint32_t)byte_offset << 40)) * 0x9E3779B97F4A7C15ull;
+	return (size_t)(h >> 20) & (cap - 1);
+}
+
+static int memo_grow(struct sampler *s)
+{
+	size_t cap = s->memo_cap ? s->memo_cap * 2 : 1024;
+	struct frame_memo_slot *fresh = xcalloc(cap, sizeof(*fresh));
+	if (!fresh)
+		return -ERR_NOMEM;
+	for (size_t i = 0; i < s->memo_cap; i++) {
+		const struct frame_memo_slot *old = &s->memo[i];
+		if (!old->code)
+			continue;
+		size_t k = memo_slot(old->code, old->byte_offset, cap);
+		while (fresh[k].code)
+			k = (k + 1) & (cap - 1);
+		fresh[k] = *old;
+	}
+	free(s->memo);
+	s->memo = fresh;
+	s->memo_cap = cap;
+	return 0;
+}
+
+/* The aggregate's id for a Python frame; computed once per distinct
+ * (code, offset). Code objects live as long as the walker, so their
+ * addresses are stable keys. */
+static int python_frame_id(struct sampler *s, const struct pyframe *f, uint32_t *id)
+{
+	int ret;
+	if (s->memo_used * 2 >= s->memo_cap && (ret = memo_grow(s)) < 0)
+		return ret;
+	size_t k = memo_slot(f->code, f->byte_offset, s->memo_cap);
+	for (; s->memo[k].code; k = (k + 1) & (s->memo_cap - 1)) {
+		if (s->memo[k].code == f->code && s->memo[k].byte_offset == f->byte_offset) {
+			*id = s->memo[k].frame_id;
+			return 0;
+		}
+	}
+	int line = s->opts.by_function ? -1 : pywalker_line(s->walker, f->code, f->byte_offset);
+	if ((ret = agg_frame(s->agg, AGG_PYTHON, f->code->qualname, short_filename(f->code->filename), line, id)) < 0)
+		return ret;
+	s->memo[k] = (struct frame_memo_slot){.code = f->code, .byte_offset = f->byte_offset, .frame_id = *id};
+	s->memo_used++;
+	return 0;
 }
 
 static int count_capture(struct sampler *s, const struct thread_capture *c)
@@ -147,13 +205,9 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 		if (ret < 0)
 			return ret;
 	}
-	for (size_t k = s->native ? 0 : c->nframes; k-- > 0;) {
-		const struct pycode *code = c->frames[k].code;
-		int line = s->opts.by_function ? -1 : c->frames[k].line;
-		if ((ret = agg_frame(agg, AGG_PYTHON, code->qualname, short_filename(code->filename), line,
-		                     &s->ids[n++])) < 0)
+	for (size_t k = s->native ? 0 : c->nframes; k-- > 0;)
+		if ((ret = python_frame_id(s, &c->frames[k], &s->ids[n++])) < 0)
 			return ret;
-	}
 	if (!n)
 		return 0;
 	return agg_add(agg, s->ids, n, 1);

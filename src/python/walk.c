@@ -284,7 +284,10 @@ int pywalker_stack_raw(struct pywalker *w, const struct pythread *th, struct pyf
 				/* A C-stack shim: the frame above it started an eval loop. */
 				if (n) {
 					frames[n - 1].is_entry = true;
-					frames[n - 1].entry_shim = frame;
+					/* 3.15 has a base frame in the thread state below the
+					 * first call's shim: keep the shim. */
+					if (!frames[n - 1].entry_shim)
+						frames[n - 1].entry_shim = frame;
 				}
 				frame = next;
 				continue;
@@ -331,7 +334,7 @@ int pywalker_stack_raw(struct pywalker *w, const struct pythread *th, struct pyf
 	return ret;
 }
 
-int pywalker_resolve(struct pywalker *w, struct pyframe *frames, size_t n, size_t *count)
+int pywalker_resolve_codes(struct pywalker *w, struct pyframe *frames, size_t n, size_t *count)
 {
 	int ret = 0;
 	size_t i;
@@ -340,10 +343,22 @@ int pywalker_resolve(struct pywalker *w, struct pyframe *frames, size_t n, size_
 		if ((ret = read_code(w, frames[i].code_addr, &code)) < 0)
 			break;
 		frames[i].code = code;
-		frames[i].line = py_code_line(w, code, frames[i].byte_offset);
 	}
 	*count = i;
 	return ret;
+}
+
+int pywalker_resolve(struct pywalker *w, struct pyframe *frames, size_t n, size_t *count)
+{
+	int ret = pywalker_resolve_codes(w, frames, n, count);
+	for (size_t i = 0; i < *count; i++)
+		frames[i].line = py_code_line(w, frames[i].code, frames[i].byte_offset);
+	return ret;
+}
+
+int pywalker_line(const struct pywalker *w, const struct pycode *code, int byte_offset)
+{
+	return py_code_line(w, code, byte_offset);
 }
 
 int pywalker_stack(struct pywalker *w, const struct pythread *th, struct pyframe *frames, size_t max,

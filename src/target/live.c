@@ -16,6 +16,7 @@
 
 #define MAX_STAT_FDS 256        /* stat files kept open; more threads reopen theirs */
 #define MAPS_MAX_AGE 1.0        /* seconds before refresh rereads /proc/PID/maps */
+#define RELIST_INTERVAL 0.02    /* seconds between thread listings when no run states are wanted */
 
 void live_perm_hint(void)
 {
@@ -180,7 +181,10 @@ int live_sync_tasks(struct target *t, struct live_backend *b)
 	size_t kept = 0, living = 0;
 	for (size_t k = 0; k < n; k++) {
 		struct live_task *task = &next[k];
-		read_state(b, task);
+		/* New threads always (a zombie cannot be seized); the others only
+		 * when the caller wants run states. */
+		if (b->run_states || task->ctl == CTL_UNTRACED)
+			read_state(b, task);
 		living += task->state != 'Z' && task->state != 'X';
 		if (b->freeze && task->ctl == CTL_UNTRACED) {
 			int seized = task->state == 'Z' || task->state == 'X' ? -ERR_NO_PROCESS : live_seize(b, task);
@@ -230,6 +234,13 @@ static int read_maps(struct target *t, struct live_backend *b)
 	return 0;
 }
 
+void live_target_want_run_states(struct target *t, bool wanted)
+{
+	struct live_backend *b = t->backend;
+	if (t->kind == TARGET_LIVE && b)
+		b->run_states = wanted;
+}
+
 int live_target_refresh(struct target *t)
 {
 	struct live_backend *b = t->backend;
@@ -238,9 +249,17 @@ int live_target_refresh(struct target *t)
 	if (b->frozen)
 		return 0;   /* memory cannot change while frozen: keep the cache */
 	live_cache_clear(&b->cache);
-	int ret = live_sync_tasks(t, b);
-	if (ret < 0)
-		return ret;
+	/* Without run states to read, the thread list only matters for new
+	 * threads, which the Python thread list shows anyway: relist at most
+	 * every RELIST_INTERVAL. */
+	double now = time_now();
+	if (b->run_states || now - b->synced_at >= RELIST_INTERVAL) {
+		int ret = live_sync_tasks(t, b);
+		if (ret < 0)
+			return ret;
+		b->synced_at = now;
+	}
+	int ret = 0;
 	if (b->maps_stale || time_now() - b->maps_read_at >= MAPS_MAX_AGE)
 		ret = read_maps(t, b);
 	return ret;
@@ -373,6 +392,7 @@ int live_target_open(pid_t pid, const struct live_open_options *opts, struct tar
 		goto out;
 	}
 	b->freeze = opts && opts->freeze;
+	b->run_states = true;
 	if ((ret = live_sync_tasks(t, b)) < 0)
 		goto out;
 	*out = t;

@@ -53,6 +53,8 @@ struct live_page_cache {
 struct live_backend {
 	pid_t pid;
 	bool freeze;                 /* threads are seized */
+	bool run_states;             /* read every thread's run state at each sync */
+	double synced_at;            /* time of the last thread listing */
 	bool frozen;
 	double stopped_at;           /* time of the first interrupt of this freeze */
 	double last_pause;           /* seconds between the last freeze's first interrupt and its last resume */
