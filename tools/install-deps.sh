@@ -4,7 +4,7 @@
 set -eu
 
 build_packages="gcc make pkg-config libelf-dev libdw-dev zlib1g-dev"
-test_packages="gdb elfutils patchelf python3 procps"
+test_packages="gdb elfutils patchelf python3 procps python3.11-dbg"
 
 missing=""
 for package in $build_packages $test_packages; do

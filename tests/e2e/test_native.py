@@ -1,0 +1,286 @@
+# Native stacks (--native) for every interpreter: Python -> C -> Python through
+# qsort with a ctypes callback, live (dump of a stopped process) and from a
+# crash core; crashes inside C; names checked against eu-stack; and the
+# shares of a native record.
+import os
+import re
+import signal
+import subprocess
+import time
+
+import lib
+from lib import check
+
+FIXTURE = "native_calls.py"
+SHARES = os.path.join(lib.FIXTURES, "shares.py")
+
+
+def native_core(label, mode, expect):
+    """(core, truth) of native_calls.py MODE, cached for the run."""
+    python = lib.interpreter(label)
+
+    def make(workdir):
+        truth = os.path.join(workdir, "truth.json")
+        core = lib.make_core([python, os.path.join(lib.FIXTURES, FIXTURE), mode, truth], workdir, expect)
+        check(os.path.exists(truth), "the fixture wrote no ground truth")
+        return {"core": core, "truth": truth}
+
+    made = lib.cached(label, "native-" + mode, make)
+    return made["core"], lib.load_truth(made["truth"])
+
+
+def main_thread(document, truth):
+    for thread in document.get("threads") or []:
+        if thread.get("tid") == truth["pid"]:
+            return thread
+    raise lib.Failure("no thread %s in the output" % truth["pid"])
+
+
+def kinds(frames):
+    return "".join("p" if frame.get("kind") == "python" else "n" for frame in frames)
+
+
+def describe(frames):
+    return " | ".join("%s%s" % ("" if frame["kind"] == "python" else "*", frame.get("function"))
+                      for frame in frames)
+
+
+def library_name(frame):
+    return os.path.basename(frame.get("library") or "")
+
+
+def check_python_part(thread, truth):
+    """The Python frames, in order, are the fixture's own stack."""
+    got = [(frame["function"], frame["file"], frame["line"])
+           for frame in thread["frames"] if frame["kind"] == "python"]
+    lib.compare_frames("Python frames among the native ones", lib.truth_frames(truth), got)
+    check(not thread.get("native_partial"), "the merge is partial: %s", describe(thread["frames"]))
+    check(thread.get("native_error") is None, "no native frames: %s", thread.get("native_error"))
+
+
+def check_native_fields(frames):
+    for frame in frames:
+        if frame["kind"] != "native":
+            continue
+        for key in ("function", "library", "address", "offset", "file", "line"):
+            check(key in frame, "native frame without %r: %r", key, frame)
+        check(re.match(r"^0x[0-9a-f]+$", frame["address"]), "address %r is not hex", frame["address"])
+
+
+def check_qsort_order(thread):
+    """compare (Python), then the callback's way in through ctypes and
+    qsort, then sort_numbers (Python): the true order, innermost first."""
+    frames = thread["frames"]
+    names = [frame.get("function") for frame in frames]
+    check("compare" in names and "sort_numbers" in names, "frames: %s", describe(frames))
+    inner, outer = names.index("compare"), names.index("sort_numbers")
+    between = frames[inner + 1:outer]
+    check(between and all(frame["kind"] == "native" for frame in between),
+          "between compare and sort_numbers expected native frames only: %s", describe(frames))
+    sorting = [i for i, frame in enumerate(between)
+               if "sort" in (frame.get("function") or "") and library_name(frame).startswith("libc")]
+    calling = [i for i, frame in enumerate(between)
+               if library_name(frame).startswith(("libffi", "_ctypes"))]
+    check(sorting, "no libc sort frame between the Python frames: %s", describe(frames))
+    check(calling and calling[-1] > sorting[-1],
+          "no ctypes/libffi frame outside qsort: %s", describe(frames))
+    check(any(i < sorting[0] for i in calling),
+          "no ctypes/libffi callback frame inside qsort: %s", describe(frames))
+
+
+@lib.each_interpreter
+def test_core_qsort_callback(label):
+    core, truth = native_core(label, "qsort-abort", signal.SIGABRT)
+    document = lib.core_json(core, ["--native"])
+    check(document.get("native") == "merged", "native is %r", document.get("native"))
+    thread = main_thread(document, truth)
+    check_native_fields(thread["frames"])
+    check_python_part(thread, truth)
+    check_qsort_order(thread)
+    names = [frame.get("function") for frame in thread["frames"]]
+    check(names.index("abort") < names.index("compare"), "abort is not inside the callback: %s",
+          describe(thread["frames"]))
+
+
+@lib.each_interpreter
+def test_core_abort(label):
+    core, truth = native_core(label, "abort", signal.SIGABRT)
+    thread = main_thread(lib.core_json(core, ["--native"]), truth)
+    frames = thread["frames"]
+    check_python_part(thread, truth)
+    first_python = kinds(frames).index("p")
+    innermost = [frame.get("function") for frame in frames[:first_python]]
+    check(first_python > 0 and "abort" in innermost,
+          "expected the innermost frames native with abort among them: %s", describe(frames))
+
+
+@lib.each_interpreter
+def test_core_segv_in_c(label):
+    core, truth = native_core(label, "string-at", signal.SIGSEGV)
+    thread = main_thread(lib.core_json(core, ["--native"]), truth)
+    frames = thread["frames"]
+    first_python = kinds(frames).index("p")
+    check(first_python > 0, "the innermost frame is not native: %s", describe(frames))
+    check(frames[first_python]["function"] == "string_at",
+          "the innermost Python frame is %s, expected string_at: %s", frames[first_python]["function"],
+          describe(frames))
+    check(any(library_name(frame).startswith(("libc", "_ctypes", "libpython", "libffi"))
+              for frame in frames[:first_python]),
+          "no libc/ctypes frame inside string_at: %s", describe(frames))
+    # The fixture recorded read_null's stack: string_at sits above it.
+    python = [(f["function"], f["file"], f["line"]) for f in frames if f["kind"] == "python"]
+    lib.compare_frames("Python frames below string_at", lib.truth_frames(truth), python[1:])
+
+
+def eu_stack_names(core, executable):
+    """{address: name} of eu-stack's frames for the core's threads."""
+    tool = lib.tool("eu-stack", "elfutils")
+    result = lib.run([tool, "--core", core, "-e", executable], timeout=120)
+    found = {}
+    for line in result.text().splitlines():
+        match = re.match(r"^#\d+\s+0x([0-9a-f]+)\s*(\S*)", line.strip())
+        if match:
+            found[int(match.group(1), 16)] = match.group(2) or None
+    check(found, "eu-stack printed no frames: %s", result.describe())
+    return found
+
+
+@lib.each_interpreter
+def test_names_agree_with_eu_stack(label):
+    core, truth = native_core(label, "qsort-abort", signal.SIGABRT)
+    document = lib.core_json(core, ["--native-all"])
+    theirs = eu_stack_names(core, truth["executable"])
+    compared = 0
+    for thread in document["threads"]:
+        for frame in thread["frames"]:
+            if frame["kind"] != "native" or not frame.get("function"):
+                continue
+            address = int(frame["address"], 16)
+            # eu-stack prints a caller's address less one.
+            name = theirs.get(address, theirs.get(address - 1))
+            if not name:
+                continue
+            compared += 1
+            check(name == frame["function"], "at 0x%x we say %s, eu-stack says %s",
+                  address, frame["function"], name)
+    check(compared >= 5, "only %d named frames in common with eu-stack", compared)
+
+
+class Parked(object):
+    """native_calls.py qsort-park, from its ground truth until killed by PID."""
+
+    def __init__(self, label):
+        self.python = lib.interpreter(label)
+        self.workdir = lib.scratch("native")
+        self.truth_path = os.path.join(self.workdir, "truth.json")
+
+    def __enter__(self):
+        log = open(os.path.join(self.workdir, "fixture.log"), "wb")
+        self.proc = subprocess.Popen([self.python, os.path.join(lib.FIXTURES, FIXTURE), "qsort-park",
+                                      self.truth_path], cwd=self.workdir, stdin=subprocess.DEVNULL,
+                                     stdout=log, stderr=subprocess.STDOUT, env=lib.fixture_env())
+        log.close()
+        deadline = time.time() + 60
+        while not os.path.exists(self.truth_path):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.__exit__()
+                raise lib.Failure("the qsort fixture did not park (status %s)" % self.proc.poll())
+            time.sleep(0.02)
+        self.truth = lib.load_truth(self.truth_path)
+        # The ground truth is written just before the callback parks: wait
+        # until the main thread sleeps on the park line.
+        while not self.sleeping():
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.__exit__()
+                raise lib.Failure("the qsort fixture did not go to sleep (status %s)" % self.proc.poll())
+            time.sleep(0.02)
+        return self
+
+    def sleeping(self):
+        """The main thread sits in select, nanosleep or clock_nanosleep."""
+        try:
+            with open("/proc/%d/syscall" % self.proc.pid) as source:
+                number = source.read().split()[0]
+        except (IOError, OSError, IndexError):
+            return False
+        return number in ("23", "35", "230", "270")
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+
+@lib.each_interpreter
+def test_dump_qsort_callback(label):
+    with Parked(label) as fixture:
+        pid = fixture.proc.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            result = lib.run_pycoreprof(["dump", "--pid", str(pid), "--native", "--json"])
+            check(result.code == 0, "expected exit 0: %s", result.describe())
+            text = lib.run_pycoreprof(["dump", "--pid", str(pid), "--native"]).text()
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        thread = main_thread(lib.parse_json(result), fixture.truth)
+        check_native_fields(thread["frames"])
+        check_python_part(thread, fixture.truth)
+        check_qsort_order(thread)
+        check("[native]" in text and "[python]" in text, "the text output has no frame tags")
+
+
+def shares_of(folded):
+    counts = {"fifty": 0, "thirty": 0, "twenty": 0}
+    total = 0
+    with open(folded) as source:
+        for line in source:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            names = [frame.split(" (")[0] for frame in stack.split(";")]
+            for name in counts:
+                if name in names:
+                    counts[name] += int(count)
+                    total += int(count)
+    check(total > 100, "only %d samples in the spinning functions", total)
+    return dict((name, 100.0 * count / total) for name, count in counts.items())
+
+
+def timeline_shares(path):
+    """Wall-time shares of fifty, thirty and twenty by the fixture's own
+    timeline (preemptions on a busy machine move them off 50/30/20)."""
+    spent = {"fifty": 0.0, "thirty": 0.0, "twenty": 0.0}
+    with open(path) as source:
+        for line in source:
+            fields = line.split()
+            if len(fields) != 4:
+                continue
+            marks = [float(field) for field in fields]
+            for name, began, ended in zip(("fifty", "thirty", "twenty"), marks, marks[1:]):
+                spent[name] += ended - began
+    whole = sum(spent.values())
+    check(whole > 0, "the fixture's timeline %s is empty", path)
+    return dict((name, 100.0 * value / whole) for name, value in spent.items())
+
+
+@lib.each_interpreter
+def test_record_shares(label):
+    if not os.path.exists(SHARES):
+        raise lib.Missing("fixtures/python/shares.py not found")
+    python = lib.interpreter(label)
+    workdir = lib.scratch("native-record")
+    out = os.path.join(workdir, "profile.folded")
+    timeline = os.path.join(workdir, "timeline.txt")
+    result = lib.run_pycoreprof(["record", "--native", "--rate", "200", "-o", out, "--", python, SHARES, "4",
+                                 "--rest", "10", "--timeline", timeline], timeout=90)
+    check(result.code == 0, "expected exit 0: %s", result.describe())
+    # The fixture splits its CPU time 50/30/20; on a busy machine its
+    # threads also wait for a CPU, which its timeline shows in wall time.
+    sampled, spent = shares_of(out), timeline_shares(timeline)
+    nominal = {"fifty": 50.0, "thirty": 30.0, "twenty": 20.0}
+    for name in nominal:
+        low, high = sorted((nominal[name], spent[name]))
+        check(low - 3 <= sampled[name] <= high + 3,
+              "%s has %.1f%% of the samples, expected within 3 points of %.1f%% (CPU time) to %.1f%% "
+              "(wall time): samples %s", name, sampled[name], nominal[name], spent[name], sampled)
+    with open(out) as source:
+        check(any("[vdso]" in line or "libc" in line for line in source),
+              "no native frame in the recorded stacks")
