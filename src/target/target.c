@@ -100,6 +100,7 @@ static bool waiting_syscall(int64_t nr)
 	case 61:  /* wait4 */
 	case 128: /* rt_sigtimedwait */
 	case 202: /* futex */
+	case 219: /* restart_syscall: a sleep resumed after a ptrace stop */
 	case 230: /* clock_nanosleep */
 	case 232: /* epoll_wait */
 	case 247: /* waitid */
