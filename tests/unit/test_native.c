@@ -1,0 +1,95 @@
+/* Unit tests of the native merge (evaluation frames replaced by their
+ * Python frames, plumbing hidden, partial merges) and of the C++ name
+ * reader. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pycoreprof/native.h"
+#include "unit.h"
+
+/* The merged order as text: P<index> for Python, N<index> for native. */
+static const char *order_text(const struct merged_frame *out, size_t n)
+{
+	static char text[256];
+	size_t len = 0;
+	text[0] = '\0';
+	for (size_t i = 0; i < n && len + 8 < sizeof(text); i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%c%u", i ? " " : "",
+		                        out[i].python ? 'P' : 'N', out[i].index);
+	return text;
+}
+
+static void test_merge(void)
+{
+	const enum native_class O = NATIVE_OTHER, E = NATIVE_EVAL, L = NATIVE_PLUMBING;
+	struct merged_frame out[32];
+	bool partial;
+
+	/* 3.10: one Python frame per evaluation call. */
+	enum native_class c1[] = {O, O, E, L, E, O};
+	bool e1[2] = {false, false};
+	struct merge_input in = {.classes = c1, .nnative = 6, .py_entry = e1, .npy = 2, .one_per_eval = true,
+	                         .mode = NATIVE_MERGED};
+	size_t n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "N0 N1 P0 P1 N5") && !partial, "one frame per call: %s",
+	      order_text(out, n));
+	in.mode = NATIVE_ALL;
+	n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "N0 N1 P0 N2 N3 P1 N4 N5"), "--native-all keeps everything: %s",
+	      order_text(out, n));
+
+	/* 3.11+: a call runs Python frames up to its entry frame. */
+	enum native_class c2[] = {O, E, O, E, O};
+	bool e2[5] = {false, false, true, false, true};
+	in = (struct merge_input){.classes = c2, .nnative = 5, .py_entry = e2, .npy = 5, .mode = NATIVE_MERGED};
+	n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "N0 P0 P1 P2 N2 P3 P4 N4") && !partial, "entry frames split: %s",
+	      order_text(out, n));
+
+	/* An evaluation call missing (unwind cut short): the rest goes last. */
+	enum native_class c3[] = {O, E, O};
+	in.classes = c3;
+	in.nnative = 3;
+	n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "N0 P0 P1 P2 N2 P3 P4") && partial, "partial merge: %s",
+	      order_text(out, n));
+
+	/* 3.12+ without symbols: the shim's address names the frame. */
+	enum native_class c4[] = {O, O, O, O};
+	uint64_t sps[] = {0x1000, 0x1100, 0x1200, 0x1300};
+	bool e4[2] = {false, true};
+	uint64_t shims[2] = {0, 0x1250};
+	in = (struct merge_input){.classes = c4, .sps = sps, .nnative = 4, .py_entry = e4, .py_shim = shims,
+	                          .npy = 2, .mode = NATIVE_MERGED};
+	n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "N0 N1 P0 P1 N3") && !partial, "merge by shim address: %s",
+	      order_text(out, n));
+}
+
+static void test_demangle(void)
+{
+	static const char *const cases[][2] = {
+		{"_ZN5numpy4sortIiEEvPT_l", "numpy::sort<...>"},
+		{"_ZN3foo3BarC2Ev", "foo::Bar::Bar"},
+		{"_ZN3foo3BarD1Ev", "foo::Bar::~Bar"},
+		{"_Z4mainiPPc", "main"},
+		{"_ZSt4sortIPiEvT_S1_", "std::sort<...>"},
+		{"_ZL6helperv", "helper"},
+		{"_ZN2ns5Outer5innerEv.cold", "ns::Outer::inner.cold"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = native_demangle(cases[i][0]);
+		CHECK(got && !strcmp(got, cases[i][1]), "%s -> %s (expected %s)", cases[i][0], got ? got : "NULL",
+		      cases[i][1]);
+		free(got);
+	}
+	CHECK(!native_demangle("memcpy"), "a C name is not demangled");
+	CHECK(!native_demangle("_ZZ"), "garbage is refused");
+}
+
+int main(void)
+{
+	test_merge();
+	test_demangle();
+	return unit_done();
+}
