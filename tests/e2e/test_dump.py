@@ -125,6 +125,11 @@ def test_stopped_process(label):
         wait_for(lambda: all(state == "T" for state in task_states(pid)), "the SIGSTOP")
         document = dump_json(pid)
         check_stacks(document, fixture.truth)
+        # Detaching wakes a group-stopped thread just long enough to enter
+        # the group stop again, inside the kernel (no user code runs): it may
+        # show R for a moment on a busy machine, then T.
+        wait_for(lambda: all(state == "T" for state in task_states(pid)),
+                 "every thread stopped by SIGSTOP again after the dump")
         states = task_states(pid)
         check(states and all(state == "T" for state in states),
               "after the dump, states %s: expected every thread still stopped by SIGSTOP", states)
@@ -138,6 +143,10 @@ def test_running_process(label):
     with Parked(label) as fixture:
         pid = fixture.pid
         for mode in ([], ["--nonblocking"]):
+            # Parked means asleep: a previous freeze pulls the threads out
+            # of their syscalls, and on a busy machine they may take a while
+            # to get back in (a nonblocking dump judges idleness by state).
+            wait_for(lambda: all(state == "S" for state in task_states(pid)), "every thread asleep")
             check_stacks(dump_json(pid, mode), fixture.truth)
             check_left_running(pid)
         result = lib.run_pycoreprof(["dump", "--pid", str(pid)])
