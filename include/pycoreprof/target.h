@@ -165,11 +165,11 @@ const struct target_mapping *target_find_mapping(const struct target *t, uint64_
 const struct target_mapping *target_first_mapping_of(const struct target *t, const char *path);
 /* The thread with TID or NULL. */
 const struct target_thread *target_find_thread(const struct target *t, pid_t tid);
-/* Whether thread TH was waiting rather than running: stopped inside a
- * blocking system call (futex, sleeps, poll, select, read...) when its
- * registers are known, else its OS run state is not R. False when nothing
- * tells. */
-bool target_thread_waiting(const struct target_thread *th);
+/* Whether thread TH of T was waiting rather than running: stopped inside
+ * (or about to restart) a blocking system call (futex, sleeps, poll,
+ * select, read...) when its registers are known, else its OS run state is
+ * not R. False when nothing tells. */
+bool target_thread_waiting(struct target *t, const struct target_thread *th);
 /* Value of auxv entry TYPE, or 0 when absent. */
 uint64_t target_auxv(const struct target *t, uint64_t type);
 

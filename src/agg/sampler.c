@@ -71,7 +71,7 @@ static bool keep_thread(const struct sampler *s, const struct pythread *th, cons
 		return th->holds_gil;
 	if (s->opts.idle)
 		return true;
-	return th->holds_gil || !target_thread_waiting(os);
+	return th->holds_gil || !target_thread_waiting(s->target, os);
 }
 
 /* Read the stacks; in freeze mode this is the whole pause. */

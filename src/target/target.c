@@ -119,12 +119,19 @@ static bool waiting_syscall(int64_t nr)
 /* A stopped thread's orig_rax is the syscall it was in (-1 outside one).
  * That is more reliable than the run state read before stopping it: a
  * thread that a previous stop pulled out of its syscall is briefly
- * runnable while the kernel restarts it. */
-bool target_thread_waiting(const struct target_thread *th)
+ * runnable while the kernel restarts it. A restart itself happens in user
+ * mode (the instruction pointer is moved back onto the `syscall`
+ * instruction, rax holding the number again): a thread stopped there is
+ * about to wait too. */
+bool target_thread_waiting(struct target *t, const struct target_thread *th)
 {
 	if (!th)
 		return false;
-	if (th->has_regs)
+	if (!th->has_regs)
+		return th->state && th->state != 'R';
+	if ((int64_t)th->regs[TREG_ORIG_RAX] >= 0)
 		return waiting_syscall((int64_t)th->regs[TREG_ORIG_RAX]);
-	return th->state && th->state != 'R';
+	uint8_t insn[2];
+	return waiting_syscall((int64_t)th->regs[TREG_RAX]) &&
+	       target_read(t, th->regs[TREG_RIP], insn, sizeof(insn)) == 0 && insn[0] == 0x0f && insn[1] == 0x05;
 }

@@ -9,13 +9,13 @@
 
 enum { MAX_FRAMES = 65536 };
 
-static bool thread_is_idle(const struct target_thread *os, const struct thread_stack *ts,
+static bool thread_is_idle(struct target *t, const struct target_thread *os, const struct thread_stack *ts,
                            const struct pyframe *innermost)
 {
 	if (ts->crashed || ts->gil)
 		return false;
 	if (os && (os->has_regs || os->state))
-		return target_thread_waiting(os);
+		return target_thread_waiting(t, os);
 	return innermost && pyframe_looks_idle(innermost);
 }
 
@@ -98,7 +98,7 @@ int process_stacks_collect(struct target *t, struct pywalker *w, const char *sou
 			goto fail;
 		if (ts->error)
 			out->errors++;
-		ts->idle = thread_is_idle(target_find_thread(t, ts->tid), ts, innermost);
+		ts->idle = thread_is_idle(t, target_find_thread(t, ts->tid), ts, innermost);
 	}
 	if (crashed_tid && !crashed_found) {
 		struct thread_stack *ts = &out->threads[out->nthreads++];
