@@ -34,6 +34,12 @@ int usage_error(const char *command, const char *fmt, ...) __attribute__((format
 /* Write BUF to stdout and check the stream; returns 0 or EXIT_FAIL after
  * reporting. */
 int write_stdout(const char *buf, size_t len);
+struct process_stacks;
+struct dump_options;
+/* Print PS as JSON or text on stdout; the exit code: EXIT_PARTIAL when a
+ * thread's walk (or, with NATIVE_FAILED, the native unwinding) was cut
+ * short, which is also said on stderr. */
+int print_stacks(const struct process_stacks *ps, bool json, const struct dump_options *opts, bool native_failed);
 /* True when ARG is --help or -h. */
 bool is_help(const char *arg);
 

@@ -68,7 +68,6 @@ int cmd_core(int argc, char **argv)
 	struct process_stacks ps = {0};
 	struct native_copies copies = {0};
 	struct native_unwinder *unwinder = NULL;
-	struct strbuf sb = {0};
 	bool native_failed = false;
 	int status;
 	int ret = core_target_open(path, &open_opts, &t);
@@ -89,24 +88,8 @@ int cmd_core(int argc, char **argv)
 		native_failed = !add_native_frames(&ps, t, w, &copies, native, &unwinder);
 	}
 	struct dump_options dump_opts = {.show_source = show_source, .origin = path};
-	if (json)
-		dump_write_json(&sb, &ps, &dump_opts);
-	else
-		dump_write_text(&sb, &ps, &dump_opts);
-	if (!strbuf_ok(&sb)) {
-		status = report_error(-ERR_NOMEM);
-		goto out;
-	}
-	status = write_stdout(sb.buf, sb.len);
-	if (status == EXIT_OK && native_failed)
-		status = EXIT_PARTIAL;
-	if (status == EXIT_OK && ps.errors) {
-		fprintf(stderr, "pycoreprof: %zu thread%s could not be walked completely (see above)\n", ps.errors,
-		        ps.errors == 1 ? "" : "s");
-		status = EXIT_PARTIAL;
-	}
+	status = print_stacks(&ps, json, &dump_opts, native_failed);
 out:
-	strbuf_release(&sb);
 	source_cache_clear();
 	process_stacks_release(&ps);
 	native_unwinder_free(unwinder);

@@ -174,7 +174,6 @@ int cmd_dump(int argc, char **argv)
 	struct process_stacks ps = {0};
 	struct native_copies copies = {0};
 	struct native_unwinder *unwinder = NULL;
-	struct strbuf sb = {0};
 	char origin[32];
 	bool native_failed = false;
 	int status;
@@ -187,24 +186,8 @@ int cmd_dump(int argc, char **argv)
 		native_failed = !add_native_frames(&ps, t, w, &copies, native, &unwinder);
 	snprintf(origin, sizeof(origin), "pid %d", (int)pid);
 	struct dump_options dump_opts = {.show_source = show_source, .origin = origin};
-	if (json)
-		dump_write_json(&sb, &ps, &dump_opts);
-	else
-		dump_write_text(&sb, &ps, &dump_opts);
-	if (!strbuf_ok(&sb)) {
-		status = report_error(-ERR_NOMEM);
-		goto out;
-	}
-	status = write_stdout(sb.buf, sb.len);
-	if (status == EXIT_OK && native_failed)
-		status = EXIT_PARTIAL;
-	if (status == EXIT_OK && ps.errors) {
-		fprintf(stderr, "pycoreprof: %zu thread%s could not be walked completely (see above)\n", ps.errors,
-		        ps.errors == 1 ? "" : "s");
-		status = EXIT_PARTIAL;
-	}
+	status = print_stacks(&ps, json, &dump_opts, native_failed);
 out:
-	strbuf_release(&sb);
 	source_cache_clear();
 	process_stacks_release(&ps);
 	native_unwinder_free(unwinder);

@@ -1,11 +1,12 @@
 /* The one place errors are printed: a single line with what failed and what
- * to do about it. */
+ * to do about it; and the printing of stacks shared by core and dump. */
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 
 #include "cmd/cmd.h"
 #include "pycoreprof/base.h"
+#include "pycoreprof/out.h"
 
 /* Advice for errors whose context does not already carry a hint. */
 static const char *default_hint(int code)
@@ -72,4 +73,23 @@ fail:
 bool is_help(const char *arg)
 {
 	return !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}
+
+int print_stacks(const struct process_stacks *ps, bool json, const struct dump_options *opts, bool native_failed)
+{
+	struct strbuf sb = {0};
+	if (json)
+		dump_write_json(&sb, ps, opts);
+	else
+		dump_write_text(&sb, ps, opts);
+	int status = strbuf_ok(&sb) ? write_stdout(sb.buf, sb.len) : report_error(-ERR_NOMEM);
+	strbuf_release(&sb);
+	if (status == EXIT_OK && native_failed)
+		status = EXIT_PARTIAL;
+	if (status == EXIT_OK && ps->errors) {
+		fprintf(stderr, "pycoreprof: %zu thread%s could not be walked completely (see above)\n", ps->errors,
+		        ps->errors == 1 ? "" : "s");
+		status = EXIT_PARTIAL;
+	}
+	return status;
 }
