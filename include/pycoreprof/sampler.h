@@ -55,13 +55,16 @@ struct sampler {
 	struct sampler_native *native; /* NULL unless sampler_enable_native() */
 	struct frame_memo_slot *memo;
 	size_t memo_cap, memo_used;
+	int lost_rounds;         /* consecutive rounds that found no thread state */
 };
 
 void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struct aggregate *agg,
                   const struct sampler_options *opts);
 void sampler_release(struct sampler *s);
 /* Take one sample. Returns 0 (errors inside the sample are counted in
- * stats), or -ERR_PROCESS_GONE when the process has exited. */
+ * stats), -ERR_PROCESS_GONE when the process has exited, or -ERR_NOT_PYTHON
+ * when several rounds in a row found no interpreter where it was (the
+ * process exec'd, or finalised its runtime): open it anew. */
 int sampler_sample(struct sampler *s);
 /* Also sample native frames (freeze mode only): each kept thread's
  * registers and STACK_BYTES of its stack are copied while the target is

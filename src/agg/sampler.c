@@ -9,7 +9,7 @@
 #include "pycoreprof/base.h"
 #include "pycoreprof/sampler.h"
 
-enum { MAX_DEPTH = 4096 };
+enum { MAX_DEPTH = 4096, LOST_ROUNDS = 5 };
 
 struct thread_capture {
 	pid_t tid;
@@ -247,8 +247,12 @@ int sampler_sample(struct sampler *s)
 		if (ret == -ERR_PROCESS_GONE)
 			return ret;
 		s->stats.errors++;
+		if (++s->lost_rounds >= LOST_ROUNDS)
+			return err_set(ERR_NOT_PYTHON, "no Python thread state where the interpreter was in pid %d",
+			               (int)s->target->pid);
 		return 0;
 	}
+	s->lost_rounds = 0;
 	resolve(s, ncaptured);
 	s->stats.samples++;
 	for (size_t i = 0; i < ncaptured; i++) {

@@ -298,6 +298,7 @@ struct profiled {
 struct recording {
 	const struct record_options *opts;
 	struct aggregate agg;
+	struct sampler_stats retired;  /* of samplers replaced when a process exec'd */
 	struct profiled *procs;
 	size_t nprocs, cap;
 };
@@ -376,6 +377,32 @@ static void stop_process(struct profiled *p)
 	p->rejected = true;
 }
 
+/* The interpreter vanished from where it was: the process exec'd (a
+ * launcher handing over, a worker re-executing itself). Keep what was
+ * counted and open the process anew. */
+static void follow_exec(struct recording *r, struct profiled *p)
+{
+	struct sampler_stats *st = &p->sampler.stats, *kept = &r->retired;
+	if (p == &r->procs[0])
+		kept->samples += st->samples; /* samples are counted on the root */
+	kept->stacks += st->stacks;
+	kept->errors += st->errors;
+	if (st->npauses) {
+		double *grown = xrealloc_array(kept->pauses, kept->npauses + st->npauses, sizeof(double));
+		if (grown) {
+			memcpy(grown + kept->npauses, st->pauses, st->npauses * sizeof(double));
+			kept->pauses = grown;
+			kept->npauses += st->npauses;
+		}
+	}
+	live_session_release(&p->session);
+	free(p->label);
+	p->label = NULL;
+	fprintf(stderr, "pycoreprof: process %d changed (exec?); looking for its interpreter again\n", (int)p->pid);
+	if (start_process(r, p, 2.0) < 0)
+		stop_process(p);
+}
+
 struct totals {
 	uint64_t samples, errors;
 	double *pauses;
@@ -385,15 +412,21 @@ struct totals {
 static void add_up(const struct recording *r, struct totals *t)
 {
 	memset(t, 0, sizeof(*t));
-	size_t all = 0;
+	size_t all = r->retired.npauses;
 	for (size_t i = 0; i < r->nprocs; i++)
 		all += r->procs[i].sampler.stats.npauses;
 	t->pauses = all ? xcalloc(all, sizeof(double)) : NULL;
+	t->samples = r->retired.samples;
+	t->errors = r->retired.errors;
+	if (t->pauses && r->retired.npauses) {
+		memcpy(t->pauses, r->retired.pauses, r->retired.npauses * sizeof(double));
+		t->npauses = r->retired.npauses;
+	}
 	for (size_t i = 0; i < r->nprocs; i++) {
 		const struct sampler_stats *st = &r->procs[i].sampler.stats;
 		t->errors += st->errors;
 		if (i == 0)
-			t->samples = st->samples;
+			t->samples += st->samples;
 		if (t->pauses) {
 			memcpy(t->pauses + t->npauses, st->pauses, st->npauses * sizeof(double));
 			t->npauses += st->npauses;
@@ -471,6 +504,8 @@ int cmd_record(int argc, char **argv)
 			ret = sampler_sample(&p->sampler);
 			if (ret == -ERR_PROCESS_GONE) {
 				stop_process(p);
+			} else if (ret == -ERR_NOT_PYTHON) {
+				follow_exec(&r, p);
 			} else if (ret < 0) {
 				status = report_error(ret);
 				goto out;
@@ -534,6 +569,7 @@ out:
 			status = child_exit_code(child_status);
 	}
 	free(totals.pauses);
+	free(r.retired.pauses);
 	agg_release(&r.agg);
 	free(output);
 	free(subtitle);
