@@ -16,6 +16,8 @@ static const struct command commands[] = {
 	{"record", cmd_record, "sample a running (or launched) Python process into a flame graph"},
 	{"core", cmd_core, "why a process died and every thread's Python stack, from a core file"},
 	{"dump", cmd_dump, "every thread's Python stack of a running process, now"},
+	{"flamegraph", cmd_flamegraph, "render folded stacks (from any tool) as an SVG flame graph"},
+	{"convert", cmd_convert, "convert a profile between folded, JSON, speedscope, pprof and SVG"},
 };
 static const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
 static const char default_command[] = "record";

@@ -1,29 +1,64 @@
-/* Profile writers: turn an aggregate into folded stacks or an interactive
- * SVG flame graph. They format into a strbuf and never print; output is the
- * same bytes for the same aggregate. */
+/* Profile writers: turn an aggregate into folded stacks, an interactive SVG
+ * flame graph, a speedscope file, a gzipped pprof profile or JSON. They
+ * format into a strbuf and never print; the same aggregate (the same samples
+ * added in the same order) gives the same bytes. Frames and stacks are
+ * written in the order of a depth-first walk with children sorted by name,
+ * file and line. */
 #ifndef PYCOREPROF_PROFILE_OUT_H
 #define PYCOREPROF_PROFILE_OUT_H
 
 #include "pycoreprof/agg.h"
 #include "pycoreprof/base.h"
 
-enum profile_format { PROFILE_SVG, PROFILE_FOLDED };
+enum profile_format { PROFILE_SVG, PROFILE_FOLDED, PROFILE_SPEEDSCOPE, PROFILE_PPROF, PROFILE_JSON };
+
+/* Flame graph colours: by kind of code (yours, standard library,
+ * site-packages, native, roots), or flamegraph.pl's warm and cold hues. */
+enum profile_palette { PALETTE_PACKAGE, PALETTE_HOT, PALETTE_COLD, PALETTE_MONO };
 
 struct profile_meta {
-	const char *title;       /* NULL: "Flame Graph" */
+	const char *title;       /* NULL: "Flame Graph" (SVG), none elsewhere */
 	const char *subtitle;    /* NULL: none */
 	int width;               /* SVG width in pixels; 0: 1200 */
 	double min_width;        /* frames narrower than this many pixels are merged away; 0: 0.1 */
+	double interval;         /* seconds between samples; 0: unknown (pprof then assumes 10ms) */
+	double duration;         /* seconds the recording lasted; 0: unknown */
+	bool reverse;            /* SVG: icicle graph, root at the top */
+	enum profile_palette palette;
+	/* SVG differential flame graph: the widths are this aggregate's, the
+	 * colours show the change from BASELINE (scaled to the same total):
+	 * red grew, blue shrank. NULL: an ordinary flame graph. */
+	const struct aggregate *baseline;
 };
 
 int profile_write_folded(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);
 int profile_write_svg(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);
+/* speedscope's file format: one "sampled" profile, or one per root when
+ * every root is a thread or process label; weights are sample counts. */
+int profile_write_speedscope(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);
+/* profile.proto, gzip-compressed (bytes, not text). */
+int profile_write_pprof(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);
+/* {"frames": [...], "stacks": [{"frames": [ids, root first], "count": N}]} */
+int profile_write_json(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);
 
-/* Format from a file name's extension (.svg, .folded, .txt); -1 if none. */
+/* Format from a file name's extension (.svg, .folded, .txt,
+ * .speedscope.json, .json, .pb.gz, .pprof); -1 if none. */
 int profile_format_from_name(const char *path);
 /* Format from a --format word; -1 if unknown. */
 int profile_format_from_word(const char *word);
+/* The usual file extension of FORMAT, without the dot ("pb.gz"). */
+const char *profile_format_extension(enum profile_format format);
+/* Palette from a --palette word; -1 if unknown. */
+int profile_palette_from_word(const char *word);
 int profile_write(enum profile_format format, struct strbuf *sb, const struct aggregate *agg,
                   const struct profile_meta *meta);
+
+/* Fill OUT (initialised here) with AGG's stacks reversed, leaf first: the
+ * "inverted" flame graph, where the widest bars are the hottest functions. */
+int profile_invert(const struct aggregate *agg, struct aggregate *out);
+
+/* Read our JSON aggregate (profile_write_json's output) into AGG. Errors
+ * name ORIGIN. */
+int profile_read_json(struct aggregate *agg, const char *text, size_t len, const char *origin);
 
 #endif

@@ -5,6 +5,25 @@
 
 #include "pycoreprof/agg.h"
 
+/* What our own labels say about a frame: `qsort (libc.so.6)` is native
+ * code (a file with no line that is not Python source), `thread 42 "main"`
+ * and `process 7 "cmd"` are roots, `[unreadable stack]` a marker. */
+static enum agg_frame_kind kind_of(const char *name, const char *file, int line)
+{
+	if (file) {
+		size_t len = strlen(file);
+		bool python = len > 3 && !strcmp(file + len - 3, ".py");
+		return line < 0 && !python && file[0] != '<' ? AGG_NATIVE : AGG_PYTHON;
+	}
+	if (!strncmp(name, "thread ", 7))
+		return AGG_THREAD;
+	if (!strncmp(name, "process ", 8))
+		return AGG_PROCESS;
+	if (name[0] == '[' && name[strlen(name) - 1] == ']')
+		return AGG_ERROR;
+	return AGG_PYTHON;
+}
+
 /* Split "name (file:line)" into its parts; other labels stay whole. */
 static int intern_label(struct aggregate *agg, char *label, uint32_t *id)
 {
@@ -24,9 +43,9 @@ static int intern_label(struct aggregate *agg, char *label, uint32_t *id)
 			}
 		}
 		open[-1] = '\0';
-		return agg_frame(agg, AGG_PYTHON, label, file, line, id);
+		return agg_frame(agg, kind_of(label, file, line), label, file, line, id);
 	}
-	return agg_frame(agg, AGG_PYTHON, label, NULL, -1, id);
+	return agg_frame(agg, kind_of(label, NULL, -1), label, NULL, -1, id);
 }
 
 int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const char *origin)

@@ -22,7 +22,9 @@ enum {
 };
 
 int cmd_core(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_flamegraph(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 
 /* Print the current error (err.h context, the code's message and a hint of

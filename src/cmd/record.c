@@ -33,9 +33,11 @@ static const char usage[] =
 	"  -r, --rate HZ          samples per second (default 100)\n"
 	"  -d, --duration SECONDS stop after this long (default: Ctrl-C or exit)\n"
 	"  -o, --output FILE      output file; the format follows the extension:\n"
-	"                         .svg flame graph, .folded/.txt folded stacks\n"
+	"                         .svg flame graph, .folded/.txt folded stacks,\n"
+	"                         .speedscope.json, .pb.gz (pprof), .json\n"
 	"                         (default pycoreprof-PID-TIMESTAMP.svg)\n"
-	"  -f, --format FORMAT    svg or folded, whatever the extension\n"
+	"  -f, --format FORMAT    svg, folded, speedscope, pprof or json,\n"
+	"                         whatever the extension\n"
 	"      --idle             include threads that are not running\n"
 	"      --gil              only the thread holding the GIL\n"
 	"      --threads          a root frame per thread\n"
@@ -148,7 +150,7 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		case 'o': o->output = optarg; break;
 		case 'f':
 			if ((o->format = profile_format_from_word(optarg)) < 0)
-				return usage_error("record", "unknown format '%s' (svg, folded)", optarg);
+				return usage_error("record", "unknown format '%s' (svg, folded, speedscope, pprof, json)", optarg);
 			break;
 		case OPT_IDLE: o->sampling.idle = true; break;
 		case OPT_GIL: o->sampling.gil_only = true; break;
@@ -177,7 +179,7 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 	if (o->native != NATIVE_OFF && !o->sampling.freeze)
 		return usage_error("record", "--native needs the threads stopped: it cannot go with --nonblocking");
 	if (o->output && o->format < 0 && (o->format = profile_format_from_name(o->output)) < 0)
-		return usage_error("record", "cannot tell the format of '%s' (use .svg or .folded, or --format)",
+		return usage_error("record", "cannot tell the format of '%s' (use .svg, .folded, .speedscope.json, .pb.gz, .json or --format)",
 		                   o->output);
 	if (o->format < 0)
 		o->format = PROFILE_SVG;
@@ -204,14 +206,14 @@ static char *default_output_name(pid_t pid, int format)
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
-	return xasprintf("pycoreprof-%d-%s.%s", (int)pid, stamp, format == PROFILE_SVG ? "svg" : "folded");
+	return xasprintf("pycoreprof-%d-%s.%s", (int)pid, stamp, profile_format_extension(format));
 }
 
 static int write_profile(const struct record_options *o, const struct aggregate *agg, const char *path,
                          const char *subtitle)
 {
 	struct strbuf sb = {0};
-	struct profile_meta meta = {.title = o->title, .subtitle = subtitle};
+	struct profile_meta meta = {.title = o->title, .subtitle = subtitle, .interval = o->interval};
 	int ret = profile_write((enum profile_format)o->format, &sb, agg, &meta);
 	if (ret == 0)
 		ret = write_file_atomically(path, sb.buf, sb.len);
@@ -520,9 +522,13 @@ int cmd_record(int argc, char **argv)
 		if (tty && now - last_status >= 0.5) {
 			const struct sampler_stats *st = &r.procs[0].sampler.stats;
 			last_status = now;
-			fprintf(stderr, "\r  %.1fs  %llu samples  %.1f/s  %llu errors   ", now - start,
+			fprintf(stderr, "\r  %.1fs  %llu samples  %.1f/s  %llu errors", now - start,
 			        (unsigned long long)st->samples, (double)st->samples / (now - start),
 			        (unsigned long long)st->errors);
+			if (o.sampling.freeze && st->npauses)
+				fprintf(stderr, "  pause %.0fus median",
+				        1e6 * percentile(r.procs[0].sampler.stats.pauses, st->npauses, 50));
+			fputs("   ", stderr);
 		}
 		sleep_until(next);
 	}

@@ -1,0 +1,78 @@
+/* `pycoreprof convert`: a profile from one of our formats to another
+ * (folded stacks or our JSON in; folded, JSON, speedscope, pprof or SVG
+ * out). The format out follows the extension or --format. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "cmd/live_session.h"
+#include "cmd/profile_input.h"
+#include "pycoreprof/profile_out.h"
+
+static const char usage[] =
+	"usage: pycoreprof convert [options] IN|- -o OUT\n"
+	"\n"
+	"Convert a profile: folded stacks or a pycoreprof JSON profile in; out as\n"
+	"the extension of OUT says (.svg, .folded, .json, .speedscope.json, .pb.gz).\n"
+	"\n"
+	"  -o, --output FILE      the converted profile (default: stdout, needs --format)\n"
+	"  -f, --format FORMAT    svg, folded, json, speedscope or pprof\n"
+	"      --title TEXT       title (SVG, speedscope, JSON)\n"
+	"      --interval N       seconds between samples, for pprof's period (default 0.01)\n"
+	"  -h, --help             this help\n";
+
+int cmd_convert(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"format", required_argument, NULL, 'f'},
+		{"title", required_argument, NULL, 't'},
+		{"interval", required_argument, NULL, 'i'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct profile_meta meta = {0};
+	const char *output = NULL;
+	int format = -1, opt, ret, status = EXIT_OK;
+	char *end;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "o:f:h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'o': output = optarg; break;
+		case 'f':
+			if ((format = profile_format_from_word(optarg)) < 0)
+				return usage_error("convert", "unknown format '%s' (svg, folded, json, speedscope, pprof)",
+				                   optarg);
+			break;
+		case 't': meta.title = optarg; break;
+		case 'i':
+			meta.interval = strtod(optarg, &end);
+			if (*end || end == optarg || meta.interval <= 0)
+				return usage_error("convert", "--interval takes seconds, not '%s'", optarg);
+			break;
+		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0);
+		default: return usage_error("convert", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return usage_error("convert", "give one input file (or - for stdin)");
+	if (format < 0 && (!output || (format = profile_format_from_name(output)) < 0))
+		return usage_error("convert", "cannot tell the output format: use -o with a known extension, or --format");
+
+	struct aggregate agg;
+	struct strbuf sb = {0};
+	if ((ret = agg_init(&agg)) < 0)
+		return report_error(ret);
+	if ((ret = profile_input_read(&agg, argv[optind])) < 0 ||
+	    (ret = profile_write((enum profile_format)format, &sb, &agg, &meta)) < 0 ||
+	    (output && (ret = write_file_atomically(output, sb.buf, sb.len)) < 0))
+		status = report_error(ret);
+	else if (!output)
+		status = write_stdout(sb.buf, sb.len);
+	strbuf_release(&sb);
+	agg_release(&agg);
+	return status;
+}

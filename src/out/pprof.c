@@ -1,0 +1,314 @@
+/* pprof's profile.proto, gzip-compressed: sample types samples/count and
+ * cpu/nanoseconds, one function per (name, file), one location per frame
+ * and line, native frames with their library as mapping. No timestamps. */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "out/protobuf.h"
+#include "out/stack_walk.h"
+#include "pycoreprof/profile_out.h"
+
+enum { EMPTY = UINT32_MAX };
+
+/* Profile message field numbers (profile.proto). */
+enum { P_SAMPLE_TYPE = 1, P_SAMPLE, P_MAPPING, P_LOCATION, P_FUNCTION, P_STRING_TABLE,
+       P_DURATION_NANOS = 10, P_PERIOD_TYPE, P_PERIOD, P_DEFAULT_SAMPLE_TYPE = 14 };
+
+/* Strings interned to table indices; index 0 is "". */
+struct string_table {
+	const char **strings;
+	size_t count, cap;
+	uint32_t *slots;
+	size_t slots_cap;
+};
+
+struct function {
+	uint32_t name, system_name, file;
+	int start_line;
+	bool native;
+};
+
+struct pprof {
+	const struct aggregate *agg;
+	struct frame_order order;
+	struct string_table strings;
+	struct function *functions;     /* id - 1 */
+	size_t nfunctions;
+	uint32_t *function_of;          /* canonical frame index -> function id */
+	uint32_t *mapping_of;           /* canonical frame index -> mapping id, 0: none */
+	uint32_t *mapping_file;         /* mapping id - 1 -> string index */
+	size_t nmappings;
+	char **owned;                   /* strings made here (system names) */
+	size_t nowned;
+	struct strbuf message, scratch;
+	uint64_t *ids, period;
+	size_t ids_cap;
+	struct strbuf *out;
+};
+
+static uint64_t hash_text(const char *s)
+{
+	uint64_t h = 0xCBF29CE484222325ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001B3ull;
+	return h;
+}
+
+static int intern(struct string_table *t, const char *s, uint32_t *index)
+{
+	if (t->count * 2 >= t->slots_cap) {
+		size_t cap = t->slots_cap ? t->slots_cap * 2 : 1024;
+		uint32_t *slots = xrealloc_array(NULL, cap, sizeof(*slots));
+		if (!slots)
+			return -ERR_NOMEM;
+		memset(slots, 0xFF, cap * sizeof(*slots));
+		for (uint32_t i = 0; i < t->count; i++) {
+			size_t k = hash_text(t->strings[i]) & (cap - 1);
+			while (slots[k] != EMPTY)
+				k = (k + 1) & (cap - 1);
+			slots[k] = i;
+		}
+		free(t->slots);
+		t->slots = slots;
+		t->slots_cap = cap;
+	}
+	size_t k = hash_text(s) & (t->slots_cap - 1);
+	for (; t->slots[k] != EMPTY; k = (k + 1) & (t->slots_cap - 1))
+		if (!strcmp(t->strings[t->slots[k]], s)) {
+			*index = t->slots[k];
+			return 0;
+		}
+	if (t->count == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+		const char **grown = xrealloc_array(t->strings, cap, sizeof(*grown));
+		if (!grown)
+			return -ERR_NOMEM;
+		t->strings = grown;
+		t->cap = cap;
+	}
+	t->strings[t->count] = s;
+	t->slots[k] = (uint32_t)t->count;
+	*index = (uint32_t)t->count++;
+	return 0;
+}
+
+static char *own(struct pprof *p, char *s)
+{
+	if (!s)
+		return NULL;
+	char **grown = xrealloc_array(p->owned, p->nowned + 1, sizeof(*grown));
+	if (!grown) {
+		free(s);
+		return NULL;
+	}
+	p->owned = grown;
+	p->owned[p->nowned++] = s;
+	return s;
+}
+
+/* Functions are (name, file) pairs, found by a linear probe over the
+ * functions of the same name string: few frames share a name. */
+static int function_for(struct pprof *p, const struct agg_frame *f, uint32_t *id)
+{
+	uint32_t name, file = 0, system_name;
+	int ret;
+	if ((ret = intern(&p->strings, f->name, &name)) < 0 || (f->file && (ret = intern(&p->strings, f->file, &file)) < 0))
+		return ret;
+	for (size_t i = p->nfunctions; i-- > 0;) {
+		struct function *fn = &p->functions[i];
+		if (fn->name == name && fn->file == file && fn->native == (f->kind == AGG_NATIVE)) {
+			if (f->line > 0 && (fn->start_line == 0 || f->line < fn->start_line))
+				fn->start_line = f->line;
+			*id = (uint32_t)i + 1;
+			return 0;
+		}
+	}
+	/* pprof "demangles" a function whose system name equals its name and
+	 * strips anything in angle brackets, so `<module>` would lose its
+	 * name: the system name is qualified by the file instead. */
+	const char *system = own(p, xasprintf("%s:%s", f->file ? f->file : "", f->name));
+	if (!system)
+		return -ERR_NOMEM;
+	if ((ret = intern(&p->strings, system, &system_name)) < 0)
+		return ret;
+	struct function *grown = xrealloc_array(p->functions, p->nfunctions + 1, sizeof(*grown));
+	if (!grown)
+		return -ERR_NOMEM;
+	p->functions = grown;
+	p->functions[p->nfunctions] = (struct function){name, system_name, file, f->line > 0 ? f->line : 0,
+	                                                f->kind == AGG_NATIVE};
+	*id = (uint32_t)++p->nfunctions;
+	return 0;
+}
+
+static int mapping_for(struct pprof *p, const char *library, uint32_t *id)
+{
+	uint32_t file;
+	int ret = intern(&p->strings, library, &file);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < p->nmappings; i++)
+		if (p->mapping_file[i] == file) {
+			*id = (uint32_t)i + 1;
+			return 0;
+		}
+	uint32_t *grown = xrealloc_array(p->mapping_file, p->nmappings + 1, sizeof(*grown));
+	if (!grown)
+		return -ERR_NOMEM;
+	p->mapping_file = grown;
+	p->mapping_file[p->nmappings] = file;
+	*id = (uint32_t)++p->nmappings;
+	return 0;
+}
+
+static void add_value_type(struct pprof *p, unsigned field, uint32_t type, uint32_t unit)
+{
+	strbuf_reset(&p->message);
+	pb_uint(&p->message, 1, type);
+	pb_uint(&p->message, 2, unit);
+	pb_bytes(p->out, field, p->message.buf, p->message.len);
+}
+
+static int add_sample(void *opaque, const uint32_t *frames, size_t depth, uint64_t count)
+{
+	struct pprof *p = opaque;
+	if (depth > p->ids_cap) {
+		uint64_t *grown = xrealloc_array(p->ids, depth * 2, sizeof(*grown));
+		if (!grown)
+			return -ERR_NOMEM;
+		p->ids = grown;
+		p->ids_cap = depth * 2;
+	}
+	/* Locations leaf first. */
+	for (size_t i = 0; i < depth; i++)
+		p->ids[i] = p->order.index_of[frames[depth - 1 - i]] + 1;
+	uint64_t values[2] = {count, count * p->period};
+	strbuf_reset(&p->message);
+	pb_packed(&p->message, 1, p->ids, depth, &p->scratch);
+	pb_packed(&p->message, 2, values, 2, &p->scratch);
+	pb_bytes(p->out, P_SAMPLE, p->message.buf, p->message.len);
+	return 0;
+}
+
+static int build(struct pprof *p, const struct profile_meta *meta)
+{
+	const struct aggregate *agg = p->agg;
+	uint32_t s[4], empty;
+	int ret;
+	if ((ret = frame_order_init(&p->order, agg, 0)) < 0)
+		return ret;
+	size_t n = p->order.count ? p->order.count : 1;
+	p->function_of = xcalloc(n, sizeof(*p->function_of));
+	p->mapping_of = xcalloc(n, sizeof(*p->mapping_of));
+	if (!p->function_of || !p->mapping_of)
+		return -ERR_NOMEM;
+	static const char *const fixed[] = {"samples", "count", "cpu", "nanoseconds"};
+	if ((ret = intern(&p->strings, "", &empty)) < 0)
+		return ret;
+	for (int i = 0; i < 4; i++)
+		if ((ret = intern(&p->strings, fixed[i], &s[i])) < 0)
+			return ret;
+	for (size_t i = 0; i < p->order.count; i++) {
+		const struct agg_frame *f = &agg->frames[p->order.frame_at[i]];
+		if ((ret = function_for(p, f, &p->function_of[i])) < 0)
+			return ret;
+		if (f->kind == AGG_NATIVE && f->file && (ret = mapping_for(p, f->file, &p->mapping_of[i])) < 0)
+			return ret;
+	}
+	p->period = meta && meta->interval > 0 ? (uint64_t)(meta->interval * 1e9 + 0.5) : 10000000;
+
+	add_value_type(p, P_SAMPLE_TYPE, s[0], s[1]);
+	add_value_type(p, P_SAMPLE_TYPE, s[2], s[3]);
+	if ((ret = stack_walk(agg, 0, add_sample, p)) < 0)
+		return ret;
+	for (size_t i = 0; i < p->nmappings; i++) {
+		strbuf_reset(&p->message);
+		pb_uint(&p->message, 1, i + 1);
+		pb_uint(&p->message, 5, p->mapping_file[i]);
+		pb_uint(&p->message, 7, 1); /* has_functions: nothing to symbolize */
+		pb_bytes(p->out, P_MAPPING, p->message.buf, p->message.len);
+	}
+	for (size_t i = 0; i < p->order.count; i++) {
+		const struct agg_frame *f = &agg->frames[p->order.frame_at[i]];
+		strbuf_reset(&p->scratch);
+		pb_uint(&p->scratch, 1, p->function_of[i]);
+		pb_uint(&p->scratch, 2, f->line > 0 ? (uint64_t)f->line : 0);
+		strbuf_reset(&p->message);
+		pb_uint(&p->message, 1, i + 1);
+		pb_uint(&p->message, 2, p->mapping_of[i]);
+		pb_bytes(&p->message, 4, p->scratch.buf, p->scratch.len);
+		pb_bytes(p->out, P_LOCATION, p->message.buf, p->message.len);
+	}
+	for (size_t i = 0; i < p->nfunctions; i++) {
+		const struct function *fn = &p->functions[i];
+		strbuf_reset(&p->message);
+		pb_uint(&p->message, 1, i + 1);
+		pb_uint(&p->message, 2, fn->name);
+		pb_uint(&p->message, 3, fn->system_name);
+		pb_uint(&p->message, 4, fn->file);
+		pb_uint(&p->message, 5, (uint64_t)fn->start_line);
+		pb_bytes(p->out, P_FUNCTION, p->message.buf, p->message.len);
+	}
+	for (size_t i = 0; i < p->strings.count; i++)
+		pb_bytes(p->out, P_STRING_TABLE, p->strings.strings[i], strlen(p->strings.strings[i]));
+	if (meta && meta->duration > 0)
+		pb_uint(p->out, P_DURATION_NANOS, (uint64_t)(meta->duration * 1e9 + 0.5));
+	add_value_type(p, P_PERIOD_TYPE, s[2], s[3]);
+	pb_uint(p->out, P_PERIOD, p->period);
+	if (!strbuf_ok(p->out) || !strbuf_ok(&p->message) || !strbuf_ok(&p->scratch))
+		return -ERR_NOMEM;
+	return 0;
+}
+
+/* gzip with a zero timestamp, so equal profiles give equal files. */
+static int gzip_into(struct strbuf *sb, const struct strbuf *raw)
+{
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return err_set(ERR_NOMEM, "cannot start gzip compression");
+	int ret = 0;
+	uLong bound = deflateBound(&z, (uLong)raw->len);
+	if (!strbuf_grow(sb, bound)) {
+		ret = -ERR_NOMEM;
+		goto out;
+	}
+	z.next_in = (Bytef *)raw->buf;
+	z.avail_in = (uInt)raw->len;
+	z.next_out = (Bytef *)sb->buf + sb->len;
+	z.avail_out = (uInt)bound;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+		ret = err_set(ERR_IO, "cannot compress the pprof profile");
+		goto out;
+	}
+	sb->len += z.total_out;
+	sb->buf[sb->len] = '\0';
+out:
+	deflateEnd(&z);
+	return ret;
+}
+
+int profile_write_pprof(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta)
+{
+	struct strbuf raw = {0};
+	struct pprof p = {.agg = agg, .out = &raw};
+	int ret = build(&p, meta);
+	if (ret == 0)
+		ret = gzip_into(sb, &raw);
+	strbuf_release(&raw);
+	strbuf_release(&p.message);
+	strbuf_release(&p.scratch);
+	for (size_t i = 0; i < p.nowned; i++)
+		free(p.owned[i]);
+	free(p.owned);
+	free(p.ids);
+	free(p.functions);
+	free(p.function_of);
+	free(p.mapping_of);
+	free(p.mapping_file);
+	free(p.strings.strings);
+	free(p.strings.slots);
+	frame_order_release(&p.order);
+	return ret;
+}

@@ -1,0 +1,60 @@
+/* The aggregate as JSON for scripts: a frames table (name, file, line,
+ * kind) and every stack as frame indices, root first, with its count. */
+#include "out/stack_walk.h"
+#include "pycoreprof/profile_out.h"
+
+static const char *const kind_names[] = {"python", "native", "thread", "process", "error"};
+
+struct json_ctx {
+	struct strbuf *sb;
+	const struct frame_order *order;
+	size_t stacks;
+};
+
+static int add_stack(void *opaque, const uint32_t *frames, size_t depth, uint64_t count)
+{
+	struct json_ctx *j = opaque;
+	strbuf_addstr(j->sb, j->stacks++ ? ",\n  {\"frames\": [" : "\n  {\"frames\": [");
+	for (size_t i = 0; i < depth; i++)
+		strbuf_addf(j->sb, i ? ",%u" : "%u", j->order->index_of[frames[i]]);
+	strbuf_addf(j->sb, "], \"count\": %llu}", (unsigned long long)count);
+	return 0;
+}
+
+int profile_write_json(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta)
+{
+	struct frame_order order;
+	int ret = frame_order_init(&order, agg, 0);
+	if (ret < 0)
+		return ret;
+	strbuf_addstr(sb, "{\"format\": \"pycoreprof-profile\", \"version\": 1");
+	if (meta && meta->title) {
+		strbuf_addstr(sb, ", \"title\": ");
+		strbuf_add_json_string(sb, meta->title);
+	}
+	if (meta && meta->interval > 0)
+		strbuf_addf(sb, ", \"interval_ns\": %.0f", meta->interval * 1e9);
+	if (meta && meta->duration > 0)
+		strbuf_addf(sb, ", \"duration_ns\": %.0f", meta->duration * 1e9);
+	strbuf_addf(sb, ", \"samples\": %llu,\n \"frames\": [", (unsigned long long)agg->samples);
+	for (size_t i = 0; i < order.count; i++) {
+		const struct agg_frame *f = &agg->frames[order.frame_at[i]];
+		strbuf_addstr(sb, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
+		strbuf_add_json_string(sb, f->name);
+		if (f->file) {
+			strbuf_addstr(sb, ", \"file\": ");
+			strbuf_add_json_string(sb, f->file);
+		}
+		if (f->line >= 0)
+			strbuf_addf(sb, ", \"line\": %d", f->line);
+		strbuf_addf(sb, ", \"kind\": \"%s\"}", kind_names[f->kind]);
+	}
+	strbuf_addstr(sb, "],\n \"stacks\": [");
+	struct json_ctx j = {.sb = sb, .order = &order};
+	ret = stack_walk(agg, 0, add_stack, &j);
+	strbuf_addstr(sb, "]}\n");
+	if (ret == 0 && !strbuf_ok(sb))
+		ret = -ERR_NOMEM;
+	frame_order_release(&order);
+	return ret;
+}

@@ -1,0 +1,99 @@
+/* The canonical walk over an aggregate's stacks, so that every writer lists
+ * frames and stacks in the same order whatever order the samples came in. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "out/stack_walk.h"
+
+struct walk {
+	const struct aggregate *agg;
+	stack_fn fn;
+	void *ctx;
+	uint32_t *path;
+	size_t cap;
+};
+
+static int visit(struct walk *w, uint32_t node, size_t depth)
+{
+	const struct agg_node *n = &w->agg->nodes[node];
+	int ret = 0;
+	if (node != 0) {
+		if (depth == w->cap) {
+			size_t cap = w->cap ? w->cap * 2 : 64;
+			uint32_t *grown = xrealloc_array(w->path, cap, sizeof(*grown));
+			if (!grown)
+				return -ERR_NOMEM;
+			w->path = grown;
+			w->cap = cap;
+		}
+		w->path[depth++] = n->frame;
+		if (n->self && (ret = w->fn(w->ctx, w->path, depth, n->self)) < 0)
+			return ret;
+	}
+	uint32_t *kids = NULL;
+	size_t count = 0;
+	ret = agg_sorted_children(w->agg, node, &kids, &count);
+	for (size_t i = 0; ret == 0 && i < count; i++)
+		ret = visit(w, kids[i], depth);
+	free(kids);
+	return ret;
+}
+
+int stack_walk(const struct aggregate *agg, uint32_t node, stack_fn fn, void *ctx)
+{
+	struct walk w = {.agg = agg, .fn = fn, .ctx = ctx};
+	size_t depth = 0;
+	int ret = 0;
+	/* Start below NODE with its ancestors already on the path. */
+	for (uint32_t up = node; up != 0; up = agg->nodes[up].parent)
+		depth++;
+	if (depth) {
+		w.path = xcalloc(depth, sizeof(*w.path));
+		if (!w.path)
+			return -ERR_NOMEM;
+		w.cap = depth;
+		size_t i = depth;
+		for (uint32_t up = node; up != 0; up = agg->nodes[up].parent)
+			w.path[--i] = agg->nodes[up].frame;
+		depth--; /* visit() pushes NODE's own frame again */
+	}
+	ret = visit(&w, node, depth);
+	free(w.path);
+	return ret;
+}
+
+static int number(void *ctx, const uint32_t *frames, size_t depth, uint64_t count)
+{
+	struct frame_order *order = ctx;
+	for (size_t i = 0; i < depth; i++) {
+		if (order->index_of[frames[i]] != STACK_WALK_UNUSED)
+			continue;
+		order->index_of[frames[i]] = (uint32_t)order->count;
+		order->frame_at[order->count++] = frames[i];
+	}
+	return 0;
+}
+
+int frame_order_init(struct frame_order *order, const struct aggregate *agg, uint32_t node)
+{
+	memset(order, 0, sizeof(*order));
+	size_t n = agg->nframes ? agg->nframes : 1;
+	order->index_of = xrealloc_array(NULL, n, sizeof(*order->index_of));
+	order->frame_at = xcalloc(n, sizeof(*order->frame_at));
+	if (!order->index_of || !order->frame_at) {
+		frame_order_release(order);
+		return -ERR_NOMEM;
+	}
+	memset(order->index_of, 0xFF, n * sizeof(*order->index_of));
+	int ret = stack_walk(agg, node, number, order);
+	if (ret < 0)
+		frame_order_release(order);
+	return ret;
+}
+
+void frame_order_release(struct frame_order *order)
+{
+	free(order->index_of);
+	free(order->frame_at);
+	memset(order, 0, sizeof(*order));
+}
