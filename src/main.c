@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{"dump", cmd_dump, "every thread's Python stack of a running process, now"},
 	{"flamegraph", cmd_flamegraph, "render folded stacks (from any tool) as an SVG flame graph"},
 	{"convert", cmd_convert, "convert a profile between folded, JSON, speedscope, pprof and SVG"},
+	{"snapshot", cmd_snapshot, "write small core files of a running process's Python stacks"},
 };
 static const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
 static const char default_command[] = "record";

@@ -148,6 +148,59 @@ int target_read_argv(struct target *t, char **command);
  * children...). *OUT is the caller's to free. */
 int live_list_descendants(pid_t root, pid_t **out, size_t *count);
 
+/* Recording (target/recording.c): a target that reads through INNER (which
+ * must outlive it) and keeps a copy of every page read. Its thread, mapping
+ * and auxv tables are INNER's, shared: call recording_target_sync() after
+ * anything that rewrites INNER's (live_target_freeze()). A new round marks
+ * every kept page stale: it is read again on next use or by refresh. */
+struct recorded_page {
+	uint64_t addr;          /* page-aligned; 4 KiB of DATA */
+	uint8_t *data;          /* owned by the recording target */
+	uint32_t round;
+};
+int recording_target_new(struct target *inner, struct target **out);
+void recording_target_sync(struct target *t);
+void recording_target_new_round(struct target *t);
+/* Re-read every stale page now (pages that vanished are dropped). */
+int recording_target_refresh(struct target *t);
+/* The pages read this round, sorted by address; the array is the caller's
+ * to free, the data stays the target's. */
+int recording_target_pages(struct target *t, struct recorded_page **pages, size_t *count);
+
+/* Snapshots (target/snap_*.c, docs/snapshot-format.md): an ELF core file
+ * built from a target's threads, mappings and auxv plus chosen memory. */
+struct strbuf;
+struct snap_region {
+	uint64_t addr;
+	uint64_t len;
+	const uint8_t *data;    /* borrowed */
+};
+struct snap_build_id {
+	const char *path;       /* borrowed */
+	uint8_t id[64];
+	size_t len;
+};
+struct snap_info {
+	uint64_t capture_ns;    /* CLOCK_REALTIME */
+	uint64_t interval_ns;   /* periodic capture, else 0 */
+	uint32_t py_version_hex;
+	const char *py_version;
+	uint64_t runtime_addr, interp_head_addr;
+	const struct snap_build_id *build_ids;
+	size_t nbuild_ids;
+};
+/* The name and type of the pycoreprof note. */
+#define SNAP_NOTE_NAME "PYCOREPROF"
+#define SNAP_NOTE_TYPE 0x50435046u   /* "PCPF" */
+#define SNAP_FORMAT_VERSION 1u
+/* Append to OUT an ELF core of T's threads (registers), process info, auxv
+ * and file mappings, the pycoreprof note and REGIONS (sorted, disjoint;
+ * adjacent ones become one PT_LOAD). Errors: -ERR_NOMEM. */
+int snapshot_build(const struct target *t, const struct snap_region *regions, size_t nregions,
+                   const struct snap_info *info, struct strbuf *out);
+/* Gzip-compress LEN bytes of DATA into OUT. Errors: -ERR_NOMEM, -ERR_IO. */
+int snapshot_gzip(const void *data, size_t len, struct strbuf *out);
+
 void target_free(struct target *t);
 
 /* Read exactly LEN bytes at ADDR. */

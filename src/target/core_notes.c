@@ -216,6 +216,11 @@ static int parse_note(void *ctx, uint32_t type, const char *name,
                       const void *desc, size_t desc_size)
 {
 	struct note_parse *parse = ctx;
+	/* A snapshot written by pycoreprof (docs/snapshot-format.md). */
+	if (type == SNAP_NOTE_TYPE && strcmp(name, SNAP_NOTE_NAME) == 0) {
+		parse->t->kind = TARGET_SNAPSHOT;
+		return 0;
+	}
 	/* Only "CORE" notes; "LINUX" ones reuse small type numbers. */
 	if (strcmp(name, "CORE") != 0)
 		return 0;

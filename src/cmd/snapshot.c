@@ -1,0 +1,309 @@
+/* `pycoreprof snapshot --pid PID`: write small ELF cores holding just what
+ * rebuilding the process's Python stacks needs, once or periodically. The
+ * process is resumed after each snapshot and detached on every path. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cmd/cmd.h"
+#include "cmd/live_session.h"
+#include "cmd/snapshot_capture.h"
+
+static const char usage[] =
+	"usage: pycoreprof snapshot [options] --pid PID\n"
+	"\n"
+	"Write a snapshot of a running Python process: a small ELF core file\n"
+	"holding the memory its Python stacks are read from, for `pycoreprof core`\n"
+	"and `pycoreprof report`. The process is stopped only while its stacks are\n"
+	"read, and never left stopped or traced.\n"
+	"\n"
+	"  -p, --pid PID        the process\n"
+	"  -o, --output PATH    a file, or a directory (ending in / or existing);\n"
+	"                       default: PID-YYYYmmddTHHMMSS.mmm.core.gz here\n"
+	"  --no-compress        a plain core (.core) instead of gzip (.core.gz)\n"
+	"  --full               every readable private or anonymous mapping, like gcore\n"
+	"  --native             the top 64 KiB of each thread's stack too, for native\n"
+	"                       stacks (eu-stack, gdb, `core --native`)\n"
+	"  -i, --interval T     one snapshot every T (1s, 200ms...) until --count,\n"
+	"                       --duration, Ctrl-C or the process's exit\n"
+	"  -n, --count N        stop after N snapshots\n"
+	"  -d, --duration T     stop after T\n"
+	"  -h, --help           this help\n";
+
+struct snapshot_options {
+	pid_t pid;
+	const char *output;
+	bool output_is_dir;
+	struct capture_options capture;
+	long count;              /* 0: no limit */
+	double duration;         /* 0: no limit */
+};
+
+static volatile sig_atomic_t stop_requested;
+/* The process to let go of when a second signal ends us at once. */
+static struct target *volatile attached;
+
+static void on_stop_signal(int signo)
+{
+	if (stop_requested) {
+		/* Asked twice: let go now and die of the signal. */
+		live_target_detach_all(attached);
+		signal(signo, SIG_DFL);
+		raise(signo);
+		return;
+	}
+	stop_requested = signo;
+}
+
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+#define NSTOP (sizeof(stop_signals) / sizeof(stop_signals[0]))
+
+static void guard_signals(struct sigaction saved[NSTOP])
+{
+	struct sigaction action = {.sa_handler = on_stop_signal};
+	sigemptyset(&action.sa_mask);
+	for (size_t i = 0; i < NSTOP; i++)
+		sigaction(stop_signals[i], &action, &saved[i]);
+}
+
+static void unguard_signals(const struct sigaction saved[NSTOP])
+{
+	for (size_t i = 0; i < NSTOP; i++)
+		sigaction(stop_signals[i], &saved[i], NULL);
+}
+
+static int parse_time(const char *text, double *seconds)
+{
+	char *end;
+	double value = strtod(text, &end);
+	if (end == text || !(value > 0))
+		return -1;
+	if (!strcmp(end, "us"))
+		value /= 1e6;
+	else if (!strcmp(end, "ms"))
+		value /= 1e3;
+	else if (!strcmp(end, "m"))
+		value *= 60;
+	else if (strcmp(end, "s") && *end)
+		return -1;
+	*seconds = value;
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct snapshot_options *o)
+{
+	static const struct option options[] = {
+		{"pid", required_argument, NULL, 'p'},
+		{"output", required_argument, NULL, 'o'},
+		{"no-compress", no_argument, NULL, 'Z'},
+		{"full", no_argument, NULL, 'F'},
+		{"native", no_argument, NULL, 'N'},
+		{"interval", required_argument, NULL, 'i'},
+		{"count", required_argument, NULL, 'n'},
+		{"duration", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	char *end;
+	long value;
+	int opt;
+	optind = 1;
+	opterr = 0;
+	o->capture.compress = true;
+	while ((opt = getopt_long(argc, argv, "+hp:o:i:n:d:", options, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			errno = 0;
+			value = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || value <= 0 || value > 0x7fffffffL)
+				return usage_error("snapshot", "--pid needs a process id, not '%s'", optarg);
+			o->pid = (pid_t)value;
+			break;
+		case 'o': o->output = optarg; break;
+		case 'Z': o->capture.compress = false; break;
+		case 'F': o->capture.full = true; break;
+		case 'N': o->capture.native = true; break;
+		case 'i':
+			if (parse_time(optarg, &o->capture.interval) < 0)
+				return usage_error("snapshot", "--interval takes a time such as 1s or 200ms, not '%s'", optarg);
+			break;
+		case 'd':
+			if (parse_time(optarg, &o->duration) < 0)
+				return usage_error("snapshot", "--duration takes a time such as 10s or 5m, not '%s'", optarg);
+			break;
+		case 'n':
+			errno = 0;
+			value = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || value <= 0)
+				return usage_error("snapshot", "--count takes a positive number, not '%s'", optarg);
+			o->count = value;
+			break;
+		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0);
+		default: return usage_error("snapshot", "unknown option or missing value '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind != argc)
+		return usage_error("snapshot", "unexpected argument '%s'", argv[optind]);
+	if (!o->pid)
+		return usage_error("snapshot", "--pid PID is needed");
+	if ((o->count || o->duration) && !o->capture.interval)
+		o->capture.interval = 1;
+	bool periodic = o->capture.interval > 0 && o->count != 1;
+	if (o->output) {
+		struct stat st;
+		size_t len = strlen(o->output);
+		o->output_is_dir = (len && o->output[len - 1] == '/') ||
+		                   (stat(o->output, &st) == 0 && S_ISDIR(st.st_mode));
+		if (periodic && !o->output_is_dir)
+			return usage_error("snapshot", "periodic snapshots need a directory for -o (end it with /)");
+	}
+	return -1;
+}
+
+/* PID-YYYYmmddTHHMMSS.mmm.core[.gz] in DIR (or here). */
+static char *output_path(const struct snapshot_options *o, double when)
+{
+	if (o->output && !o->output_is_dir)
+		return xstrdup(o->output);
+	time_t seconds = (time_t)when;
+	struct tm tm;
+	char stamp[32];
+	localtime_r(&seconds, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+	int millis = (int)((when - (double)seconds) * 1000);
+	const char *dir = o->output ? o->output : "";
+	size_t len = strlen(dir);
+	return xasprintf("%s%s%d-%s.%03d.core%s", dir, len && dir[len - 1] != '/' ? "/" : "", (int)o->pid,
+	                 stamp, millis, o->capture.compress ? ".gz" : "");
+}
+
+static void sleep_until(double deadline)
+{
+	double wait = deadline - time_now();
+	if (wait <= 0)
+		return;
+	struct timespec ts = {.tv_sec = (time_t)wait};
+	ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stop_requested)
+		;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+	double left = *(const double *)a, right = *(const double *)b;
+	return left < right ? -1 : left > right;
+}
+
+struct totals {
+	long written;
+	size_t bytes, max_pages;
+	double *pauses;
+	size_t npauses, cap;
+	double build_seconds;
+};
+
+static void add_pause(struct totals *t, double paused)
+{
+	if (t->npauses == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 64;
+		double *grown = xrealloc_array(t->pauses, cap, sizeof(*grown));
+		if (!grown)
+			return;
+		t->pauses = grown;
+		t->cap = cap;
+	}
+	t->pauses[t->npauses++] = paused;
+}
+
+static void print_summary(const struct snapshot_options *o, struct totals *t, const char *last)
+{
+	double median = 0;
+	if (t->npauses) {
+		qsort(t->pauses, t->npauses, sizeof(*t->pauses), compare_doubles);
+		median = t->pauses[t->npauses / 2];
+	}
+	if (t->written == 1)
+		fprintf(stderr, "Wrote %s (%zu bytes, %zu pages); pid %d stopped %.0f us, written in %.2f ms\n",
+		        last, t->bytes, t->max_pages, (int)o->pid, median * 1e6, t->build_seconds * 1e3);
+	else
+		fprintf(stderr, "Wrote %ld snapshots of pid %d (%zu bytes on average); stopped %.0f us each (median)\n",
+		        t->written, (int)o->pid, t->written ? t->bytes / (size_t)t->written : 0, median * 1e6);
+}
+
+static int run(const struct snapshot_options *o)
+{
+	struct capture_session session = {0};
+	struct capture_result result = {0};
+	struct totals totals = {0};
+	struct sigaction saved[NSTOP];
+	char *path = NULL;
+	int status = EXIT_OK;
+	guard_signals(saved);
+	int ret = capture_session_open(&session, o->pid, &o->capture);
+	if (ret < 0) {
+		status = report_error(ret);
+		goto out;
+	}
+	attached = session.live;
+	double start = time_now(), next = start;
+	while (!stop_requested) {
+		ret = capture_session_take(&session, &result);
+		if (ret == -ERR_PROCESS_GONE && totals.written)
+			break;   /* the process ended: what was taken stays */
+		if (ret < 0) {
+			status = report_error(ret);
+			break;
+		}
+		free(path);
+		path = output_path(o, result.capture_time);
+		if (!path || (ret = write_file_atomically(path, result.file.buf, result.file.len)) < 0) {
+			status = report_error(path ? ret : -ERR_NOMEM);
+			break;
+		}
+		if (o->capture.interval <= 0)
+			printf("%s\n", path);
+		totals.written++;
+		totals.bytes += result.file.len;
+		totals.build_seconds = result.build_seconds;
+		if (result.pages > totals.max_pages)
+			totals.max_pages = result.pages;
+		add_pause(&totals, result.paused);
+		if (o->capture.interval <= 0 || (o->count && totals.written >= o->count))
+			break;
+		next += o->capture.interval;
+		if (o->duration && next - start >= o->duration)
+			break;
+		sleep_until(next);
+	}
+	attached = NULL;
+	capture_session_close(&session);
+	if (totals.written)
+		print_summary(o, &totals, path);
+	if (status == EXIT_OK && stop_requested && !totals.written)
+		status = EXIT_FAIL;
+out:
+	attached = NULL;
+	capture_session_close(&session);
+	unguard_signals(saved);
+	strbuf_release(&result.file);
+	free(totals.pauses);
+	free(path);
+	if (status == EXIT_OK)
+		status = write_stdout(NULL, 0);
+	return status;
+}
+
+int cmd_snapshot(int argc, char **argv)
+{
+	struct snapshot_options o = {0};
+	int status = parse_options(argc, argv, &o);
+	if (status >= 0)
+		return status;
+	stop_requested = 0;
+	return run(&o);
+}

@@ -1,0 +1,218 @@
+/* Taking snapshots: a recording target over a frozen live process; the
+ * Python walk (and with --native the stack tops, with --full every private
+ * mapping) read through it; the process resumed before the core is built. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd/snapshot_capture.h"
+#include "pycoreprof/elf.h"
+#include "pycoreprof/native.h"
+#include "pycoreprof/stacks.h"
+
+#define PAGE_BYTES 4096u
+
+static double realtime_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Build-ids of every mapped file, read once: a snapshot analysed elsewhere
+ * names the exact binaries it needs. Files that cannot be read are left out. */
+static int collect_build_ids(struct capture_session *s)
+{
+	struct target *t = s->live;
+	s->build_ids = xcalloc(t->nmappings ? t->nmappings : 1, sizeof(*s->build_ids));
+	if (!s->build_ids)
+		return -ERR_NOMEM;
+	for (size_t i = 0; i < t->nmappings; i++) {
+		const struct target_mapping *m = &t->mappings[i];
+		if (!m->path || target_first_mapping_of(t, m->path) != m || !t->ops->open_mapped_file)
+			continue;
+		char *resolved = NULL;
+		struct elfobj *obj = NULL;
+		int fd = t->ops->open_mapped_file(t, m, &resolved);
+		free(resolved);
+		if (fd < 0 || elfobj_open_fd(fd, m->path, &obj) < 0) {
+			err_clear();
+			continue;
+		}
+		size_t len = 0;
+		const uint8_t *id = elfobj_build_id(obj, &len);
+		if (id && len && len <= sizeof(s->build_ids[0].id)) {
+			struct snap_build_id *b = &s->build_ids[s->nbuild_ids++];
+			b->path = m->path;
+			memcpy(b->id, id, len);
+			b->len = len;
+		}
+		elfobj_free(obj);
+	}
+	return 0;
+}
+
+int capture_session_open(struct capture_session *s, pid_t pid, const struct capture_options *opts)
+{
+	struct live_open_options live_opts = {.freeze = true};
+	int ret;
+	memset(s, 0, sizeof(*s));
+	s->opts = *opts;
+	if ((ret = live_target_open(pid, &live_opts, &s->live)) < 0)
+		goto out;
+	live_target_want_run_states(s->live, false);
+	if ((ret = recording_target_new(s->live, &s->recorder)) < 0)
+		goto out;
+	if ((ret = collect_build_ids(s)) < 0)
+		goto out;
+	/* Discovery reads (the runtime, the version) go through the recorder
+	 * so that every snapshot holds them; they are re-read at each freeze. */
+	if ((ret = live_target_freeze(s->live)) < 0)
+		goto out;
+	recording_target_sync(s->recorder);
+	ret = pywalker_new(s->recorder, &s->walker);
+	/* The command line on the initial stack: pr_psargs keeps 80 bytes. */
+	char *command = NULL;
+	if (ret == 0 && target_read_argv(s->recorder, &command) < 0)
+		err_clear();
+	free(command);
+	live_target_resume(s->live);
+out:
+	if (ret < 0)
+		capture_session_close(s);
+	return ret;
+}
+
+void capture_session_close(struct capture_session *s)
+{
+	pywalker_free(s->walker);
+	s->walker = NULL;
+	target_free(s->recorder);
+	s->recorder = NULL;
+	if (s->live)
+		live_target_detach_all(s->live);
+	target_free(s->live);
+	s->live = NULL;
+	free(s->build_ids);
+	s->build_ids = NULL;
+	s->nbuild_ids = 0;
+}
+
+/* Read [START, END) page by page through the recorder; unreadable pages
+ * (guard pages, [vvar]) are skipped. */
+static void record_range(struct target *recorder, uint64_t start, uint64_t end)
+{
+	uint8_t page[PAGE_BYTES];
+	for (uint64_t addr = start & ~(uint64_t)(PAGE_BYTES - 1); addr < end; addr += PAGE_BYTES)
+		if (target_read(recorder, addr, page, sizeof(page)) < 0)
+			err_clear();
+}
+
+static void record_stack_tops(struct target *recorder)
+{
+	for (size_t i = 0; i < recorder->nthreads; i++) {
+		const struct target_thread *th = &recorder->threads[i];
+		if (!th->has_regs)
+			continue;
+		uint64_t sp = th->regs[TREG_RSP];
+		const struct target_mapping *m = target_find_mapping(recorder, sp);
+		uint64_t end = sp + NATIVE_STACK_BYTES_DEFAULT;
+		if (m && end > m->end)
+			end = m->end;
+		record_range(recorder, sp, end);
+	}
+}
+
+/* Like gcore: what is private to the process (anonymous, or written to);
+ * read-only file mappings are in the files themselves. */
+static void record_private_mappings(struct target *recorder)
+{
+	for (size_t i = 0; i < recorder->nmappings; i++) {
+		const struct target_mapping *m = &recorder->mappings[i];
+		if (m->readable && (m->writable || !m->path))
+			record_range(recorder, m->start, m->end);
+	}
+}
+
+/* Everything that needs the process stopped, between freeze and resume. */
+static int walk_frozen(struct capture_session *s, struct capture_result *r)
+{
+	struct process_stacks ps = {0};
+	int ret = live_target_freeze(s->live);
+	if (ret < 0)
+		return ret;
+	r->capture_time = realtime_now();
+	recording_target_sync(s->recorder);
+	recording_target_new_round(s->recorder);
+	/* Pages read by earlier walks (code objects, strings the walker keeps
+	 * decoded) are needed by a fresh reader too: take them as they are now. */
+	recording_target_refresh(s->recorder);
+	ret = process_stacks_collect(s->recorder, s->walker, "live", &ps);
+	if (ret == 0) {
+		r->threads = ps.nthreads;
+		if (s->opts.native)
+			record_stack_tops(s->recorder);
+		if (s->opts.full)
+			record_private_mappings(s->recorder);
+	}
+	live_target_resume(s->live);
+	process_stacks_release(&ps);
+	return ret;
+}
+
+static int build_file(struct capture_session *s, struct capture_result *r)
+{
+	struct recorded_page *pages = NULL;
+	struct snap_region *regions = NULL;
+	struct strbuf core = {0};
+	size_t count = 0;
+	int ret = recording_target_pages(s->recorder, &pages, &count);
+	if (ret < 0)
+		goto out;
+	regions = xcalloc(count ? count : 1, sizeof(*regions));
+	if (!regions) {
+		ret = -ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < count; i++)
+		regions[i] = (struct snap_region){.addr = pages[i].addr, .len = PAGE_BYTES, .data = pages[i].data};
+	const struct pyinfo *py = pywalker_info(s->walker);
+	struct snap_info info = {
+		.capture_ns = (uint64_t)(r->capture_time * 1e9),
+		.interval_ns = (uint64_t)(s->opts.interval * 1e9),
+		.py_version_hex = py->version_hex,
+		.py_version = py->version,
+		.runtime_addr = py->runtime_addr,
+		.interp_head_addr = py->interp_head_addr,
+		.build_ids = s->build_ids,
+		.nbuild_ids = s->nbuild_ids,
+	};
+	r->pages = count;
+	if (!s->opts.compress) {
+		ret = snapshot_build(s->recorder, regions, count, &info, &r->file);
+		goto out;
+	}
+	if ((ret = snapshot_build(s->recorder, regions, count, &info, &core)) < 0)
+		goto out;
+	ret = snapshot_gzip(core.buf, core.len, &r->file);
+out:
+	strbuf_release(&core);
+	free(regions);
+	free(pages);
+	return ret;
+}
+
+int capture_session_take(struct capture_session *s, struct capture_result *r)
+{
+	strbuf_reset(&r->file);
+	int ret = walk_frozen(s, r);
+	r->paused = live_target_last_pause(s->live);
+	if (ret < 0)
+		return ret;
+	double start = time_now();
+	ret = build_file(s, r);
+	r->build_seconds = time_now() - start;
+	return ret;
+}

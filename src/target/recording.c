@@ -1,0 +1,224 @@
+/* The recording backend: wraps another target (a frozen live process) and
+ * remembers every page read through it, with its bytes, so that a snapshot
+ * can be written from exactly those pages. It never writes anything. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pycoreprof/base.h"
+#include "pycoreprof/target.h"
+
+#define PAGE_SIZE_BYTES 4096u
+#define PAGE_MASK_BITS (~(uint64_t)(PAGE_SIZE_BYTES - 1))
+
+struct recording_backend {
+	struct target *inner;       /* borrowed */
+	struct recorded_page *pages; /* open-addressing table, key addr (0 = empty slot) */
+	size_t cap, count;
+	uint32_t round;             /* pages whose round differs are re-read */
+};
+
+static uint64_t page_hash(uint64_t addr)
+{
+	addr >>= 12;
+	addr ^= addr >> 29;
+	addr *= 0xbf58476d1ce4e5b9ull;
+	return addr ^ (addr >> 32);
+}
+
+static struct recorded_page *page_slot(struct recording_backend *rec, uint64_t addr)
+{
+	size_t mask = rec->cap - 1;
+	for (size_t i = page_hash(addr) & mask;; i = (i + 1) & mask)
+		if (rec->pages[i].addr == addr || !rec->pages[i].data)
+			return &rec->pages[i];
+}
+
+static int grow(struct recording_backend *rec)
+{
+	size_t cap = rec->cap ? rec->cap * 2 : 256;
+	struct recorded_page *old = rec->pages;
+	size_t old_cap = rec->cap;
+	rec->pages = xcalloc(cap, sizeof(*rec->pages));
+	if (!rec->pages) {
+		rec->pages = old;
+		return -ERR_NOMEM;
+	}
+	rec->cap = cap;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].data)
+			*page_slot(rec, old[i].addr) = old[i];
+	free(old);
+	return 0;
+}
+
+/* The page at ADDR (page-aligned), read from the inner target unless it
+ * was already read this round. */
+static int fetch_page(struct recording_backend *rec, uint64_t addr, const struct recorded_page **out)
+{
+	if ((rec->count + 1) * 2 > rec->cap) {
+		int ret = grow(rec);
+		if (ret)
+			return ret;
+	}
+	struct recorded_page *slot = page_slot(rec, addr);
+	if (slot->data && slot->round == rec->round) {
+		*out = slot;
+		return 0;
+	}
+	uint8_t *data = slot->data ? slot->data : malloc(PAGE_SIZE_BYTES);
+	if (!data)
+		return err_set(ERR_NOMEM, "cannot allocate a page");
+	int ret = target_read(rec->inner, addr, data, PAGE_SIZE_BYTES);
+	if (ret) {
+		if (!slot->data)
+			free(data);
+		return ret;
+	}
+	if (!slot->data)
+		rec->count++;
+	*slot = (struct recorded_page){.addr = addr, .data = data, .round = rec->round};
+	*out = slot;
+	return 0;
+}
+
+static int recording_read(struct target *t, uint64_t addr, void *buf, size_t len)
+{
+	struct recording_backend *rec = t->backend;
+	uint8_t *dest = buf;
+	if (len && addr + (len - 1) < addr)
+		return err_set(ERR_UNMAPPED, "cannot read %zu bytes at 0x%llx: the range wraps around",
+		               len, (unsigned long long)addr);
+	while (len) {
+		uint64_t page = addr & PAGE_MASK_BITS;
+		size_t skip = (size_t)(addr - page);
+		size_t chunk = PAGE_SIZE_BYTES - skip < len ? PAGE_SIZE_BYTES - skip : len;
+		const struct recorded_page *p = NULL;
+		/* Page 0 is never mapped, and is the table's empty key. */
+		if (!page)
+			return err_set(ERR_UNMAPPED, "address 0x%llx is not in the target's memory",
+			               (unsigned long long)addr);
+		int ret = fetch_page(rec, page, &p);
+		if (ret)
+			return ret;
+		memcpy(dest, p->data + skip, chunk);
+		dest += chunk;
+		addr += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+static int recording_open_mapped_file(struct target *t, const struct target_mapping *m, char **resolved)
+{
+	struct recording_backend *rec = t->backend;
+	if (!rec->inner->ops->open_mapped_file)
+		return err_set(ERR_NOENT, "no file behind mapping 0x%llx", (unsigned long long)m->start);
+	return rec->inner->ops->open_mapped_file(rec->inner, m, resolved);
+}
+
+/* The shared tables belong to the inner target: forget them before
+ * target_free() releases the wrapper's own fields. */
+static void recording_destroy(struct target *t)
+{
+	struct recording_backend *rec = t->backend;
+	if (rec) {
+		for (size_t i = 0; i < rec->cap; i++)
+			free(rec->pages[i].data);
+		free(rec->pages);
+		free(rec);
+	}
+	t->backend = NULL;
+	t->threads = NULL;
+	t->nthreads = 0;
+	t->mappings = NULL;
+	t->nmappings = 0;
+	t->auxv = NULL;
+	t->auxv_words = 0;
+	t->command = NULL;
+	t->executable = NULL;
+	t->search_path = NULL;
+}
+
+static const struct target_ops recording_ops = {
+	.read = recording_read,
+	.open_mapped_file = recording_open_mapped_file,
+	.destroy = recording_destroy,
+};
+
+void recording_target_sync(struct target *t)
+{
+	struct recording_backend *rec = t->backend;
+	struct target *inner = rec->inner;
+	t->pid = inner->pid;
+	t->threads = inner->threads;
+	t->nthreads = inner->nthreads;
+	t->mappings = inner->mappings;
+	t->nmappings = inner->nmappings;
+	t->auxv = inner->auxv;
+	t->auxv_words = inner->auxv_words;
+	t->command = inner->command;
+	t->executable = inner->executable;
+	t->search_path = inner->search_path;
+	t->has_signal = inner->has_signal;
+	t->signal = inner->signal;
+}
+
+int recording_target_new(struct target *inner, struct target **out)
+{
+	struct target *t = xcalloc(1, sizeof(*t));
+	struct recording_backend *rec = xcalloc(1, sizeof(*rec));
+	if (!t || !rec) {
+		free(t);
+		free(rec);
+		return -ERR_NOMEM;
+	}
+	rec->inner = inner;
+	t->ops = &recording_ops;
+	t->kind = inner->kind;
+	t->backend = rec;
+	recording_target_sync(t);
+	*out = t;
+	return 0;
+}
+
+void recording_target_new_round(struct target *t)
+{
+	struct recording_backend *rec = t->backend;
+	rec->round++;
+}
+
+int recording_target_refresh(struct target *t)
+{
+	struct recording_backend *rec = t->backend;
+	for (size_t i = 0; i < rec->cap; i++) {
+		struct recorded_page *p = &rec->pages[i];
+		if (!p->data || p->round == rec->round)
+			continue;
+		/* A page that went away (a freed arena) is simply dropped. */
+		if (target_read(rec->inner, p->addr, p->data, PAGE_SIZE_BYTES) == 0)
+			p->round = rec->round;
+	}
+	return 0;
+}
+
+static int compare_pages(const void *a, const void *b)
+{
+	const struct recorded_page *left = a, *right = b;
+	return left->addr < right->addr ? -1 : left->addr > right->addr;
+}
+
+int recording_target_pages(struct target *t, struct recorded_page **pages, size_t *count)
+{
+	struct recording_backend *rec = t->backend;
+	struct recorded_page *list = xcalloc(rec->count ? rec->count : 1, sizeof(*list));
+	size_t n = 0;
+	if (!list)
+		return -ERR_NOMEM;
+	for (size_t i = 0; i < rec->cap; i++)
+		if (rec->pages[i].data && rec->pages[i].round == rec->round)
+			list[n++] = rec->pages[i];
+	qsort(list, n, sizeof(*list), compare_pages);
+	*pages = list;
+	*count = n;
+	return 0;
+}
