@@ -1,11 +1,12 @@
 /* Interactive SVG flame graph in the style of flamegraph.pl: one <g> per
- * frame with a <title> (readable without JavaScript), colours by kind of
- * code, and an embedded script for hover details, click-to-zoom, reset and
- * regex search with the matched share of samples. */
+ * frame with a <title> (readable without JavaScript), narrow frames merged,
+ * flame or icicle layout, and an embedded script for hover details,
+ * click-to-zoom, reset and regex search, kept in the URL. Colours: svg_colour.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "out/svg_colour.h"
 #include "pycoreprof/profile_out.h"
 
 enum { FRAME_HEIGHT = 16, FONT_SIZE = 12, PAD_X = 10, PAD_TOP = 50, PAD_BOTTOM = 34 };
@@ -17,6 +18,9 @@ struct svg_ctx {
 	double scale;            /* pixels per sample */
 	double min_width;
 	int image_height;
+	bool reverse;
+	enum profile_palette palette;
+	const double *baseline;  /* per node, scaled; NULL: not a diff graph */
 	struct strbuf label;
 };
 
@@ -32,38 +36,6 @@ static void add_escaped(struct strbuf *sb, const char *s, size_t max)
 		default: strbuf_addch(sb, *s);
 		}
 	}
-}
-
-static uint32_t name_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
-/* Colour carries meaning: the kind of code a frame belongs to, with a
- * stable shade from the function's name. */
-static void frame_colour(const struct agg_frame *f, char out[32])
-{
-	uint32_t h = name_hash(f->name);
-	double v1 = (h & 0xFF) / 255.0, v2 = ((h >> 8) & 0xFF) / 255.0;
-	int r, g, b;
-	const char *file = f->file ? f->file : "";
-	if (f->kind == AGG_THREAD || f->kind == AGG_PROCESS) {
-		r = 190 + (int)(40 * v1); g = r; b = r;                          /* grey roots */
-	} else if (f->kind == AGG_ERROR) {
-		r = 250; g = 120 + (int)(40 * v1); b = 120;
-	} else if (f->kind == AGG_NATIVE) {
-		r = 80 + (int)(50 * v1); g = 180 + (int)(50 * v2); b = 190 + (int)(50 * v1); /* aqua */
-	} else if (strstr(file, "site-packages") || strstr(file, "dist-packages")) {
-		r = 110 + (int)(60 * v1); g = 190 + (int)(50 * v2); b = 90 + (int)(40 * v1); /* green */
-	} else if (strstr(file, "/lib/python") || file[0] == '<') {
-		r = 120 + (int)(50 * v1); g = 150 + (int)(50 * v2); b = 220 + (int)(30 * v1); /* blue */
-	} else {
-		r = 205 + (int)(50 * v2); g = (int)(230 * v1); b = (int)(55 * v2);             /* warm */
-	}
-	snprintf(out, 32, "rgb(%d,%d,%d)", r, g, b);
 }
 
 static int max_depth(const struct aggregate *agg)
@@ -82,31 +54,29 @@ static int max_depth(const struct aggregate *agg)
 	return deepest;
 }
 
-static int draw(struct svg_ctx *c, uint32_t node, uint64_t x_samples, int depth)
+static double frame_y(const struct svg_ctx *c, int depth)
+{
+	if (c->reverse)
+		return PAD_TOP + depth * FRAME_HEIGHT;
+	return c->image_height - PAD_BOTTOM - (depth + 1) * FRAME_HEIGHT;
+}
+
+/* One frame: a <g> with its <title> (the tooltip without JavaScript), the
+ * bar, and the label cut to fit. */
+/* DIFF: text added to the title; NULL marks the bar of merged narrow frames. */
+static void draw_frame(struct svg_ctx *c, uint64_t x_samples, uint64_t samples, int depth, const char *colour,
+                       const char *diff)
 {
 	const struct aggregate *agg = c->agg;
-	const struct agg_node *n = &agg->nodes[node];
-	double width = (double)n->total * c->scale;
-	if (node != 0 && width < c->min_width)
-		return 0;
-	double x = PAD_X + (double)x_samples * c->scale;
-	double y = c->image_height - PAD_BOTTOM - (depth + 1) * FRAME_HEIGHT;
 	struct strbuf *sb = c->sb;
-	char colour[32];
-	strbuf_reset(&c->label);
-	if (node == 0) {
-		strbuf_addstr(&c->label, "all");
-		strcpy(colour, "rgb(250,250,250)");
-	} else {
-		agg_frame_label(agg, n->frame, &c->label);
-		frame_colour(&agg->frames[n->frame], colour);
-	}
-	double percent = agg->samples ? 100.0 * (double)n->total / (double)agg->samples : 0;
-	strbuf_addf(sb, "<g class=\"f\" data-x=\"%llu\" data-w=\"%llu\" data-d=\"%d\"><title>",
-	            (unsigned long long)x_samples, (unsigned long long)n->total, depth);
+	double width = (double)samples * c->scale;
+	double x = PAD_X + (double)x_samples * c->scale, y = frame_y(c, depth);
+	double percent = agg->samples ? 100.0 * (double)samples / (double)agg->samples : 0;
+	strbuf_addf(sb, "<g class=\"%s\" data-x=\"%llu\" data-w=\"%llu\" data-d=\"%d\"><title>",
+	            diff ? "f" : "f m", (unsigned long long)x_samples, (unsigned long long)samples, depth);
 	add_escaped(sb, c->label.buf, SIZE_MAX);
-	strbuf_addf(sb, " (%llu sample%s, %.2f%%)</title>", (unsigned long long)n->total, n->total == 1 ? "" : "s",
-	            percent);
+	strbuf_addf(sb, " (%llu sample%s, %.2f%%%s)</title>", (unsigned long long)samples, samples == 1 ? "" : "s",
+	            percent, diff ? diff : "");
 	strbuf_addf(sb, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\" rx=\"2\" ry=\"2\"/>", x,
 	            y, width, FRAME_HEIGHT - 1, colour);
 	size_t fits = width > 3 * CHAR_WIDTH ? (size_t)((width - 6) / CHAR_WIDTH) : 0;
@@ -120,25 +90,64 @@ static int draw(struct svg_ctx *c, uint32_t node, uint64_t x_samples, int depth)
 		}
 	}
 	strbuf_addstr(sb, "</text></g>\n");
+}
 
+static int draw(struct svg_ctx *c, uint32_t node, uint64_t x_samples, int depth)
+{
+	const struct aggregate *agg = c->agg;
+	const struct agg_node *n = &agg->nodes[node];
+	char colour[32], diff[64] = "";
+	strbuf_reset(&c->label);
+	if (node == 0) {
+		strbuf_addstr(&c->label, "all");
+		strcpy(colour, "rgb(250,250,250)");
+	} else {
+		agg_frame_label(agg, n->frame, &c->label);
+		svg_frame_colour(c->palette, &agg->frames[n->frame], colour);
+	}
+	if (c->baseline) {
+		double before = c->baseline[node], now = (double)n->total;
+		double change = now > before ? (now - before) / now : before > 0 ? (now - before) / before : 0;
+		if (node != 0)
+			svg_diff_colour(change, colour);
+		snprintf(diff, sizeof(diff), ", %+.0f vs baseline", now - before);
+	}
+	draw_frame(c, x_samples, n->total, depth, colour, diff);
+
+	/* Children too narrow to see are merged into one bar, so the picture
+	 * keeps their total and the file stays small. */
 	uint32_t *kids = NULL;
 	size_t count = 0;
 	int ret = agg_sorted_children(agg, node, &kids, &count);
-	uint64_t child_x = x_samples;
+	uint64_t child_x = x_samples, merged = 0;
+	size_t nmerged = 0;
 	for (size_t i = 0; ret == 0 && i < count; i++) {
+		uint64_t total = agg->nodes[kids[i]].total;
+		if ((double)total * c->scale < c->min_width) {
+			merged += total;
+			nmerged++;
+			continue;
+		}
 		ret = draw(c, kids[i], child_x, depth + 1);
-		child_x += agg->nodes[kids[i]].total;
+		child_x += total;
+	}
+	/* After the visible siblings, so nothing overlaps. */
+	if (ret == 0 && nmerged && (double)merged * c->scale >= c->min_width) {
+		strbuf_reset(&c->label);
+		strbuf_addf(&c->label, "[%zu narrow frames]", nmerged);
+		draw_frame(c, child_x, merged, depth + 1, "rgb(200,200,200)", NULL);
 	}
 	free(kids);
 	return ret;
 }
 
-/* The script: zoom, reset, search, hover details. Kept plain (ES5) so any
- * browser that renders SVG runs it. */
+/* The script: zoom, reset, search, hover details, and the state of search
+ * and zoom kept in the URL (?s=REGEX&x=OFFSET:DEPTH) so a reload or a
+ * shared link shows the same view. Plain ES5 so any SVG viewer runs it. */
 static const char script[] =
 	"<script type=\"text/ecmascript\"><![CDATA[\n"
 	"'use strict';\n"
-	"var svg = document.documentElement, frames = [], total = 0, zoomed = null;\n"
+	"var svg = document.documentElement, frames = [], total = 0, zoomed = null, term = null;\n"
 	"var W = +svg.getAttribute('data-plot-width'), X0 = +svg.getAttribute('data-pad');\n"
 	"var CW = +svg.getAttribute('data-char-width');\n"
 	"function $(id) { return document.getElementById(id); }\n"
@@ -148,21 +157,35 @@ static const char script[] =
 	"    var g = gs[i], t = g.getElementsByTagName('title')[0].textContent;\n"
 	"    frames.push({g: g, rect: g.getElementsByTagName('rect')[0], text: g.getElementsByTagName('text')[0],\n"
 	"      x: +g.getAttribute('data-x'), w: +g.getAttribute('data-w'), d: +g.getAttribute('data-d'),\n"
-	"      title: t, label: t.replace(/ \\([0-9,]+ samples?, [0-9.]+%\\)$/, '')});\n"
+	"      merged: g.classList.contains('m'), title: t,\n"
+	"      label: t.replace(/ \\([0-9,]+ samples?, [0-9.]+%[^()]*\\)$/, '')});\n"
 	"    g.addEventListener('click', onclick_frame);\n"
-	"    g.addEventListener('mouseover', function (e) { $('details').textContent = this.getElementsByTagName('title')[0].textContent; });\n"
+	"    g.addEventListener('mouseover', function () { $('details').textContent = this.getElementsByTagName('title')[0].textContent; });\n"
 	"    g.addEventListener('mouseout', function () { $('details').textContent = ' '; });\n"
 	"  }\n"
 	"  total = frames.length ? frames[0].w : 0;\n"
-	"  $('reset').addEventListener('click', reset);\n"
+	"  $('reset').addEventListener('click', function () { reset(); save(); });\n"
 	"  $('search').addEventListener('click', function () { search_prompt(); });\n"
-	"  $('clear').addEventListener('click', function () { search(null); });\n"
+	"  $('clear').addEventListener('click', function () { search(null); save(); });\n"
 	"  window.addEventListener('keydown', function (e) {\n"
 	"    if ((e.ctrlKey || e.metaKey) && e.keyCode === 70) { e.preventDefault(); search_prompt(); }\n"
-	"    else if (e.keyCode === 27) { reset(); search(null); }\n"
+	"    else if (e.keyCode === 27) { reset(); search(null); save(); }\n"
 	"  });\n"
-	"  var params = new URLSearchParams(window.location.search);\n"
+	"  var params = new URLSearchParams(window.location.search), x = params.get('x');\n"
+	"  if (x) {\n"
+	"    var at = x.split(':');\n"
+	"    for (i = 0; i < frames.length; i++)\n"
+	"      if (frames[i].x === +at[0] && frames[i].d === +at[1]) { zoom(frames[i]); break; }\n"
+	"  }\n"
 	"  if (params.get('s')) search(params.get('s'));\n"
+	"}\n"
+	"function save() {\n"
+	"  var params = new URLSearchParams(window.location.search);\n"
+	"  if (term) params.set('s', term); else params.delete('s');\n"
+	"  if (zoomed) params.set('x', zoomed.x + ':' + zoomed.d); else params.delete('x');\n"
+	"  var q = params.toString();\n"
+	"  try { history.replaceState(null, '', window.location.pathname + (q ? '?' + q : '') + window.location.hash); }\n"
+	"  catch (e) { /* a viewer without history: the view just is not kept */ }\n"
 	"}\n"
 	"function fit(f, width) {\n"
 	"  var n = Math.floor((width - 6) / CW), s = f.label;\n"
@@ -180,23 +203,26 @@ static const char script[] =
 	"    } else { f.g.style.display = 'none'; }\n"
 	"  }\n"
 	"}\n"
+	"function zoom(f) {\n"
+	"  zoomed = f; layout(f.x, f.w, f.d); $('reset').style.opacity = '1';\n"
+	"}\n"
 	"function onclick_frame() {\n"
-	"  for (var i = 0; i < frames.length; i++) if (frames[i].g === this) zoomed = frames[i];\n"
-	"  layout(zoomed.x, zoomed.w, zoomed.d);\n"
-	"  $('reset').style.opacity = '1';\n"
+	"  for (var i = 0; i < frames.length; i++) if (frames[i].g === this) zoom(frames[i]);\n"
+	"  save();\n"
 	"}\n"
 	"function reset() {\n"
 	"  zoomed = null; layout(0, total, 0); $('reset').style.opacity = '0';\n"
 	"}\n"
 	"function search_prompt() {\n"
-	"  var term = prompt('Search for (regular expression):', '');\n"
-	"  if (term !== null) search(term);\n"
+	"  var t = prompt('Search for (regular expression):', term || '');\n"
+	"  if (t !== null) { search(t); save(); }\n"
 	"}\n"
-	"function search(term) {\n"
+	"function search(t) {\n"
 	"  var re = null, spans = [], i;\n"
-	"  if (term) { try { re = new RegExp(term); } catch (e) { re = null; } }\n"
+	"  if (t) { try { re = new RegExp(t); } catch (e) { re = null; } }\n"
+	"  term = re ? t : null;\n"
 	"  for (i = 0; i < frames.length; i++) {\n"
-	"    var f = frames[i], hit = re !== null && f.d > 0 && re.test(f.label);\n"
+	"    var f = frames[i], hit = re !== null && f.d > 0 && !f.merged && re.test(f.label);\n"
 	"    if (hit) { f.rect.setAttribute('data-fill', f.rect.getAttribute('data-fill') || f.rect.getAttribute('fill'));\n"
 	"      f.rect.setAttribute('fill', 'rgb(230,0,230)'); f.g.classList.add('match'); spans.push([f.x, f.x + f.w]); }\n"
 	"    else { if (f.rect.getAttribute('data-fill')) f.rect.setAttribute('fill', f.rect.getAttribute('data-fill'));\n"
@@ -228,7 +254,16 @@ int profile_write_svg(struct strbuf *sb, const struct aggregate *agg, const stru
 		.scale = agg->samples ? (double)(width - 2 * PAD_X) / (double)agg->samples : 0,
 		.min_width = meta && meta->min_width > 0 ? meta->min_width : 0.1,
 		.image_height = (depth + 1) * FRAME_HEIGHT + PAD_TOP + PAD_BOTTOM,
+		.reverse = meta && meta->reverse,
+		.palette = meta ? meta->palette : PALETTE_PACKAGE,
 	};
+	double *baseline = NULL;
+	if (meta && meta->baseline) {
+		int ret = svg_baseline_totals(agg, meta->baseline, &baseline);
+		if (ret < 0)
+			return ret;
+		c.baseline = baseline;
+	}
 	const char *title = meta && meta->title ? meta->title : "Flame Graph";
 	strbuf_addf(sb,
 	            "<?xml version=\"1.0\" standalone=\"no\"?>\n"
@@ -263,6 +298,7 @@ int profile_write_svg(struct strbuf *sb, const struct aggregate *agg, const stru
 	            c.image_height - 12);
 	int ret = draw(&c, 0, 0, 0);
 	strbuf_release(&c.label);
+	free(baseline);
 	strbuf_addstr(sb, "</g>\n");
 	strbuf_addstr(sb, script);
 	strbuf_addstr(sb, "</svg>\n");
