@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{"flamegraph", cmd_flamegraph, "render folded stacks (from any tool) as an SVG flame graph"},
 	{"convert", cmd_convert, "convert a profile between folded, JSON, speedscope, pprof and SVG"},
 	{"snapshot", cmd_snapshot, "write small core files of a running process's Python stacks"},
+	{"report", cmd_report, "one profile from many snapshots or cores"},
 };
 static const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
 static const char default_command[] = "record";

@@ -243,8 +243,13 @@ static int run(const struct snapshot_options *o)
 	struct sigaction saved[NSTOP];
 	char *path = NULL;
 	int status = EXIT_OK;
+	int ret;
 	guard_signals(saved);
-	int ret = capture_session_open(&session, o->pid, &o->capture);
+	if (o->output_is_dir && mkdir(o->output, 0777) < 0 && errno != EEXIST) {
+		status = report_error(err_set_errno(ERR_IO, errno, "cannot create directory %s", o->output));
+		goto out;
+	}
+	ret = capture_session_open(&session, o->pid, &o->capture);
 	if (ret < 0) {
 		status = report_error(ret);
 		goto out;

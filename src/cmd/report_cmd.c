@@ -1,0 +1,341 @@
+/* `pycoreprof report INPUTS...`: one profile from many snapshots or cores.
+ * Each file gives one sample per Python thread; files are read by worker
+ * threads but counted in sorted order, so the output never depends on -j. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "cmd/live_session.h"
+#include "cmd/report_inputs.h"
+#include "pycoreprof/agg.h"
+#include "pycoreprof/profile_out.h"
+#include "pycoreprof/stacks.h"
+
+static const char usage[] =
+	"usage: pycoreprof report [options] INPUT...\n"
+	"\n"
+	"Read snapshots (`pycoreprof snapshot`) or other core files and write one\n"
+	"profile of every Python thread's stack in them, one sample per thread per\n"
+	"file. INPUTs are files, directories (read recursively) and glob patterns.\n"
+	"Files that are not readable cores are skipped, each with its reason.\n"
+	"\n"
+	"  -o, --output FILE    the profile (default report.svg); .svg or .folded\n"
+	"  --format F           svg or folded (default: from the name, else svg)\n"
+	"  -j, --jobs N         files read in parallel (default: one per core)\n"
+	"  --idle               keep threads that were waiting\n"
+	"  --threads            a root frame per thread\n"
+	"  -h, --help           this help\n";
+
+#define MAX_FRAMES 4096
+#define MAX_JOBS 256
+
+struct report_options {
+	const char *output;
+	int format;
+	long jobs;
+	bool idle, threads;
+};
+
+/* What one file gave: its own small aggregate, or why it was skipped. */
+struct file_result {
+	struct aggregate agg;
+	bool read;
+	size_t stacks;
+	int error;               /* -ERR_x when skipped */
+	char *reason;
+};
+
+struct batch {
+	const struct report_options *opts;
+	const struct input_list *inputs;
+	struct file_result *results;
+	atomic_size_t next;
+};
+
+static int count_thread(struct aggregate *agg, const struct thread_stack *ts, bool thread_roots, uint32_t *ids)
+{
+	size_t n = 0;
+	int ret;
+	if (thread_roots) {
+		char label[32];
+		snprintf(label, sizeof(label), "thread %d", (int)ts->tid);
+		if ((ret = agg_frame(agg, AGG_THREAD, label, NULL, -1, &ids[n++])) < 0)
+			return ret;
+	}
+	if (ts->error && (ret = agg_frame(agg, AGG_ERROR, "[unreadable stack]", NULL, -1, &ids[n++])) < 0)
+		return ret;
+	for (size_t k = ts->nframes; k-- > 0 && n < MAX_FRAMES;) {
+		const struct stack_frame *f = &ts->frames[k];
+		if (f->kind != FRAME_PYTHON)
+			continue;
+		const char *name = f->qualname ? f->qualname : f->function ? f->function : "?";
+		ret = agg_frame(agg, AGG_PYTHON, name, f->file ? short_filename(f->file) : NULL, f->line, &ids[n++]);
+		if (ret < 0)
+			return ret;
+	}
+	return n ? agg_add(agg, ids, n, 1) : 0;
+}
+
+static int read_file(const struct report_options *opts, const char *path, struct file_result *r, uint32_t *ids)
+{
+	struct target *t = NULL;
+	struct pywalker *w = NULL;
+	struct process_stacks ps = {0};
+	struct stat st;
+	int ret;
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+		ret = err_set(ERR_NOT_ELF, "%s is empty", path);
+		goto out;
+	}
+	if ((ret = core_target_open(path, NULL, &t)) < 0 || (ret = pywalker_new(t, &w)) < 0 ||
+	    (ret = process_stacks_collect(t, w, "snapshot", &ps)) < 0)
+		goto out;
+	if ((ret = agg_init(&r->agg)) < 0)
+		goto out;
+	for (size_t i = 0; i < ps.nthreads; i++) {
+		const struct thread_stack *ts = &ps.threads[i];
+		if (!ts->is_python || !ts->nframes || (ts->idle && !opts->idle))
+			continue;
+		if ((ret = count_thread(&r->agg, ts, opts->threads, ids)) < 0)
+			goto out;
+		r->stacks++;
+	}
+	r->read = true;
+out:
+	if (ret < 0) {
+		agg_release(&r->agg);
+		r->error = ret;
+		r->reason = xasprintf("%s", *err_context() ? err_context() : err_message(ret));
+	}
+	process_stacks_release(&ps);
+	pywalker_free(w);
+	target_free(t);
+	return ret;
+}
+
+static void *worker(void *arg)
+{
+	struct batch *b = arg;
+	uint32_t *ids = xcalloc(MAX_FRAMES + 2, sizeof(*ids));
+	for (;;) {
+		size_t i = atomic_fetch_add(&b->next, 1);
+		if (i >= b->inputs->n)
+			break;
+		if (!ids) {
+			b->results[i].error = -ERR_NOMEM;
+			continue;
+		}
+		read_file(b->opts, b->inputs->paths[i], &b->results[i], ids);
+		err_clear();
+	}
+	free(ids);
+	return NULL;
+}
+
+/* Add every stack of FROM to INTO; frames are interned again in INTO. */
+static int merge(struct aggregate *into, const struct aggregate *from)
+{
+	uint32_t *map = xcalloc(from->nframes ? from->nframes : 1, sizeof(*map));
+	uint32_t *path = xcalloc(from->nnodes ? from->nnodes : 1, sizeof(*path));
+	int ret = 0;
+	if (!map || !path) {
+		ret = -ERR_NOMEM;
+		goto out;
+	}
+	for (size_t f = 0; f < from->nframes && ret == 0; f++) {
+		const struct agg_frame *fr = &from->frames[f];
+		ret = agg_frame(into, fr->kind, fr->name, fr->file, fr->line, &map[f]);
+	}
+	for (size_t node = 1; node < from->nnodes && ret == 0; node++) {
+		if (!from->nodes[node].self)
+			continue;
+		size_t depth = 0;
+		for (uint32_t at = (uint32_t)node; at && depth < from->nnodes; at = from->nodes[at].parent)
+			path[depth++] = map[from->nodes[at].frame];
+		for (size_t k = 0; k < depth / 2; k++) {
+			uint32_t swap = path[k];
+			path[k] = path[depth - 1 - k];
+			path[depth - 1 - k] = swap;
+		}
+		ret = agg_add(into, path, depth, from->nodes[node].self);
+	}
+out:
+	free(map);
+	free(path);
+	return ret;
+}
+
+static int parse_options(int argc, char **argv, struct report_options *o)
+{
+	static const struct option options[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"format", required_argument, NULL, 'f'},
+		{"jobs", required_argument, NULL, 'j'},
+		{"idle", no_argument, NULL, 'I'},
+		{"threads", no_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	char *end;
+	int opt;
+	optind = 1;
+	opterr = 0;
+	o->format = -1;
+	while ((opt = getopt_long(argc, argv, "ho:j:", options, NULL)) != -1) {
+		switch (opt) {
+		case 'o': o->output = optarg; break;
+		case 'f':
+			if ((o->format = profile_format_from_word(optarg)) < 0)
+				return usage_error("report", "--format takes svg or folded, not '%s'", optarg);
+			break;
+		case 'j':
+			errno = 0;
+			o->jobs = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || o->jobs <= 0 || o->jobs > MAX_JOBS)
+				return usage_error("report", "--jobs takes a number from 1 to %d, not '%s'", MAX_JOBS, optarg);
+			break;
+		case 'I': o->idle = true; break;
+		case 'T': o->threads = true; break;
+		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0);
+		default: return usage_error("report", "unknown option or missing value '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind == argc)
+		return usage_error("report", "give snapshot files, directories or patterns to read");
+	if (!o->output)
+		o->output = o->format == PROFILE_FOLDED ? "report.folded" : "report.svg";
+	if (o->format < 0)
+		o->format = profile_format_from_name(o->output) >= 0 ? profile_format_from_name(o->output) : PROFILE_SVG;
+	if (!o->jobs) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		o->jobs = cores > 0 ? (cores < MAX_JOBS ? cores : MAX_JOBS) : 1;
+	}
+	return -1;
+}
+
+/* The kind of reason, for the summary line. */
+static const char *skip_kind(const struct file_result *r)
+{
+	switch (-r->error) {
+	case ERR_TRUNCATED: return "truncated";
+	case ERR_NOT_ELF: return r->reason && strstr(r->reason, " is empty") ? "empty" : "not a core";
+	case ERR_NOT_CORE: return "not a core";
+	case ERR_NOT_PYTHON: return "no Python";
+	case ERR_DECOMPRESS: return "truncated";
+	case ERR_PERM: return "unreadable";
+	default: return "corrupt";
+	}
+}
+
+static void print_summary(const struct input_list *inputs, const struct file_result *results, size_t stacks,
+                          const char *output)
+{
+	static const char *const kinds[] = {"truncated", "empty", "not a core", "no Python", "unreadable", "corrupt"};
+	size_t counts[sizeof(kinds) / sizeof(kinds[0])] = {0};
+	size_t read = 0, skipped = 0;
+	for (size_t i = 0; i < inputs->n; i++) {
+		if (results[i].read) {
+			read++;
+			continue;
+		}
+		skipped++;
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+			if (!strcmp(kinds[k], skip_kind(&results[i])))
+				counts[k]++;
+	}
+	fprintf(stderr, "Read %zu snapshot%s", read, read == 1 ? "" : "s");
+	if (skipped) {
+		fprintf(stderr, " (%zu skipped:", skipped);
+		const char *sep = " ";
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+			if (counts[k]) {
+				fprintf(stderr, "%s%zu %s", sep, counts[k], kinds[k]);
+				sep = ", ";
+			}
+		fputc(')', stderr);
+	}
+	fprintf(stderr, "; %zu thread stacks; wrote %s\n", stacks, output);
+}
+
+int cmd_report(int argc, char **argv)
+{
+	struct report_options o = {0};
+	struct input_list inputs = {0};
+	struct batch b = {0};
+	struct aggregate total = {0};
+	struct strbuf out = {0};
+	pthread_t *threads = NULL;
+	size_t nthreads = 0, stacks = 0;
+	int status = parse_options(argc, argv, &o);
+	int ret;
+	if (status >= 0)
+		return status;
+	status = EXIT_OK;
+	for (int i = optind; i < argc; i++)
+		if ((ret = input_list_add(&inputs, argv[i])) < 0) {
+			status = report_error(ret);
+			goto out;
+		}
+	input_list_finish(&inputs);
+	b.opts = &o;
+	b.inputs = &inputs;
+	b.results = xcalloc(inputs.n ? inputs.n : 1, sizeof(*b.results));
+	threads = xcalloc((size_t)o.jobs, sizeof(*threads));
+	if (!b.results || !threads || agg_init(&total) < 0) {
+		status = report_error(-ERR_NOMEM);
+		goto out;
+	}
+	atomic_init(&b.next, 0);
+	for (long j = 1; j < o.jobs && (size_t)j < inputs.n; j++) {
+		if (pthread_create(&threads[nthreads], NULL, worker, &b) != 0)
+			break;
+		nthreads++;
+	}
+	worker(&b);
+	for (size_t j = 0; j < nthreads; j++)
+		pthread_join(threads[j], NULL);
+	for (size_t i = 0; i < inputs.n; i++) {
+		struct file_result *r = &b.results[i];
+		if (!r->read) {
+			fprintf(stderr, "pycoreprof: skipped %s: %s\n", inputs.paths[i], r->reason ? r->reason : "?");
+			continue;
+		}
+		stacks += r->stacks;
+		if ((ret = merge(&total, &r->agg)) < 0) {
+			status = report_error(ret);
+			goto out;
+		}
+	}
+	struct profile_meta meta = {.title = "pycoreprof report"};
+	if ((ret = profile_write((enum profile_format)o.format, &out, &total, &meta)) < 0 ||
+	    (ret = write_file_atomically(o.output, out.buf, out.len)) < 0) {
+		status = report_error(ret);
+		goto out;
+	}
+	print_summary(&inputs, b.results, stacks, o.output);
+	if (stacks == 0 || b.results == NULL)
+		status = EXIT_PARTIAL;
+	for (size_t i = 0; i < inputs.n; i++)
+		if (!b.results[i].read)
+			status = EXIT_PARTIAL;
+out:
+	if (b.results)
+		for (size_t i = 0; i < inputs.n; i++) {
+			if (b.results[i].read)
+				agg_release(&b.results[i].agg);
+			free(b.results[i].reason);
+		}
+	free(b.results);
+	free(threads);
+	agg_release(&total);
+	strbuf_release(&out);
+	input_list_release(&inputs);
+	return status;
+}
