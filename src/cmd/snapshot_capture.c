@@ -110,8 +110,21 @@ static void record_range(struct target *recorder, uint64_t start, uint64_t end)
 			err_clear();
 }
 
+/* Native tools (eu-stack, gdb) find the modules of a core by the ELF
+ * headers in its memory, as the kernel stores them: the first page of
+ * each file mapped from offset 0. */
+static void record_elf_headers(struct target *recorder)
+{
+	for (size_t i = 0; i < recorder->nmappings; i++) {
+		const struct target_mapping *m = &recorder->mappings[i];
+		if (m->path && m->file_offset == 0 && m->readable)
+			record_range(recorder, m->start, m->start + PAGE_BYTES);
+	}
+}
+
 static void record_stack_tops(struct target *recorder)
 {
+	record_elf_headers(recorder);
 	for (size_t i = 0; i < recorder->nthreads; i++) {
 		const struct target_thread *th = &recorder->threads[i];
 		if (!th->has_regs)

@@ -1,0 +1,210 @@
+# `pycoreprof snapshot` and `pycoreprof report`: a snapshot of a stopped
+# fixture reads like a dump of it; a native snapshot opens in eu-stack;
+# reports over many snapshots keep the fixture's own shares, whatever -j is;
+# bad files are skipped by name; the target always runs on, untraced.
+import glob
+import gzip
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import lib
+from lib import check
+import test_dump as dumping
+import test_record as recording
+
+SUMMARY_PREFIX = "Read "
+
+
+def snapshot(pid, out, extra=()):
+    result = lib.run_pycoreprof(["snapshot", "--pid", str(pid), "-o", out] + list(extra))
+    check(result.code == 0, "expected exit 0: %s", result.describe())
+    check(os.path.exists(out), "no snapshot at %s: %s", out, result.describe())
+    return out
+
+
+def frames_by_tid(document):
+    return dict((thread.get("tid"), lib.python_frames(thread)) for thread in document.get("threads") or [])
+
+
+def check_same_frames(what, expected, actual):
+    check(sorted(expected) == sorted(actual), "%s: threads %s, expected %s", what,
+          sorted(actual), sorted(expected))
+    for tid in expected:
+        lib.compare_frames("%s, thread %s" % (what, tid), expected[tid], actual[tid])
+
+
+@lib.each_interpreter
+def test_snapshot_reads_like_dump(label):
+    """On a SIGSTOPped fixture: dump, the snapshot and the full snapshot
+    give the same Python frames for every thread, the fixture's own."""
+    with dumping.Parked(label) as fixture:
+        pid = fixture.pid
+        os.kill(pid, signal.SIGSTOP)
+        dumping.wait_for(lambda: all(state == "T" for state in dumping.task_states(pid)), "the SIGSTOP")
+        live = dumping.dump_json(pid)
+        dumping.check_stacks(live, fixture.truth)
+        small = snapshot(pid, os.path.join(fixture.workdir, "small.core.gz"))
+        full = snapshot(pid, os.path.join(fixture.workdir, "full.core"), ["--full", "--no-compress"])
+        expected = frames_by_tid(live)
+        for path in (small, full):
+            document = lib.core_json(path)
+            check(document.get("source") == "snapshot", "%s: source %r, expected 'snapshot'",
+                  path, document.get("source"))
+            check(document.get("pid") == pid, "%s: pid %s, expected %d", path, document.get("pid"), pid)
+            check_same_frames(os.path.basename(path), expected, frames_by_tid(document))
+        check(os.path.getsize(small) < os.path.getsize(full) // 20, "snapshot of %d bytes, full one %d",
+              os.path.getsize(small), os.path.getsize(full))
+        check(dumping.tracer_pid(pid) == 0, "pid %d is still traced", pid)
+        os.kill(pid, signal.SIGCONT)
+        dumping.check_left_running(pid)
+
+
+@lib.each_interpreter_from((3, 11))
+def test_native_snapshot_in_eu_stack(label):
+    eu_stack = lib.tool("eu-stack", "elfutils")
+    with dumping.Parked(label) as fixture:
+        pid = fixture.pid
+        path = snapshot(pid, os.path.join(fixture.workdir, "native.core.gz"), ["--native"])
+        plain = os.path.join(fixture.workdir, "native.core")
+        with gzip.open(path, "rb") as source, open(plain, "wb") as out:
+            shutil.copyfileobj(source, out)
+        result = lib.run([eu_stack, "--core", plain, "-e", os.path.realpath("/proc/%d/exe" % pid)])
+        text = result.stdout.decode("utf-8", "replace")
+        tids = set(int(tid) for tid in os.listdir("/proc/%d/task" % pid))
+        for tid in tids:
+            check(("TID %d:" % tid) in text, "eu-stack shows no thread %d: %s\n%s", tid, result.describe(),
+                  text[:2000])
+        blocks = text.split("TID ")[1:]
+        check(len(blocks) == len(tids), "eu-stack shows %d threads, expected %d", len(blocks), len(tids))
+        for block in blocks:
+            frames = [line for line in block.splitlines()[1:] if line.strip().startswith("#")]
+            check(len(frames) >= 3, "eu-stack: thread %s has %d native frames: %s", block.split(":")[0],
+                  len(frames), block[:800])
+        dumping.check_left_running(pid)
+
+
+def read_report(paths, out, extra=()):
+    result = lib.run_pycoreprof(["report"] + list(paths) + ["-o", out] + list(extra), timeout=300)
+    lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
+    check(lines and lines[-1].startswith(SUMMARY_PREFIX), "no summary line: %s", result.describe())
+    return result, lines
+
+
+@lib.each(recording.few_interpreters)
+def test_report_shares(label):
+    """1,000 snapshots of the 50/30/20 fixture, 5 ms apart: the shares of
+    the report are the fixture's own, within 3 points; -j 1 and -j 4 write
+    the same bytes."""
+    with recording.Shares(label) as fixture:
+        snaps = fixture.path("snaps") + "/"
+        argv = [lib.pycoreprof(), "snapshot", "--pid", str(fixture.pid), "--interval", "5ms",
+                "--count", "1000", "-o", snaps]
+        start = fixture.clock()
+        result = lib.run(argv, timeout=300)
+        end = fixture.clock()
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+        recording.check_left_running(fixture.proc)
+        files = glob.glob(snaps + "*.core.gz")
+        check(len(files) == 1000, "%d snapshots written, expected 1000", len(files))
+        spent = fixture.spent_between(start, end)
+        one, four = fixture.path("j1.folded"), fixture.path("j4.folded")
+        result, lines = read_report([snaps], one, ["-j", "1"])
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+        check(lines[-1].startswith("Read 1000 snapshots;"), "summary: %s", lines[-1])
+        result, lines = read_report([snaps], four, ["-j", "4"])
+        with open(one, "rb") as a, open(four, "rb") as b:
+            check(a.read() == b.read(), "-j 1 and -j 4 wrote different profiles")
+        stacks = recording.read_folded(one)
+        counts = dict((name, recording.count_with(stacks, fixture.info["functions"][name]))
+                      for name in recording.SPINNERS)
+        recording.check_spinner_shares(counts, spent, fixture.info, recording.SHARE_TOLERANCE,
+                                       "%s report of 1000 snapshots" % label)
+
+
+def test_report_skips_bad_files():
+    """Truncated, empty and foreign files are skipped, each named, and the
+    good ones are still counted."""
+    label = lib.interpreter_labels()[-1]
+    with dumping.Parked(label) as fixture:
+        folder = os.path.join(fixture.workdir, "mixed")
+        os.makedirs(os.path.join(folder, "sub"))
+        good = snapshot(fixture.pid, os.path.join(folder, "good.core.gz"))
+        plain = snapshot(fixture.pid, os.path.join(folder, "sub", "plain.core"), ["--no-compress"])
+        lib.truncated_copy(plain, os.path.join(folder, "cut.core"))
+        lib.truncated_copy(good, os.path.join(folder, "cut.core.gz"))
+        open(os.path.join(folder, "empty.core"), "wb").close()
+        with open(os.path.join(folder, "notes.txt"), "w") as out:
+            out.write("not a core\n")
+        shutil.copy(os.path.realpath("/proc/%d/exe" % fixture.pid), os.path.join(folder, "python.bin"))
+        out = os.path.join(fixture.workdir, "mixed.folded")
+        result, lines = read_report([folder], out, ["--idle"])
+        check(result.code == 1, "expected exit 1 (partial): %s", result.describe())
+        text = "\n".join(lines)
+        for name in ("cut.core", "cut.core.gz", "empty.core", "notes.txt", "python.bin"):
+            check(any(line.startswith("pycoreprof: skipped ") and os.path.join(folder, name) + ":" in line
+                      for line in lines), "%s not named as skipped: %s", name, text)
+        check(lines[-1].startswith("Read 2 snapshots (5 skipped: 2 truncated, 1 empty, 2 not a core);"),
+              "summary: %s", lines[-1])
+        check(os.path.getsize(out) > 0, "empty profile")
+
+
+def start_periodic(pid, folder, extra=()):
+    argv = [lib.pycoreprof(), "snapshot", "--pid", str(pid), "--interval", "2ms", "-o", folder + "/"]
+    return subprocess.Popen(argv + list(extra), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def wait_snapshots(folder, count):
+    dumping.wait_for(lambda: len(glob.glob(os.path.join(folder, "*.core.gz"))) >= count,
+                     "%d snapshots in %s" % (count, folder), timeout=30)
+
+
+@lib.each(recording.few_interpreters)
+def test_target_left_running(label):
+    """After a periodic capture ends by count, by duration, by SIGINT (which
+    finishes the snapshot under way) and by SIGKILL, the fixture runs,
+    untraced; every finished snapshot is a whole one."""
+    with recording.Shares(label) as fixture:
+        for how in ("count", "duration", "sigint", "sigkill"):
+            folder = fixture.path("periodic-" + how)
+            extra = {"count": ["--count", "50"], "duration": ["--duration", "0.3"]}.get(how, [])
+            proc = start_periodic(fixture.pid, folder, extra)
+            try:
+                if how in ("sigint", "sigkill"):
+                    wait_snapshots(folder, 20)
+                    os.kill(proc.pid, signal.SIGINT if how == "sigint" else signal.SIGKILL)
+                stdout, stderr = proc.communicate(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            what = "%s: snapshots ended by %s" % (label, how)
+            if how != "sigkill":
+                check(proc.returncode == 0, "%s: exit %s: %s", what, proc.returncode, stderr[-500:])
+            recording.check_left_running(fixture.proc)
+            files = sorted(glob.glob(os.path.join(folder, "*.core.gz")))
+            if how == "count":
+                check(len(files) == 50, "%s: %d snapshots, expected 50", what, len(files))
+            leftovers = [name for name in os.listdir(folder) if ".tmp." in name]
+            if how != "sigkill":
+                check(not leftovers, "%s: temporary files left: %s", what, leftovers)
+            result, lines = read_report([folder + "/*.core.gz"], fixture.path(how + ".folded"))
+            check(result.code == 0 and lines[-1].startswith("Read %d snapshots;" % len(files)),
+                  "%s: %s", what, result.describe())
+
+
+def test_usage():
+    for args in (["snapshot"], ["snapshot", "--pid", "x"], ["snapshot", "--pid", "1", "--interval", "x"],
+                 ["snapshot", "--pid", "1", "--interval", "1s", "-o", "file.core"], ["report"],
+                 ["report", "-j", "0", "x"]):
+        result = lib.run_pycoreprof(args)
+        check(result.code == 64, "expected exit 64: %s", result.describe())
+    for command in ("snapshot", "report"):
+        result = lib.run_pycoreprof([command, "--help"])
+        check(result.code == 0 and b"usage: pycoreprof " + command.encode() in result.stdout,
+              "%s --help: %s", command, result.describe())
+    result = lib.run_pycoreprof(["report", "/nonexistent/*.core.gz"])
+    check(result.code == 2, "expected exit 2 for a pattern matching nothing: %s", result.describe())
