@@ -73,11 +73,6 @@ int capture_session_open(struct capture_session *s, pid_t pid, const struct capt
 		goto out;
 	recording_target_sync(s->recorder);
 	ret = pywalker_new(s->recorder, &s->walker);
-	/* The command line on the initial stack: pr_psargs keeps 80 bytes. */
-	char *command = NULL;
-	if (ret == 0 && target_read_argv(s->recorder, &command) < 0)
-		err_clear();
-	free(command);
 	live_target_resume(s->live);
 out:
 	if (ret < 0)
