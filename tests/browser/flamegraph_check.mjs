@@ -1,0 +1,68 @@
+// Drives a pycoreprof SVG flame graph in headless Chromium and prints what
+// it saw as JSON, for tests/e2e/test_outputs.py to check:
+//   node flamegraph_check.mjs SVG SCREENSHOT_DIR ZOOM_LABEL SEARCH_REGEX [QUERY]
+// frames drawn (label, width) at load, after a click on ZOOM_LABEL, after
+// Reset Zoom, the hover text, the frames a search highlights, the matched
+// text; with QUERY, the state restored from ?QUERY at load.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { launch } from './browser.mjs';
+
+const [svg, shots, zoomLabel, term, query] = process.argv.slice(2);
+
+async function frames(page) {
+  return page.$$eval('g.f', (gs) => gs.filter((g) => g.style.display !== 'none').map((g) => ({
+    label: g.querySelector('title').textContent.replace(/ \([0-9,]+ samples?, [0-9.]+%[^()]*\)$/, ''),
+    width: +g.querySelector('rect').getAttribute('width'),
+    x: +g.querySelector('rect').getAttribute('x'),
+    text: g.querySelector('text').textContent,
+    match: g.classList.contains('match'),
+  })));
+}
+
+async function main() {
+  const { context, close } = await launch();
+  const errors = [];
+  const out = {};
+  try {
+    const page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    const url = pathToFileURL(svg).href;
+    const started = Date.now();
+    await page.goto(url);
+    out.load_ms = Date.now() - started;
+    out.initial = await frames(page);
+    const index = out.initial.findIndex((f) => f.label === zoomLabel);
+    if (index < 0) throw new Error(`no frame labelled ${zoomLabel}`);
+    const target = page.locator('g.f').nth(index);
+    await target.hover();
+    out.hover = await page.textContent('#details');
+    await target.click();
+    out.zoomed = await frames(page);
+    out.url_after_zoom = page.url();
+    await page.screenshot({ path: path.join(shots, 'flamegraph-zoomed.png') });
+    await page.click('#reset');
+    out.reset = await frames(page);
+    page.once('dialog', (d) => d.accept(term));
+    const searched = Date.now();
+    await page.click('#search');
+    await page.waitForFunction(() => document.getElementById('matched').textContent.trim() !== '');
+    out.search_ms = Date.now() - searched;
+    out.searched = await frames(page);
+    out.matched = await page.textContent('#matched');
+    out.url_after_search = page.url();
+    await page.screenshot({ path: path.join(shots, 'flamegraph-search.png') });
+    if (query) {
+      await page.goto(url + '?' + query);
+      out.restored = await frames(page);
+      out.restored_matched = await page.textContent('#matched');
+    }
+  } finally {
+    out.errors = errors;
+    await close();
+  }
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+main().catch((e) => { console.error(String(e && e.stack || e)); process.exit(1); });
