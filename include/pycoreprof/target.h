@@ -129,6 +129,8 @@ int live_target_resume(struct target *t);
  * (default yes). Samplers that judge idleness by registers (freeze mode) or
  * keep idle threads turn it off: it is a read per thread per sample. */
 void live_target_want_run_states(struct target *t, bool wanted);
+/* Forget every cached page, so the next reads fetch the memory anew. */
+void live_target_forget_pages(struct target *t);
 /* How long the last freeze kept the process stopped: from the first thread
  * interrupted to the last one let go, in seconds. */
 double live_target_last_pause(const struct target *t);

@@ -74,16 +74,16 @@ static bool keep_thread(const struct sampler *s, const struct pythread *th, cons
 	return th->holds_gil || !target_thread_waiting(s->target, os);
 }
 
-/* Read the stacks; in freeze mode this is the whole pause. */
-static int capture(struct sampler *s, size_t *ncaptured)
+/* Read the stacks; in freeze mode this is the whole pause. *TORN is set
+ * when the thread list or a stack could not be read to the end. */
+static int capture(struct sampler *s, size_t *ncaptured, bool *torn)
 {
 	const struct pythread *threads;
 	size_t n = 0, kept = 0;
 	int ret = pywalker_threads(s->walker, &threads, &n);
+	*torn = ret < 0;
 	if (ret < 0 && !n)
 		return ret;
-	if (ret < 0)
-		s->stats.errors++;
 	if ((ret = ensure_captures(s, n)) < 0)
 		return ret;
 	if (s->native)
@@ -101,8 +101,10 @@ static int capture(struct sampler *s, size_t *ncaptured)
 		c->nframes = 0;
 		c->failed = false;
 		if (threads[i].frame_addr &&
-		    pywalker_stack_raw(s->walker, &threads[i], c->frames, MAX_DEPTH, &c->nframes) < 0)
+		    pywalker_stack_raw(s->walker, &threads[i], c->frames, MAX_DEPTH, &c->nframes) < 0) {
 			c->failed = true;
+			*torn = true;
+		}
 		c->native_copy = s->native ? sampler_native_copy(s->native, s->target, os) : -1;
 	}
 	*ncaptured = kept;
@@ -231,18 +233,31 @@ int sampler_sample(struct sampler *s)
 {
 	size_t ncaptured = 0;
 	int ret;
+	bool torn = false;
 	if (s->opts.freeze) {
 		if ((ret = live_target_freeze(s->target)) < 0)
 			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
-		int captured = capture(s, &ncaptured);
+		int captured = capture(s, &ncaptured, &torn);
 		live_target_resume(s->target);
 		record_pause(s, live_target_last_pause(s->target));
 		ret = captured;
 	} else {
 		if ((ret = live_target_refresh(s->target)) < 0)
 			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
-		ret = capture(s, &ncaptured);
+		ret = capture(s, &ncaptured, &torn);
+		/* The process ran while we read: a torn stack is read once more,
+		 * with fresh pages. */
+		if (torn && ret != -ERR_PROCESS_GONE) {
+			live_target_forget_pages(s->target);
+			ret = capture(s, &ncaptured, &torn);
+		}
 	}
+	/* A torn thread list with every stack whole still counts once. */
+	bool stack_failed = false;
+	for (size_t i = 0; ret >= 0 && i < ncaptured; i++)
+		stack_failed |= s->captures[i].failed;
+	if (torn && ret >= 0 && !stack_failed)
+		s->stats.errors++;
 	if (ret < 0) {
 		if (ret == -ERR_PROCESS_GONE)
 			return ret;

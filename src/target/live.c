@@ -234,6 +234,13 @@ static int read_maps(struct target *t, struct live_backend *b)
 	return 0;
 }
 
+void live_target_forget_pages(struct target *t)
+{
+	struct live_backend *b = t->backend;
+	if (t->kind == TARGET_LIVE && b)
+		live_cache_clear(&b->cache);
+}
+
 void live_target_want_run_states(struct target *t, bool wanted)
 {
 	struct live_backend *b = t->backend;

@@ -15,6 +15,7 @@
 #define LIVE_PAGE_SIZE ((size_t)1 << LIVE_PAGE_SHIFT)
 #define LIVE_CACHE_SLOTS 512u        /* 2 MiB of cached pages, direct-mapped */
 #define LIVE_CACHE_MAX_RUN 16u       /* pages fetched by one read; larger reads bypass the cache */
+#define LIVE_PREFETCH_MAX 256u       /* pages of the previous round fetched ahead in one syscall */
 
 /* How far we control one thread. */
 enum live_ctl {
@@ -48,6 +49,12 @@ struct live_page_cache {
 	uint64_t *tags;              /* page address held by each slot */
 	uint32_t *gens;              /* a slot is valid when its gen == gen */
 	uint32_t gen;
+	/* Pages filled this round, and those of the previous round, which the
+	 * first read of a round fetches all at once: a steady-state sample
+	 * reads the same pages again. */
+	uint64_t *touched, *previous;
+	size_t ntouched, nprevious;
+	bool prefetch_pending;
 };
 
 struct live_backend {
