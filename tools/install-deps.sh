@@ -6,6 +6,10 @@ set -eu
 build_packages="gcc make pkg-config libelf-dev libdw-dev zlib1g-dev"
 test_packages="gdb elfutils patchelf python3 procps python3.11-dbg"
 
+# The output tests' tools, by command: a node or go from elsewhere will do.
+# command:package pairs
+test_commands="chromium:chromium go:golang-go node:nodejs npm:npm"
+
 missing=""
 for package in $build_packages $test_packages; do
 	status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
@@ -14,7 +18,24 @@ for package in $build_packages $test_packages; do
 	*) missing="$missing $package" ;;
 	esac
 done
-[ -z "$missing" ] && exit 0
+for pair in $test_commands; do
+	command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
+done
+
+# The browser tests' npm packages (tests/browser/package.json, pinned by its
+# lock file), installed when node_modules is missing or older than the lock.
+browser_modules() {
+	dir="$(dirname "$0")/../tests/browser"
+	if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+		echo "install-deps: npm packages for tests/browser" >&2
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) && touch "$dir/node_modules"
+	fi
+}
+
+if [ -z "$missing" ]; then
+	browser_modules
+	exit 0
+fi
 
 if [ "$(id -u)" -eq 0 ]; then
 	as_root=""
@@ -31,3 +52,4 @@ export DEBIAN_FRONTEND=noninteractive
 $as_root apt-get update -qq
 # shellcheck disable=SC2086
 $as_root apt-get install -y -qq --no-install-recommends $missing
+browser_modules
