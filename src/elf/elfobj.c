@@ -143,32 +143,37 @@ uint64_t elfobj_base_vaddr(const struct elfobj *obj)
 }
 
 /* Search one kind of symbol table (SHT_SYMTAB or SHT_DYNSYM) for a defined
- * symbol NAME. Returns 1 when found, 0 when not, negative on damage. */
+ * symbol NAME. Returns 1 when found, 0 when not, negative on damage. The
+ * tables are scanned in place (no per-symbol copies or string lookups): a
+ * libpython has tens of thousands of symbols and this runs per file opened. */
 static int search_symbols(struct elfobj *obj, Elf64_Word table_type, const char *name,
                           uint64_t *value, uint64_t *size)
 {
 	Elf_Scn *scn = NULL;
+	size_t name_len = strlen(name);
 	while ((scn = elf_nextscn(obj->elf, scn))) {
 		GElf_Shdr shdr;
-		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != table_type || !shdr.sh_entsize)
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != table_type ||
+		    shdr.sh_entsize != sizeof(Elf64_Sym))
 			continue;
 		Elf_Data *data = elf_getdata(scn, NULL);
-		if (!data)
+		Elf_Scn *str_scn = elf_getscn(obj->elf, shdr.sh_link);
+		Elf_Data *strings = str_scn ? elf_getdata(str_scn, NULL) : NULL;
+		if (!data || !data->d_buf || !strings || !strings->d_buf)
 			continue;
-		size_t count = shdr.sh_size / shdr.sh_entsize;
+		const Elf64_Sym *syms = data->d_buf;
+		const char *text = strings->d_buf;
+		size_t count = data->d_size / sizeof(Elf64_Sym), text_size = strings->d_size;
 		for (size_t i = 0; i < count; i++) {
-			GElf_Sym sym;
-			if (!gelf_getsym(data, (int)i, &sym))
-				break;
-			if (!sym.st_name || sym.st_shndx == SHN_UNDEF)
+			const Elf64_Sym *sym = &syms[i];
+			if (!sym->st_name || sym->st_shndx == SHN_UNDEF || sym->st_name >= text_size ||
+			    text[sym->st_name] != name[0] || text_size - sym->st_name <= name_len ||
+			    memcmp(text + sym->st_name, name, name_len + 1) != 0)
 				continue;
-			const char *sym_name = elf_strptr(obj->elf, shdr.sh_link, sym.st_name);
-			if (sym_name && strcmp(sym_name, name) == 0) {
-				*value = sym.st_value;
-				if (size)
-					*size = sym.st_size;
-				return 1;
-			}
+			*value = sym->st_value;
+			if (size)
+				*size = sym->st_size;
+			return 1;
 		}
 	}
 	return 0;
