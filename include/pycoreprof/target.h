@@ -158,8 +158,10 @@ int live_list_descendants(pid_t root, pid_t **out, size_t *count);
 struct recorded_page {
 	uint64_t addr;          /* page-aligned; 4 KiB of DATA */
 	uint8_t *data;          /* owned by the recording target */
+	uint64_t touched;       /* bit i: bytes [64 i, 64 i + 64) were read, in any round */
 	uint32_t round;
 };
+#define RECORDED_BLOCK 64u
 int recording_target_new(struct target *inner, struct target **out);
 void recording_target_sync(struct target *t);
 void recording_target_new_round(struct target *t);

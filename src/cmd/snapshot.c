@@ -165,8 +165,9 @@ static int parse_options(int argc, char **argv, struct snapshot_options *o)
 	return -1;
 }
 
-/* PID-YYYYmmddTHHMMSS.mmm.core[.gz] in DIR (or here). */
-static char *output_path(const struct snapshot_options *o, double when)
+/* PID-YYYYmmddTHHMMSS.mmm.core[.gz] in DIR (or here); a second snapshot
+ * in the same millisecond gets -SERIAL after the time. */
+static char *output_path(const struct snapshot_options *o, double when, unsigned serial)
 {
 	if (o->output && !o->output_is_dir)
 		return xstrdup(o->output);
@@ -178,8 +179,11 @@ static char *output_path(const struct snapshot_options *o, double when)
 	int millis = (int)((when - (double)seconds) * 1000);
 	const char *dir = o->output ? o->output : "";
 	size_t len = strlen(dir);
-	return xasprintf("%s%s%d-%s.%03d.core%s", dir, len && dir[len - 1] != '/' ? "/" : "", (int)o->pid,
-	                 stamp, millis, o->capture.compress ? ".gz" : "");
+	char serial_text[16] = "";
+	if (serial)
+		snprintf(serial_text, sizeof(serial_text), "-%u", serial);
+	return xasprintf("%s%s%d-%s.%03d%s.core%s", dir, len && dir[len - 1] != '/' ? "/" : "", (int)o->pid,
+	                 stamp, millis, serial_text, o->capture.compress ? ".gz" : "");
 }
 
 static void sleep_until(double deadline)
@@ -241,7 +245,8 @@ static int run(const struct snapshot_options *o)
 	struct capture_result result = {0};
 	struct totals totals = {0};
 	struct sigaction saved[NSTOP];
-	char *path = NULL;
+	char *path = NULL, *last_plain = NULL;
+	unsigned serial = 0;
 	int status = EXIT_OK;
 	int ret;
 	guard_signals(saved);
@@ -264,10 +269,14 @@ static int run(const struct snapshot_options *o)
 			status = report_error(ret);
 			break;
 		}
+		char *plain = output_path(o, result.capture_time, 0);
+		serial = plain && last_plain && !strcmp(plain, last_plain) ? serial + 1 : 0;
+		free(last_plain);
+		last_plain = plain;
 		free(path);
-		path = output_path(o, result.capture_time);
-		if (!path || (ret = write_file_atomically(path, result.file.buf, result.file.len)) < 0) {
-			status = report_error(path ? ret : -ERR_NOMEM);
+		path = serial ? output_path(o, result.capture_time, serial) : xstrdup(plain ? plain : "");
+		if (!plain || !path || (ret = write_file_atomically(path, result.file.buf, result.file.len)) < 0) {
+			status = report_error(plain && path ? ret : -ERR_NOMEM);
 			break;
 		}
 		if (o->capture.interval <= 0)
@@ -281,6 +290,10 @@ static int run(const struct snapshot_options *o)
 		if (o->capture.interval <= 0 || (o->count && totals.written >= o->count))
 			break;
 		next += o->capture.interval;
+		/* Fallen behind (a slow disk, a busy machine): skip the missed
+		 * ticks rather than catch up in a burst. */
+		if (next < time_now())
+			next = time_now();
 		if (o->duration && next - start >= o->duration)
 			break;
 		sleep_until(next);
@@ -298,6 +311,7 @@ out:
 	strbuf_release(&result.file);
 	free(totals.pauses);
 	free(path);
+	free(last_plain);
 	if (status == EXIT_OK)
 		status = write_stdout(NULL, 0);
 	return status;

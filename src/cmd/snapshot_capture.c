@@ -179,13 +179,31 @@ static int build_file(struct capture_session *s, struct capture_result *r)
 	int ret = recording_target_pages(s->recorder, &pages, &count);
 	if (ret < 0)
 		goto out;
-	regions = xcalloc(count ? count : 1, sizeof(*regions));
+	/* One region per run of blocks read: at most 32 per page. */
+	regions = xcalloc(count ? count * 32 : 1, sizeof(*regions));
 	if (!regions) {
 		ret = -ERR_NOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < count; i++)
-		regions[i] = (struct snap_region){.addr = pages[i].addr, .len = PAGE_BYTES, .data = pages[i].data};
+	size_t nregions = 0;
+	for (size_t i = 0; i < count; i++) {
+		uint64_t touched = pages[i].touched;
+		for (unsigned block = 0; block < 64;) {
+			if (!(touched >> block & 1)) {
+				block++;
+				continue;
+			}
+			unsigned end = block;
+			while (end < 64 && (touched >> end & 1))
+				end++;
+			regions[nregions++] = (struct snap_region){
+				.addr = pages[i].addr + block * RECORDED_BLOCK,
+				.len = (end - block) * RECORDED_BLOCK,
+				.data = pages[i].data + block * RECORDED_BLOCK,
+			};
+			block = end;
+		}
+	}
 	const struct pyinfo *py = pywalker_info(s->walker);
 	struct snap_info info = {
 		.capture_ns = (uint64_t)(r->capture_time * 1e9),
@@ -199,10 +217,10 @@ static int build_file(struct capture_session *s, struct capture_result *r)
 	};
 	r->pages = count;
 	if (!s->opts.compress) {
-		ret = snapshot_build(s->recorder, regions, count, &info, &r->file);
+		ret = snapshot_build(s->recorder, regions, nregions, &info, &r->file);
 		goto out;
 	}
-	if ((ret = snapshot_build(s->recorder, regions, count, &info, &core)) < 0)
+	if ((ret = snapshot_build(s->recorder, regions, nregions, &info, &core)) < 0)
 		goto out;
 	ret = snapshot_gzip(core.buf, core.len, &r->file);
 out:

@@ -53,7 +53,7 @@ static int grow(struct recording_backend *rec)
 
 /* The page at ADDR (page-aligned), read from the inner target unless it
  * was already read this round. */
-static int fetch_page(struct recording_backend *rec, uint64_t addr, const struct recorded_page **out)
+static int fetch_page(struct recording_backend *rec, uint64_t addr, struct recorded_page **out)
 {
 	if ((rec->count + 1) * 2 > rec->cap) {
 		int ret = grow(rec);
@@ -76,7 +76,8 @@ static int fetch_page(struct recording_backend *rec, uint64_t addr, const struct
 	}
 	if (!slot->data)
 		rec->count++;
-	*slot = (struct recorded_page){.addr = addr, .data = data, .round = rec->round};
+	uint64_t touched = slot->data ? slot->touched : 0;
+	*slot = (struct recorded_page){.addr = addr, .data = data, .touched = touched, .round = rec->round};
 	*out = slot;
 	return 0;
 }
@@ -92,7 +93,7 @@ static int recording_read(struct target *t, uint64_t addr, void *buf, size_t len
 		uint64_t page = addr & PAGE_MASK_BITS;
 		size_t skip = (size_t)(addr - page);
 		size_t chunk = PAGE_SIZE_BYTES - skip < len ? PAGE_SIZE_BYTES - skip : len;
-		const struct recorded_page *p = NULL;
+		struct recorded_page *p = NULL;
 		/* Page 0 is never mapped, and is the table's empty key. */
 		if (!page)
 			return err_set(ERR_UNMAPPED, "address 0x%llx is not in the target's memory",
@@ -101,6 +102,11 @@ static int recording_read(struct target *t, uint64_t addr, void *buf, size_t len
 		if (ret)
 			return ret;
 		memcpy(dest, p->data + skip, chunk);
+		/* Only the blocks read are stored: most of a heap page is other
+		 * objects. */
+		unsigned first = (unsigned)(skip / RECORDED_BLOCK), last = (unsigned)((skip + chunk - 1) / RECORDED_BLOCK);
+		uint64_t bits = last - first == 63 ? ~(uint64_t)0 : (((uint64_t)1 << (last - first + 1)) - 1) << first;
+		p->touched |= bits;
 		dest += chunk;
 		addr += chunk;
 		len -= chunk;
