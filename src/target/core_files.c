@@ -78,6 +78,16 @@ static void recorded_build_id(struct target *t, struct core_backend *core,
 		}
 	}
 out:
+	/* A snapshot without header pages names its files' build-ids in its
+	 * own note. */
+	for (size_t i = 0; !want->build_id_len && i < core->nnoted_ids; i++) {
+		const struct core_noted_id *noted = &core->noted_ids[i];
+		if (strcmp(noted->path, want->recorded_path) != 0)
+			continue;
+		memcpy(want->build_id, noted->id, noted->len);
+		want->build_id_len = noted->len;
+		build_id_to_hex(noted->id, noted->len, want->build_id_hex);
+	}
 	free(phdrs);
 	free(notes);
 }
@@ -394,6 +404,11 @@ int core_open_mapped_file(struct target *t, const struct target_mapping *m,
 
 void core_files_release(struct core_backend *core)
 {
+	for (size_t i = 0; i < core->nnoted_ids; i++)
+		free(core->noted_ids[i].path);
+	free(core->noted_ids);
+	core->noted_ids = NULL;
+	core->nnoted_ids = 0;
 	for (size_t i = 0; i < core->nfiles; i++) {
 		struct core_file *file = &core->files[i];
 		if (file->map)

@@ -45,6 +45,14 @@ struct core_backend {
 	struct core_file *files;
 	size_t nfiles;
 	char *exe_override;         /* --exe, NULL when not given */
+	/* Build-ids a snapshot's pycoreprof note recorded, by file path: used
+	 * when the core holds no header page of the file to read one from. */
+	struct core_noted_id {
+		char *path;
+		uint8_t id[64];
+		size_t len;
+	} *noted_ids;
+	size_t nnoted_ids;
 };
 
 /* core_gzip.c: inflate the gzip stream on IN_FD into a new memfd. */

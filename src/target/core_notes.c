@@ -38,6 +38,7 @@
 
 struct note_parse {
 	struct target *t;
+	struct core_backend *core;
 	const char *core_path;
 	size_t threads_capacity;
 	bool have_psinfo, have_siginfo, have_auxv, have_file;
@@ -212,15 +213,57 @@ static int parse_file(struct note_parse *parse, const uint8_t *desc, size_t size
 	return 0;
 }
 
+/* The pycoreprof note (docs/snapshot-format.md): the file is a snapshot;
+ * its build-ids find the mapped files when the core has no header pages. */
+#define SNAP_NOTE_IDS 72            /* u32 count, then the entries */
+static int parse_snapshot_note(struct note_parse *parse, const uint8_t *desc, size_t size)
+{
+	struct core_backend *core = parse->core;
+	parse->t->kind = TARGET_SNAPSHOT;
+	if (size < SNAP_NOTE_IDS + 4 || core->noted_ids)
+		return 0;
+	uint32_t count;
+	memcpy(&count, desc + SNAP_NOTE_IDS, sizeof(count));
+	if (count > (size - SNAP_NOTE_IDS - 4) / 8)
+		return err_set(ERR_CORRUPT, "pycoreprof note in core %s claims %u build-ids in %zu bytes",
+		               parse->core_path, count, size);
+	if (!count)
+		return 0;
+	core->noted_ids = xcalloc(count, sizeof(*core->noted_ids));
+	if (!core->noted_ids)
+		return -ERR_NOMEM;
+	size_t at = SNAP_NOTE_IDS + 4;
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t id_len, path_len;
+		if (size - at < 8)
+			break;
+		memcpy(&id_len, desc + at, 4);
+		memcpy(&path_len, desc + at + 4, 4);
+		at += 8;
+		if (id_len > sizeof(core->noted_ids[0].id) || path_len == 0 || id_len > size - at ||
+		    path_len > size - at - id_len || desc[at + id_len + path_len - 1] != '\0')
+			return err_set(ERR_CORRUPT, "pycoreprof note in core %s has a malformed build-id entry",
+			               parse->core_path);
+		struct core_noted_id *noted = &core->noted_ids[core->nnoted_ids];
+		if (!(noted->path = xstrdup((const char *)desc + at + id_len)))
+			return -ERR_NOMEM;
+		memcpy(noted->id, desc + at, id_len);
+		noted->len = id_len;
+		core->nnoted_ids++;
+		at += (id_len + path_len + 3) & ~(size_t)3;
+		if (at > size)
+			break;
+	}
+	return 0;
+}
+
 static int parse_note(void *ctx, uint32_t type, const char *name,
                       const void *desc, size_t desc_size)
 {
 	struct note_parse *parse = ctx;
 	/* A snapshot written by pycoreprof (docs/snapshot-format.md). */
-	if (type == SNAP_NOTE_TYPE && strcmp(name, SNAP_NOTE_NAME) == 0) {
-		parse->t->kind = TARGET_SNAPSHOT;
-		return 0;
-	}
+	if (type == SNAP_NOTE_TYPE && strcmp(name, SNAP_NOTE_NAME) == 0)
+		return parse_snapshot_note(parse, desc, desc_size);
 	/* Only "CORE" notes; "LINUX" ones reuse small type numbers. */
 	if (strcmp(name, "CORE") != 0)
 		return 0;
@@ -237,7 +280,7 @@ static int parse_note(void *ctx, uint32_t type, const char *name,
 int core_parse_notes(struct target *t, struct core_backend *core,
                      const uint8_t *const *notes, const size_t *note_sizes, size_t nnotes)
 {
-	struct note_parse parse = { .t = t, .core_path = core->core_path };
+	struct note_parse parse = { .t = t, .core = core, .core_path = core->core_path };
 	for (size_t i = 0; i < nnotes; i++) {
 		int ret = elfnote_each(notes[i], note_sizes[i], parse_note, &parse);
 		if (ret < 0) {

@@ -208,3 +208,60 @@ def test_usage():
               "%s --help: %s", command, result.describe())
     result = lib.run_pycoreprof(["report", "/nonexistent/*.core.gz"])
     check(result.code == 2, "expected exit 2 for a pattern matching nothing: %s", result.describe())
+
+
+def snapshot_note(data):
+    """(offset of the descriptor, its bytes) of the pycoreprof note of the
+    plain ELF core DATA, parsed as docs/snapshot-format.md says."""
+    import struct
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phnum, = struct.unpack_from("<H", data, 56)
+    for index in range(phnum):
+        kind, _, offset, _, _, size = struct.unpack_from("<IIQQQQ", data, phoff + 56 * index)
+        if kind != 4:
+            continue
+        at = offset
+        while at < offset + size:
+            namesz, descsz, note_type = struct.unpack_from("<III", data, at)
+            name = data[at + 12:at + 12 + namesz]
+            desc_at = at + 12 + (namesz + 3) // 4 * 4
+            if name == b"PYCOREPROF\0" and note_type == 0x50435046:
+                return desc_at, data[desc_at:desc_at + descsz]
+            at = desc_at + (descsz + 3) // 4 * 4
+    raise lib.Failure("no pycoreprof note")
+
+
+def test_note_build_ids():
+    """The pycoreprof note holds the interpreter's version and the build-id
+    of every mapped ELF file; the reader checks files against them: a
+    snapshot whose recorded build-id no longer matches the interpreter's file
+    is refused, naming that file."""
+    import struct
+    label = lib.interpreter_labels()[-1]
+    with dumping.Parked(label) as fixture:
+        plain = snapshot(fixture.pid, os.path.join(fixture.workdir, "ids.core"), ["--no-compress"])
+        with open(plain, "rb") as source:
+            data = bytearray(source.read())
+        desc_at, desc = snapshot_note(data)
+        version, hexversion = struct.unpack_from("<II", desc, 0)
+        check(version == 1, "format version %d", version)
+        text = desc[40:72].rstrip(b"\0").decode()
+        check(text == fixture.truth["python_version"], "note says Python %s, expected %s", text,
+              fixture.truth["python_version"])
+        count, = struct.unpack_from("<I", desc, 72)
+        at, entries = 76, {}
+        for _ in range(count):
+            id_len, path_len = struct.unpack_from("<II", desc, at)
+            entries[desc[at + 8 + id_len:at + 8 + id_len + path_len - 1].decode()] = (desc_at + at + 8, id_len)
+            at += 8 + (id_len + path_len + 3) // 4 * 4
+        document = lib.core_json(plain)
+        library = document["python"]["library"]
+        check(library in entries, "no build-id for %s in the note (%s)", library, sorted(entries))
+        id_at, _ = entries[library]
+        data[id_at] ^= 0xff
+        forged = os.path.join(fixture.workdir, "forged.core")
+        with open(forged, "wb") as out:
+            out.write(data)
+        result = lib.run_pycoreprof(["core", forged])
+        check(result.code == 2 and library.encode() in result.stderr,
+              "expected exit 2 naming %s: %s", library, result.describe())
