@@ -86,6 +86,7 @@ struct target {
 	uint64_t *auxv;         /* pairs of (type, value) */
 	size_t auxv_words;
 	char *search_path;      /* colon-separated directories, may be NULL */
+	uint64_t capture_ns;    /* snapshots: when taken (CLOCK_REALTIME), else 0 */
 	void *backend;          /* the backend's own state */
 };
 

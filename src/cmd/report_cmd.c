@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -30,6 +31,9 @@ static const char usage[] =
 	"  --format F           svg or folded (default: from the name, else svg)\n"
 	"  -j, --jobs N         files read in parallel (default: one per core)\n"
 	"  --idle               keep threads that were waiting\n"
+	"  --since TIME, --until TIME  only snapshots taken in this range (local\n"
+	"                       time, YYYY-mm-ddTHH:MM[:SS] or YYYY-mm-dd, or Unix\n"
+	"                       seconds); files without a capture time are left out\n"
 	"  --threads            a root frame per thread\n"
 	"  -h, --help           this help\n";
 
@@ -41,12 +45,14 @@ struct report_options {
 	int format;
 	long jobs;
 	bool idle, threads;
+	double since, until;     /* CLOCK_REALTIME seconds; 0 when not given */
 };
 
 /* What one file gave: its own small aggregate, or why it was skipped. */
 struct file_result {
 	struct aggregate agg;
 	bool read;
+	bool out_of_range;       /* outside --since/--until */
 	size_t stacks;
 	int error;               /* -ERR_x when skipped */
 	char *reason;
@@ -94,7 +100,16 @@ static int read_file(const struct report_options *opts, const char *path, struct
 		ret = err_set(ERR_NOT_ELF, "%s is empty", path);
 		goto out;
 	}
-	if ((ret = core_target_open(path, NULL, &t)) < 0 || (ret = pywalker_new(t, &w)) < 0 ||
+	if ((ret = core_target_open(path, NULL, &t)) < 0)
+		goto out;
+	if (opts->since || opts->until) {
+		double taken = t->capture_ns / 1e9;
+		if (!t->capture_ns || (opts->since && taken < opts->since) || (opts->until && taken > opts->until)) {
+			r->out_of_range = true;
+			goto out;
+		}
+	}
+	if ((ret = pywalker_new(t, &w)) < 0 ||
 	    (ret = process_stacks_collect(t, w, "snapshot", &ps)) < 0)
 		goto out;
 	if ((ret = agg_init(&r->agg)) < 0)
@@ -172,6 +187,33 @@ out:
 	return ret;
 }
 
+/* Local time "YYYY-mm-ddTHH:MM[:SS]", "YYYY-mm-dd HH:MM[:SS]", "YYYY-mm-dd",
+ * or Unix seconds, into CLOCK_REALTIME seconds. */
+static int parse_when(const char *text, double *seconds)
+{
+	static const char *const formats[] = {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S",
+	                                      "%Y-%m-%d %H:%M", "%Y-%m-%d"};
+	char *end;
+	double value = strtod(text, &end);
+	if (end != text && !*end && value > 0) {
+		*seconds = value;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		struct tm tm = {0};
+		const char *rest = strptime(text, formats[i], &tm);
+		if (rest && !*rest) {
+			tm.tm_isdst = -1;
+			time_t when = mktime(&tm);
+			if (when == (time_t)-1)
+				return -1;
+			*seconds = (double)when;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static int parse_options(int argc, char **argv, struct report_options *o)
 {
 	static const struct option options[] = {
@@ -180,6 +222,8 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 		{"jobs", required_argument, NULL, 'j'},
 		{"idle", no_argument, NULL, 'I'},
 		{"threads", no_argument, NULL, 'T'},
+		{"since", required_argument, NULL, 'S'},
+		{"until", required_argument, NULL, 'U'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -203,6 +247,12 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 			break;
 		case 'I': o->idle = true; break;
 		case 'T': o->threads = true; break;
+		case 'S':
+		case 'U':
+			if (parse_when(optarg, opt == 'S' ? &o->since : &o->until) < 0)
+				return usage_error("report", "--%s takes a time such as 2026-11-24T23:15 or Unix seconds, not '%s'",
+				                   opt == 'S' ? "since" : "until", optarg);
+			break;
 		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0);
 		default: return usage_error("report", "unknown option or missing value '%s'", argv[optind - 1]);
 		}
@@ -239,10 +289,14 @@ static void print_summary(const struct input_list *inputs, const struct file_res
 {
 	static const char *const kinds[] = {"truncated", "empty", "not a core", "no Python", "unreadable", "corrupt"};
 	size_t counts[sizeof(kinds) / sizeof(kinds[0])] = {0};
-	size_t read = 0, skipped = 0;
+	size_t read = 0, skipped = 0, out_of_range = 0;
 	for (size_t i = 0; i < inputs->n; i++) {
 		if (results[i].read) {
 			read++;
+			continue;
+		}
+		if (results[i].out_of_range) {
+			out_of_range++;
 			continue;
 		}
 		skipped++;
@@ -261,6 +315,8 @@ static void print_summary(const struct input_list *inputs, const struct file_res
 			}
 		fputc(')', stderr);
 	}
+	if (out_of_range)
+		fprintf(stderr, ", %zu outside the time range", out_of_range);
 	fprintf(stderr, "; %zu thread stacks; wrote %s\n", stacks, output);
 }
 
@@ -303,6 +359,8 @@ int cmd_report(int argc, char **argv)
 		pthread_join(threads[j], NULL);
 	for (size_t i = 0; i < inputs.n; i++) {
 		struct file_result *r = &b.results[i];
+		if (r->out_of_range)
+			continue;
 		if (!r->read) {
 			fprintf(stderr, "pycoreprof: skipped %s: %s\n", inputs.paths[i], r->reason ? r->reason : "?");
 			continue;
@@ -320,10 +378,10 @@ int cmd_report(int argc, char **argv)
 		goto out;
 	}
 	print_summary(&inputs, b.results, stacks, o.output);
-	if (stacks == 0 || b.results == NULL)
+	if (stacks == 0)
 		status = EXIT_PARTIAL;
 	for (size_t i = 0; i < inputs.n; i++)
-		if (!b.results[i].read)
+		if (!b.results[i].read && !b.results[i].out_of_range)
 			status = EXIT_PARTIAL;
 out:
 	if (b.results)

@@ -215,11 +215,14 @@ static int parse_file(struct note_parse *parse, const uint8_t *desc, size_t size
 
 /* The pycoreprof note (docs/snapshot-format.md): the file is a snapshot;
  * its build-ids find the mapped files when the core has no header pages. */
+#define SNAP_NOTE_TIME 8            /* u64 nanoseconds */
 #define SNAP_NOTE_IDS 72            /* u32 count, then the entries */
 static int parse_snapshot_note(struct note_parse *parse, const uint8_t *desc, size_t size)
 {
 	struct core_backend *core = parse->core;
 	parse->t->kind = TARGET_SNAPSHOT;
+	if (size >= SNAP_NOTE_TIME + 8)
+		memcpy(&parse->t->capture_ns, desc + SNAP_NOTE_TIME, sizeof(parse->t->capture_ns));
 	if (size < SNAP_NOTE_IDS + 4 || core->noted_ids)
 		return 0;
 	uint32_t count;

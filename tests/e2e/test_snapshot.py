@@ -265,3 +265,28 @@ def test_note_build_ids():
         result = lib.run_pycoreprof(["core", forged])
         check(result.code == 2 and library.encode() in result.stderr,
               "expected exit 2 naming %s: %s", library, result.describe())
+
+
+def test_report_time_range():
+    """--since and --until keep the snapshots whose capture time (from the
+    pycoreprof note) is in range; the rest are counted as outside it."""
+    label = lib.interpreter_labels()[-1]
+    with dumping.Parked(label) as fixture:
+        folder = os.path.join(fixture.workdir, "timed")
+        os.makedirs(folder)
+        snapshot(fixture.pid, os.path.join(folder, "a.core.gz"))
+        time.sleep(1.2)
+        middle = time.time()
+        time.sleep(1.2)
+        snapshot(fixture.pid, os.path.join(folder, "b.core.gz"))
+        out = os.path.join(fixture.workdir, "timed.folded")
+        for args, kept in ((["--since", "%.3f" % middle], 1), (["--until", "%.3f" % middle], 1),
+                           (["--since", time.strftime("%Y-%m-%d", time.localtime(middle - 86400))], 2)):
+            result, lines = read_report([folder], out, ["--idle"] + args)
+            check(result.code == 0, "%s: expected exit 0: %s", args, result.describe())
+            outside = 2 - kept
+            expected = "Read %d snapshot%s%s;" % (kept, "s"[:kept != 1],
+                                                  ", %d outside the time range" % outside if outside else "")
+            check(lines[-1].startswith(expected), "%s: summary %r, expected it to start %r", args, lines[-1],
+                  expected)
+        dumping.check_left_running(fixture.pid)
