@@ -63,6 +63,10 @@ struct batch {
 	const struct input_list *inputs;
 	struct file_result *results;
 	atomic_size_t next;
+	atomic_size_t done;
+	pthread_t progress_thread; /* the one that prints progress, on a terminal */
+	bool progress;
+	double last_progress;
 };
 
 static int count_thread(struct aggregate *agg, const struct thread_stack *ts, bool thread_roots, uint32_t *ids)
@@ -149,6 +153,11 @@ static void *worker(void *arg)
 		}
 		read_file(b->opts, b->inputs->paths[i], &b->results[i], ids);
 		err_clear();
+		size_t done = atomic_fetch_add(&b->done, 1) + 1;
+		if (b->progress && pthread_equal(pthread_self(), b->progress_thread) && time_now() - b->last_progress > 0.2) {
+			b->last_progress = time_now();
+			fprintf(stderr, "\rReading snapshots: %zu of %zu", done, b->inputs->n);
+		}
 	}
 	free(ids);
 	return NULL;
@@ -349,6 +358,10 @@ int cmd_report(int argc, char **argv)
 		goto out;
 	}
 	atomic_init(&b.next, 0);
+	atomic_init(&b.done, 0);
+	b.progress = isatty(STDERR_FILENO);
+	b.progress_thread = pthread_self();
+	b.last_progress = time_now();
 	for (long j = 1; j < o.jobs && (size_t)j < inputs.n; j++) {
 		if (pthread_create(&threads[nthreads], NULL, worker, &b) != 0)
 			break;
@@ -357,6 +370,8 @@ int cmd_report(int argc, char **argv)
 	worker(&b);
 	for (size_t j = 0; j < nthreads; j++)
 		pthread_join(threads[j], NULL);
+	if (b.progress)
+		fputs("\r\033[K", stderr);
 	for (size_t i = 0; i < inputs.n; i++) {
 		struct file_result *r = &b.results[i];
 		if (r->out_of_range)
