@@ -16,6 +16,7 @@
 #include "cmd/live_session.h"
 #include "cmd/report_inputs.h"
 #include "pycoreprof/agg.h"
+#include "pycoreprof/native.h"
 #include "pycoreprof/profile_out.h"
 #include "pycoreprof/stacks.h"
 
@@ -35,6 +36,8 @@ static const char usage[] =
 	"                       time, YYYY-mm-ddTHH:MM[:SS] or YYYY-mm-dd, or Unix\n"
 	"                       seconds); files without a capture time are left out\n"
 	"  --threads            a root frame per thread\n"
+	"  --native             native (C) frames too, for snapshots taken with\n"
+	"                       --native (and full cores)\n"
 	"  -h, --help           this help\n";
 
 #define MAX_FRAMES 4096
@@ -44,7 +47,7 @@ struct report_options {
 	const char *output;
 	int format;
 	long jobs;
-	bool idle, threads;
+	bool idle, threads, native;
 	double since, until;     /* CLOCK_REALTIME seconds; 0 when not given */
 };
 
@@ -83,8 +86,14 @@ static int count_thread(struct aggregate *agg, const struct thread_stack *ts, bo
 		return ret;
 	for (size_t k = ts->nframes; k-- > 0 && n < MAX_FRAMES;) {
 		const struct stack_frame *f = &ts->frames[k];
-		if (f->kind != FRAME_PYTHON)
+		if (f->kind == FRAME_NATIVE) {
+			const char *library = f->library ? strrchr(f->library, '/') : NULL;
+			library = library ? library + 1 : f->library;
+			ret = agg_frame(agg, AGG_NATIVE, f->function ? f->function : "??", library, -1, &ids[n++]);
+			if (ret < 0)
+				return ret;
 			continue;
+		}
 		const char *name = f->qualname ? f->qualname : f->function ? f->function : "?";
 		ret = agg_frame(agg, AGG_PYTHON, name, f->file ? short_filename(f->file) : NULL, f->line, &ids[n++]);
 		if (ret < 0)
@@ -98,6 +107,8 @@ static int read_file(const struct report_options *opts, const char *path, struct
 	struct target *t = NULL;
 	struct pywalker *w = NULL;
 	struct process_stacks ps = {0};
+	struct native_unwinder *unwinder = NULL;
+	struct native_copies copies = {0};
 	struct stat st;
 	int ret;
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
@@ -116,6 +127,18 @@ static int read_file(const struct report_options *opts, const char *path, struct
 	if ((ret = pywalker_new(t, &w)) < 0 ||
 	    (ret = process_stacks_collect(t, w, "snapshot", &ps)) < 0)
 		goto out;
+	/* Native frames are a bonus: a file whose native stacks cannot be
+	 * unwound still counts with its Python frames. */
+	if (opts->native && native_unwinder_new(t, pywalker_info(w), &unwinder) == 0) {
+		for (size_t i = 0; i < t->nthreads && ret == 0; i++)
+			if (t->threads[i].has_regs)
+				ret = native_copy_thread(&copies, t, &t->threads[i], 0);
+		if (ret == 0)
+			ret = process_stacks_add_native(&ps, unwinder, &copies, NATIVE_MERGED);
+		if (ret < 0)
+			goto out;
+	}
+	err_clear();
 	if ((ret = agg_init(&r->agg)) < 0)
 		goto out;
 	for (size_t i = 0; i < ps.nthreads; i++) {
@@ -134,6 +157,8 @@ out:
 		r->reason = xasprintf("%s", *err_context() ? err_context() : err_message(ret));
 	}
 	process_stacks_release(&ps);
+	native_unwinder_free(unwinder);
+	native_copies_release(&copies);
 	pywalker_free(w);
 	target_free(t);
 	return ret;
@@ -231,6 +256,7 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 		{"jobs", required_argument, NULL, 'j'},
 		{"idle", no_argument, NULL, 'I'},
 		{"threads", no_argument, NULL, 'T'},
+		{"native", no_argument, NULL, 'N'},
 		{"since", required_argument, NULL, 'S'},
 		{"until", required_argument, NULL, 'U'},
 		{"help", no_argument, NULL, 'h'},
@@ -256,6 +282,7 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 			break;
 		case 'I': o->idle = true; break;
 		case 'T': o->threads = true; break;
+		case 'N': o->native = true; break;
 		case 'S':
 		case 'U':
 			if (parse_when(optarg, opt == 'S' ? &o->since : &o->until) < 0)

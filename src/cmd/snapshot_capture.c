@@ -13,6 +13,7 @@
 #include "pycoreprof/stacks.h"
 
 #define PAGE_BYTES 4096u
+#define AT_SYSINFO_EHDR_TYPE 33
 
 static double realtime_now(void)
 {
@@ -120,6 +121,10 @@ static void record_elf_headers(struct target *recorder)
 static void record_stack_tops(struct target *recorder)
 {
 	record_elf_headers(recorder);
+	/* The vDSO is code in no file: unwinding through it needs its bytes. */
+	const struct target_mapping *vdso = target_find_mapping(recorder, target_auxv(recorder, AT_SYSINFO_EHDR_TYPE));
+	if (vdso && target_auxv(recorder, AT_SYSINFO_EHDR_TYPE))
+		record_range(recorder, vdso->start, vdso->end);
 	for (size_t i = 0; i < recorder->nthreads; i++) {
 		const struct target_thread *th = &recorder->threads[i];
 		if (!th->has_regs)

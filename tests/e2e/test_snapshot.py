@@ -290,3 +290,31 @@ def test_report_time_range():
             check(lines[-1].startswith(expected), "%s: summary %r, expected it to start %r", args, lines[-1],
                   expected)
         dumping.check_left_running(fixture.pid)
+
+
+@lib.each(recording.few_interpreters)
+def test_report_native(label):
+    """report --native over snapshots taken with --native: native frames
+    around the Python ones (the C call that ran the module below them), the
+    same bytes with -j 1 and -j 4."""
+    with dumping.Parked(label) as fixture:
+        folder = os.path.join(fixture.workdir, "native") + "/"
+        result = lib.run([lib.pycoreprof(), "snapshot", "--pid", str(fixture.pid), "--native", "--interval",
+                          "10ms", "--count", "5", "-o", folder])
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+        outs = []
+        for jobs in ("1", "4"):
+            out = os.path.join(fixture.workdir, "native-j%s.folded" % jobs)
+            result, lines = read_report([folder], out, ["--native", "--idle", "-j", jobs])
+            check(result.code == 0, "expected exit 0: %s", result.describe())
+            with open(out, "rb") as source:
+                outs.append(source.read())
+        check(outs[0] == outs[1], "-j 1 and -j 4 wrote different native profiles")
+        stacks = [line.rsplit(" ", 1)[0].split(";") for line in outs[0].decode().splitlines()]
+        check(len(stacks) >= len(fixture.truth["threads"]), "%d stacks for %d threads", len(stacks),
+              len(fixture.truth["threads"]))
+        for frames in stacks:
+            python = [index for index, frame in enumerate(frames) if frame.endswith(")") and
+                      frame[frame.rindex("(") + 1:-1].rsplit(":", 1)[-1].isdigit()]
+            check(python and python[0] > 0, "no native frames below the Python ones: %s", ";".join(frames))
+        dumping.check_left_running(fixture.pid)
