@@ -27,7 +27,10 @@ static uint64_t frame_hash(enum agg_frame_kind kind, const char *name, const cha
 
 static uint64_t node_hash(uint32_t parent, uint32_t frame)
 {
-	return (((uint64_t)parent << 32) | frame) * 0x9E3779B97F4A7C15ull;
+	/* The low bits of a product depend only on the low bits of its
+	 * factors: fold the high half down, or the parent would not count. */
+	uint64_t h = (((uint64_t)parent << 32) | frame) * 0x9E3779B97F4A7C15ull;
+	return h ^ (h >> 29);
 }
 
 static bool same_text(const char *a, const char *b)

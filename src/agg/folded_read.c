@@ -24,10 +24,16 @@ static enum agg_frame_kind kind_of(const char *name, const char *file, int line)
 	return AGG_PYTHON;
 }
 
-/* Split "name (file:line)" into its parts; other labels stay whole. */
-static int intern_label(struct aggregate *agg, char *label, uint32_t *id)
+/* Split "name (file:line)" into its parts, in SCRATCH (LABEL stays whole
+ * for the next line to compare with); other labels stay whole. */
+static int intern_label(struct aggregate *agg, const char *text, struct strbuf *scratch, uint32_t *id)
 {
-	size_t len = strlen(label);
+	strbuf_reset(scratch);
+	strbuf_addstr(scratch, text);
+	if (!strbuf_ok(scratch))
+		return -ERR_NOMEM;
+	char *label = scratch->buf;
+	size_t len = scratch->len;
 	char *open = len && label[len - 1] == ')' ? strrchr(label, '(') : NULL;
 	if (open && open > label && open[-1] == ' ') {
 		label[len - 1] = '\0';
@@ -52,7 +58,9 @@ int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const c
 {
 	char *copy = xstrndup(text, len);
 	uint32_t *ids = NULL;
-	size_t ids_cap = 0;
+	const char **prev = NULL;  /* the previous line's labels, by depth */
+	struct strbuf scratch = {0};
+	size_t ids_cap = 0, nprev = 0;
 	int ret = 0;
 	size_t lineno = 0;
 	if (!copy)
@@ -80,21 +88,30 @@ int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const c
 			if (depth == ids_cap) {
 				size_t cap = ids_cap ? ids_cap * 2 : 64;
 				uint32_t *grown = xrealloc_array(ids, cap, sizeof(*grown));
-				if (!grown) {
+				if (grown)
+					ids = grown;
+				const char **grown_prev = grown ? xrealloc_array(prev, cap, sizeof(*grown_prev)) : NULL;
+				if (!grown_prev) {
 					ret = -ERR_NOMEM;
 					goto out;
 				}
-				ids = grown;
+				prev = grown_prev;
 				ids_cap = cap;
 			}
-			if ((ret = intern_label(agg, frame, &ids[depth])) < 0)
+			/* Sorted folded files repeat the previous line's prefix: a
+			 * label equal to the one at the same depth has its id already. */
+			if (!(depth < nprev && !strcmp(prev[depth], frame)) &&
+			    (ret = intern_label(agg, frame, &scratch, &ids[depth])) < 0)
 				goto out;
-			depth++;
+			prev[depth++] = frame;
 		}
+		nprev = depth;
 		if ((ret = agg_add(agg, ids, depth, count)) < 0)
 			goto out;
 	}
 out:
+	strbuf_release(&scratch);
+	free(prev);
 	free(ids);
 	free(copy);
 	return ret;

@@ -30,6 +30,10 @@ static int visit(struct walk *w, uint32_t node, size_t depth)
 		if (n->self && (ret = w->fn(w->ctx, w->path, depth, n->self)) < 0)
 			return ret;
 	}
+	/* Most nodes of a deep profile have one child: no sorting needed. */
+	uint32_t only = n->first_child;
+	if (!only || !w->agg->nodes[only].next_sibling)
+		return only ? visit(w, only, depth) : 0;
 	uint32_t *kids = NULL;
 	size_t count = 0;
 	ret = agg_sorted_children(w->agg, node, &kids, &count);
