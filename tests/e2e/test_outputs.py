@@ -332,3 +332,41 @@ def test_usage_errors():
                  ["flamegraph", "a", "b"]):
         result = lib.run_pycoreprof(args)
         check(result.code == 64, "%s should be a usage error: %s", args, result.describe())
+
+
+# ---------------------------------------------------------------- from record
+
+def newest_interpreter():
+    return lib.interpreter_labels()[-1:]
+
+
+@lib.each(newest_interpreter)
+def test_record_pprof_and_speedscope(label):
+    """record writes pprof and speedscope straight from a live process."""
+    from test_record import Shares, record_shares, check_success
+    with Shares(label) as fixture:
+        profile = fixture.path("shares.pb.gz")
+        result, summary, _ = record_shares(fixture, ["--rate", "200", "-o", profile], 1.0)
+        check_success(result, summary)
+        top = go_pprof(["-top", "-sample_index=samples", "-nodefraction=0"], profile)
+        flat = dict((line.split()[5], int(line.split()[0])) for line in top.splitlines()
+                    if len(line.split()) == 6 and line.split()[0].isdigit())
+        cum = dict((line.split()[5], int(line.split()[3])) for line in top.splitlines()
+                   if len(line.split()) == 6 and line.split()[0].isdigit())
+        for name in ("fifty", "thirty", "twenty"):
+            check(flat.get(name, 0) > 0, "pprof -top lists no samples in %s:\n%s", name, top)
+        total = re.search(r"of (\d+) total", top)
+        check(total and cum.get("<module>") == int(total.group(1)) > 0,
+              "<module> should hold all the samples:\n%s", top)
+        raw = go_pprof(["-raw"], profile)
+        check("Period: 5000000" in raw, "the period should be the 5ms interval:\n%s", raw[:400])
+
+        speedscope = fixture.path("shares.speedscope.json")
+        result, summary, _ = record_shares(fixture, ["--rate", "200", "--threads", "-o", speedscope], 1.0)
+        check_success(result, summary)
+        with open(speedscope) as data:
+            document = json.load(data)
+        names = [profile["name"] for profile in document["profiles"]]
+        check(names and all(name.startswith("thread ") for name in names), "per-thread profiles: %s", names)
+        check(all(sum(p["weights"]) == p["endValue"] > 0 for p in document["profiles"]),
+              "speedscope weights do not add up to each profile's end value")
