@@ -151,6 +151,11 @@ static int search_symbols(struct elfobj *obj, Elf64_Word table_type, const char 
 {
 	Elf_Scn *scn = NULL;
 	size_t name_len = strlen(name);
+	/* The first bytes of NAME (its NUL included when short), compared as
+	 * one word before anything else: most symbols share a first letter. */
+	size_t prefix_len = name_len + 1 < sizeof(uint64_t) ? name_len + 1 : sizeof(uint64_t);
+	uint64_t prefix = 0, mask = prefix_len == sizeof(uint64_t) ? ~(uint64_t)0 : ((uint64_t)1 << (8 * prefix_len)) - 1;
+	memcpy(&prefix, name, prefix_len);
 	while ((scn = elf_nextscn(obj->elf, scn))) {
 		GElf_Shdr shdr;
 		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != table_type ||
@@ -167,8 +172,11 @@ static int search_symbols(struct elfobj *obj, Elf64_Word table_type, const char 
 		for (size_t i = 0; i < count; i++) {
 			const Elf64_Sym *sym = &syms[i];
 			if (!sym->st_name || sym->st_shndx == SHN_UNDEF || sym->st_name >= text_size ||
-			    text[sym->st_name] != name[0] || text_size - sym->st_name <= name_len ||
-			    memcmp(text + sym->st_name, name, name_len + 1) != 0)
+			    text_size - sym->st_name <= name_len)
+				continue;
+			uint64_t word = 0;
+			memcpy(&word, text + sym->st_name, prefix_len);
+			if ((word & mask) != prefix || memcmp(text + sym->st_name, name, name_len + 1) != 0)
 				continue;
 			*value = sym->st_value;
 			if (size)
