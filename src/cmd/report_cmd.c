@@ -28,8 +28,9 @@ static const char usage[] =
 	"file. INPUTs are files, directories (read recursively) and glob patterns.\n"
 	"Files that are not readable cores are skipped, each with its reason.\n"
 	"\n"
-	"  -o, --output FILE    the profile (default report.svg); .svg or .folded\n"
-	"  --format F           svg or folded (default: from the name, else svg)\n"
+	"  -o, --output FILE    the profile (default report.svg, or report.EXT of --format)\n"
+	"  --format F           svg, folded, speedscope, pprof or json, as `record`\n"
+	"                       writes them (default: from the output's name, else svg)\n"
 	"  -j, --jobs N         files read in parallel (default: one per core)\n"
 	"  --idle               keep threads that were waiting\n"
 	"  --since TIME, --until TIME  only snapshots taken in this range (local\n"
@@ -272,7 +273,8 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 		case 'o': o->output = optarg; break;
 		case 'f':
 			if ((o->format = profile_format_from_word(optarg)) < 0)
-				return usage_error("report", "--format takes svg or folded, not '%s'", optarg);
+				return usage_error("report", "--format takes svg, folded, speedscope, pprof or json, not '%s'",
+				                   optarg);
 			break;
 		case 'j':
 			errno = 0;
@@ -295,8 +297,12 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 	}
 	if (optind == argc)
 		return usage_error("report", "give snapshot files, directories or patterns to read");
-	if (!o->output)
-		o->output = o->format == PROFILE_FOLDED ? "report.folded" : "report.svg";
+	if (!o->output) {
+		static char name[32];
+		snprintf(name, sizeof(name), "report.%s",
+		         profile_format_extension(o->format < 0 ? PROFILE_SVG : (enum profile_format)o->format));
+		o->output = name;
+	}
 	if (o->format < 0)
 		o->format = profile_format_from_name(o->output) >= 0 ? profile_format_from_name(o->output) : PROFILE_SVG;
 	if (!o->jobs) {
