@@ -318,3 +318,30 @@ def test_report_native(label):
                       frame[frame.rindex("(") + 1:-1].rsplit(":", 1)[-1].isdigit()]
             check(python and python[0] > 0, "no native frames below the Python ones: %s", ";".join(frames))
         dumping.check_left_running(fixture.pid)
+
+
+@lib.each(recording.few_interpreters)
+def test_report_reads_cores(label):
+    """report takes kernel and gcore cores (plain and gzipped) beside
+    snapshots: one sample per Python thread of each, ending where `core`
+    says that thread was."""
+    workdir = lib.scratch("report-cores")
+    segv, _ = lib.fixture_core(label, "threads-segv", "segv")
+    park, _ = lib.fixture_core(label, "threads-park", "park")
+    zipped = lib.gzip_file(park, os.path.join(workdir, "park.core.gz"))
+    out = os.path.join(workdir, "cores.folded")
+    result, lines = read_report([segv, zipped], out, ["--idle"])
+    check(result.code == 0, "expected exit 0: %s", result.describe())
+    documents = [lib.core_json(segv), lib.core_json(zipped)]
+    threads = [thread for document in documents for thread in document["threads"]
+               if lib.python_frames(thread)]
+    check(lines[-1].startswith("Read 2 snapshots; %d thread stacks;" % len(threads)),
+          "summary %r, expected %d stacks", lines[-1], len(threads))
+    with open(out) as source:
+        stacks = [line.rsplit(" ", 1)[0] for line in source.read().splitlines()]
+    for thread in threads:
+        function, path, line = lib.python_frames(thread)[0]
+        leaf = [stack for stack in stacks if stack.rsplit(";", 1)[-1].startswith(
+            [frame.get("qualname") or frame["function"] for frame in thread["frames"]][0] + " (")]
+        check(any(stack.endswith(":%d)" % line) for stack in leaf),
+              "thread %s: no stack ends in %s (%s:%s): %s", thread.get("tid"), function, path, line, stacks)
