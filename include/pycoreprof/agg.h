@@ -45,6 +45,12 @@ int agg_frame(struct aggregate *agg, enum agg_frame_kind kind, const char *name,
               uint32_t *id);
 /* Add COUNT samples of the stack FRAMES (ids, root first, N of them). */
 int agg_add(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count);
+/* agg_add for callers that add many stacks sharing prefixes (readers of
+ * sorted folded files): PATH[i] is the node of FRAMES[0..i]; its first KNOWN
+ * entries are trusted (left by the previous call for the same prefix), the
+ * rest are filled in. PATH holds at least N entries. */
+int agg_add_path(struct aggregate *agg, const uint32_t *frames, size_t n, uint32_t *path, size_t known,
+                 uint64_t count);
 /* Children of NODE sorted by frame name then file then line, for
  * deterministic output; writes at most MAX ids, returns how many. The
  * caller frees *OUT. */

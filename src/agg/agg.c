@@ -190,6 +190,22 @@ int agg_add(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t co
 	return 0;
 }
 
+int agg_add_path(struct aggregate *agg, const uint32_t *frames, size_t n, uint32_t *path, size_t known,
+                 uint64_t count)
+{
+	int ret;
+	for (size_t i = known; i < n; i++)
+		if ((ret = child(agg, i ? path[i - 1] : 0, frames[i], &path[i])) < 0)
+			return ret;
+	uint32_t node = n ? path[n - 1] : 0;
+	agg->nodes[node].self += count;
+	for (size_t i = 0; i < n; i++)
+		agg->nodes[path[i]].total += count;
+	agg->nodes[0].total += count;
+	agg->samples += count;
+	return 0;
+}
+
 static const struct aggregate *sort_agg;
 
 static int compare_nodes(const void *a, const void *b)

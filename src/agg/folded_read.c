@@ -57,7 +57,7 @@ static int intern_label(struct aggregate *agg, const char *text, struct strbuf *
 int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const char *origin)
 {
 	char *copy = xstrndup(text, len);
-	uint32_t *ids = NULL;
+	uint32_t *ids = NULL, *path = NULL;  /* frame and node ids, by depth */
 	const char **prev = NULL;  /* the previous line's labels, by depth */
 	struct strbuf scratch = {0};
 	size_t ids_cap = 0, nprev = 0;
@@ -82,7 +82,7 @@ int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const c
 			goto out;
 		}
 		*space = '\0';
-		size_t depth = 0;
+		size_t depth = 0, known = 0;  /* KNOWN: frames equal to the previous line's */
 		char *frame_save = NULL;
 		for (char *frame = strtok_r(line, ";", &frame_save); frame; frame = strtok_r(NULL, ";", &frame_save)) {
 			if (depth == ids_cap) {
@@ -91,27 +91,34 @@ int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const c
 				if (grown)
 					ids = grown;
 				const char **grown_prev = grown ? xrealloc_array(prev, cap, sizeof(*grown_prev)) : NULL;
-				if (!grown_prev) {
+				if (grown_prev)
+					prev = grown_prev;
+				uint32_t *grown_path = grown_prev ? xrealloc_array(path, cap, sizeof(*grown_path)) : NULL;
+				if (!grown_path) {
 					ret = -ERR_NOMEM;
 					goto out;
 				}
-				prev = grown_prev;
+				path = grown_path;
 				ids_cap = cap;
 			}
 			/* Sorted folded files repeat the previous line's prefix: a
 			 * label equal to the one at the same depth has its id already. */
-			if (!(depth < nprev && !strcmp(prev[depth], frame)) &&
-			    (ret = intern_label(agg, frame, &scratch, &ids[depth])) < 0)
+			if (depth < nprev && !strcmp(prev[depth], frame)) {
+				if (known == depth)
+					known++;
+			} else if ((ret = intern_label(agg, frame, &scratch, &ids[depth])) < 0) {
 				goto out;
+			}
 			prev[depth++] = frame;
 		}
 		nprev = depth;
-		if ((ret = agg_add(agg, ids, depth, count)) < 0)
+		if ((ret = agg_add_path(agg, ids, depth, path, known, count)) < 0)
 			goto out;
 	}
 out:
 	strbuf_release(&scratch);
 	free(prev);
+	free(path);
 	free(ids);
 	free(copy);
 	return ret;
