@@ -16,25 +16,26 @@ BROWSER_GOAL_MS = 1000.0
 
 
 def make_folded(path):
-    """Stacks grown from a pool of functions in a few dozen modules, so
-    prefixes are shared as in a real program; 10 samples each."""
+    """Stacks are random walks down a fixed call graph (each of 3,000
+    functions in a few dozen modules calls 2 to 6 others), 8 to 40 frames
+    deep, so prefixes and callees repeat as in a real program; written in
+    random order, 10 samples each."""
     rng = random.Random(42)
     modules = ["app/%s.py" % name for name in ("main", "views", "models", "db", "cache", "tasks")]
     modules += ["site-packages/lib%d/core.py" % i for i in range(20)] + ["json/decoder.py", "re/_parser.py"]
     functions = ["%s (%s:%d)" % ("f%d" % i, rng.choice(modules), rng.randint(1, 900)) for i in range(3000)]
+    callees = [rng.sample(range(len(functions)), rng.randint(2, 6)) for _ in functions]
     seen = set()
+    while len(seen) < STACKS:
+        stack, at = ["<module> (app/main.py:1)", "main (app/main.py:10)"], rng.randrange(50)
+        for _ in range(rng.randint(8, 40)):
+            stack.append(functions[at])
+            at = rng.choice(callees[at])
+        seen.add(";".join(stack))
+    lines = sorted(seen)
+    rng.shuffle(lines)
     with open(path, "w") as out:
-        while len(seen) < STACKS:
-            depth = rng.randint(8, 40)
-            stack = ["<module> (app/main.py:1)", "main (app/main.py:10)"]
-            for level in range(depth):
-                # Fan-out grows with depth: shallow frames are shared widely.
-                width = min(len(functions), 3 + level * level * 4)
-                stack.append(functions[rng.randrange(width)])
-            line = ";".join(stack)
-            if line in seen:
-                continue
-            seen.add(line)
+        for line in lines:
             out.write("%s %d\n" % (line, SAMPLES // STACKS))
 
 
