@@ -64,6 +64,8 @@ def test_snapshot_reads_like_dump(label):
 
 @lib.each_interpreter_from((3, 11))
 def test_native_snapshot_in_eu_stack(label):
+    """A decompressed --native snapshot is a core eu-stack and gdb unwind:
+    native frames for every thread."""
     eu_stack = lib.tool("eu-stack", "elfutils")
     with dumping.Parked(label) as fixture:
         pid = fixture.pid
@@ -83,6 +85,21 @@ def test_native_snapshot_in_eu_stack(label):
             frames = [line for line in block.splitlines()[1:] if line.strip().startswith("#")]
             check(len(frames) >= 3, "eu-stack: thread %s has %d native frames: %s", block.split(":")[0],
                   len(frames), block[:800])
+        gdb = shutil.which("gdb")
+        if gdb:  # gdb finds the libraries through the dynamic linker's list, stored too
+            result = lib.run([gdb, "-batch", "-nx", "-ex", "thread apply all bt", "-c", plain,
+                              os.path.realpath("/proc/%d/exe" % pid)], timeout=120)
+            text = result.stdout.decode("utf-8", "replace")
+            for tid in tids:
+                check(("(LWP %d)" % tid) in text, "gdb shows no thread %d: %s", tid, text[:2000])
+            blocks = text.split("\nThread ")[1:]
+            # Stripped interpreters (Debian's) leave gdb their own frames
+            # unnamed; the C library's are named once gdb found it.
+            for block in blocks:
+                frames = [line for line in block.splitlines() if line.startswith("#")]
+                named = [line for line in frames if "?? ()" not in line]
+                check(len(frames) >= 3 and named, "gdb: thread %s has %d frames, %d named: %s",
+                      block.split("\n")[0], len(frames), len(named), block[:800])
         dumping.check_left_running(pid)
 
 
