@@ -79,17 +79,20 @@ static void draw_frame(struct svg_ctx *c, uint64_t x_samples, uint64_t samples, 
 	            percent, diff ? diff : "");
 	strbuf_addf(sb, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\" rx=\"2\" ry=\"2\"/>", x,
 	            y, width, FRAME_HEIGHT - 1, colour);
+	/* No <text> where no label fits: most frames of a large profile are
+	 * that narrow, and text is what makes a browser slow to open it. */
 	size_t fits = width > 3 * CHAR_WIDTH ? (size_t)((width - 6) / CHAR_WIDTH) : 0;
-	strbuf_addf(sb, "<text x=\"%.1f\" y=\"%.1f\">", x + 3, y + FRAME_HEIGHT - 4.5);
 	if (fits >= 3) {
+		strbuf_addf(sb, "<text x=\"%.1f\" y=\"%.1f\">", x + 3, y + FRAME_HEIGHT - 4.5);
 		if (c->label.len <= fits) {
 			add_escaped(sb, c->label.buf, SIZE_MAX);
 		} else {
 			add_escaped(sb, c->label.buf, fits - 2);
 			strbuf_addstr(sb, "..");
 		}
+		strbuf_addstr(sb, "</text>");
 	}
-	strbuf_addstr(sb, "</text></g>\n");
+	strbuf_addstr(sb, "</g>\n");
 }
 
 static int draw(struct svg_ctx *c, uint32_t node, uint64_t x_samples, int depth)
@@ -149,20 +152,24 @@ static const char script[] =
 	"'use strict';\n"
 	"var svg = document.documentElement, frames = [], total = 0, zoomed = null, term = null;\n"
 	"var W = +svg.getAttribute('data-plot-width'), X0 = +svg.getAttribute('data-pad');\n"
-	"var CW = +svg.getAttribute('data-char-width');\n"
+	"var CW = +svg.getAttribute('data-char-width'), FH = +svg.getAttribute('data-frame-height');\n"
 	"function $(id) { return document.getElementById(id); }\n"
 	"function init() {\n"
 	"  var gs = document.getElementsByClassName('f');\n"
 	"  for (var i = 0; i < gs.length; i++) {\n"
-	"    var g = gs[i], t = g.getElementsByTagName('title')[0].textContent;\n"
-	"    frames.push({g: g, rect: g.getElementsByTagName('rect')[0], text: g.getElementsByTagName('text')[0],\n"
+	"    var g = gs[i], t = g.firstChild.textContent;\n"
+	"    g.setAttribute('data-i', i);\n"
+	"    frames.push({g: g, rect: g.childNodes[1], text: g.childNodes[2] || null,\n"
 	"      x: +g.getAttribute('data-x'), w: +g.getAttribute('data-w'), d: +g.getAttribute('data-d'),\n"
 	"      merged: g.classList.contains('m'), title: t,\n"
 	"      label: t.replace(/ \\([0-9,]+ samples?, [0-9.]+%[^()]*\\)$/, '')});\n"
-	"    g.addEventListener('click', onclick_frame);\n"
-	"    g.addEventListener('mouseover', function () { $('details').textContent = this.getElementsByTagName('title')[0].textContent; });\n"
-	"    g.addEventListener('mouseout', function () { $('details').textContent = ' '; });\n"
 	"  }\n"
+	"  /* One listener for all frames: a profile may draw tens of thousands. */\n"
+	"  function frame_of(e) { var g = e.target.closest ? e.target.closest('g.f') : null; return g ? frames[+g.getAttribute('data-i')] : null; }\n"
+	"  var all = $('frames');\n"
+	"  all.addEventListener('click', function (e) { var f = frame_of(e); if (f) { zoom(f); save(); } });\n"
+	"  all.addEventListener('mouseover', function (e) { var f = frame_of(e); if (f) $('details').textContent = f.title; });\n"
+	"  all.addEventListener('mouseout', function () { $('details').textContent = ' '; });\n"
 	"  total = frames.length ? frames[0].w : 0;\n"
 	"  $('reset').addEventListener('click', function () { reset(); save(); });\n"
 	"  $('search').addEventListener('click', function () { search_prompt(); });\n"
@@ -187,8 +194,14 @@ static const char script[] =
 	"  try { history.replaceState(null, '', window.location.pathname + (q ? '?' + q : '') + window.location.hash); }\n"
 	"  catch (e) { /* a viewer without history: the view just is not kept */ }\n"
 	"}\n"
-	"function fit(f, width) {\n"
+	"function fit(f, x, width) {\n"
 	"  var n = Math.floor((width - 6) / CW), s = f.label;\n"
+	"  if (!f.text) {\n"
+	"    if (n < 3) return;\n"
+	"    f.text = document.createElementNS('http://www.w3.org/2000/svg', 'text');\n"
+	"    f.text.setAttribute('y', (+f.rect.getAttribute('y') + FH - 4.5).toFixed(1)); f.g.appendChild(f.text);\n"
+	"  }\n"
+	"  f.text.setAttribute('x', (x + 3).toFixed(1));\n"
 	"  f.text.textContent = n < 3 ? '' : (s.length <= n ? s : s.substring(0, n - 2) + '..');\n"
 	"}\n"
 	"function layout(x0, w0, d0) {\n"
@@ -198,7 +211,7 @@ static const char script[] =
 	"    if (inside && f.d >= d0 || above) {\n"
 	"      var x = above ? X0 : X0 + (f.x - x0) / w0 * W, w = above ? W : f.w / w0 * W;\n"
 	"      f.g.style.display = ''; f.rect.setAttribute('x', x.toFixed(1)); f.rect.setAttribute('width', w.toFixed(1));\n"
-	"      f.text.setAttribute('x', (x + 3).toFixed(1)); fit(f, w);\n"
+	"      fit(f, x, w);\n"
 	"      f.g.style.opacity = above && f.d > 0 ? '0.6' : '';\n"
 	"    } else { f.g.style.display = 'none'; }\n"
 	"  }\n"
@@ -206,10 +219,7 @@ static const char script[] =
 	"function zoom(f) {\n"
 	"  zoomed = f; layout(f.x, f.w, f.d); $('reset').style.opacity = '1';\n"
 	"}\n"
-	"function onclick_frame() {\n"
-	"  for (var i = 0; i < frames.length; i++) if (frames[i].g === this) zoom(frames[i]);\n"
-	"  save();\n"
-	"}\n"
+
 	"function reset() {\n"
 	"  zoomed = null; layout(0, total, 0); $('reset').style.opacity = '0';\n"
 	"}\n"
@@ -268,8 +278,9 @@ int profile_write_svg(struct strbuf *sb, const struct aggregate *agg, const stru
 	strbuf_addf(sb,
 	            "<?xml version=\"1.0\" standalone=\"no\"?>\n"
 	            "<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-	            "xmlns=\"http://www.w3.org/2000/svg\" data-plot-width=\"%d\" data-pad=\"%d\" data-char-width=\"%.3f\">\n",
-	            width, c.image_height, width, c.image_height, width - 2 * PAD_X, PAD_X, CHAR_WIDTH);
+	            "xmlns=\"http://www.w3.org/2000/svg\" data-plot-width=\"%d\" data-pad=\"%d\" data-char-width=\"%.3f\" "
+	            "data-frame-height=\"%d\">\n",
+	            width, c.image_height, width, c.image_height, width - 2 * PAD_X, PAD_X, CHAR_WIDTH, FRAME_HEIGHT);
 	strbuf_addf(sb,
 	            "<style>text { font-family: Verdana, sans-serif; font-size: %dpx; fill: rgb(0,0,0); }\n"
 	            ".f text { pointer-events: none; } .f:hover rect { stroke: rgb(0,0,0); stroke-width: 0.5; cursor: pointer; }\n"
