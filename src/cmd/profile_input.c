@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd/profile_input.h"
 #include "pycoreprof/profile_out.h"
@@ -18,6 +19,10 @@ int profile_input_read(struct aggregate *agg, const char *path)
 	if (!in)
 		return err_set_errno(errno == ENOENT ? ERR_NOENT : errno == EACCES ? ERR_PERM : ERR_IO, errno,
 		                     "cannot open %s", path);
+	struct stat st;
+	/* One allocation for a regular file: profiles run to tens of MB. */
+	if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+		strbuf_grow(&text, (size_t)st.st_size + 1);
 	size_t n;
 	while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
 		strbuf_add(&text, chunk, n);

@@ -53,6 +53,13 @@ async function main() {
     out.matched = await page.textContent('#matched');
     out.url_after_search = page.url();
     await page.screenshot({ path: path.join(shots, 'flamegraph-search.png') });
+    // Escape clears the search and the zoom; Ctrl-F opens the search again.
+    await page.keyboard.press('Escape');
+    out.after_escape = await page.textContent('#matched');
+    page.once('dialog', (d) => d.accept(term));
+    await page.keyboard.press('Control+f');
+    await page.waitForFunction(() => document.getElementById('matched').textContent.trim() !== '');
+    out.after_ctrl_f = await page.textContent('#matched');
     if (query) {
       await page.goto(url + '?' + query);
       out.restored = await frames(page);

@@ -320,6 +320,8 @@ def test_flamegraph_in_browser():
     # helper's 100 samples come first (children are sorted by name).
     check("x=100%3A2" in seen["url_after_zoom"] or "x=100:2" in seen["url_after_zoom"],
           "zoom not kept in the URL: %s", seen["url_after_zoom"])
+    check(seen["after_escape"].strip() == "", "Escape did not clear the search: %r", seen["after_escape"])
+    check(seen["after_ctrl_f"].strip() == "Matched: 60.0%", "Ctrl-F search: %r", seen["after_ctrl_f"])
     restored = widths(seen["restored"])
     check(abs(restored["main (app.py:10)"] - plot) <= 0.1, "?x= did not restore the zoom: %s", restored)
     check(seen["restored_matched"].strip() == "Matched: 40.0%", "?s= did not restore the search: %r",
