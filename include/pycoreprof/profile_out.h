@@ -23,6 +23,7 @@ struct profile_meta {
 	double min_width;        /* frames narrower than this many pixels are merged away; 0: 0.1 */
 	double interval;         /* seconds between samples; 0: unknown (pprof then assumes 10ms) */
 	double duration;         /* seconds the recording lasted; 0: unknown */
+	bool wall;               /* pprof: samples include waiting threads: wall time, not cpu */
 	bool reverse;            /* SVG: icicle graph, root at the top */
 	enum profile_palette palette;
 	/* SVG differential flame graph: the widths are this aggregate's, the

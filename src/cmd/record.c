@@ -213,7 +213,8 @@ static int write_profile(const struct record_options *o, const struct aggregate 
                          const char *subtitle)
 {
 	struct strbuf sb = {0};
-	struct profile_meta meta = {.title = o->title, .subtitle = subtitle, .interval = o->interval};
+	struct profile_meta meta = {.title = o->title, .subtitle = subtitle, .interval = o->interval,
+	                            .wall = o->sampling.idle};
 	int ret = profile_write((enum profile_format)o->format, &sb, agg, &meta);
 	if (ret == 0)
 		ret = write_file_atomically(path, sb.buf, sb.len);

@@ -1,5 +1,5 @@
 /* pprof's profile.proto, gzip-compressed: sample types samples/count and
- * cpu/nanoseconds, one function per (name, file), one location per frame
+ * cpu/nanoseconds (wall with idle threads), one function per (name, file), one location per frame
  * and line, native frames with their library as mapping. No timestamps. */
 #include <stdlib.h>
 #include <string.h>
@@ -203,7 +203,7 @@ static int build(struct pprof *p, const struct profile_meta *meta)
 	p->mapping_of = xcalloc(n, sizeof(*p->mapping_of));
 	if (!p->function_of || !p->mapping_of)
 		return -ERR_NOMEM;
-	static const char *const fixed[] = {"samples", "count", "cpu", "nanoseconds"};
+	const char *const fixed[] = {"samples", "count", meta && meta->wall ? "wall" : "cpu", "nanoseconds"};
 	if ((ret = intern(&p->strings, "", &empty)) < 0)
 		return ret;
 	for (int i = 0; i < 4; i++)

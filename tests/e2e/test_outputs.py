@@ -363,6 +363,11 @@ def test_record_pprof_and_speedscope(label):
         raw = go_pprof(["-raw"], profile)
         check("Period: 5000000" in raw, "the period should be the 5ms interval:\n%s", raw[:400])
 
+        idle = fixture.path("idle.pb.gz")
+        result, summary, _ = record_shares(fixture, ["--rate", "200", "--idle", "-o", idle], 0.5)
+        check_success(result, summary)
+        check("Type: wall" in go_pprof(["-top"], idle), "with --idle the sample type should be wall time")
+
         speedscope = fixture.path("shares.speedscope.json")
         result, summary, _ = record_shares(fixture, ["--rate", "200", "--threads", "-o", speedscope], 1.0)
         check_success(result, summary)
