@@ -65,5 +65,8 @@ const char *short_filename(const char *path);
 /* Parse folded stacks ("a;b;c 12" lines) into AGG. Frames of the form
  * "name (file:line)" are split. Errors name the line. */
 int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const char *origin);
+/* The same, parsing TEXT in place (its bytes are overwritten); TEXT[LEN]
+ * must be a NUL. Saves a copy of a large file read whole. */
+int agg_read_folded_in_place(struct aggregate *agg, char *text, size_t len, const char *origin);
 
 #endif

@@ -57,15 +57,23 @@ static int intern_label(struct aggregate *agg, const char *text, struct strbuf *
 int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const char *origin)
 {
 	char *copy = xstrndup(text, len);
+	if (!copy)
+		return -ERR_NOMEM;
+	int ret = agg_read_folded_in_place(agg, copy, strlen(copy), origin);
+	free(copy);
+	return ret;
+}
+
+int agg_read_folded_in_place(struct aggregate *agg, char *copy, size_t len, const char *origin)
+{
 	uint32_t *ids = NULL, *path = NULL;  /* frame and node ids, by depth */
 	const char **prev = NULL;  /* the previous line's labels, by depth */
 	struct strbuf scratch = {0};
 	size_t ids_cap = 0, nprev = 0;
 	int ret = 0;
 	size_t lineno = 0;
-	if (!copy)
-		return -ERR_NOMEM;
 	char *save = NULL;
+	(void)len; /* the text ends at its NUL */
 	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		lineno++;
 		size_t n = strlen(line);
@@ -120,6 +128,5 @@ out:
 	free(prev);
 	free(path);
 	free(ids);
-	free(copy);
 	return ret;
 }

@@ -39,8 +39,8 @@ int profile_input_read(struct aggregate *agg, const char *path)
 		start++;
 	if (start < text.len && text.buf[start] == '{')
 		ret = profile_read_json(agg, text.buf, text.len, origin);
-	else
-		ret = agg_read_folded(agg, text.buf ? text.buf : "", text.len, origin);
+	else if (text.len)
+		ret = agg_read_folded_in_place(agg, text.buf, text.len, origin);
 out:
 	if (!use_stdin)
 		fclose(in);
