@@ -34,13 +34,15 @@ struct pprof {
 	struct frame_order order;
 	struct string_table strings;
 	struct function *functions;     /* id - 1 */
-	size_t nfunctions;
+	size_t nfunctions, functions_cap;
+	uint32_t *function_slots;       /* hash of (name, file, native) -> id - 1 */
+	size_t function_slots_cap;
 	uint32_t *function_of;          /* canonical frame index -> function id */
 	uint32_t *mapping_of;           /* canonical frame index -> mapping id, 0: none */
 	uint32_t *mapping_file;         /* mapping id - 1 -> string index */
 	size_t nmappings;
 	char **owned;                   /* strings made here (system names) */
-	size_t nowned;
+	size_t nowned, owned_cap;
 	struct strbuf message, scratch;
 	uint64_t *ids, period;
 	size_t ids_cap;
@@ -97,30 +99,63 @@ static char *own(struct pprof *p, char *s)
 {
 	if (!s)
 		return NULL;
-	char **grown = xrealloc_array(p->owned, p->nowned + 1, sizeof(*grown));
-	if (!grown) {
-		free(s);
-		return NULL;
+	if (p->nowned == p->owned_cap) {
+		size_t cap = p->owned_cap ? p->owned_cap * 2 : 256;
+		char **grown = xrealloc_array(p->owned, cap, sizeof(*grown));
+		if (!grown) {
+			free(s);
+			return NULL;
+		}
+		p->owned = grown;
+		p->owned_cap = cap;
 	}
-	p->owned = grown;
 	p->owned[p->nowned++] = s;
 	return s;
 }
 
-/* Functions are (name, file) pairs, found by a linear probe over the
- * functions of the same name string: few frames share a name. */
+static uint64_t function_hash(uint32_t name, uint32_t file, bool native)
+{
+	uint64_t h = ((uint64_t)name << 32 | file) * 0x9E3779B97F4A7C15ull;
+	return (h ^ (h >> 29)) + native;
+}
+
+static int grow_function_slots(struct pprof *p)
+{
+	size_t cap = p->function_slots_cap ? p->function_slots_cap * 2 : 1024;
+	uint32_t *slots = xrealloc_array(NULL, cap, sizeof(*slots));
+	if (!slots)
+		return -ERR_NOMEM;
+	memset(slots, 0xFF, cap * sizeof(*slots));
+	for (uint32_t i = 0; i < p->nfunctions; i++) {
+		const struct function *fn = &p->functions[i];
+		size_t k = function_hash(fn->name, fn->file, fn->native) & (cap - 1);
+		while (slots[k] != EMPTY)
+			k = (k + 1) & (cap - 1);
+		slots[k] = i;
+	}
+	free(p->function_slots);
+	p->function_slots = slots;
+	p->function_slots_cap = cap;
+	return 0;
+}
+
+/* Functions are (name, file) pairs; native ones are kept apart. */
 static int function_for(struct pprof *p, const struct agg_frame *f, uint32_t *id)
 {
 	uint32_t name, file = 0, system_name;
+	bool native = f->kind == AGG_NATIVE;
 	int ret;
 	if ((ret = intern(&p->strings, f->name, &name)) < 0 || (f->file && (ret = intern(&p->strings, f->file, &file)) < 0))
 		return ret;
-	for (size_t i = p->nfunctions; i-- > 0;) {
-		struct function *fn = &p->functions[i];
-		if (fn->name == name && fn->file == file && fn->native == (f->kind == AGG_NATIVE)) {
+	if (p->nfunctions * 2 >= p->function_slots_cap && (ret = grow_function_slots(p)) < 0)
+		return ret;
+	size_t mask = p->function_slots_cap - 1, k = function_hash(name, file, native) & mask;
+	for (; p->function_slots[k] != EMPTY; k = (k + 1) & mask) {
+		struct function *fn = &p->functions[p->function_slots[k]];
+		if (fn->name == name && fn->file == file && fn->native == native) {
 			if (f->line > 0 && (fn->start_line == 0 || f->line < fn->start_line))
 				fn->start_line = f->line;
-			*id = (uint32_t)i + 1;
+			*id = p->function_slots[k] + 1;
 			return 0;
 		}
 	}
@@ -132,12 +167,16 @@ static int function_for(struct pprof *p, const struct agg_frame *f, uint32_t *id
 		return -ERR_NOMEM;
 	if ((ret = intern(&p->strings, system, &system_name)) < 0)
 		return ret;
-	struct function *grown = xrealloc_array(p->functions, p->nfunctions + 1, sizeof(*grown));
-	if (!grown)
-		return -ERR_NOMEM;
-	p->functions = grown;
-	p->functions[p->nfunctions] = (struct function){name, system_name, file, f->line > 0 ? f->line : 0,
-	                                                f->kind == AGG_NATIVE};
+	if (p->nfunctions == p->functions_cap) {
+		size_t cap = p->functions_cap ? p->functions_cap * 2 : 256;
+		struct function *grown = xrealloc_array(p->functions, cap, sizeof(*grown));
+		if (!grown)
+			return -ERR_NOMEM;
+		p->functions = grown;
+		p->functions_cap = cap;
+	}
+	p->functions[p->nfunctions] = (struct function){name, system_name, file, f->line > 0 ? f->line : 0, native};
+	p->function_slots[k] = (uint32_t)p->nfunctions;
 	*id = (uint32_t)++p->nfunctions;
 	return 0;
 }
@@ -261,12 +300,14 @@ static int build(struct pprof *p, const struct profile_meta *meta)
 	return 0;
 }
 
-/* gzip with a zero timestamp, so equal profiles give equal files. */
+/* gzip with a zero timestamp, so equal profiles give equal files; the
+ * fastest level: the string table repeats itself, and level 6 spent most
+ * of the time on it for little gain. */
 static int gzip_into(struct strbuf *sb, const struct strbuf *raw)
 {
 	z_stream z;
 	memset(&z, 0, sizeof(z));
-	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return err_set(ERR_NOMEM, "cannot start gzip compression");
 	int ret = 0;
 	uLong bound = deflateBound(&z, (uLong)raw->len);
@@ -304,6 +345,7 @@ int profile_write_pprof(struct strbuf *sb, const struct aggregate *agg, const st
 	free(p.owned);
 	free(p.ids);
 	free(p.functions);
+	free(p.function_slots);
 	free(p.function_of);
 	free(p.mapping_of);
 	free(p.mapping_file);
