@@ -19,7 +19,8 @@ static const char usage[] =
 	"\n"
 	"  -o, --output FILE      the SVG (default: stdout)\n"
 	"      --title TEXT       the title (default \"Flame Graph\")\n"
-	"      --subtitle TEXT    a second line under the title\n"
+	"      --subtitle TEXT    a second line under the title (default: the input\n"
+	"                         and its samples)\n"
 	"      --width PIXELS     image width (default 1200)\n"
 	"      --min-width PIXELS frames narrower than this are left out (default 0.1)\n"
 	"      --reverse          icicle graph: the root at the top\n"
@@ -121,6 +122,7 @@ int cmd_flamegraph(int argc, char **argv)
 	struct flamegraph_options o;
 	struct aggregate agg = {0}, baseline = {0};
 	struct strbuf sb = {0};
+	char *subtitle = NULL;
 	int status = parse_options(argc, argv, &o), ret;
 	if (status)
 		return status < 0 ? EXIT_OK : status;
@@ -131,6 +133,12 @@ int cmd_flamegraph(int argc, char **argv)
 	}
 	if (o.baseline)
 		o.meta.baseline = &baseline;
+	if (!o.meta.subtitle) {
+		subtitle = xasprintf("%s: %llu samples%s%s", o.input && strcmp(o.input, "-") ? o.input : "stdin",
+		                     (unsigned long long)agg.samples, o.baseline ? ", compared with " : "",
+		                     o.baseline ? o.baseline : "");
+		o.meta.subtitle = subtitle;
+	}
 	if ((ret = profile_write_svg(&sb, &agg, &o.meta)) < 0 ||
 	    (o.output && (ret = write_file_atomically(o.output, sb.buf, sb.len)) < 0)) {
 		status = report_error(ret);
@@ -139,6 +147,7 @@ int cmd_flamegraph(int argc, char **argv)
 	if (!o.output)
 		status = write_stdout(sb.buf, sb.len);
 out:
+	free(subtitle);
 	strbuf_release(&sb);
 	agg_release(&agg);
 	agg_release(&baseline);
