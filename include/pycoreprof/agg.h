@@ -55,6 +55,8 @@ int agg_add_path(struct aggregate *agg, const uint32_t *frames, size_t n, uint32
  * deterministic output; writes at most MAX ids, returns how many. The
  * caller frees *OUT. */
 int agg_sorted_children(const struct aggregate *agg, uint32_t node, uint32_t **out, size_t *count);
+/* The order of frames in every output: name, file, line, kind. */
+int agg_frame_compare(const struct agg_frame *x, const struct agg_frame *y);
 /* Display label of a frame: "name (file:line)", "name (file)" or "name". */
 void agg_frame_label(const struct aggregate *agg, uint32_t frame, struct strbuf *sb);
 

@@ -208,10 +208,8 @@ int agg_add_path(struct aggregate *agg, const uint32_t *frames, size_t n, uint32
 
 static const struct aggregate *sort_agg;
 
-static int compare_nodes(const void *a, const void *b)
+int agg_frame_compare(const struct agg_frame *x, const struct agg_frame *y)
 {
-	const struct agg_frame *x = &sort_agg->frames[sort_agg->nodes[*(const uint32_t *)a].frame];
-	const struct agg_frame *y = &sort_agg->frames[sort_agg->nodes[*(const uint32_t *)b].frame];
 	int c = strcmp(x->name, y->name);
 	if (c)
 		return c;
@@ -221,6 +219,12 @@ static int compare_nodes(const void *a, const void *b)
 	if (x->line != y->line)
 		return x->line < y->line ? -1 : 1;
 	return (int)x->kind - (int)y->kind;
+}
+
+static int compare_nodes(const void *a, const void *b)
+{
+	return agg_frame_compare(&sort_agg->frames[sort_agg->nodes[*(const uint32_t *)a].frame],
+	                         &sort_agg->frames[sort_agg->nodes[*(const uint32_t *)b].frame]);
 }
 
 int agg_sorted_children(const struct aggregate *agg, uint32_t node, uint32_t **out, size_t *count)

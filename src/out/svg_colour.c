@@ -62,19 +62,6 @@ void svg_diff_colour(double change, char out[32])
 		snprintf(out, 32, "rgb(%u,%u,255)", (unsigned)fade, (unsigned)fade);
 }
 
-static int frame_order(const struct agg_frame *x, const struct agg_frame *y)
-{
-	int c = strcmp(x->name, y->name);
-	if (c)
-		return c;
-	c = strcmp(x->file ? x->file : "", y->file ? y->file : "");
-	if (c)
-		return c;
-	if (x->line != y->line)
-		return x->line < y->line ? -1 : 1;
-	return (int)x->kind - (int)y->kind;
-}
-
 /* Both children lists are sorted the same way: match them as a merge. */
 static int match(const struct aggregate *agg, uint32_t node, const struct aggregate *base, uint32_t base_node,
                  double scale, double *totals)
@@ -88,7 +75,7 @@ static int match(const struct aggregate *agg, uint32_t node, const struct aggreg
 	for (size_t i = 0; ret == 0 && i < n; i++) {
 		const struct agg_frame *f = &agg->frames[agg->nodes[kids[i]].frame];
 		int c = 1;
-		while (j < nb && (c = frame_order(&base->frames[base->nodes[base_kids[j]].frame], f)) < 0)
+		while (j < nb && (c = agg_frame_compare(&base->frames[base->nodes[base_kids[j]].frame], f)) < 0)
 			j++;
 		if (j < nb && c == 0)
 			ret = match(agg, kids[i], base, base_kids[j], scale, totals);

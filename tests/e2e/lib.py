@@ -568,3 +568,26 @@ def find_thread(document, truth_thread):
           truth_thread["thread_id"], truth_thread["role"],
           sorted(threads_by_id(document), key=str))
     return thread
+
+
+# ---------------------------------------------------------------- /proc
+
+def task_states(pid):
+    """The run state letter of every thread of PID."""
+    states = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as source:
+                text = source.read()
+        except (IOError, OSError):
+            continue  # ended meanwhile
+        states.append(text[text.rindex(")") + 2])
+    return states
+
+
+def tracer_pid(pid):
+    with open("/proc/%d/status" % pid) as source:
+        for line in source:
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    raise Failure("no TracerPid in /proc/%d/status" % pid)

@@ -39,25 +39,8 @@ def oldest_and_newest_pyenv():
 
 # ---------------------------------------------------------------- processes
 
-def task_states(pid):
-    """The run state letter of every thread of PID."""
-    states = []
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as source:
-                text = source.read()
-        except (IOError, OSError):
-            continue  # ended meanwhile
-        states.append(text[text.rindex(")") + 2])
-    return states
-
-
-def tracer_pid(pid):
-    with open("/proc/%d/status" % pid) as source:
-        for line in source:
-            if line.startswith("TracerPid:"):
-                return int(line.split()[1])
-    raise lib.Failure("no TracerPid in /proc/%d/status" % pid)
+task_states = lib.task_states
+tracer_pid = lib.tracer_pid
 
 
 def cpu_ticks(pid):
