@@ -471,6 +471,18 @@ def _refuse_guard_madvise():
         os._exit(121)  # PR_SET_NO_NEW_PRIVS / PR_SET_SECCOMP failed: the parent reports it
 
 
+def wait_for_file(proc, path, name, log_path, timeout=60):
+    """Wait until fixture PROC (called NAME, logging to LOG_PATH) has written
+    PATH, which it does once its threads are parked; fails if it exits first
+    or takes longer than TIMEOUT seconds."""
+    deadline = time.time() + timeout
+    while not os.path.exists(path):
+        check(proc.poll() is None, "%s exited with %s before parking: %s",
+              name, proc.returncode, _tail(log_path))
+        check(time.time() < deadline, "%s did not park in %d s", name, timeout)
+        time.sleep(0.02)
+
+
 def gcore_of_parked(argv, cwd, truth_path, timeout=60):
     """Start ARGV (a fixture in park mode), wait for its ground truth, take a
     core with gdb's gcore, then end the fixture by its PID."""
@@ -481,12 +493,7 @@ def gcore_of_parked(argv, cwd, truth_path, timeout=60):
                                 stderr=subprocess.STDOUT, env=fixture_env(),
                                 preexec_fn=_refuse_guard_madvise)
     try:
-        deadline = time.time() + timeout
-        while not os.path.exists(truth_path):
-            check(proc.poll() is None, "%s exited with %s before parking: %s",
-                  argv[1], proc.returncode, _tail(log_path))
-            check(time.time() < deadline, "%s did not park in %d s", argv[1], timeout)
-            time.sleep(0.02)
+        wait_for_file(proc, truth_path, os.path.basename(argv[1]), log_path, timeout)
         prefix = os.path.join(cwd, "gcore")
         result = run([gcore, "-o", prefix, str(proc.pid)], timeout=120)
         core = "%s.%d" % (prefix, proc.pid)

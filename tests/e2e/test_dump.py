@@ -42,12 +42,7 @@ class Parked(object):
                                          stderr=subprocess.STDOUT, env=lib.fixture_env())
         self.pid = self.proc.pid
         try:
-            deadline = time.time() + 60
-            while not os.path.exists(self.truth_path):
-                check(self.proc.poll() is None, "parked.py exited with %s: %s",
-                      self.proc.returncode, lib._tail(self.log_path))
-                check(time.time() < deadline, "parked.py did not park in 60 s")
-                time.sleep(0.02)
+            lib.wait_for_file(self.proc, self.truth_path, "parked.py", self.log_path)
             self.truth = lib.load_truth(self.truth_path)
             wait_for(lambda: len(os.listdir("/proc/%d/task" % self.pid)) == self.truth["thread_count"],
                      "the fixture's recording thread ending")

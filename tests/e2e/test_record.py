@@ -88,12 +88,7 @@ class Shares(object):
                                          env=lib.fixture_env())
         self.pid = self.proc.pid
         try:
-            deadline = time.time() + 60
-            while not os.path.exists(self.info_path):
-                check(self.proc.poll() is None, "shares.py exited with %s: %s",
-                      self.proc.returncode, lib._tail(self.log_path))
-                check(time.time() < deadline, "shares.py did not park its threads in 60 s")
-                time.sleep(0.02)
+            lib.wait_for_file(self.proc, self.info_path, "shares.py", self.log_path)
             self.info = lib.load_truth(self.info_path)
         except BaseException:
             self.__exit__()
