@@ -5,6 +5,7 @@
 import glob
 import gzip
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -208,9 +209,14 @@ def test_target_left_running(label):
             leftovers = [name for name in os.listdir(folder) if ".tmp." in name]
             if how != "sigkill":
                 check(not leftovers, "%s: temporary files left: %s", what, leftovers)
-            result, lines = read_report([folder + "/*.core.gz"], fixture.path(how + ".folded"))
+            # --idle: a burst of snapshots 2 ms apart may fall wholly in the
+            # fixture's 40 ms rest; the parked threads are in every snapshot.
+            result, lines = read_report([folder + "/*.core.gz"], fixture.path(how + ".folded"), ["--idle"])
             check(result.code == 0 and lines[-1].startswith("Read %d snapshots;" % len(files)),
                   "%s: %s", what, result.describe())
+            stacks = int(re.search(r"(\d+) thread stacks", lines[-1]).group(1))
+            check(stacks >= 2 * len(files), "%s: %d thread stacks in %d snapshots, expected at least the two "
+                  "parked threads in each: %s", what, stacks, len(files), result.describe())
 
 
 def test_usage():
