@@ -221,16 +221,38 @@ def load_note(bench):
                "machine shows up in every figure here)" % (os.cpu_count() or 0, load))
 
 
+def stop_floor(bench):
+    """(median, p99) in us of stopping and resuming one busy thread with
+    nothing read in between, from bench/stop_floor.c, or None."""
+    source = os.path.join(bench.repo, "bench", "stop_floor.c")
+    binary = os.path.join(bench.tmpdir, "stop_floor")
+    build = subprocess.run(["cc", "-O2", "-o", binary, source], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, universal_newlines=True)
+    if build.returncode != 0:
+        bench.note("stop floor not measured: cc failed: %s" % build.stdout.strip()[-200:])
+        return None
+    code, out, err = run([binary, "300"], bench.env, timeout=60)
+    words = out.split()
+    if code != 0 or len(words) != 3 or words[0] != "floor_us":
+        bench.note("stop floor not measured: exited %d: %s" % (code, (err or out).strip()[-200:]))
+        return None
+    return float(words[1]), float(words[2])
+
+
 def bench_record_pause(bench):
-    bench.describe("freeze-mode pause per sample: record --rate 100 --idle for %.0f s on "
-                   "%d threads %d frames deep (all threads walked each sample)"
-                   % (PAUSE_SECONDS, THREADS, DEPTH))
+    bench.describe("freeze-mode pause per sample: record --rate 100 for %.0f s on %d threads "
+                   "%d frames deep, as a user runs it (the goal), and with --idle (every "
+                   "thread stopped and walked)" % (PAUSE_SECONDS, THREADS, DEPTH))
     targets = [("3.12", pyenv_python(12)), ("3.11", pyenv_python(11))]
     if not targets[0][1]:
         bench.skip("no CPython 3.12 under %s/versions (pyenv install 3.12)" % pyenv_root())
     load_note(bench)
-    bench.note("pause = pycoreprof's own figure: from the start of a sample's /proc "
-               "refresh and freeze to the resume of the last thread")
+    bench.note("pause = pycoreprof's own figure: from the first thread interrupted to the "
+               "last one let go")
+    floor = stop_floor(bench)
+    if floor:
+        bench.note("this machine's floor: stopping one busy thread and letting it go, "
+                   "nothing read, takes %.1f us median (p99 %.1f us)" % floor)
     targets.append(("3.15",) + debian_python(bench, "3.15"))
     for entry in targets:
         label, python = entry[:2]
@@ -240,27 +262,35 @@ def bench_record_pause(bench):
                                                 % (label, pyenv_root())))
             continue
         output = os.path.join(bench.tmpdir, "pause-%s.folded" % label)
+        idle_output = output.replace(".folded", "-idle.folded")
         with Target(bench, python) as target:
             summary = record(bench, target.pid, ["--rate", "100", "--duration",
-                                                 str(PAUSE_SECONDS), "--idle"], output)
-            quiet = record(bench, target.pid, ["--rate", "100", "--duration",
-                                               str(PAUSE_SECONDS / 2)],
-                           output.replace(".folded", "-running.folded"))
-        if summary["pause_median"] is None:
+                                                 str(PAUSE_SECONDS)], output)
+            idle = record(bench, target.pid, ["--rate", "100", "--duration",
+                                              str(PAUSE_SECONDS / 2), "--idle"], idle_output)
+        if summary["pause_median"] is None or idle["pause_median"] is None:
             raise RuntimeError("no pause figures in the summary")
         total, deep = folded_totals(output)
-        if deep < THREADS * summary["samples"] * 0.9:
-            bench.note("warning: %s: only %d of %d x %d thread stacks were %d+ frames deep"
-                       % (label, deep, summary["samples"], THREADS, DEPTH))
-        bench.note("%s (%s): %d samples, %d errors, %d stacks, %d of them %d+ deep"
+        if deep < summary["samples"] * 0.9:
+            bench.note("warning: %s: only %d stacks of %d samples were %d+ frames deep"
+                       % (label, deep, summary["samples"], DEPTH))
+        idle_total, idle_deep = folded_totals(idle_output)
+        if idle_deep < THREADS * idle["samples"] * 0.9:
+            bench.note("warning: %s --idle: only %d of %d x %d thread stacks were %d+ frames "
+                       "deep" % (label, idle_deep, idle["samples"], THREADS, DEPTH))
+        bench.note("%s (%s): %d samples, %d errors, %d stacks, %d of them %d+ deep; "
+                   "--idle: %d samples, %d stacks"
                    % (label, python_version(python), summary["samples"], summary["errors"],
-                      total, deep, DEPTH))
+                      total, deep, DEPTH, idle["samples"], idle_total))
         goal = PAUSE_GOAL_US if label == "3.12" else None
         bench.ours("%s pause median" % label, summary["pause_median"], "us", goal)
         bench.ours("%s pause p99" % label, summary["pause_p99"], "us")
         bench.ours("%s pause max" % label, summary["pause_max"], "us")
-        bench.ours("%s pause median, running threads only (no --idle)" % label,
-                   quiet["pause_median"], "us")
+        if floor:
+            bench.ours("%s pause median / this machine's floor" % label,
+                       summary["pause_median"] / floor[0], "x")
+        bench.ours("%s pause median with --idle (all %d threads stopped)" % (label, THREADS + 1),
+                   idle["pause_median"], "us")
         bench.ours("%s at 100 Hz: share of time stopped (rate x median)" % label,
                    100 * summary["pause_median"] / 1e6 * 100, "%")
 

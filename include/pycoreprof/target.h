@@ -124,6 +124,21 @@ int live_target_open(pid_t pid, const struct live_open_options *opts, struct tar
  * pending one (it is raised again when the caller has a handler for it).
  * Errors: -ERR_PROCESS_GONE when every thread has exited. */
 int live_target_freeze(struct target *t);
+/* Which threads live_target_freeze() stops: every one (the default), or
+ * with ONLY_RUNNING those that may be running (run state R or D, read just
+ * before the pause). A thread asleep in the kernel cannot change its stack
+ * until it wakes, and one that wakes during the read must first take the
+ * GIL, which its stopped holder keeps; stopping it would wake it only to put
+ * it back to sleep, at the process's expense. A thread left asleep has no
+ * registers and counts as waiting (target_thread_waiting() reads its run
+ * state); live_target_stop_thread() stops it when it is needed after all.
+ * ONLY_RUNNING turns run states on. */
+void live_target_stop_only_running(struct target *t, bool only_running);
+/* While frozen, stop thread TID too when the freeze left it running, and
+ * read its registers. The thread table may be rewritten: look threads up
+ * again afterwards. Errors: -ERR_NO_PROCESS when TID is not a thread of
+ * ours or ended, -ERR_USAGE when not frozen. */
+int live_target_stop_thread(struct target *t, pid_t tid);
 /* Let every thread run again. Safe to call when not frozen. */
 int live_target_resume(struct target *t);
 /* Whether each refresh or freeze should read every thread's run state
@@ -133,7 +148,7 @@ void live_target_want_run_states(struct target *t, bool wanted);
 /* Forget every cached page, so the next reads fetch the memory anew. */
 void live_target_forget_pages(struct target *t);
 /* How long the last freeze kept the process stopped: from the first thread
- * interrupted to the last one let go, in seconds. */
+ * interrupted to the last one let go, in seconds; 0 when it stopped none. */
 double live_target_last_pause(const struct target *t);
 /* Nonblocking mode and between samples: re-read the thread list and run
  * states (and mappings when they changed), and forget cached pages. */

@@ -28,9 +28,13 @@ void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struc
 	s->walker = w;
 	s->agg = agg;
 	s->opts = *opts;
-	/* Idle threads are told by their registers when frozen; with --idle
-	 * nobody asks. */
-	live_target_want_run_states(t, !opts->freeze && !opts->idle);
+	/* Unless idle threads are kept, a freeze stops only the threads that
+	 * may be running: the others are idle by their run state, and stopping
+	 * them would wake them. Stopped threads are told idle by their
+	 * registers. With --idle every thread is stopped and nobody asks. */
+	live_target_want_run_states(t, !opts->idle);
+	if (opts->freeze)
+		live_target_stop_only_running(t, !opts->idle);
 }
 
 void sampler_release(struct sampler *s)
@@ -92,6 +96,10 @@ static int capture(struct sampler *s, size_t *ncaptured, bool *torn)
 		const struct target_thread *os = target_find_thread(s->target, threads[i].tid);
 		if (!keep_thread(s, &threads[i], os))
 			continue;
+		/* Kept but left asleep by the freeze: the GIL holder blocked in
+		 * a system call. Stop it before reading its stack. */
+		if (s->opts.freeze && os && !os->has_regs && live_target_stop_thread(s->target, os->tid) == 0)
+			os = target_find_thread(s->target, threads[i].tid);
 		struct thread_capture *c = &s->captures[kept++];
 		c->tid = threads[i].tid;
 		if (os)
@@ -238,6 +246,7 @@ int sampler_sample(struct sampler *s)
 		if ((ret = live_target_freeze(s->target)) < 0)
 			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
 		int captured = capture(s, &ncaptured, &torn);
+		{ extern double phase_t[8]; extern double time_now(void); phase_t[5] = time_now(); }
 		live_target_resume(s->target);
 		record_pause(s, live_target_last_pause(s->target));
 		ret = captured;

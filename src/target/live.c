@@ -231,6 +231,7 @@ static int read_maps(struct target *t, struct live_backend *b)
 	b->mapinfo = info;
 	b->maps_read_at = time_now();
 	b->maps_stale = false;
+	live_cache_forget_fixed(&b->cache);
 	return 0;
 }
 
@@ -245,7 +246,17 @@ void live_target_want_run_states(struct target *t, bool wanted)
 {
 	struct live_backend *b = t->backend;
 	if (t->kind == TARGET_LIVE && b)
-		b->run_states = wanted;
+		b->run_states = wanted || b->only_running;
+}
+
+void live_target_stop_only_running(struct target *t, bool only_running)
+{
+	struct live_backend *b = t->backend;
+	if (t->kind != TARGET_LIVE || !b)
+		return;
+	b->only_running = only_running;
+	if (only_running)
+		b->run_states = true;
 }
 
 int live_target_refresh(struct target *t)

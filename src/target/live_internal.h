@@ -16,6 +16,7 @@
 #define LIVE_CACHE_SLOTS 512u        /* 2 MiB of cached pages, direct-mapped */
 #define LIVE_CACHE_MAX_RUN 16u       /* pages fetched by one read; larger reads bypass the cache */
 #define LIVE_PREFETCH_MAX 256u       /* pages of the previous round fetched ahead in one syscall */
+#define LIVE_FIXED_SLOTS 64u         /* pages of read-only file mappings kept across rounds */
 
 /* How far we control one thread. */
 enum live_ctl {
@@ -44,27 +45,43 @@ struct live_mapinfo {
 	bool deleted;                /* the path carried " (deleted)" */
 };
 
+struct live_page_list {
+	uint64_t *pages;             /* LIVE_PREFETCH_MAX entries */
+	size_t count;
+};
+
 struct live_page_cache {
 	uint8_t *pages;              /* LIVE_CACHE_SLOTS pages */
 	uint64_t *tags;              /* page address held by each slot */
 	uint32_t *gens;              /* a slot is valid when its gen == gen */
+	bool *unused;                /* prefetched and not read yet this phase */
 	uint32_t gen;
-	/* Pages filled this round, and those of the previous round, which the
-	 * first read of a round fetches all at once: a steady-state sample
-	 * reads the same pages again. */
-	uint64_t *touched, *previous;
-	size_t ntouched, nprevious;
+	/* A round has two phases in freeze mode: the pause, then the decoding
+	 * after it (code objects, names). The first read of each phase fetches
+	 * the pages the same phase of the previous round filled, all in one
+	 * syscall: a steady-state sample reads the same pages again, and the
+	 * pause fetches only what the pause needs. */
+	struct live_page_list touched[2], previous[2];
+	int phase;
 	bool prefetch_pending;
+	/* Pages of read-only file mappings (machine code, constants), which do
+	 * not change between rounds: kept, direct-mapped, until the mappings
+	 * are read again. A tag is the page number plus one; 0 is empty. */
+	uint8_t *fixed_pages;
+	uint64_t *fixed_tags;
 };
 
 struct live_backend {
 	pid_t pid;
 	bool freeze;                 /* threads are seized */
 	bool run_states;             /* read every thread's run state at each sync */
+	bool only_running;           /* freezes leave threads asleep in the kernel alone */
 	double synced_at;            /* time of the last thread listing */
 	bool frozen;
+	bool stopped_any;            /* this freeze has interrupted a thread */
 	double stopped_at;           /* time of the first interrupt of this freeze */
 	double last_pause;           /* seconds between the last freeze's first interrupt and its last resume */
+	double resume_cost;          /* seconds the last unpreempted resume call took */
 	bool is_parent;              /* we are the target's parent: its exit status is not ours to reap */
 	int task_dir_fd;             /* /proc/PID/task, kept open to relist quickly */
 	int mem_fd;                  /* /proc/PID/mem once needed, else -1 */
@@ -114,6 +131,16 @@ int live_mem_read(struct target *t, uint64_t addr, void *buf, size_t len);
 int live_cache_init(struct live_page_cache *cache);
 void live_cache_release(struct live_page_cache *cache);
 void live_cache_clear(struct live_page_cache *cache);
+/* The pause of this round is over: what is read from now on belongs to the
+ * decoding phase (pages stay valid). */
+void live_cache_after_pause(struct live_page_cache *cache);
+/* Forget the pages kept across rounds too: the mappings changed. */
+void live_cache_forget_fixed(struct live_page_cache *cache);
+/* Read the previous round's pages once and throw the bytes away, while the
+ * process still runs: after the sleep between samples the caches on the
+ * way are cold, and the same read inside the pause then takes a third of
+ * the time it would take cold. */
+void live_cache_warm(struct live_backend *b);
 
 /* live.c */
 /* Bring the task table in line with /proc/PID/task: add new threads

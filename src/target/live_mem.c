@@ -18,10 +18,18 @@ int live_cache_init(struct live_page_cache *cache)
 	cache->pages = xcalloc(LIVE_CACHE_SLOTS, LIVE_PAGE_SIZE);
 	cache->tags = xcalloc(LIVE_CACHE_SLOTS, sizeof(*cache->tags));
 	cache->gens = xcalloc(LIVE_CACHE_SLOTS, sizeof(*cache->gens));
-	cache->touched = xcalloc(LIVE_PREFETCH_MAX, sizeof(*cache->touched));
-	cache->previous = xcalloc(LIVE_PREFETCH_MAX, sizeof(*cache->previous));
+	cache->unused = xcalloc(LIVE_CACHE_SLOTS, sizeof(*cache->unused));
+	bool lists = true;
+	for (int phase = 0; phase < 2; phase++) {
+		cache->touched[phase].pages = xcalloc(LIVE_PREFETCH_MAX, sizeof(uint64_t));
+		cache->previous[phase].pages = xcalloc(LIVE_PREFETCH_MAX, sizeof(uint64_t));
+		lists = lists && cache->touched[phase].pages && cache->previous[phase].pages;
+	}
+	cache->fixed_pages = xcalloc(LIVE_FIXED_SLOTS, LIVE_PAGE_SIZE);
+	cache->fixed_tags = xcalloc(LIVE_FIXED_SLOTS, sizeof(*cache->fixed_tags));
 	cache->gen = 1;
-	if (!cache->pages || !cache->tags || !cache->gens || !cache->touched || !cache->previous) {
+	if (!cache->pages || !cache->tags || !cache->gens || !cache->unused || !lists ||
+	    !cache->fixed_pages || !cache->fixed_tags) {
 		live_cache_release(cache);
 		return -ERR_NOMEM;
 	}
@@ -33,26 +41,52 @@ void live_cache_release(struct live_page_cache *cache)
 	free(cache->pages);
 	free(cache->tags);
 	free(cache->gens);
-	free(cache->touched);
-	free(cache->previous);
+	free(cache->unused);
+	for (int phase = 0; phase < 2; phase++) {
+		free(cache->touched[phase].pages);
+		free(cache->previous[phase].pages);
+	}
+	free(cache->fixed_pages);
+	free(cache->fixed_tags);
 	memset(cache, 0, sizeof(*cache));
+}
+
+void live_cache_forget_fixed(struct live_page_cache *cache)
+{
+	if (cache->fixed_tags)
+		memset(cache->fixed_tags, 0, LIVE_FIXED_SLOTS * sizeof(*cache->fixed_tags));
 }
 
 void live_cache_clear(struct live_page_cache *cache)
 {
 	/* This round's pages become the next round's prefetch. */
-	uint64_t *swap = cache->previous;
-	cache->previous = cache->touched;
-	cache->touched = swap;
-	cache->nprevious = cache->ntouched;
-	cache->ntouched = 0;
-	cache->prefetch_pending = cache->nprevious > 0;
+	for (int phase = 0; phase < 2; phase++) {
+		struct live_page_list swap = cache->previous[phase];
+		cache->previous[phase] = cache->touched[phase];
+		cache->touched[phase] = swap;
+		cache->touched[phase].count = 0;
+	}
+	cache->phase = 0;
+	cache->prefetch_pending = cache->previous[0].count > 0;
 	/* Bumping the generation invalidates every slot at once. */
 	if (++cache->gen == 0) {
 		if (cache->gens)
 			memset(cache->gens, 0, LIVE_CACHE_SLOTS * sizeof(*cache->gens));
 		cache->gen = 1;
 	}
+}
+
+void live_cache_after_pause(struct live_page_cache *cache)
+{
+	cache->phase = 1;
+	cache->prefetch_pending = cache->previous[1].count > 0;
+}
+
+static void note_touched(struct live_page_cache *cache, uint64_t page)
+{
+	struct live_page_list *list = &cache->touched[cache->phase];
+	if (list->count < LIVE_PREFETCH_MAX)
+		list->pages[list->count++] = page;
 }
 
 static int open_mem(struct live_backend *b)
@@ -157,27 +191,28 @@ static int fill_pages(struct live_backend *b, uint64_t first, size_t count)
 		size_t slot = (first + i) & (LIVE_CACHE_SLOTS - 1);
 		cache->tags[slot] = first + i;
 		cache->gens[slot] = cache->gen;
-		if (cache->ntouched < LIVE_PREFETCH_MAX)
-			cache->touched[cache->ntouched++] = first + i;
+		cache->unused[slot] = false;
+		note_touched(cache, first + i);
 	}
 	return (int)full;
 }
 
-/* The first read of a round fetches every page the previous round read,
- * with one process_vm_readv: one syscall instead of one per page in a
- * steady state. A page that is no longer mapped ends the batch there (the
- * rest is read on demand). */
+/* The first read of a phase fetches every page the same phase of the
+ * previous round read, with one process_vm_readv: one syscall instead of
+ * one per page in a steady state. A page that is no longer mapped ends the
+ * batch there (the rest is read on demand). */
 static void prefetch(struct live_backend *b)
 {
 	struct live_page_cache *cache = &b->cache;
 	struct iovec local[LIVE_PREFETCH_MAX], remote[LIVE_PREFETCH_MAX];
 	uint64_t pages[LIVE_PREFETCH_MAX];
 	size_t n = 0;
+	const struct live_page_list *previous = &cache->previous[cache->phase];
 	cache->prefetch_pending = false;
 	if (b->mem_fallback)
 		return;
-	for (size_t i = 0; i < cache->nprevious; i++) {
-		uint64_t page = cache->previous[i];
+	for (size_t i = 0; i < previous->count; i++) {
+		uint64_t page = previous->pages[i];
 		size_t slot = page & (LIVE_CACHE_SLOTS - 1);
 		/* Two pages of the batch may not share a slot. */
 		if (cache->gens[slot] == cache->gen)
@@ -195,13 +230,36 @@ static void prefetch(struct live_backend *b)
 	for (size_t i = 0; i < n; i++) {
 		size_t slot = pages[i] & (LIVE_CACHE_SLOTS - 1);
 		if (i < full) {
+			/* Listed for the next round only once something reads it:
+			 * a page the walk stopped needing drops out. */
 			cache->tags[slot] = pages[i];
-			if (cache->ntouched < LIVE_PREFETCH_MAX)
-				cache->touched[cache->ntouched++] = pages[i];
+			cache->unused[slot] = true;
 		} else {
 			cache->gens[slot] = 0; /* not fetched: invalid again */
 		}
 	}
+}
+
+/* The slots are free to scribble on: live_cache_clear() invalidated them. */
+void live_cache_warm(struct live_backend *b)
+{
+	struct live_page_cache *cache = &b->cache;
+	struct iovec local[LIVE_PREFETCH_MAX], remote[LIVE_PREFETCH_MAX];
+	size_t n = 0;
+	if (b->mem_fallback)
+		return;
+	const struct live_page_list *previous = &cache->previous[0];
+	for (size_t i = 0; i < previous->count; i++) {
+		uint64_t page = previous->pages[i];
+		size_t slot = page & (LIVE_CACHE_SLOTS - 1);
+		local[n].iov_base = cache->pages + slot * LIVE_PAGE_SIZE;
+		local[n].iov_len = LIVE_PAGE_SIZE;
+		remote[n].iov_base = (void *)(uintptr_t)(page << LIVE_PAGE_SHIFT);
+		remote[n].iov_len = LIVE_PAGE_SIZE;
+		n++;
+	}
+	if (n)
+		(void)process_vm_readv(b->pid, local, n, remote, n, 0);
 }
 
 static int read_uncached(struct live_backend *b, uint64_t addr, void *buf, size_t len)
@@ -212,6 +270,28 @@ static int read_uncached(struct live_backend *b, uint64_t addr, void *buf, size_
 	if (ret < 0)
 		return ret;
 	return got == len ? 0 : short_read(b, addr, len);
+}
+
+/* PAGE from the pages kept across rounds, fetching it there when it lies in
+ * a read-only file mapping; NULL when it is not such a page or unreadable. */
+static const uint8_t *fixed_page(struct target *t, struct live_backend *b, uint64_t page)
+{
+	struct live_page_cache *cache = &b->cache;
+	size_t slot = page & (LIVE_FIXED_SLOTS - 1);
+	uint8_t *data = cache->fixed_pages + slot * LIVE_PAGE_SIZE;
+	if (cache->fixed_tags[slot] == page + 1)
+		return data;
+	uint64_t start = page << LIVE_PAGE_SHIFT;
+	const struct target_mapping *m = target_find_mapping(t, start);
+	if (!m || !m->path || m->writable || m->end - start < LIVE_PAGE_SIZE)
+		return NULL;
+	struct iovec local = {.iov_base = data, .iov_len = LIVE_PAGE_SIZE};
+	size_t got;
+	cache->fixed_tags[slot] = 0;
+	if (fetch(b, start, &local, 1, LIVE_PAGE_SIZE, &got) < 0 || got != LIVE_PAGE_SIZE)
+		return NULL;
+	cache->fixed_tags[slot] = page + 1;
+	return data;
 }
 
 int live_mem_read(struct target *t, uint64_t addr, void *buf, size_t len)
@@ -232,7 +312,14 @@ int live_mem_read(struct target *t, uint64_t addr, void *buf, size_t len)
 
 	uint8_t *dest = buf;
 	for (uint64_t page = first; page <= last;) {
-		if (!slot_holds(cache, page)) {
+		const uint8_t *data = NULL;
+		size_t slot = page & (LIVE_CACHE_SLOTS - 1);
+		if (slot_holds(cache, page)) {
+			if (cache->unused[slot]) {
+				cache->unused[slot] = false;
+				note_touched(cache, page);
+			}
+		} else if (!(data = fixed_page(t, b, page))) {
 			/* Fetch this page and the missing ones after it in one go. */
 			size_t run = 1;
 			while (page + run <= last && !slot_holds(cache, page + run))
@@ -247,8 +334,9 @@ int live_mem_read(struct target *t, uint64_t addr, void *buf, size_t len)
 		uint64_t page_start = page << LIVE_PAGE_SHIFT, page_last = page_start + (LIVE_PAGE_SIZE - 1);
 		uint64_t from = addr > page_start ? addr : page_start;
 		uint64_t upto = end < page_last ? end : page_last;   /* inclusive */
-		size_t slot = page & (LIVE_CACHE_SLOTS - 1);
-		memcpy(dest, cache->pages + slot * LIVE_PAGE_SIZE + (from - page_start), (size_t)(upto - from + 1));
+		if (!data)
+			data = cache->pages + slot * LIVE_PAGE_SIZE;
+		memcpy(dest, data + (from - page_start), (size_t)(upto - from + 1));
 		dest += upto - from + 1;
 		page++;
 	}

@@ -4,18 +4,25 @@
 #include <elf.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <stdio.h>
+FILE *phase_log; double phase_t[8]; int phase_n;
+#include <stdio.h>
+FILE *phase_log; double phase_t[8]; int phase_n;
 
 #include "pycoreprof/base.h"
 #include "target/live_internal.h"
 
 #define FREEZE_TIMEOUT 0.5          /* seconds to wait for every thread to stop */
+#define SPIN_SECONDS 100e-6         /* poll this long for a stop before sleeping */
 #define DETACH_TIMEOUT 1.0
 #define RELIST_ROUNDS 4             /* relistings while frozen, to catch new threads */
 #define MAX_PASSED_SIGNALS 64       /* signals passed on while waiting for one stop */
@@ -91,11 +98,14 @@ static enum report take_report(struct live_task *task, int status, bool pass_sig
 	return REPORT_CONTINUED;
 }
 
-/* Waiting for stops: each ptrace-stop sends us SIGCHLD, so while SIGCHLD is
+/* Waiting for stops: each ptrace-stop sends us SIGCHLD, so once SIGCHLD is
  * blocked we sleep in sigtimedwait() until one arrives, in short slices in
- * case the caller ignores SIGCHLD (then none is sent). */
+ * case the caller ignores SIGCHLD (then none is sent) or it came before we
+ * blocked it. Blocked only when a wait comes to sleeping: most stops are
+ * over sooner. */
 struct stop_wait {
 	sigset_t chld, saved;
+	bool blocked;               /* SIGCHLD is blocked, SAVED holds the mask before */
 	bool consumed;              /* we took a SIGCHLD that may have been the caller's */
 };
 
@@ -103,12 +113,14 @@ static void stop_wait_begin(struct stop_wait *sw)
 {
 	sigemptyset(&sw->chld);
 	sigaddset(&sw->chld, SIGCHLD);
-	pthread_sigmask(SIG_BLOCK, &sw->chld, &sw->saved);
+	sw->blocked = false;
 	sw->consumed = false;
 }
 
 static void stop_wait_end(struct stop_wait *sw)
 {
+	if (!sw->blocked)
+		return;
 	pthread_sigmask(SIG_SETMASK, &sw->saved, NULL);
 	/* Give a caller that handles SIGCHLD the one we may have eaten; a
 	 * spurious SIGCHLD is harmless to a handler that uses WNOHANG. */
@@ -121,16 +133,24 @@ static void stop_wait_end(struct stop_wait *sw)
 static void stop_wait_sleep(struct stop_wait *sw)
 {
 	struct timespec slice = {0, 1000 * 1000};
+	if (!sw->blocked) {
+		pthread_sigmask(SIG_BLOCK, &sw->chld, &sw->saved);
+		sw->blocked = true;
+	}
 	if (sigtimedwait(&sw->chld, NULL, &slice) == SIGCHLD)
 		sw->consumed = true;
 }
 
 /* Wait until TASK (interrupted) reports a stop or its end, up to DEADLINE.
- * Returns false on timeout (the task stays CTL_INTERRUPTED). */
+ * A running thread stops within microseconds, much sooner than a sleeping
+ * profiler would be woken to hear of it: poll first, yielding the CPU in
+ * case the thread waits for this one, then sleep. Returns false on timeout
+ * (the task stays CTL_INTERRUPTED). */
 static bool await_stop(struct live_backend *b, struct live_task *task, struct stop_wait *sw, double deadline,
                        bool pass_signals)
 {
 	unsigned passed = 0;
+	double spin_until = time_now() + SPIN_SECONDS;
 	for (;;) {
 		int status;
 		pid_t r = poll_report(b, task->tid, &status);
@@ -145,9 +165,13 @@ static bool await_stop(struct live_backend *b, struct live_task *task, struct st
 			passed += what == REPORT_CONTINUED;
 			continue;
 		}
-		if (time_now() > deadline)
+		double now = time_now();
+		if (now > deadline)
 			return false;
-		stop_wait_sleep(sw);
+		if (now < spin_until)
+			sched_yield();
+		else
+			stop_wait_sleep(sw);
 	}
 }
 
@@ -215,6 +239,30 @@ static struct live_task *find_task(struct live_backend *b, pid_t tid)
 	return NULL;
 }
 
+/* Whether a thread in run state STATE may be executing: runnable, on a CPU
+ * or in an uninterruptible wait (page faults too). Unknown counts as yes. */
+static bool may_be_running(char state)
+{
+	return state == 'R' || state == 'D' || state == 0;
+}
+
+static void read_regs(struct live_task *task)
+{
+	struct iovec iov = {.iov_base = task->regs, .iov_len = sizeof(task->regs)};
+	task->has_regs = ptrace(PTRACE_GETREGSET, task->tid, (void *)(uintptr_t)NT_PRSTATUS, &iov) == 0 &&
+	                 iov.iov_len == sizeof(task->regs);
+}
+
+static bool interrupt(struct live_backend *b, struct live_task *task)
+{
+	if (!b->stopped_any) {
+		b->stopped_at = time_now();
+		b->stopped_any = true;
+	}
+	task->ctl = trace(PTRACE_INTERRUPT, task->tid, 0) == 0 ? CTL_INTERRUPTED : CTL_GONE;
+	return task->ctl == CTL_INTERRUPTED;
+}
+
 /* While frozen, threads started by a thread before it stopped may have
  * appeared: seize, interrupt and wait for them too, until the listing is
  * stable. Uses only the room reserved before the pause. */
@@ -232,9 +280,8 @@ static void catch_new_threads(struct live_backend *b, struct stop_wait *sw, doub
 				continue;
 			struct live_task *task = &b->tasks[b->ntasks];
 			*task = (struct live_task){.tid = b->listing[i], .stat_fd = -1};
-			if (live_seize(b, task) < 0 || trace(PTRACE_INTERRUPT, task->tid, 0) < 0)
+			if (live_seize(b, task) < 0 || !interrupt(b, task))
 				continue;
-			task->ctl = CTL_INTERRUPTED;
 			b->ntasks++;
 			added = true;
 			await_stop(b, task, sw, deadline, true);
@@ -256,44 +303,70 @@ int live_target_freeze(struct target *t)
 	if (ret < 0)
 		return ret;
 	live_cache_clear(&b->cache);
+	live_cache_warm(b);
 	b->frozen = true;
+	b->stopped_any = false;
 
 	struct live_task *tasks = b->tasks;
 	size_t n = b->ntasks;
 	struct stop_wait sw;
 	stop_wait_begin(&sw);
-	b->stopped_at = time_now();
 	for (size_t i = 0; i < n; i++) {
 		tasks[i].has_regs = false;
-		if (tasks[i].ctl != CTL_RUNNING)
-			continue;
-		if (trace(PTRACE_INTERRUPT, tasks[i].tid, 0) == 0)
-			tasks[i].ctl = CTL_INTERRUPTED;
-		else
-			tasks[i].ctl = CTL_GONE;
+		if (tasks[i].ctl == CTL_RUNNING && (!b->only_running || may_be_running(tasks[i].state)))
+			interrupt(b, &tasks[i]);
 	}
+	phase_t[1]=time_now(); phase_n=0; for (size_t i = 0; i < n; i++) phase_n += tasks[i].ctl == CTL_INTERRUPTED;
+	phase_t[1]=time_now(); phase_n=0; for (size_t i = 0; i < n; i++) phase_n += tasks[i].ctl == CTL_INTERRUPTED;
 	double deadline = time_now() + FREEZE_TIMEOUT;
 	for (size_t i = 0; i < n; i++)
 		if (tasks[i].ctl == CTL_INTERRUPTED)
 			await_stop(b, &tasks[i], &sw, deadline, true);
-	catch_new_threads(b, &sw, deadline);
+	phase_t[2]=time_now();
+	phase_t[2]=time_now();
+	/* Threads left asleep may change anyway: catching the newest is not
+	 * worth the listing. */
+	if (!b->only_running)
+		catch_new_threads(b, &sw, deadline);
 	stop_wait_end(&sw);
-
+	phase_t[3]=time_now();
 	size_t alive = 0;
 	for (size_t i = 0; i < b->ntasks; i++) {
 		struct live_task *task = &tasks[i];
 		if (task->ctl == CTL_GONE)
 			continue;
 		alive++;
-		if (task->ctl != CTL_STOPPED)
-			continue;
-		struct iovec iov = {.iov_base = task->regs, .iov_len = sizeof(task->regs)};
-		task->has_regs = ptrace(PTRACE_GETREGSET, task->tid, (void *)(uintptr_t)NT_PRSTATUS, &iov) == 0 &&
-		                 iov.iov_len == sizeof(task->regs);
+		if (task->ctl == CTL_STOPPED)
+			read_regs(task);
 	}
+	phase_t[4]=time_now();
+	phase_t[4]=time_now();
 	live_publish_threads(t, b);
 	if (!alive)
 		return err_set(ERR_PROCESS_GONE, "process %d exited", (int)t->pid);
+	return 0;
+}
+
+int live_target_stop_thread(struct target *t, pid_t tid)
+{
+	struct live_backend *b = t->backend;
+	if (t->kind != TARGET_LIVE || !b->frozen)
+		return err_set(ERR_USAGE, "pid %d is not frozen", (int)t->pid);
+	struct live_task *task = find_task(b, tid);
+	if (task && task->ctl == CTL_STOPPED)
+		return 0;
+	if (!task || task->ctl != CTL_RUNNING)
+		return err_set(ERR_NO_PROCESS, "thread %d of pid %d is not running", (int)tid, (int)t->pid);
+	struct stop_wait sw;
+	stop_wait_begin(&sw);
+	if (interrupt(b, task))
+		await_stop(b, task, &sw, time_now() + FREEZE_TIMEOUT, true);
+	stop_wait_end(&sw);
+	if (task->ctl == CTL_STOPPED)
+		read_regs(task);
+	live_publish_threads(t, b);
+	if (task->ctl != CTL_STOPPED)
+		return err_set(ERR_NO_PROCESS, "thread %d of pid %d did not stop", (int)tid, (int)t->pid);
 	return 0;
 }
 
@@ -303,6 +376,7 @@ int live_target_resume(struct target *t)
 	if (t->kind != TARGET_LIVE || !b->frozen)
 		return 0;
 	struct live_task *tasks = b->tasks;
+	size_t last = b->ntasks;
 	for (size_t i = 0; i < b->ntasks; i++) {
 		struct live_task *task = &tasks[i];
 		if (task->ctl == CTL_INTERRUPTED) {
@@ -311,17 +385,40 @@ int live_target_resume(struct target *t)
 			if (poll_report(b, task->tid, &status) > 0)
 				take_report(task, status, false);
 		}
+		if (task->ctl == CTL_STOPPED)
+			last = i;
+	}
+	double ended = time_now();
+	for (size_t i = 0; i < b->ntasks; i++) {
+		struct live_task *task = &tasks[i];
 		if (task->ctl != CTL_STOPPED)
 			continue;
 		/* A group-stopped process stays stopped: PTRACE_LISTEN keeps the
 		 * thread in its stop while letting SIGCONT through. */
 		int request = task->group_stop ? PTRACE_LISTEN : PTRACE_CONT;
 		long sig = task->group_stop ? 0 : task->pending_sig;
+		/* The pause ends inside the last thread's PTRACE_CONT, which wakes
+		 * it. The woken thread may take this CPU before the call returns:
+		 * the time until we run again is ours, not the process's, so a
+		 * preempted call counts as long as it took before. */
+		struct rusage before, after;
+		bool timed = i == last && getrusage(RUSAGE_THREAD, &before) == 0;
+		double started = time_now();
 		task->ctl = trace(request, task->tid, sig) == 0 ? CTL_RUNNING : CTL_GONE;
 		task->pending_sig = 0;
+		ended = time_now();
+		if (timed && getrusage(RUSAGE_THREAD, &after) == 0 && after.ru_nivcsw != before.ru_nivcsw)
+			ended = started + b->resume_cost;
+		else if (timed)
+			b->resume_cost = ended - started;
 	}
 	b->frozen = false;
-	b->last_pause = time_now() - b->stopped_at;
+	b->last_pause = b->stopped_any ? ended - b->stopped_at : 0;
+	live_cache_after_pause(&b->cache);
+	if (!phase_log) phase_log = fopen("/tmp/phases.txt", "w");
+	if (b->stopped_any) fprintf(phase_log, "%.1f %.1f %.1f %.1f %.1f %.1f %d\n", 1e6*(phase_t[1]-b->stopped_at), 1e6*(phase_t[2]-phase_t[1]), 1e6*(phase_t[3]-phase_t[2]), 1e6*(phase_t[4]-phase_t[3]), 1e6*(phase_t[5]-phase_t[4]), 1e6*(ended-phase_t[5]), phase_n);
+	if (!phase_log) phase_log = fopen("/tmp/phases.txt", "w");
+	if (b->stopped_any) fprintf(phase_log, "%.1f %.1f %.1f %.1f %.1f %.1f %d\n", 1e6*(phase_t[1]-b->stopped_at), 1e6*(phase_t[2]-phase_t[1]), 1e6*(phase_t[3]-phase_t[2]), 1e6*(phase_t[4]-phase_t[3]), 1e6*(phase_t[5]-phase_t[4]), 1e6*(ended-phase_t[5]), phase_n);
 	return 0;
 }
 

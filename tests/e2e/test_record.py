@@ -387,6 +387,17 @@ def proc_comm(pid, tid):
         return source.read().rstrip("\n")
 
 
+def context_switches(pid, tids):
+    """Voluntary and involuntary context switches of threads TIDS, summed."""
+    total = 0
+    for tid in tids:
+        with open("/proc/%d/task/%d/status" % (pid, tid)) as source:
+            for line in source:
+                if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                    total += int(line.split()[1])
+    return total
+
+
 @lib.each_interpreter
 def test_threads_filters(label):
     # A fixture spinning all the time: the parked threads must stay out of
@@ -396,19 +407,34 @@ def test_threads_filters(label):
         functions = info["functions"]
         base = ["--pid", str(fixture.pid), "--rate", "200", "--duration", "1"]
 
-        # Without --idle: the parked threads never appear.
+        # Without --idle: the parked threads never appear, and the freezes
+        # leave them asleep: stopping a thread wakes it, which shows as
+        # context switches.
+        parked_tids = [info["threads"][name] for name in PARKED if info["threads"][name]]
+        switches_before = context_switches(fixture.pid, parked_tids)
         out = fixture.path("running.folded")
         result, summary = record(["--pid", str(fixture.pid), "--rate", "500", "--duration", "2",
                                   "-o", out])
         check_success(result, summary)
+        woken = context_switches(fixture.pid, parked_tids) - switches_before
         stacks = read_folded(out)
         check_no_parked(stacks, info, "without --idle")
         check_spinner_frames(stacks, info, "without --idle")
+        # Attaching and detaching stop every thread once or twice each.
+        check(woken <= 10 * len(parked_tids), "without --idle: the parked threads %s switched "
+              "context %d times in %d samples: the freezes woke them", parked_tids, woken,
+              summary.samples)
 
-        # With --idle: both parked threads, in every sample.
+        # With --idle: both parked threads, in every sample, each stopped
+        # (so woken) by every freeze.
         out = fixture.path("idle.folded")
+        switches_before = context_switches(fixture.pid, parked_tids)
         result, summary = record(base + ["--idle", "-o", out])
         check_success(result, summary)
+        woken = context_switches(fixture.pid, parked_tids) - switches_before
+        check(woken >= len(parked_tids) * summary.samples,
+              "--idle: the parked threads %s switched context %d times in %d samples, expected "
+              "at least one stop each per sample", parked_tids, woken, summary.samples)
         stacks = read_folded(out)
         check_spinner_frames(stacks, info, "--idle")
         for name in PARKED:
