@@ -87,6 +87,12 @@ struct target {
 	size_t auxv_words;
 	char *search_path;      /* colon-separated directories, may be NULL */
 	uint64_t capture_ns;    /* snapshots: when taken (CLOCK_REALTIME), else 0 */
+	/* Snapshots: the interpreter as the capture found it, so that it is
+	 * found again without the binaries; version_hex 0 when unknown. */
+	struct {
+		uint32_t version_hex;
+		uint64_t runtime_addr, interp_head_addr;
+	} python_seen;
 	void *backend;          /* the backend's own state */
 };
 
@@ -208,6 +214,7 @@ struct snap_info {
 	uint64_t runtime_addr, interp_head_addr;
 	const struct snap_build_id *build_ids;
 	size_t nbuild_ids;
+	const char *command;    /* the whole command line, or NULL */
 };
 /* The name and type of the pycoreprof note. */
 #define SNAP_NOTE_NAME "PYCOREPROF"

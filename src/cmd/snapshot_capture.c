@@ -293,6 +293,7 @@ static int build_file(struct capture_session *s, struct capture_result *r)
 		.interp_head_addr = py->interp_head_addr,
 		.build_ids = s->build_ids,
 		.nbuild_ids = s->nbuild_ids,
+		.command = s->recorder->command,
 	};
 	r->pages = count;
 	if (!s->opts.compress) {

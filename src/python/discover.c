@@ -18,6 +18,7 @@ struct runtime_symbols {
 	uint64_t tstate_current;   /* _PyThreadState_Current (2.7, 3.6) */
 	uint64_t version_buffer;   /* Py_GetVersion's static buffer (.symtab only) */
 	uint64_t gil_locked, gil_last_holder; /* 3.6 statics */
+	uint64_t interp_seen;      /* the first interpreter as a snapshot recorded it */
 };
 
 static const char *base_name(const char *path)
@@ -229,6 +230,8 @@ static int find_interp_head(struct pywalker *w, const struct runtime_symbols *sy
 	} else if (syms->interp_head) {
 		if ((ret = target_read_u64(t, syms->interp_head, &interp)) < 0)
 			return ret;
+	} else if (syms->interp_seen) {
+		interp = syms->interp_seen;
 	} else if (interp_from_tstate_current(w, &interp) < 0) {
 		return err_set(ERR_NOT_PYTHON,
 		               "cannot find the interpreter list: %s has no symbol table and no thread holds the GIL",
@@ -249,19 +252,15 @@ static int find_interp_head(struct pywalker *w, const struct runtime_symbols *sy
 	return 0;
 }
 
-static int use_object(struct pywalker *w, struct elfobj *obj, uint64_t bias, const struct runtime_symbols *syms)
+/* The version is known (w->info.version_hex and text): the layout, its
+ * traits, the debug offsets (3.13+), where the GIL holder is kept and the
+ * first interpreter. */
+static int use_version(struct pywalker *w, const struct runtime_symbols *syms)
 {
-	uint32_t hex;
-	int ret = detect_version(w, obj, bias, syms, &hex);
-	if (ret < 0)
-		return ret;
-	w->info.version_hex = hex;
+	int ret;
+	uint32_t hex = w->info.version_hex;
 	w->major = hex >> 24;
 	w->minor = (hex >> 16) & 0xFF;
-	version_text(hex, w->info.version, sizeof(w->info.version));
-	if ((hex & 0xFF00) == 0 && !syms->runtime && !syms->py_version && !syms->version_buffer)
-		snprintf(w->info.version, sizeof(w->info.version), "%u.%u", w->major, w->minor);
-
 	unsigned v = w->major * 100 + w->minor;
 	const struct py_layout *table = py_layout_find(w->major, w->minor);
 	if (!table && v >= 313) {
@@ -294,6 +293,42 @@ static int use_object(struct pywalker *w, struct elfobj *obj, uint64_t bias, con
 		w->gil_holder_addr = syms->gil_last_holder;
 	}
 	return find_interp_head(w, syms);
+}
+
+static int use_object(struct pywalker *w, struct elfobj *obj, uint64_t bias, const struct runtime_symbols *syms)
+{
+	uint32_t hex;
+	int ret = detect_version(w, obj, bias, syms, &hex);
+	if (ret < 0)
+		return ret;
+	w->info.version_hex = hex;
+	version_text(hex, w->info.version, sizeof(w->info.version));
+	if ((hex & 0xFF00) == 0 && !syms->runtime && !syms->py_version && !syms->version_buffer)
+		snprintf(w->info.version, sizeof(w->info.version), "%u.%u", hex >> 24, (hex >> 16) & 0xFF);
+	return use_version(w, syms);
+}
+
+/* A snapshot read where its binaries are missing: the capture recorded the
+ * version and where the runtime and the first interpreter were, and the
+ * pages the walk reads are in the snapshot. */
+static int use_python_seen(struct pywalker *w)
+{
+	struct target *t = w->target;
+	struct runtime_symbols syms = {
+		.runtime = t->python_seen.runtime_addr,
+		.interp_seen = t->python_seen.interp_head_addr,
+	};
+	const struct target_mapping *m = syms.runtime ? target_find_mapping(t, syms.runtime) : NULL;
+	const char *path = m && m->path ? m->path : t->executable ? t->executable : "the snapshot";
+	char *library = xstrdup(path);
+	if (!library)
+		return -ERR_NOMEM;
+	free(w->library_path);
+	w->library_path = library;
+	w->info.library = library;
+	w->info.version_hex = t->python_seen.version_hex;
+	version_text(w->info.version_hex, w->info.version, sizeof(w->info.version));
+	return use_version(w, &syms);
 }
 
 /* The load bias of the file mapped at PATH: where its file offset 0 is
@@ -351,6 +386,18 @@ int py_discover(struct pywalker *w)
 				return 0;
 			last_error = ret;
 		}
+	}
+	/* Without the binaries, a snapshot says where the interpreter was. */
+	if (t->python_seen.version_hex) {
+		int saved_code = err_last_code();
+		char saved[512];
+		snprintf(saved, sizeof(saved), "%s", err_context());
+		if (use_python_seen(w) == 0) {
+			err_clear();
+			return 0;
+		}
+		if (last_error)
+			return err_set((enum err_code)saved_code, "%s", saved);
 	}
 	if (last_error)
 		return last_error;

@@ -416,9 +416,14 @@ int core_target_open(const char *path, const struct core_open_options *opts,
 	ret = choose_executable(t, core);
 	if (ret)
 		goto out;
-	/* pr_psargs stops at 80 characters; the stack has the rest. */
+	/* pr_psargs stops at 80 characters: a snapshot's note has all of it,
+	 * a kernel core's stack the rest. */
 	char *full_command;
-	if (t->command && strlen(t->command) >= 79 && target_read_argv(t, &full_command) == 0) {
+	if (core->noted_command) {
+		free(t->command);
+		t->command = core->noted_command;
+		core->noted_command = NULL;
+	} else if (t->command && strlen(t->command) >= 79 && target_read_argv(t, &full_command) == 0) {
 		free(t->command);
 		t->command = full_command;
 	}

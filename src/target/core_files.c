@@ -407,6 +407,7 @@ void core_files_release(struct core_backend *core)
 	for (size_t i = 0; i < core->nnoted_ids; i++)
 		free(core->noted_ids[i].path);
 	free(core->noted_ids);
+	free(core->noted_command);
 	core->noted_ids = NULL;
 	core->nnoted_ids = 0;
 	for (size_t i = 0; i < core->nfiles; i++) {

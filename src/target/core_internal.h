@@ -53,6 +53,7 @@ struct core_backend {
 		size_t len;
 	} *noted_ids;
 	size_t nnoted_ids;
+	char *noted_command;        /* a snapshot's whole command line, or NULL */
 };
 
 /* core_gzip.c: inflate the gzip stream on IN_FD into a new memfd. */

@@ -215,31 +215,29 @@ static int parse_file(struct note_parse *parse, const uint8_t *desc, size_t size
 
 /* The pycoreprof note (docs/snapshot-format.md): the file is a snapshot;
  * its build-ids find the mapped files when the core has no header pages. */
+#define SNAP_NOTE_PY_VERSION 4      /* u32 PY_VERSION_HEX */
 #define SNAP_NOTE_TIME 8            /* u64 nanoseconds */
+#define SNAP_NOTE_RUNTIME 24        /* u64 address of _PyRuntime, 0 before 3.7 */
+#define SNAP_NOTE_INTERP 32         /* u64 address of the first interpreter state */
 #define SNAP_NOTE_IDS 72            /* u32 count, then the entries */
-static int parse_snapshot_note(struct note_parse *parse, const uint8_t *desc, size_t size)
+/* The entries of build-ids from AT; returns where they end, or 0 when the
+ * note ends inside them (then nothing after them is read). */
+static int parse_noted_ids(struct note_parse *parse, const uint8_t *desc, size_t size, size_t *at_out)
 {
 	struct core_backend *core = parse->core;
-	parse->t->kind = TARGET_SNAPSHOT;
-	if (size >= SNAP_NOTE_TIME + 8)
-		memcpy(&parse->t->capture_ns, desc + SNAP_NOTE_TIME, sizeof(parse->t->capture_ns));
-	if (size < SNAP_NOTE_IDS + 4 || core->noted_ids)
-		return 0;
 	uint32_t count;
 	memcpy(&count, desc + SNAP_NOTE_IDS, sizeof(count));
 	if (count > (size - SNAP_NOTE_IDS - 4) / 8)
 		return err_set(ERR_CORRUPT, "pycoreprof note in core %s claims %u build-ids in %zu bytes",
 		               parse->core_path, count, size);
-	if (!count)
-		return 0;
-	core->noted_ids = xcalloc(count, sizeof(*core->noted_ids));
-	if (!core->noted_ids)
-		return -ERR_NOMEM;
 	size_t at = SNAP_NOTE_IDS + 4;
+	*at_out = 0;
+	if (count && !(core->noted_ids = xcalloc(count, sizeof(*core->noted_ids))))
+		return -ERR_NOMEM;
 	for (uint32_t i = 0; i < count; i++) {
 		uint32_t id_len, path_len;
 		if (size - at < 8)
-			break;
+			return 0;
 		memcpy(&id_len, desc + at, 4);
 		memcpy(&path_len, desc + at + 4, 4);
 		at += 8;
@@ -255,8 +253,38 @@ static int parse_snapshot_note(struct note_parse *parse, const uint8_t *desc, si
 		core->nnoted_ids++;
 		at += (id_len + path_len + 3) & ~(size_t)3;
 		if (at > size)
-			break;
+			return 0;
 	}
+	*at_out = at;
+	return 0;
+}
+
+static int parse_snapshot_note(struct note_parse *parse, const uint8_t *desc, size_t size)
+{
+	struct core_backend *core = parse->core;
+	parse->t->kind = TARGET_SNAPSHOT;
+	if (size >= SNAP_NOTE_TIME + 8)
+		memcpy(&parse->t->capture_ns, desc + SNAP_NOTE_TIME, sizeof(parse->t->capture_ns));
+	if (size >= SNAP_NOTE_INTERP + 8) {
+		memcpy(&parse->t->python_seen.version_hex, desc + SNAP_NOTE_PY_VERSION, 4);
+		memcpy(&parse->t->python_seen.runtime_addr, desc + SNAP_NOTE_RUNTIME, 8);
+		memcpy(&parse->t->python_seen.interp_head_addr, desc + SNAP_NOTE_INTERP, 8);
+	}
+	if (size < SNAP_NOTE_IDS + 4 || core->noted_ids || core->noted_command)
+		return 0;
+	size_t at;
+	int ret = parse_noted_ids(parse, desc, size, &at);
+	if (ret < 0 || !at || size - at < 4)
+		return ret;
+	/* Appended later: the whole command line (older snapshots end here). */
+	uint32_t command_len;
+	memcpy(&command_len, desc + at, 4);
+	at += 4;
+	if (command_len == 0 || command_len > size - at || desc[at + command_len - 1] != '\0')
+		return err_set(ERR_CORRUPT, "pycoreprof note in core %s has a malformed command line",
+		               parse->core_path);
+	if (command_len > 1 && !(core->noted_command = xstrdup((const char *)desc + at)))
+		return -ERR_NOMEM;
 	return 0;
 }
 

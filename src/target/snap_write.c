@@ -119,6 +119,12 @@ static void add_pycoreprof_note(struct strbuf *sb, const struct snap_info *info)
 		strbuf_add(&desc, b->path, path_len);
 		pad4(&desc);
 	}
+	/* NT_PRPSINFO keeps 80 characters of the command line: all of it. */
+	const char *command = info->command ? info->command : "";
+	size_t command_len = strlen(command) + 1;
+	add_u32(&desc, (uint32_t)command_len);
+	strbuf_add(&desc, command, command_len);
+	pad4(&desc);
 	add_note(sb, SNAP_NOTE_NAME, SNAP_NOTE_TYPE, desc.buf, desc.len);
 	if (desc.failed)
 		sb->failed = true;

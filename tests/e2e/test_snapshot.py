@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import time
 
@@ -37,6 +38,47 @@ def check_same_frames(what, expected, actual):
         lib.compare_frames("%s, thread %s" % (what, tid), expected[tid], actual[tid])
 
 
+def hide_binaries(path, out_path):
+    """A plain copy of the snapshot at PATH as another machine would see it:
+    every file path in its notes names a directory that does not exist (same
+    length: "/usr/..." becomes "/Xsr/..."). Returns the paths hidden."""
+    with open(path, "rb") as source:
+        data = source.read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    data = bytearray(data)
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    paths = set()
+    for index in range(phnum):
+        p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", data,
+                                                                 phoff + index * phentsize)
+        if p_type != 4:  # PT_NOTE
+            continue
+        at, end = p_offset, p_offset + p_filesz
+        while at + 12 <= end:
+            namesz, descsz, note_type = struct.unpack_from("<III", data, at)
+            name = bytes(data[at + 12:at + 12 + namesz]).rstrip(b"\0")
+            desc = at + 12 + ((namesz + 3) & ~3)
+            if name == b"CORE" and note_type == 0x46494c45:  # NT_FILE
+                count, = struct.unpack_from("<Q", data, desc)
+                strings = bytes(data[desc + 16 + 24 * count:desc + descsz]).split(b"\0")
+                paths.update(text for text in strings[:count] if text.startswith(b"/"))
+            at = desc + ((descsz + 3) & ~3)
+        notes = bytes(data[p_offset:end])
+        for hidden in sorted(paths, key=len, reverse=True):
+            notes = notes.replace(hidden + b"\0", hidden[:1] + b"X" + hidden[2:] + b"\0")
+        data[p_offset:end] = notes
+    with open(out_path, "wb") as out:
+        out.write(bytes(data))
+    return sorted(text.decode("utf-8", "replace") for text in paths)
+
+
+def proc_command(pid):
+    with open("/proc/%d/cmdline" % pid, "rb") as source:
+        return " ".join(arg.decode("utf-8", "replace") for arg in source.read().split(b"\0")[:-1])
+
+
 @lib.each_interpreter
 def test_snapshot_reads_like_dump(label):
     """On a SIGSTOPped fixture: dump, the snapshot and the full snapshot
@@ -58,6 +100,23 @@ def test_snapshot_reads_like_dump(label):
             check_same_frames(os.path.basename(path), expected, frames_by_tid(document))
         check(os.path.getsize(small) < os.path.getsize(full) // 20, "snapshot of %d bytes, full one %d",
               os.path.getsize(small), os.path.getsize(full))
+
+        # The whole command line, though the kernel's record keeps 80 bytes.
+        command = proc_command(pid)
+        check(len(command) > 80, "the fixture's command line is %d bytes, too short to tell",
+              len(command))
+        document = lib.core_json(small)
+        check(document.get("command") == command, "command %r, expected %r",
+              document.get("command"), command)
+
+        # On a machine without the binaries, the Python frames are still
+        # there: the walk needs only the recorded pages.
+        elsewhere = os.path.join(fixture.workdir, "elsewhere.core")
+        hidden = hide_binaries(small, elsewhere)
+        check(any("python" in os.path.basename(path) for path in hidden),
+              "no interpreter file among the snapshot's paths %s", hidden)
+        document = lib.core_json(elsewhere)
+        check_same_frames("snapshot without its binaries", expected, frames_by_tid(document))
         check(dumping.tracer_pid(pid) == 0, "pid %d is still traced", pid)
         os.kill(pid, signal.SIGCONT)
         dumping.check_left_running(pid)
