@@ -18,6 +18,9 @@ struct pyinfo {
 	uint32_t version_hex;       /* PY_VERSION_HEX */
 	char version[32];           /* "3.11.7" */
 	const char *library;        /* path of the ELF object holding the runtime */
+	/* Found from a snapshot's note, the binaries unusable here: why (the
+	 * first file that could not be used), else NULL. */
+	const char *binaries_unused;
 	bool from_debug_offsets;    /* 3.13+: layout read from the target */
 	uint64_t runtime_addr;      /* _PyRuntime (3.7+) or 0 */
 	uint64_t interp_head_addr;  /* first PyInterpreterState */

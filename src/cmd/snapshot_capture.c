@@ -239,7 +239,8 @@ static int walk_frozen(struct capture_session *s, struct capture_result *r)
 	ret = process_stacks_collect(s->recorder, s->walker, "live", &ps);
 	if (ret == 0) {
 		r->threads = ps.nthreads;
-		if (s->opts.native)
+		/* A full snapshot is for native tools too (like gcore's). */
+		if (s->opts.native || s->opts.full)
 			record_stack_tops(s->recorder);
 		if (s->opts.full)
 			record_private_mappings(s->recorder);

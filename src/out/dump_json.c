@@ -104,6 +104,10 @@ void dump_write_json(struct strbuf *sb, const struct process_stacks *ps, const s
 	add_key_string(sb, "version", info->version);
 	strbuf_addch(sb, ',');
 	add_key_string(sb, "library", info->library);
+	if (info->binaries_unused) {
+		strbuf_addch(sb, ',');
+		add_key_string(sb, "binaries_unused", info->binaries_unused);
+	}
 	strbuf_addstr(sb, "},\"signal\":");
 	write_signal(sb, t);
 	if (ps->native != NATIVE_OFF)

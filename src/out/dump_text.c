@@ -27,6 +27,8 @@ static void write_header(struct strbuf *sb, const struct process_stacks *ps, con
 			strbuf_addf(sb, " in thread %d", (int)t->signal.tid);
 	}
 	strbuf_addf(sb, "\nPython %s (%s)\n", info->version, info->library ? info->library : "?");
+	if (info->binaries_unused)
+		strbuf_addf(sb, "  found from the snapshot's note, without the binaries: %s\n", info->binaries_unused);
 }
 
 /* "function (library+0xoffset) at file:line" for a native frame. */

@@ -347,6 +347,7 @@ int py_discover(struct pywalker *w)
 {
 	struct target *t = w->target;
 	const char *missing = NULL;
+	char missing_why[512] = "";
 	int last_error = 0;
 	for (int rank = 0; rank <= 2; rank++) {
 		for (size_t i = 0; i < t->nmappings; i++) {
@@ -358,8 +359,10 @@ int py_discover(struct pywalker *w)
 			char *resolved = NULL;
 			int fd = t->ops->open_mapped_file ? t->ops->open_mapped_file(t, m, &resolved) : -ERR_NOENT;
 			if (fd < 0) {
-				if (!missing)
+				if (!missing) {
 					missing = m->path;
+					snprintf(missing_why, sizeof(missing_why), "%s", err_context());
+				}
 				free(resolved);
 				continue;
 			}
@@ -394,6 +397,10 @@ int py_discover(struct pywalker *w)
 		snprintf(saved, sizeof(saved), "%s", err_context());
 		if (use_python_seen(w) == 0) {
 			err_clear();
+			free(w->binaries_unused);
+			w->binaries_unused = xstrdup(missing_why[0] ? missing_why
+			                             : "no mapped file names the Python runtime");
+			w->info.binaries_unused = w->binaries_unused;
 			return 0;
 		}
 		if (last_error)

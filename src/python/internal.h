@@ -37,6 +37,7 @@ struct pywalker {
 	struct target *target;
 	struct pyinfo info;
 	char *library_path;
+	char *binaries_unused;       /* owns info.binaries_unused */
 	struct py_layout layout;     /* effective layout (table + debug offsets) */
 	unsigned major, minor;
 	enum py_linetable_format linetable_format;

@@ -59,6 +59,7 @@ void pywalker_free(struct pywalker *w)
 		return;
 	py_code_cache_free(w);
 	free(w->library_path);
+	free(w->binaries_unused);
 	free(w->threads);
 	free(w->scratch);
 	free(w);

@@ -1,6 +1,7 @@
 /* Writing a snapshot: an x86_64 ELF core (ET_CORE) with one PT_NOTE
  * (NT_PRSTATUS per thread, NT_PRPSINFO, NT_AUXV, NT_FILE, the pycoreprof
- * note) and one PT_LOAD per run of adjacent regions. Formats into memory. */
+ * note) and one PT_LOAD per run of adjacent regions within one mapping.
+ * Formats into memory. */
 #include <elf.h>
 #include <string.h>
 #include <sys/procfs.h>
@@ -155,6 +156,16 @@ static uint32_t segment_flags(const struct target *t, uint64_t addr)
 	return (m->readable ? PF_R : 0) | (m->writable ? PF_W : 0) | (m->executable ? PF_X : 0);
 }
 
+/* Whether region I extends region I - 1's PT_LOAD: adjacent and in the same
+ * mapping. Like the kernel's, one PT_LOAD never spans two mappings: tools
+ * that find modules by an ELF header at the start of a segment (libdwfl)
+ * would miss a library whose first page follows a thread's stack. */
+static bool continues(const struct target *t, const struct snap_region *regions, size_t i)
+{
+	return i && regions[i - 1].addr + regions[i - 1].len == regions[i].addr &&
+	       target_find_mapping(t, regions[i - 1].addr) == target_find_mapping(t, regions[i].addr);
+}
+
 int snapshot_build(const struct target *t, const struct snap_region *regions, size_t nregions,
                    const struct snap_info *info, struct strbuf *out)
 {
@@ -162,8 +173,7 @@ int snapshot_build(const struct target *t, const struct snap_region *regions, si
 	int ret = 0;
 	size_t nloads = 0;
 	for (size_t i = 0; i < nregions; i++)
-		if (!i || regions[i - 1].addr + regions[i - 1].len != regions[i].addr)
-			nloads++;
+		nloads += !continues(t, regions, i);
 	build_notes(&notes, t, info);
 	if (!strbuf_ok(&notes)) {
 		ret = err_set(ERR_NOMEM, "cannot build the notes of a snapshot");
@@ -189,7 +199,7 @@ int snapshot_build(const struct target *t, const struct snap_region *regions, si
 	for (size_t i = 0; i < nregions;) {
 		size_t j = i + 1;
 		uint64_t len = regions[i].len;
-		while (j < nregions && regions[j - 1].addr + regions[j - 1].len == regions[j].addr)
+		while (j < nregions && continues(t, regions, j))
 			len += regions[j++].len;
 		Elf64_Phdr load = {
 			.p_type = PT_LOAD, .p_flags = segment_flags(t, regions[i].addr),
