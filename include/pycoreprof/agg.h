@@ -25,6 +25,7 @@ struct agg_node {
 	uint64_t self;       /* samples ending here */
 	uint64_t total;      /* samples through here */
 	uint32_t first_child, next_sibling; /* 0 = none */
+	uint32_t nchildren;
 };
 
 struct aggregate {
@@ -33,9 +34,10 @@ struct aggregate {
 	struct agg_node *nodes;
 	size_t nnodes, nodes_cap;
 	uint64_t samples;
-	/* hash tables: frame lookup and (parent, frame) -> child */
+	/* hash tables: frame lookup and (parent, frame) -> child for the
+	 * children of wide nodes (the others are found among their siblings) */
 	uint32_t *frame_slots, *node_slots;
-	size_t frame_slots_cap, node_slots_cap;
+	size_t frame_slots_cap, node_slots_cap, nhashed_nodes;
 };
 
 int agg_init(struct aggregate *agg);
@@ -64,11 +66,9 @@ void agg_frame_label(const struct aggregate *agg, uint32_t frame, struct strbuf 
  * standard library), else PATH itself; points into PATH. */
 const char *short_filename(const char *path);
 
-/* Parse folded stacks ("a;b;c 12" lines) into AGG. Frames of the form
- * "name (file:line)" are split. Errors name the line. */
+/* Parse the LEN bytes of folded stacks ("a;b;c 12" lines) at TEXT into
+ * AGG; TEXT is only read (it may be a file mapped read-only). Frames of
+ * the form "name (file:line)" are split. Errors name the line. */
 int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const char *origin);
-/* The same, parsing TEXT in place (its bytes are overwritten); TEXT[LEN]
- * must be a NUL. Saves a copy of a large file read whole. */
-int agg_read_folded_in_place(struct aggregate *agg, char *text, size_t len, const char *origin);
 
 #endif

@@ -1,12 +1,17 @@
-/* Frame and stack interning with sample counts. Open-addressing hash tables
- * map frames to ids and (parent node, frame) pairs to child nodes, so adding
- * a sample costs one probe per frame and no allocation once warm. */
+/* Frame and stack interning with sample counts. An open-addressing hash
+ * table maps frames to ids; a node's child is found among its siblings, or
+ * for a node with many children by a hash table of (parent, frame) pairs.
+ * A stack that runs into new ground creates nodes without any lookup, and
+ * adding a sample allocates nothing once warm. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "pycoreprof/agg.h"
 
-enum { EMPTY = UINT32_MAX };
+enum {
+	EMPTY = UINT32_MAX,
+	WIDE = 8,            /* children found by scanning up to this many */
+};
 
 static uint64_t hash_bytes(uint64_t h, const char *s)
 {
@@ -66,11 +71,6 @@ static uint64_t frame_hash_of(const struct aggregate *agg, uint32_t id)
 {
 	const struct agg_frame *f = &agg->frames[id];
 	return frame_hash(f->kind, f->name, f->file, f->line);
-}
-
-static uint64_t node_hash_of(const struct aggregate *agg, uint32_t id)
-{
-	return node_hash(agg->nodes[id].parent, agg->nodes[id].frame);
 }
 
 int agg_init(struct aggregate *agg)
@@ -137,21 +137,72 @@ int agg_frame(struct aggregate *agg, enum agg_frame_kind kind, const char *name,
 	return 0;
 }
 
+/* Index the children of wide nodes, in a table of at least WANT * 2 slots. */
+static int rehash_children(struct aggregate *agg, size_t want)
+{
+	size_t cap = agg->node_slots_cap ? agg->node_slots_cap : 1024;
+	while (cap < want * 2)
+		cap *= 2;
+	uint32_t *fresh = xrealloc_array(NULL, cap, sizeof(*fresh));
+	if (!fresh)
+		return -ERR_NOMEM;
+	memset(fresh, 0xFF, cap * sizeof(*fresh));
+	for (uint32_t id = 1; id < agg->nnodes; id++) {
+		const struct agg_node *n = &agg->nodes[id];
+		if (agg->nodes[n->parent].nchildren <= WIDE)
+			continue;
+		size_t s = node_hash(n->parent, n->frame) & (cap - 1);
+		while (fresh[s] != EMPTY)
+			s = (s + 1) & (cap - 1);
+		fresh[s] = id;
+	}
+	free(agg->node_slots);
+	agg->node_slots = fresh;
+	agg->node_slots_cap = cap;
+	return 0;
+}
+
+static int hash_child(struct aggregate *agg, uint32_t id)
+{
+	int ret;
+	if ((agg->nhashed_nodes + 1) * 2 > agg->node_slots_cap &&
+	    (ret = rehash_children(agg, agg->nhashed_nodes + 1)) < 0)
+		return ret;
+	const struct agg_node *n = &agg->nodes[id];
+	size_t mask = agg->node_slots_cap - 1;
+	size_t s = node_hash(n->parent, n->frame) & mask;
+	while (agg->node_slots[s] != EMPTY && agg->node_slots[s] != id)
+		s = (s + 1) & mask;
+	agg->nhashed_nodes += agg->node_slots[s] == EMPTY;
+	agg->node_slots[s] = id;
+	return 0;
+}
+
+static uint32_t find_child(const struct aggregate *agg, uint32_t parent, uint32_t frame)
+{
+	const struct agg_node *p = &agg->nodes[parent];
+	if (p->nchildren <= WIDE) {
+		for (uint32_t c = p->first_child; c; c = agg->nodes[c].next_sibling)
+			if (agg->nodes[c].frame == frame)
+				return c;
+		return 0;
+	}
+	size_t mask = agg->node_slots_cap - 1;
+	for (size_t s = node_hash(parent, frame) & mask; agg->node_slots[s] != EMPTY; s = (s + 1) & mask) {
+		const struct agg_node *n = &agg->nodes[agg->node_slots[s]];
+		if (n->parent == parent && n->frame == frame)
+			return agg->node_slots[s];
+	}
+	return 0;
+}
+
 static int child(struct aggregate *agg, uint32_t parent, uint32_t frame, uint32_t *out)
 {
 	int ret;
-	if (agg->nnodes * 2 >= agg->node_slots_cap &&
-	    (ret = rehash(&agg->node_slots, &agg->node_slots_cap, agg->nnodes + 1, agg->nnodes, node_hash_of, agg)) <
-	            0)
-		return ret;
-	size_t mask = agg->node_slots_cap - 1;
-	size_t s = node_hash(parent, frame) & mask;
-	for (; agg->node_slots[s] != EMPTY; s = (s + 1) & mask) {
-		const struct agg_node *n = &agg->nodes[agg->node_slots[s]];
-		if (agg->node_slots[s] != 0 && n->parent == parent && n->frame == frame) {
-			*out = agg->node_slots[s];
-			return 0;
-		}
+	uint32_t found = find_child(agg, parent, frame);
+	if (found) {
+		*out = found;
+		return 0;
 	}
 	if (agg->nnodes == agg->nodes_cap) {
 		size_t cap = agg->nodes_cap * 2;
@@ -163,12 +214,21 @@ static int child(struct aggregate *agg, uint32_t parent, uint32_t frame, uint32_
 	}
 	uint32_t id = (uint32_t)agg->nnodes++;
 	struct agg_node *n = &agg->nodes[id];
+	struct agg_node *p = &agg->nodes[parent];
 	memset(n, 0, sizeof(*n));
 	n->parent = parent;
 	n->frame = frame;
-	n->next_sibling = agg->nodes[parent].first_child;
-	agg->nodes[parent].first_child = id;
-	agg->node_slots[s] = id;
+	n->next_sibling = p->first_child;
+	p->first_child = id;
+	/* Past WIDE children a node's children go into the table: all of them
+	 * the first time. */
+	if (++p->nchildren == WIDE + 1) {
+		for (uint32_t c = p->first_child; c; c = agg->nodes[c].next_sibling)
+			if ((ret = hash_child(agg, c)) < 0)
+				return ret;
+	} else if (p->nchildren > WIDE && (ret = hash_child(agg, id)) < 0) {
+		return ret;
+	}
 	*out = id;
 	return 0;
 }

@@ -24,12 +24,13 @@ static enum agg_frame_kind kind_of(const char *name, const char *file, int line)
 	return AGG_PYTHON;
 }
 
-/* Split "name (file:line)" into its parts, in SCRATCH (LABEL stays whole
- * for the next line to compare with); other labels stay whole. */
-static int intern_label(struct aggregate *agg, const char *text, struct strbuf *scratch, uint32_t *id)
+/* Split the label TEXT (LEN bytes) "name (file:line)" into its parts, in
+ * SCRATCH; other labels stay whole. */
+static int intern_label(struct aggregate *agg, const char *text, size_t text_len, struct strbuf *scratch,
+                        uint32_t *id)
 {
 	strbuf_reset(scratch);
-	strbuf_addstr(scratch, text);
+	strbuf_add(scratch, text, text_len);
 	if (!strbuf_ok(scratch))
 		return -ERR_NOMEM;
 	char *label = scratch->buf;
@@ -54,79 +55,268 @@ static int intern_label(struct aggregate *agg, const char *text, struct strbuf *
 	return agg_frame(agg, kind_of(label, NULL, -1), label, NULL, -1, id);
 }
 
-int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const char *origin)
+/* Labels seen in this input, by their text, with their frame ids: a file of
+ * many stacks repeats few labels, and a repeat then costs a hash of its
+ * bytes instead of parsing and interning. The texts point into the input. */
+struct label_memo {
+	struct label_slot {
+		const char *text;       /* NULL: empty slot */
+		size_t len;
+		uint64_t hash;
+		uint32_t id;
+	} *slots;
+	size_t cap, used;
+};
+
+/* Eight bytes at a time: labels are tens of bytes long. */
+static uint64_t label_hash(const char *text, size_t len)
 {
-	char *copy = xstrndup(text, len);
-	if (!copy)
-		return -ERR_NOMEM;
-	int ret = agg_read_folded_in_place(agg, copy, strlen(copy), origin);
-	free(copy);
-	return ret;
+	uint64_t h = 0x9E3779B97F4A7C15ull ^ len, word;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&word, text + i, 8);
+		h = (h ^ word) * 0xBF58476D1CE4E5B9ull;
+		h ^= h >> 31;
+	}
+	word = 0;
+	memcpy(&word, text + i, len - i);
+	h = (h ^ word) * 0x94D049BB133111EBull;
+	return h ^ (h >> 29);
 }
 
-int agg_read_folded_in_place(struct aggregate *agg, char *copy, size_t len, const char *origin)
+static int memo_grow(struct label_memo *memo)
 {
-	uint32_t *ids = NULL, *path = NULL;  /* frame and node ids, by depth */
-	const char **prev = NULL;  /* the previous line's labels, by depth */
-	struct strbuf scratch = {0};
-	size_t ids_cap = 0, nprev = 0;
-	int ret = 0;
-	size_t lineno = 0;
-	char *save = NULL;
-	(void)len; /* the text ends at its NUL */
-	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		lineno++;
-		size_t n = strlen(line);
-		while (n && (line[n - 1] == '\r' || line[n - 1] == ' '))
-			line[--n] = '\0';
-		if (!n || line[0] == '#')
+	size_t cap = memo->cap ? memo->cap * 2 : 1024;
+	struct label_slot *fresh = xcalloc(cap, sizeof(*fresh));
+	if (!fresh)
+		return -ERR_NOMEM;
+	for (size_t i = 0; i < memo->cap; i++) {
+		const struct label_slot *old = &memo->slots[i];
+		if (!old->text)
 			continue;
-		char *space = strrchr(line, ' ');
-		char *end = NULL;
-		unsigned long long count = space ? strtoull(space + 1, &end, 10) : 0;
-		if (!space || !end || *end || end == space + 1) {
-			ret = err_set(ERR_CORRUPT, "%s:%zu: not a folded stack line (expected \"frame;frame COUNT\")",
-			              origin, lineno);
-			goto out;
+		size_t s = old->hash & (cap - 1);
+		while (fresh[s].text)
+			s = (s + 1) & (cap - 1);
+		fresh[s] = *old;
+	}
+	free(memo->slots);
+	memo->slots = fresh;
+	memo->cap = cap;
+	return 0;
+}
+
+/* The frame id of label TEXT (LEN bytes), interned on first sight. */
+static int label_id(struct aggregate *agg, struct label_memo *memo, const char *text, size_t len,
+                    struct strbuf *scratch, uint32_t *id)
+{
+	int ret;
+	if ((memo->used + 1) * 2 > memo->cap && (ret = memo_grow(memo)) < 0)
+		return ret;
+	uint64_t hash = label_hash(text, len);
+	size_t mask = memo->cap - 1, s = hash & mask;
+	for (; memo->slots[s].text; s = (s + 1) & mask) {
+		const struct label_slot *slot = &memo->slots[s];
+		if (slot->hash == hash && slot->len == len && !memcmp(slot->text, text, len)) {
+			*id = slot->id;
+			return 0;
 		}
-		*space = '\0';
-		size_t depth = 0, known = 0;  /* KNOWN: frames equal to the previous line's */
-		char *frame_save = NULL;
-		for (char *frame = strtok_r(line, ";", &frame_save); frame; frame = strtok_r(NULL, ";", &frame_save)) {
-			if (depth == ids_cap) {
-				size_t cap = ids_cap ? ids_cap * 2 : 64;
+	}
+	if ((ret = intern_label(agg, text, len, scratch, id)) < 0)
+		return ret;
+	memo->slots[s] = (struct label_slot){.text = text, .len = len, .hash = hash, .id = *id};
+	memo->used++;
+	return 0;
+}
+
+/* One line's stack (frames still joined by ';') and count; once interned,
+ * where its frame ids are. */
+struct folded_line {
+	const char *stack;
+	size_t len;
+	uint64_t count;
+	size_t first, depth;    /* its frame ids: ids[first .. first + depth) */
+	uint64_t key;           /* the two ids after the prefix all lines share */
+};
+
+static const uint32_t *sort_ids;
+static size_t sort_skip;     /* frames every line starts with */
+
+/* Stacks by frame ids, a shorter stack before those it is a prefix of.
+ * KEY decides most comparisons without looking at the ids. */
+static int compare_lines(const void *a, const void *b)
+{
+	const struct folded_line *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	const uint32_t *xi = sort_ids + x->first, *yi = sort_ids + y->first;
+	size_t n = x->depth < y->depth ? x->depth : y->depth;
+	for (size_t i = sort_skip + 2; i < n; i++)
+		if (xi[i] != yi[i])
+			return xi[i] < yi[i] ? -1 : 1;
+	return (x->depth > y->depth) - (x->depth < y->depth);
+}
+
+/* Frames shared by every line, and each line's KEY for compare_lines. */
+static void prepare_sort(struct folded_line *lines, size_t nlines, const uint32_t *ids)
+{
+	size_t skip = nlines ? lines[0].depth : 0;
+	for (size_t l = 1; l < nlines && skip; l++) {
+		size_t same = 0, n = lines[l].depth < skip ? lines[l].depth : skip;
+		while (same < n && ids[lines[l].first + same] == ids[lines[0].first + same])
+			same++;
+		skip = same;
+	}
+	for (size_t l = 0; l < nlines; l++) {
+		const uint32_t *frames = ids + lines[l].first;
+		size_t depth = lines[l].depth;
+		/* id + 1, or 0 past the end: a prefix sorts first. */
+		uint64_t high = skip < depth ? (uint64_t)frames[skip] + 1 : 0;
+		uint64_t low = skip + 1 < depth ? (uint64_t)frames[skip + 1] + 1 : 0;
+		lines[l].key = high << 32 | low;
+	}
+	sort_ids = ids;
+	sort_skip = skip;
+}
+
+/* A sample count: decimal digits only, no overflow. */
+static bool parse_count(const char *text, size_t len, uint64_t *count)
+{
+	uint64_t value = 0;
+	if (!len)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned digit = (unsigned char)text[i] - '0';
+		if (digit > 9 || value > (UINT64_MAX - digit) / 10)
+			return false;
+		value = value * 10 + digit;
+	}
+	*count = value;
+	return true;
+}
+
+/* Split TEXT into lines, checking each (errors name the line), into *OUT. */
+static int split_lines(const char *text, size_t text_len, const char *origin, struct folded_line **out,
+                       size_t *count)
+{
+	struct folded_line *lines = NULL;
+	size_t n = 0, cap = 0, lineno = 0;
+	const char *text_end = text + text_len;
+	for (const char *line = text, *next; line < text_end; line = next) {
+		const char *newline = memchr(line, '\n', (size_t)(text_end - line));
+		const char *line_end = newline ? newline : text_end;
+		next = line_end + (newline != NULL);
+		lineno++;
+		size_t len = (size_t)(line_end - line);
+		while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
+			len--;
+		if (!len || line[0] == '#')
+			continue;
+		const char *space = memrchr(line, ' ', len);
+		uint64_t value = 0;
+		if (!space || !parse_count(space + 1, (size_t)(line + len - space - 1), &value)) {
+			free(lines);
+			return err_set(ERR_CORRUPT, "%s:%zu: not a folded stack line (expected \"frame;frame COUNT\")",
+			               origin, lineno);
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			struct folded_line *grown = xrealloc_array(lines, cap, sizeof(*grown));
+			if (!grown) {
+				free(lines);
+				return -ERR_NOMEM;
+			}
+			lines = grown;
+		}
+		lines[n++] = (struct folded_line){.stack = line, .len = (size_t)(space - line), .count = value};
+	}
+	*out = lines;
+	*count = n;
+	return 0;
+}
+
+/* Intern every frame of every line, in file order, into *IDS. */
+static int intern_lines(struct aggregate *agg, struct folded_line *lines, size_t nlines, uint32_t **ids_out)
+{
+	struct strbuf scratch = {0};
+	struct label_memo memo = {0};
+	uint32_t *ids = NULL;
+	size_t nids = 0, cap = 0;
+	int ret = 0;
+	for (size_t l = 0; l < nlines; l++) {
+		const char *frame = lines[l].stack, *space = frame + lines[l].len;
+		lines[l].first = nids;
+		for (const char *semi; frame < space; frame = semi + 1) {
+			semi = memchr(frame, ';', (size_t)(space - frame));
+			if (!semi)
+				semi = space;
+			size_t frame_len = (size_t)(semi - frame);
+			if (!frame_len)
+				continue;   /* "a;;b": no empty frame */
+			if (nids == cap) {
+				cap = cap ? cap * 2 : 4096;
 				uint32_t *grown = xrealloc_array(ids, cap, sizeof(*grown));
-				if (grown)
-					ids = grown;
-				const char **grown_prev = grown ? xrealloc_array(prev, cap, sizeof(*grown_prev)) : NULL;
-				if (grown_prev)
-					prev = grown_prev;
-				uint32_t *grown_path = grown_prev ? xrealloc_array(path, cap, sizeof(*grown_path)) : NULL;
-				if (!grown_path) {
+				if (!grown) {
 					ret = -ERR_NOMEM;
 					goto out;
 				}
-				path = grown_path;
-				ids_cap = cap;
+				ids = grown;
 			}
-			/* Sorted folded files repeat the previous line's prefix: a
-			 * label equal to the one at the same depth has its id already. */
-			if (depth < nprev && !strcmp(prev[depth], frame)) {
-				if (known == depth)
-					known++;
-			} else if ((ret = intern_label(agg, frame, &scratch, &ids[depth])) < 0) {
+			if ((ret = label_id(agg, &memo, frame, frame_len, &scratch, &ids[nids])) < 0)
 				goto out;
-			}
-			prev[depth++] = frame;
+			nids++;
 		}
-		nprev = depth;
-		if ((ret = agg_add_path(agg, ids, depth, path, known, count)) < 0)
-			goto out;
+		lines[l].depth = nids - lines[l].first;
 	}
 out:
 	strbuf_release(&scratch);
-	free(prev);
-	free(path);
+	free(memo.slots);
+	if (ret < 0) {
+		free(ids);
+		ids = NULL;
+	}
+	*ids_out = ids;
+	return ret;
+}
+
+int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const char *origin)
+{
+	struct folded_line *lines = NULL;
+	uint32_t *ids = NULL, *path = NULL;
+	size_t nlines = 0, path_cap = 0;
+	int ret = split_lines(text, len, origin, &lines, &nlines);
+	if (ret < 0 || (ret = intern_lines(agg, lines, nlines, &ids)) < 0)
+		goto out;
+	/* In the order of their frames, each stack shares most of its frames
+	 * with the one before (no lookup for them), and the stack tree is
+	 * built depth first: the writers' walks then go through memory in
+	 * order. The tree is the same in any order. */
+	prepare_sort(lines, nlines, ids);
+	qsort(lines, nlines, sizeof(*lines), compare_lines);
+	const uint32_t *prev = NULL;
+	size_t nprev = 0;
+	for (size_t l = 0; l < nlines; l++) {
+		const uint32_t *frames = ids + lines[l].first;
+		size_t depth = lines[l].depth, known = 0;
+		if (depth > path_cap) {
+			size_t cap = depth * 2;
+			uint32_t *grown = xrealloc_array(path, cap, sizeof(*grown));
+			if (!grown) {
+				ret = -ERR_NOMEM;
+				goto out;
+			}
+			path = grown;
+			path_cap = cap;
+		}
+		while (known < depth && known < nprev && frames[known] == prev[known])
+			known++;
+		if ((ret = agg_add_path(agg, frames, depth, path, known, lines[l].count)) < 0)
+			goto out;
+		prev = frames;
+		nprev = depth;
+	}
+out:
+	free(lines);
 	free(ids);
+	free(path);
 	return ret;
 }

@@ -1,49 +1,73 @@
-/* Loads a profile file (or stdin) whole and hands it to the folded or the
- * JSON reader. Errors name the file. */
+/* Loads a profile file (or stdin) and hands it to the folded or the JSON
+ * reader. A regular file of folded stacks is mapped read-only, not copied:
+ * profiles run to tens of MB. Errors name the file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cmd/profile_input.h"
 #include "pycoreprof/profile_out.h"
+
+static bool starts_json(const char *text, size_t len)
+{
+	size_t start = 0;
+	while (start < len && strchr(" \t\r\n", text[start]) && text[start])
+		start++;
+	return start < len && text[start] == '{';
+}
+
+static int read_stream(int fd, const char *origin, size_t size_hint, struct strbuf *text)
+{
+	char chunk[65536];
+	if (size_hint)
+		strbuf_grow(text, size_hint + 1);
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_set_errno(ERR_IO, errno, "cannot read %s", origin);
+		if (n == 0)
+			break;
+		strbuf_add(text, chunk, (size_t)n);
+	}
+	return strbuf_ok(text) ? 0 : -ERR_NOMEM;
+}
 
 int profile_input_read(struct aggregate *agg, const char *path)
 {
 	bool use_stdin = !path || !strcmp(path, "-");
 	const char *origin = use_stdin ? "<stdin>" : path;
-	FILE *in = use_stdin ? stdin : fopen(path, "rb");
-	struct strbuf text = {0};
-	char chunk[65536];
-	int ret = 0;
-	if (!in)
+	int fd = use_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return err_set_errno(errno == ENOENT ? ERR_NOENT : errno == EACCES ? ERR_PERM : ERR_IO, errno,
 		                     "cannot open %s", path);
+	struct strbuf text = {0};
+	int ret = 0;
 	struct stat st;
-	/* One allocation for a regular file: profiles run to tens of MB. */
-	if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-		strbuf_grow(&text, (size_t)st.st_size + 1);
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
-		strbuf_add(&text, chunk, n);
-	if (ferror(in)) {
-		ret = err_set_errno(ERR_IO, errno, "cannot read %s", origin);
+	bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+	void *mapped = regular ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+	if (mapped != MAP_FAILED && !starts_json(mapped, (size_t)st.st_size)) {
+		madvise(mapped, (size_t)st.st_size, MADV_SEQUENTIAL);
+		ret = agg_read_folded(agg, mapped, (size_t)st.st_size, origin);
 		goto out;
 	}
-	if (!strbuf_ok(&text)) {
-		ret = -ERR_NOMEM;
+	/* JSON (its reader wants a terminated text), pipes and the rest. */
+	if ((ret = read_stream(fd, origin, regular ? (size_t)st.st_size : 0, &text)) < 0)
 		goto out;
-	}
-	size_t start = 0;
-	while (start < text.len && strchr(" \t\r\n", text.buf[start]))
-		start++;
-	if (start < text.len && text.buf[start] == '{')
+	if (starts_json(text.buf, text.len))
 		ret = profile_read_json(agg, text.buf, text.len, origin);
 	else if (text.len)
-		ret = agg_read_folded_in_place(agg, text.buf, text.len, origin);
+		ret = agg_read_folded(agg, text.buf, text.len, origin);
 out:
+	if (mapped != MAP_FAILED)
+		munmap(mapped, (size_t)st.st_size);
 	if (!use_stdin)
-		fclose(in);
+		close(fd);
 	strbuf_release(&text);
 	return ret;
 }

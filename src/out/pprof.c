@@ -219,7 +219,8 @@ static int add_sample(void *opaque, const uint32_t *frames, size_t depth, uint64
 		p->ids = grown;
 		p->ids_cap = depth * 2;
 	}
-	/* Locations leaf first. */
+	/* Locations are numbered as the walk meets them; listed leaf first. */
+	frame_order_note(&p->order, frames, depth);
 	for (size_t i = 0; i < depth; i++)
 		p->ids[i] = p->order.index_of[frames[depth - 1 - i]] + 1;
 	uint64_t values[2] = {count, count * p->period};
@@ -235,19 +236,25 @@ static int build(struct pprof *p, const struct profile_meta *meta)
 	const struct aggregate *agg = p->agg;
 	uint32_t s[4], empty;
 	int ret;
-	if ((ret = frame_order_init(&p->order, agg, 0)) < 0)
+	if ((ret = frame_order_start(&p->order, agg)) < 0)
 		return ret;
-	size_t n = p->order.count ? p->order.count : 1;
-	p->function_of = xcalloc(n, sizeof(*p->function_of));
-	p->mapping_of = xcalloc(n, sizeof(*p->mapping_of));
-	if (!p->function_of || !p->mapping_of)
-		return -ERR_NOMEM;
 	const char *const fixed[] = {"samples", "count", meta && meta->wall ? "wall" : "cpu", "nanoseconds"};
 	if ((ret = intern(&p->strings, "", &empty)) < 0)
 		return ret;
 	for (int i = 0; i < 4; i++)
 		if ((ret = intern(&p->strings, fixed[i], &s[i])) < 0)
 			return ret;
+	p->period = meta && meta->interval > 0 ? (uint64_t)(meta->interval * 1e9 + 0.5) : 10000000;
+
+	add_value_type(p, P_SAMPLE_TYPE, s[0], s[1]);
+	add_value_type(p, P_SAMPLE_TYPE, s[2], s[3]);
+	if ((ret = stack_walk(agg, 0, add_sample, p)) < 0)
+		return ret;
+	size_t n = p->order.count ? p->order.count : 1;
+	p->function_of = xcalloc(n, sizeof(*p->function_of));
+	p->mapping_of = xcalloc(n, sizeof(*p->mapping_of));
+	if (!p->function_of || !p->mapping_of)
+		return -ERR_NOMEM;
 	for (size_t i = 0; i < p->order.count; i++) {
 		const struct agg_frame *f = &agg->frames[p->order.frame_at[i]];
 		if ((ret = function_for(p, f, &p->function_of[i])) < 0)
@@ -255,12 +262,6 @@ static int build(struct pprof *p, const struct profile_meta *meta)
 		if (f->kind == AGG_NATIVE && f->file && (ret = mapping_for(p, f->file, &p->mapping_of[i])) < 0)
 			return ret;
 	}
-	p->period = meta && meta->interval > 0 ? (uint64_t)(meta->interval * 1e9 + 0.5) : 10000000;
-
-	add_value_type(p, P_SAMPLE_TYPE, s[0], s[1]);
-	add_value_type(p, P_SAMPLE_TYPE, s[2], s[3]);
-	if ((ret = stack_walk(agg, 0, add_sample, p)) < 0)
-		return ret;
 	for (size_t i = 0; i < p->nmappings; i++) {
 		strbuf_reset(&p->message);
 		pb_uint(&p->message, 1, i + 1);

@@ -66,19 +66,23 @@ int stack_walk(const struct aggregate *agg, uint32_t node, stack_fn fn, void *ct
 	return ret;
 }
 
-static int number(void *ctx, const uint32_t *frames, size_t depth, uint64_t count)
+void frame_order_note(struct frame_order *order, const uint32_t *frames, size_t depth)
 {
-	struct frame_order *order = ctx;
 	for (size_t i = 0; i < depth; i++) {
 		if (order->index_of[frames[i]] != STACK_WALK_UNUSED)
 			continue;
 		order->index_of[frames[i]] = (uint32_t)order->count;
 		order->frame_at[order->count++] = frames[i];
 	}
+}
+
+static int number(void *ctx, const uint32_t *frames, size_t depth, uint64_t count)
+{
+	frame_order_note(ctx, frames, depth);
 	return 0;
 }
 
-int frame_order_init(struct frame_order *order, const struct aggregate *agg, uint32_t node)
+int frame_order_start(struct frame_order *order, const struct aggregate *agg)
 {
 	memset(order, 0, sizeof(*order));
 	size_t n = agg->nframes ? agg->nframes : 1;
@@ -89,8 +93,13 @@ int frame_order_init(struct frame_order *order, const struct aggregate *agg, uin
 		return -ERR_NOMEM;
 	}
 	memset(order->index_of, 0xFF, n * sizeof(*order->index_of));
-	int ret = stack_walk(agg, node, number, order);
-	if (ret < 0)
+	return 0;
+}
+
+int frame_order_init(struct frame_order *order, const struct aggregate *agg, uint32_t node)
+{
+	int ret = frame_order_start(order, agg);
+	if (ret == 0 && (ret = stack_walk(agg, node, number, order)) < 0)
 		frame_order_release(order);
 	return ret;
 }

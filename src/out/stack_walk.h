@@ -24,6 +24,10 @@ int stack_walk(const struct aggregate *agg, uint32_t node, stack_fn fn, void *ct
 /* Number the frames under NODE in walk order. Owned by ORDER; free with
  * frame_order_release(). */
 int frame_order_init(struct frame_order *order, const struct aggregate *agg, uint32_t node);
+/* The same numbering built during a walk of one's own: start empty, then
+ * note each stack's frames (root first) as the walk meets them. */
+int frame_order_start(struct frame_order *order, const struct aggregate *agg);
+void frame_order_note(struct frame_order *order, const uint32_t *frames, size_t depth);
 void frame_order_release(struct frame_order *order);
 
 #endif
