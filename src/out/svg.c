@@ -1,7 +1,11 @@
 /* Interactive SVG flame graph in the style of flamegraph.pl: one <g> per
  * frame with a <title> (readable without JavaScript), narrow frames merged,
  * flame or icicle layout, and an embedded script for hover details,
- * click-to-zoom, reset and regex search, kept in the URL. Colours: svg_colour.c. */
+ * click-to-zoom, reset and regex search, kept in the URL. Frames too thin
+ * to see at full width (under DRAW_WIDTH pixels) are data for the script,
+ * which draws them when a zoom makes them wide enough: a browser opens a
+ * large profile quickly and zooming still shows every frame kept. Colours:
+ * svg_colour.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +15,7 @@
 
 enum { FRAME_HEIGHT = 16, FONT_SIZE = 12, PAD_X = 10, PAD_TOP = 50, PAD_BOTTOM = 34 };
 static const double CHAR_WIDTH = FONT_SIZE * 0.59;
+static const double DRAW_WIDTH = 0.5;   /* pixels: thinner frames are drawn on zoom */
 
 struct svg_ctx {
 	const struct aggregate *agg;
@@ -22,6 +27,11 @@ struct svg_ctx {
 	enum profile_palette palette;
 	const double *baseline;  /* per node, scaled; NULL: not a diff graph */
 	struct strbuf label;
+	/* The frames left to the script: [x, w, depth, label, fill, merged,
+	 * diff] each, labels by index into a table of the frames' labels. */
+	struct strbuf thin, thin_labels;
+	uint32_t *label_index;   /* aggregate frame id -> index in thin_labels, or UINT32_MAX */
+	uint32_t nlabels;
 };
 
 static void add_escaped(struct strbuf *sb, const char *s, size_t max)
@@ -36,6 +46,22 @@ static void add_escaped(struct strbuf *sb, const char *s, size_t max)
 		default: strbuf_addch(sb, *s);
 		}
 	}
+}
+
+/* TEXT as a JavaScript string literal inside a CDATA section: no "]]>",
+ * no raw control characters. */
+static void add_js_string(struct strbuf *sb, const char *text)
+{
+	strbuf_addch(sb, '"');
+	for (const unsigned char *s = (const unsigned char *)text; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			strbuf_addf(sb, "\\%c", *s);
+		else if (*s < 0x20 || *s == '>' || *s == '<' || *s == '&')
+			strbuf_addf(sb, "\\u%04x", *s);
+		else
+			strbuf_addch(sb, (char)*s);
+	}
+	strbuf_addch(sb, '"');
 }
 
 static int max_depth(const struct aggregate *agg)
@@ -61,15 +87,50 @@ static double frame_y(const struct svg_ctx *c, int depth)
 	return c->image_height - PAD_BOTTOM - (depth + 1) * FRAME_HEIGHT;
 }
 
+/* A frame too thin to draw: a row of the script's data. FRAME is its
+ * aggregate frame id, or UINT32_MAX for the bar of merged narrow frames
+ * (its label then given inline). */
+static void add_thin_frame(struct svg_ctx *c, uint32_t frame, uint64_t x_samples, uint64_t samples, int depth,
+                           const char *colour, const char *diff)
+{
+	struct strbuf *sb = &c->thin;
+	strbuf_addf(sb, "%s[%llu,%llu,%d,", sb->len ? ",\n" : "", (unsigned long long)x_samples,
+	            (unsigned long long)samples, depth);
+	if (frame == UINT32_MAX) {
+		add_js_string(sb, c->label.buf);
+	} else {
+		if (c->label_index[frame] == UINT32_MAX) {
+			c->label_index[frame] = c->nlabels++;
+			if (c->thin_labels.len)
+				strbuf_addch(&c->thin_labels, ',');
+			add_js_string(&c->thin_labels, c->label.buf);
+		}
+		strbuf_addf(sb, "%u", c->label_index[frame]);
+	}
+	strbuf_addch(sb, ',');
+	add_js_string(sb, colour);
+	strbuf_addstr(sb, diff ? ",0" : ",1");
+	if (diff && *diff) {
+		strbuf_addch(sb, ',');
+		add_js_string(sb, diff);
+	}
+	strbuf_addch(sb, ']');
+}
+
 /* One frame: a <g> with its <title> (the tooltip without JavaScript), the
- * bar, and the label cut to fit. */
-/* DIFF: text added to the title; NULL marks the bar of merged narrow frames. */
-static void draw_frame(struct svg_ctx *c, uint64_t x_samples, uint64_t samples, int depth, const char *colour,
-                       const char *diff)
+ * bar, and the label cut to fit; a frame too thin to see goes to the
+ * script's data instead. FRAME: as for add_thin_frame(). DIFF: text added
+ * to the title; NULL marks the bar of merged narrow frames. */
+static void draw_frame(struct svg_ctx *c, uint32_t frame, uint64_t x_samples, uint64_t samples, int depth,
+                       const char *colour, const char *diff)
 {
 	const struct aggregate *agg = c->agg;
 	struct strbuf *sb = c->sb;
 	double width = (double)samples * c->scale;
+	if (width < DRAW_WIDTH && depth > 0) {
+		add_thin_frame(c, frame, x_samples, samples, depth, colour, diff);
+		return;
+	}
 	double x = PAD_X + (double)x_samples * c->scale, y = frame_y(c, depth);
 	double percent = agg->samples ? 100.0 * (double)samples / (double)agg->samples : 0;
 	strbuf_addf(sb, "<g class=\"%s\" data-x=\"%llu\" data-w=\"%llu\" data-d=\"%d\"><title>",
@@ -115,7 +176,7 @@ static int draw(struct svg_ctx *c, uint32_t node, uint64_t x_samples, int depth)
 			svg_diff_colour(change, colour);
 		snprintf(diff, sizeof(diff), ", %+.0f vs baseline", now - before);
 	}
-	draw_frame(c, x_samples, n->total, depth, colour, diff);
+	draw_frame(c, node ? n->frame : UINT32_MAX, x_samples, n->total, depth, colour, diff);
 
 	/* Children too narrow to see are merged into one bar, so the picture
 	 * keeps their total and the file stays small. */
@@ -138,7 +199,7 @@ static int draw(struct svg_ctx *c, uint32_t node, uint64_t x_samples, int depth)
 	if (ret == 0 && nmerged && (double)merged * c->scale >= c->min_width) {
 		strbuf_reset(&c->label);
 		strbuf_addf(&c->label, "[%zu narrow frames]", nmerged);
-		draw_frame(c, child_x, merged, depth + 1, "rgb(200,200,200)", NULL);
+		draw_frame(c, UINT32_MAX, child_x, merged, depth + 1, "rgb(200,200,200)", NULL);
 	}
 	free(kids);
 	return ret;
@@ -153,24 +214,33 @@ static const char script[] =
 	"var svg = document.documentElement, frames = [], total = 0, zoomed = null, term = null;\n"
 	"var W = +svg.getAttribute('data-plot-width'), X0 = +svg.getAttribute('data-pad');\n"
 	"var CW = +svg.getAttribute('data-char-width'), FH = +svg.getAttribute('data-frame-height');\n"
+	"var DRAW = +svg.getAttribute('data-draw-width'), DY = svg.getAttribute('data-reverse') === '1' ? FH : -FH;\n"
+	"var SVGNS = 'http://www.w3.org/2000/svg';\n"
 	"function $(id) { return document.getElementById(id); }\n"
 	"function init() {\n"
 	"  var gs = document.getElementsByClassName('f');\n"
 	"  for (var i = 0; i < gs.length; i++) {\n"
 	"    var g = gs[i], t = g.firstChild.textContent;\n"
-	"    g.setAttribute('data-i', i);\n"
+	"    g.pcpIndex = i;\n"
 	"    frames.push({g: g, rect: g.childNodes[1], text: g.childNodes[2] || null,\n"
 	"      x: +g.getAttribute('data-x'), w: +g.getAttribute('data-w'), d: +g.getAttribute('data-d'),\n"
 	"      merged: g.classList.contains('m'), title: t,\n"
 	"      label: t.replace(/ \\([0-9,]+ samples?, [0-9.]+%[^()]*\\)$/, '')});\n"
 	"  }\n"
+	"  total = frames.length ? frames[0].w : 0;\n"
+	"  /* Frames too thin to draw at full width: drawn by layout() once wide enough. */\n"
+	"  for (i = 0; i < thin.length; i++) {\n"
+	"    var r = thin[i], label = typeof r[3] === 'number' ? thin_labels[r[3]] : r[3];\n"
+	"    frames.push({g: null, rect: null, text: null, x: r[0], w: r[1], d: r[2], fill: r[4], merged: r[5] === 1,\n"
+	"      label: label, hit: false, title: label + ' (' + r[1] + ' sample' + (r[1] === 1 ? '' : 's') + ', ' +\n"
+	"      (total ? 100 * r[1] / total : 0).toFixed(2) + '%' + (r[6] || '') + ')'});\n"
+	"  }\n"
 	"  /* One listener for all frames: a profile may draw tens of thousands. */\n"
-	"  function frame_of(e) { var g = e.target.closest ? e.target.closest('g.f') : null; return g ? frames[+g.getAttribute('data-i')] : null; }\n"
+	"  function frame_of(e) { var g = e.target.closest ? e.target.closest('g.f') : null; return g ? frames[g.pcpIndex] : null; }\n"
 	"  var all = $('frames');\n"
 	"  all.addEventListener('click', function (e) { var f = frame_of(e); if (f) { zoom(f); save(); } });\n"
 	"  all.addEventListener('mouseover', function (e) { var f = frame_of(e); if (f) $('details').textContent = f.title; });\n"
 	"  all.addEventListener('mouseout', function () { $('details').textContent = ' '; });\n"
-	"  total = frames.length ? frames[0].w : 0;\n"
 	"  $('reset').addEventListener('click', function () { reset(); save(); });\n"
 	"  $('search').addEventListener('click', function () { search_prompt(); });\n"
 	"  $('clear').addEventListener('click', function () { search(null); save(); });\n"
@@ -204,16 +274,30 @@ static const char script[] =
 	"  f.text.setAttribute('x', (x + 3).toFixed(1));\n"
 	"  f.text.textContent = n < 3 ? '' : (s.length <= n ? s : s.substring(0, n - 2) + '..');\n"
 	"}\n"
+	"function draw(f, i) {\n"
+	"  var g = document.createElementNS(SVGNS, 'g'), t = document.createElementNS(SVGNS, 'title');\n"
+	"  var r = document.createElementNS(SVGNS, 'rect');\n"
+	"  g.setAttribute('class', f.merged ? 'f m' : 'f'); g.pcpIndex = i;\n"
+	"  g.setAttribute('data-x', f.x); g.setAttribute('data-w', f.w); g.setAttribute('data-d', f.d);\n"
+	"  t.textContent = f.title;\n"
+	"  r.setAttribute('y', (+frames[0].rect.getAttribute('y') + f.d * DY).toFixed(1));\n"
+	"  r.setAttribute('height', FH - 1); r.setAttribute('rx', 2); r.setAttribute('ry', 2);\n"
+	"  r.setAttribute('fill', f.hit ? 'rgb(230,0,230)' : f.fill);\n"
+	"  if (f.hit) { r.setAttribute('data-fill', f.fill); g.classList.add('match'); }\n"
+	"  g.appendChild(t); g.appendChild(r); $('frames').appendChild(g);\n"
+	"  f.g = g; f.rect = r;\n"
+	"}\n"
 	"function layout(x0, w0, d0) {\n"
 	"  for (var i = 0; i < frames.length; i++) {\n"
 	"    var f = frames[i], inside = f.x >= x0 && f.x + f.w <= x0 + w0;\n"
 	"    var above = f.d < d0 && f.x <= x0 && f.x + f.w >= x0 + w0;\n"
 	"    if (inside && f.d >= d0 || above) {\n"
 	"      var x = above ? X0 : X0 + (f.x - x0) / w0 * W, w = above ? W : f.w / w0 * W;\n"
+	"      if (!f.g) { if (w < DRAW) continue; draw(f, i); }\n"
 	"      f.g.style.display = ''; f.rect.setAttribute('x', x.toFixed(1)); f.rect.setAttribute('width', w.toFixed(1));\n"
 	"      fit(f, x, w);\n"
 	"      f.g.style.opacity = above && f.d > 0 ? '0.6' : '';\n"
-	"    } else { f.g.style.display = 'none'; }\n"
+	"    } else if (f.g) { f.g.style.display = 'none'; }\n"
 	"  }\n"
 	"}\n"
 	"function zoom(f) {\n"
@@ -233,6 +317,8 @@ static const char script[] =
 	"  term = re ? t : null;\n"
 	"  for (i = 0; i < frames.length; i++) {\n"
 	"    var f = frames[i], hit = re !== null && f.d > 0 && !f.merged && re.test(f.label);\n"
+	"    f.hit = hit;\n"
+	"    if (!f.g) { if (hit) spans.push([f.x, f.x + f.w]); continue; }\n"
 	"    if (hit) { f.rect.setAttribute('data-fill', f.rect.getAttribute('data-fill') || f.rect.getAttribute('fill'));\n"
 	"      f.rect.setAttribute('fill', 'rgb(230,0,230)'); f.g.classList.add('match'); spans.push([f.x, f.x + f.w]); }\n"
 	"    else { if (f.rect.getAttribute('data-fill')) f.rect.setAttribute('fill', f.rect.getAttribute('data-fill'));\n"
@@ -266,12 +352,18 @@ int profile_write_svg(struct strbuf *sb, const struct aggregate *agg, const stru
 		.image_height = (depth + 1) * FRAME_HEIGHT + PAD_TOP + PAD_BOTTOM,
 		.reverse = meta && meta->reverse,
 		.palette = meta ? meta->palette : PALETTE_PACKAGE,
+		.label_index = xrealloc_array(NULL, agg->nframes ? agg->nframes : 1, sizeof(uint32_t)),
 	};
+	if (!c.label_index)
+		return -ERR_NOMEM;
+	memset(c.label_index, 0xFF, (agg->nframes ? agg->nframes : 1) * sizeof(uint32_t));
 	double *baseline = NULL;
 	if (meta && meta->baseline) {
 		int ret = svg_baseline_totals(agg, meta->baseline, &baseline);
-		if (ret < 0)
+		if (ret < 0) {
+			free(c.label_index);
 			return ret;
+		}
 		c.baseline = baseline;
 	}
 	const char *title = meta && meta->title ? meta->title : "Flame Graph";
@@ -279,8 +371,9 @@ int profile_write_svg(struct strbuf *sb, const struct aggregate *agg, const stru
 	            "<?xml version=\"1.0\" standalone=\"no\"?>\n"
 	            "<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
 	            "xmlns=\"http://www.w3.org/2000/svg\" data-plot-width=\"%d\" data-pad=\"%d\" data-char-width=\"%.3f\" "
-	            "data-frame-height=\"%d\">\n",
-	            width, c.image_height, width, c.image_height, width - 2 * PAD_X, PAD_X, CHAR_WIDTH, FRAME_HEIGHT);
+	            "data-frame-height=\"%d\" data-draw-width=\"%.1f\" data-reverse=\"%d\">\n",
+	            width, c.image_height, width, c.image_height, width - 2 * PAD_X, PAD_X, CHAR_WIDTH, FRAME_HEIGHT,
+	            DRAW_WIDTH, c.reverse ? 1 : 0);
 	strbuf_addf(sb,
 	            "<style>text { font-family: Verdana, sans-serif; font-size: %dpx; fill: rgb(0,0,0); }\n"
 	            ".f text { pointer-events: none; } .f:hover rect { stroke: rgb(0,0,0); stroke-width: 0.5; cursor: pointer; }\n"
@@ -308,9 +401,18 @@ int profile_write_svg(struct strbuf *sb, const struct aggregate *agg, const stru
 	strbuf_addf(sb, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n<g id=\"frames\">\n", PAD_X,
 	            c.image_height - 12);
 	int ret = draw(&c, 0, 0, 0);
+	strbuf_addstr(sb, "</g>\n<script type=\"text/ecmascript\"><![CDATA[\nvar thin_labels = [");
+	strbuf_add(sb, c.thin_labels.buf, c.thin_labels.len);
+	strbuf_addstr(sb, "];\nvar thin = [");
+	strbuf_add(sb, c.thin.buf, c.thin.len);
+	strbuf_addstr(sb, "];\n]]></script>\n");
+	if (!strbuf_ok(&c.thin) || !strbuf_ok(&c.thin_labels))
+		ret = ret < 0 ? ret : -ERR_NOMEM;
 	strbuf_release(&c.label);
+	strbuf_release(&c.thin);
+	strbuf_release(&c.thin_labels);
+	free(c.label_index);
 	free(baseline);
-	strbuf_addstr(sb, "</g>\n");
 	strbuf_addstr(sb, script);
 	strbuf_addstr(sb, "</svg>\n");
 	if (ret == 0 && !strbuf_ok(sb))

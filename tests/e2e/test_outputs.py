@@ -329,6 +329,42 @@ def test_flamegraph_in_browser():
     check(os.path.getsize(os.path.join(directory, "flamegraph-search.png")) > 1000, "no screenshot")
 
 
+def test_flamegraph_thin_frames():
+    """A frame too thin to draw at full width (3 samples of 10,000: 0.35
+    pixels) is not in the picture, is found by a search, and is drawn with
+    its title when a zoom makes it wide enough."""
+    directory = lib.scratch("thin")
+    out = os.path.join(directory, "thin.svg")
+    lines = [("main (app.py:1);big (app.py:2)", 9950), ("main (app.py:1);small (app.py:3)", 47),
+             ("main (app.py:1);small (app.py:3);tiny (app.py:4)", 3)]
+    pycoreprof_ok(["flamegraph", write_known(directory, "thin.folded", lines=lines), "-o", out])
+    with open(out) as svg:
+        text = svg.read()
+    check("tiny (app.py:4) (3 samples" not in text.replace("&lt;", "<"),
+          "the thin frame is drawn as an element of its own")
+    seen = run_node("thin_frames_check.mjs", [out, "small (app.py:3)", "tiny (app.py:4)", "^tiny"])
+    check(not seen["errors"], "page errors: %s", seen["errors"])
+    labels = [frame["label"] for frame in seen["initial"]]
+    check("small (app.py:3)" in labels and "tiny (app.py:4)" not in labels,
+          "drawn at load: %s", labels)
+    zoomed = dict((frame["label"], frame) for frame in seen["zoomed"])
+    plot = 1200 - 20
+    check("tiny (app.py:4)" in zoomed, "zooming into small did not draw tiny: %s", sorted(zoomed))
+    tiny = zoomed["tiny (app.py:4)"]
+    check(abs(tiny["width"] - plot * 3 / 50) <= 0.1, "zoomed tiny width %s", tiny["width"])
+    check(tiny["title"] == "tiny (app.py:4) (3 samples, 0.03%)", "tiny's title %r", tiny["title"])
+    check(tiny["y"] == zoomed["small (app.py:3)"]["y"] - 16, "tiny at y %s, small at %s", tiny["y"],
+          zoomed["small (app.py:3)"]["y"])
+    check(tiny["text"] and tiny["text"].startswith("tiny"), "tiny's label %r", tiny["text"])
+    check(seen["hover"].strip() == "tiny (app.py:4) (3 samples, 0.03%)", "hover %r", seen["hover"])
+    check(seen["matched_percent"] == "0.0300", "search ^tiny matched %s%%", seen["matched_percent"])
+    matched = [frame["label"] for frame in seen["searched"] if frame["match"]]
+    check(matched == ["tiny (app.py:4)"], "search highlighted %s", matched)
+    check("tiny (app.py:4)" not in [frame["label"] for frame in seen["reset"] if frame["width"] >= 0.5],
+          "after reset tiny is drawn %s wide", [frame for frame in seen["reset"]
+                                                 if frame["label"] == "tiny (app.py:4)"])
+
+
 def test_usage_errors():
     for args in (["convert"], ["convert", "a.folded", "-o", "x.unknown"], ["flamegraph", "--width", "3"],
                  ["flamegraph", "a", "b"]):

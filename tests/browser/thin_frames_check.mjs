@@ -1,0 +1,53 @@
+// Frames too thin to draw at full width are left to the page's script:
+// opens a pycoreprof SVG in headless Chromium, lists the frames drawn, zooms
+// into ZOOM_LABEL, lists them again with the hover text of THIN_LABEL, then
+// searches SEARCH_REGEX and reports the matched share and which drawn
+// frames it highlighted. Prints JSON for tests/e2e/test_outputs.py:
+//   node thin_frames_check.mjs SVG ZOOM_LABEL THIN_LABEL SEARCH_REGEX
+import { pathToFileURL } from 'node:url';
+import { launch } from './browser.mjs';
+
+const [svg, zoomLabel, thinLabel, term] = process.argv.slice(2);
+const SUFFIX = / \([0-9,]+ samples?, [0-9.]+%[^()]*\)$/;
+
+async function drawn(page) {
+  return page.$$eval('g.f', (gs, suffix) => gs.filter((g) => g.style.display !== 'none').map((g) => ({
+    label: g.querySelector('title').textContent.replace(new RegExp(suffix), ''),
+    title: g.querySelector('title').textContent,
+    width: +g.querySelector('rect').getAttribute('width'),
+    y: +g.querySelector('rect').getAttribute('y'),
+    text: g.querySelector('text') ? g.querySelector('text').textContent : null,
+    match: g.classList.contains('match'),
+  })), SUFFIX.source);
+}
+
+async function main() {
+  const { context, close } = await launch();
+  const errors = [];
+  const out = {};
+  try {
+    const page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    await page.goto(pathToFileURL(svg).href);
+    out.initial = await drawn(page);
+    const index = out.initial.findIndex((f) => f.label === zoomLabel);
+    if (index < 0) throw new Error(`no frame labelled ${zoomLabel}`);
+    await page.locator('g.f').nth(index).click();
+    out.zoomed = await drawn(page);
+    const thin = page.locator('g.f', { has: page.locator('title', { hasText: thinLabel }) });
+    await thin.first().hover();
+    out.hover = await page.textContent('#details');
+    await page.evaluate((t) => search(t), term);
+    out.matched_percent = await page.getAttribute('#matched', 'data-percent');
+    out.searched = await drawn(page);
+    await page.click('#reset');
+    out.reset = await drawn(page);
+  } finally {
+    out.errors = errors;
+    await close();
+  }
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+main().catch((e) => { console.error(String(e && e.stack || e)); process.exit(1); });
