@@ -12,11 +12,16 @@
 
 enum agg_frame_kind { AGG_PYTHON, AGG_NATIVE, AGG_THREAD, AGG_PROCESS, AGG_ERROR };
 
+/* Where a Python frame's module came from, known when its full path was
+ * (file names are shortened, which hides it). */
+enum agg_origin { AGG_FROM_ELSEWHERE, AGG_FROM_STDLIB, AGG_FROM_PACKAGE };
+
 struct agg_frame {
 	char *name;          /* qualname, or a root label such as `thread 42 "main"` */
 	char *file;          /* NULL for synthetic frames */
 	int line;            /* -1 when unknown or aggregated by function */
 	enum agg_frame_kind kind;
+	enum agg_origin origin; /* not part of the frame's identity */
 };
 
 struct agg_node {
@@ -45,6 +50,11 @@ void agg_release(struct aggregate *agg);
 /* Intern a frame (strings are copied). */
 int agg_frame(struct aggregate *agg, enum agg_frame_kind kind, const char *name, const char *file, int line,
               uint32_t *id);
+/* Intern a Python frame of the module at PATH (as in co_filename): its
+ * file name shortened (short_filename()), the origin noted. */
+int agg_python_frame(struct aggregate *agg, const char *name, const char *path, int line, uint32_t *id);
+/* Intern into AGG a copy of frame F of another aggregate, origin included. */
+int agg_frame_copy(struct aggregate *agg, const struct agg_frame *f, uint32_t *id);
 /* Add COUNT samples of the stack FRAMES (ids, root first, N of them). */
 int agg_add(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count);
 /* agg_add for callers that add many stacks sharing prefixes (readers of
@@ -65,6 +75,8 @@ void agg_frame_label(const struct aggregate *agg, uint32_t frame, struct strbuf 
 /* PATH relative to the sys.path entry it comes from (site-packages, the
  * standard library), else PATH itself; points into PATH. */
 const char *short_filename(const char *path);
+/* The same, and which kind of sys.path entry it was (*ORIGIN). */
+const char *short_filename_from(const char *path, enum agg_origin *origin);
 
 /* Parse the LEN bytes of folded stacks ("a;b;c 12" lines) at TEXT into
  * AGG; TEXT is only read (it may be a file mapped read-only). Frames of

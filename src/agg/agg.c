@@ -132,6 +132,7 @@ int agg_frame(struct aggregate *agg, enum agg_frame_kind kind, const char *name,
 	}
 	f->line = line;
 	f->kind = kind;
+	f->origin = AGG_FROM_ELSEWHERE;
 	agg->frame_slots[s] = (uint32_t)agg->nframes;
 	*id = (uint32_t)agg->nframes++;
 	return 0;
@@ -231,6 +232,24 @@ static int child(struct aggregate *agg, uint32_t parent, uint32_t frame, uint32_
 	}
 	*out = id;
 	return 0;
+}
+
+int agg_python_frame(struct aggregate *agg, const char *name, const char *path, int line, uint32_t *id)
+{
+	enum agg_origin origin;
+	const char *file = short_filename_from(path, &origin);
+	int ret = agg_frame(agg, AGG_PYTHON, name, file, line, id);
+	if (ret == 0 && origin != AGG_FROM_ELSEWHERE)
+		agg->frames[*id].origin = origin;
+	return ret;
+}
+
+int agg_frame_copy(struct aggregate *agg, const struct agg_frame *f, uint32_t *id)
+{
+	int ret = agg_frame(agg, f->kind, f->name, f->file, f->line, id);
+	if (ret == 0 && f->origin != AGG_FROM_ELSEWHERE)
+		agg->frames[*id].origin = f->origin;
+	return ret;
 }
 
 int agg_add(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count)

@@ -179,7 +179,7 @@ static int python_frame_id(struct sampler *s, const struct pyframe *f, uint32_t 
 		}
 	}
 	int line = s->opts.by_function ? -1 : pywalker_line(s->walker, f->code, f->byte_offset);
-	if ((ret = agg_frame(s->agg, AGG_PYTHON, f->code->qualname, short_filename(f->code->filename), line, id)) < 0)
+	if ((ret = agg_python_frame(s->agg, f->code->qualname, f->code->filename, line, id)) < 0)
 		return ret;
 	s->memo[k] = (struct frame_memo_slot){.code = f->code, .byte_offset = f->byte_offset, .frame_id = *id};
 	s->memo_used++;

@@ -124,8 +124,8 @@ int sampler_native_count(struct sampler_native *n, int copy, const struct pyfram
 		int ret;
 		if (m->python) {
 			const struct pycode *code = py[m->index].code;
-			ret = agg_frame(agg, AGG_PYTHON, code->qualname, short_filename(code->filename),
-			                by_function ? -1 : py[m->index].line, id);
+			ret = agg_python_frame(agg, code->qualname, code->filename, by_function ? -1 : py[m->index].line,
+			                       id);
 		} else {
 			ret = native_id(agg, &n->frames[m->index], id);
 		}

@@ -210,11 +210,11 @@ static char *default_output_name(pid_t pid, int format)
 }
 
 static int write_profile(const struct record_options *o, const struct aggregate *agg, const char *path,
-                         const char *subtitle)
+                         const char *subtitle, double elapsed)
 {
 	struct strbuf sb = {0};
 	struct profile_meta meta = {.title = o->title, .subtitle = subtitle, .interval = o->interval,
-	                            .wall = o->sampling.idle};
+	                            .duration = elapsed, .wall = o->sampling.idle};
 	int ret = profile_write((enum profile_format)o->format, &sb, agg, &meta);
 	if (ret == 0)
 		ret = write_file_atomically(path, sb.buf, sb.len);
@@ -548,7 +548,7 @@ int cmd_record(int argc, char **argv)
 	subtitle = xasprintf("%s; Python %s; %.1fs, %llu samples, %.1f/s", session_command(&r.procs[0].session),
 	                     r.procs[0].session.version, elapsed, (unsigned long long)totals.samples,
 	                     elapsed > 0 ? (double)totals.samples / elapsed : 0.0);
-	if (!output || !subtitle || (ret = write_profile(&o, &r.agg, output, subtitle)) < 0) {
+	if (!output || !subtitle || (ret = write_profile(&o, &r.agg, output, subtitle, elapsed)) < 0) {
 		status = report_error(output && subtitle ? ret : -ERR_NOMEM);
 		goto out;
 	}

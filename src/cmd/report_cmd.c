@@ -57,6 +57,7 @@ struct file_result {
 	struct aggregate agg;
 	bool read;
 	bool out_of_range;       /* outside --since/--until */
+	uint64_t capture_ns;     /* when the snapshot was taken; 0 for other cores */
 	size_t stacks;
 	int error;               /* -ERR_x when skipped */
 	char *reason;
@@ -96,7 +97,7 @@ static int count_thread(struct aggregate *agg, const struct thread_stack *ts, bo
 			continue;
 		}
 		const char *name = f->qualname ? f->qualname : f->function ? f->function : "?";
-		ret = agg_frame(agg, AGG_PYTHON, name, f->file ? short_filename(f->file) : NULL, f->line, &ids[n++]);
+		ret = agg_python_frame(agg, name, f->file, f->line, &ids[n++]);
 		if (ret < 0)
 			return ret;
 	}
@@ -118,6 +119,7 @@ static int read_file(const struct report_options *opts, const char *path, struct
 	}
 	if ((ret = core_target_open(path, NULL, &t)) < 0)
 		goto out;
+	r->capture_ns = t->capture_ns;
 	if (opts->since || opts->until) {
 		double taken = t->capture_ns / 1e9;
 		if (!t->capture_ns || (opts->since && taken < opts->since) || (opts->until && taken > opts->until)) {
@@ -201,7 +203,7 @@ static int merge(struct aggregate *into, const struct aggregate *from)
 	}
 	for (size_t f = 0; f < from->nframes && ret == 0; f++) {
 		const struct agg_frame *fr = &from->frames[f];
-		ret = agg_frame(into, fr->kind, fr->name, fr->file, fr->line, &map[f]);
+		ret = agg_frame_copy(into, fr, &map[f]);
 	}
 	for (size_t node = 1; node < from->nnodes && ret == 0; node++) {
 		if (!from->nodes[node].self)
@@ -419,7 +421,16 @@ int cmd_report(int argc, char **argv)
 			goto out;
 		}
 	}
-	struct profile_meta meta = {.title = "pycoreprof report"};
+	/* The time the snapshots span, when they say when they were taken. */
+	uint64_t first_ns = 0, last_ns = 0;
+	for (size_t i = 0; i < inputs.n; i++) {
+		uint64_t taken = b.results[i].read ? b.results[i].capture_ns : 0;
+		if (taken && (!first_ns || taken < first_ns))
+			first_ns = taken;
+		if (taken > last_ns)
+			last_ns = taken;
+	}
+	struct profile_meta meta = {.title = "pycoreprof report", .duration = (double)(last_ns - first_ns) / 1e9};
 	if ((ret = profile_write((enum profile_format)o.format, &out, &total, &meta)) < 0 ||
 	    (ret = write_file_atomically(o.output, out.buf, out.len)) < 0) {
 		status = report_error(ret);

@@ -26,7 +26,7 @@ static int add_reversed(void *opaque, const uint32_t *frames, size_t depth, uint
 	}
 	for (size_t i = 0; i < depth; i++) {
 		const struct agg_frame *f = &c->in->frames[frames[depth - 1 - i]];
-		if ((ret = agg_frame(c->out, f->kind, f->name, f->file, f->line, &c->ids[i])) < 0)
+		if ((ret = agg_frame_copy(c->out, f, &c->ids[i])) < 0)
 			return ret;
 	}
 	return agg_add(c->out, c->ids, depth, count);

@@ -47,7 +47,10 @@ int profile_write_json(struct strbuf *sb, const struct aggregate *agg, const str
 		}
 		if (f->line >= 0)
 			strbuf_addf(sb, ", \"line\": %d", f->line);
-		strbuf_addf(sb, ", \"kind\": \"%s\"}", kind_names[f->kind]);
+		strbuf_addf(sb, ", \"kind\": \"%s\"", kind_names[f->kind]);
+		if (f->origin != AGG_FROM_ELSEWHERE)
+			strbuf_addf(sb, ", \"origin\": \"%s\"", f->origin == AGG_FROM_STDLIB ? "stdlib" : "package");
+		strbuf_addch(sb, '}');
 	}
 	strbuf_addstr(sb, "],\n \"stacks\": [");
 	struct json_ctx j = {.sb = sb, .order = &order};

@@ -146,6 +146,7 @@ static int read_frames(struct scan *s, struct aggregate *agg, uint32_t **ids, si
 	do {
 		double line = -1;
 		enum agg_frame_kind kind = AGG_PYTHON;
+		enum agg_origin origin = AGG_FROM_ELSEWHERE;
 		if (!eat(s, '{')) {
 			ret = bad(s, "a frame is not an object");
 			goto out;
@@ -159,10 +160,14 @@ static int read_frames(struct scan *s, struct aggregate *agg, uint32_t **ids, si
 				ret = bad(s, "expected ':'");
 				goto out;
 			}
-			if (!strcmp(key, "name") || !strcmp(key, "file") || !strcmp(key, "kind")) {
+			if (!strcmp(key, "name") || !strcmp(key, "file") || !strcmp(key, "kind") || !strcmp(key, "origin")) {
 				if ((ret = string(s)) < 0)
 					goto out;
-				if (!strcmp(key, "kind")) {
+				if (!strcmp(key, "origin")) {
+					origin = !strcmp(s->text.buf, "stdlib")    ? AGG_FROM_STDLIB
+					         : !strcmp(s->text.buf, "package") ? AGG_FROM_PACKAGE
+					                                           : AGG_FROM_ELSEWHERE;
+				} else if (!strcmp(key, "kind")) {
 					for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
 						if (!strcmp(s->text.buf, kinds[k]))
 							kind = (enum agg_frame_kind)k;
@@ -191,8 +196,9 @@ static int read_frames(struct scan *s, struct aggregate *agg, uint32_t **ids, si
 			goto out;
 		}
 		*ids = grown;
-		if ((ret = agg_frame(agg, kind, name, file, line >= 0 && line < 1 << 30 ? (int)line : -1,
-		                     &grown[(*count)++])) < 0)
+		struct agg_frame read = {.name = name, .file = file, .line = line >= 0 && line < 1 << 30 ? (int)line : -1,
+		                         .kind = kind, .origin = origin};
+		if ((ret = agg_frame_copy(agg, &read, &grown[(*count)++])) < 0)
 			goto out;
 		free(name);
 		free(file);

@@ -39,9 +39,10 @@ void svg_frame_colour(enum profile_palette palette, const struct agg_frame *f, c
 		r = 250; g = 120 + (int)(40 * v1); b = 120;
 	} else if (f->kind == AGG_NATIVE) {
 		r = 80 + (int)(50 * v1); g = 180 + (int)(50 * v2); b = 190 + (int)(50 * v1); /* aqua */
-	} else if (strstr(file, "site-packages") || strstr(file, "dist-packages")) {
+	} else if (f->origin == AGG_FROM_PACKAGE ||
+	           (f->origin == AGG_FROM_ELSEWHERE && (strstr(file, "site-packages") || strstr(file, "dist-packages")))) {
 		r = 110 + (int)(60 * v1); g = 190 + (int)(50 * v2); b = 90 + (int)(40 * v1); /* green */
-	} else if (is_stdlib(file)) {
+	} else if (f->origin == AGG_FROM_STDLIB || (f->origin == AGG_FROM_ELSEWHERE && is_stdlib(file))) {
 		r = 120 + (int)(50 * v1); g = 150 + (int)(50 * v2); b = 220 + (int)(30 * v1); /* blue */
 	} else {
 		r = 205 + (int)(50 * v2); g = (int)(230 * v1); b = (int)(55 * v2);             /* warm */

@@ -398,6 +398,10 @@ def test_record_pprof_and_speedscope(label):
               "<module> should hold all the samples:\n%s", top)
         raw = go_pprof(["-raw"], profile)
         check("Period: 5000000" in raw, "the period should be the 5ms interval:\n%s", raw[:400])
+        duration = re.search(r"^Duration: ([\d.]+)(ms|s)?$", raw, re.M)
+        seconds = duration and float(duration.group(1)) / (1000.0 if duration.group(2) == "ms" else 1.0)
+        check(seconds and 0.9 <= seconds <= 3.0, "the duration should be the recording's, about 1 s:\n%s",
+              raw[:400])
 
         idle = fixture.path("idle.pb.gz")
         result, summary, _ = record_shares(fixture, ["--rate", "200", "--idle", "-o", idle], 0.5)

@@ -758,6 +758,31 @@ def test_svg(label):
         check(spun > 0, "no <title> names %s with a sample count", "/".join(SPINNERS))
         # Fewer samples than test_shares: a wider margin.
         check_spinner_shares(counts, seconds, fixture.info, 6, "SVG")
+
+        # Colours by where the code comes from, though file names are
+        # shortened: threading.py is the standard library's (blue), the
+        # fixture is one's own code (warm).
+        out = fixture.path("idle.svg")
+        result, summary = record(["--pid", str(fixture.pid), "--rate", "200", "--duration", "1", "--idle",
+                                  "-o", out])
+        check_success(result, summary)
+        seen = {"stdlib": 0, "own": 0}
+        for group in ElementTree.parse(out).getroot().iter(SVG + "g"):
+            title, rect = group.find(SVG + "title"), group.find(SVG + "rect")
+            match = SVG_TITLE.match(title.text or "") if title is not None else None
+            if not match or rect is None or not PYTHON_FRAME.match(match.group("label")):
+                continue
+            frame = Frame(match.group("label"))
+            r, g, b = (int(part) for part in rect.get("fill")[4:-1].split(","))
+            if frame.file == "threading.py":
+                check(b >= 200 and r < 200, "threading.py frame %s is coloured %s, not blue",
+                      frame.text, rect.get("fill"))
+                seen["stdlib"] += 1
+            elif frame.file == fixture.info["functions"]["fifty"]["file"]:
+                check(r >= 200 and b <= 60, "the fixture's frame %s is coloured %s, not warm",
+                      frame.text, rect.get("fill"))
+                seen["own"] += 1
+        check(seen["stdlib"] and seen["own"], "frames checked for colour: %s", seen)
         check_left_running(fixture.proc)
 
 

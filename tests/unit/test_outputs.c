@@ -1,9 +1,11 @@
 /* Unit tests of the profile writers: the protobuf encoder's wire bytes,
  * folded stacks read and written back, the kinds the folded reader
  * recognises, inversion, and JSON read back into the same aggregate. */
+#include <stdio.h>
 #include <string.h>
 
 #include "out/protobuf.h"
+#include "out/svg_colour.h"
 #include "pycoreprof/profile_out.h"
 #include "unit.h"
 
@@ -97,11 +99,59 @@ static void test_bad_json(void)
 	}
 }
 
+/* Blue, green or warm, as svg_colour.c paints the standard library,
+ * third-party packages and one's own code. */
+static char family(const struct aggregate *agg, uint32_t id)
+{
+	char colour[32];
+	int r, g, b;
+	svg_frame_colour(PALETTE_PACKAGE, &agg->frames[id], colour);
+	if (sscanf(colour, "rgb(%d,%d,%d)", &r, &g, &b) != 3)
+		return '?';
+	return b >= 200 && r < 200 ? 'b' : g >= 180 && b < 140 && r < 180 ? 'g' : r >= 200 && b <= 60 ? 'w' : '?';
+}
+
+static void test_origin(void)
+{
+	struct aggregate agg, back;
+	struct strbuf json = {0};
+	uint32_t stdlib, package, own, frozen;
+	agg_init(&agg);
+	agg_init(&back);
+	CHECK(agg_python_frame(&agg, "Thread.run", "/usr/lib/python3.11/threading.py", 10, &stdlib) == 0 &&
+	      agg_python_frame(&agg, "get", "/srv/venv/lib/python3.11/site-packages/requests/api.py", 20,
+	                       &package) == 0 &&
+	      agg_python_frame(&agg, "main", "/srv/app/main.py", 30, &own) == 0 &&
+	      agg_python_frame(&agg, "_call", "<frozen importlib._bootstrap>", 40, &frozen) == 0,
+	      "python frames");
+	CHECK(!strcmp(agg.frames[stdlib].file, "threading.py") && !strcmp(agg.frames[package].file, "requests/api.py"),
+	      "shortened to %s and %s", agg.frames[stdlib].file, agg.frames[package].file);
+	CHECK(agg.frames[stdlib].origin == AGG_FROM_STDLIB && agg.frames[frozen].origin == AGG_FROM_STDLIB &&
+	      agg.frames[package].origin == AGG_FROM_PACKAGE && agg.frames[own].origin == AGG_FROM_ELSEWHERE,
+	      "origins");
+	CHECK(family(&agg, stdlib) == 'b' && family(&agg, frozen) == 'b', "the standard library is blue");
+	CHECK(family(&agg, package) == 'g', "packages are green");
+	CHECK(family(&agg, own) == 'w', "own code is warm");
+	uint32_t stack[] = {own, package, stdlib};
+	CHECK(agg_add(&agg, stack, 3, 1) == 0 && profile_write_json(&json, &agg, NULL) == 0, "json write");
+	CHECK(profile_read_json(&back, json.buf, json.len, "json") == 0, "json read: %s", err_context());
+	bool kept = back.nframes == 3;
+	for (size_t i = 0; i < back.nframes; i++)
+		kept &= back.frames[i].origin == (!strcmp(back.frames[i].file, "threading.py")      ? AGG_FROM_STDLIB
+		                                  : !strcmp(back.frames[i].file, "requests/api.py") ? AGG_FROM_PACKAGE
+		                                                                                    : AGG_FROM_ELSEWHERE);
+	CHECK(kept, "origins survive the JSON aggregate: %s", json.buf);
+	strbuf_release(&json);
+	agg_release(&agg);
+	agg_release(&back);
+}
+
 int main(void)
 {
 	test_protobuf();
 	test_folded_round_trip();
 	test_invert();
 	test_bad_json();
+	test_origin();
 	return unit_done();
 }
