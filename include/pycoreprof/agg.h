@@ -31,6 +31,7 @@ struct agg_node {
 	uint64_t total;      /* samples through here */
 	uint32_t first_child, next_sibling; /* 0 = none */
 	uint32_t nchildren;
+	uint64_t waiting;    /* of SELF, samples of a thread that was waiting (--idle) */
 };
 
 struct aggregate {
@@ -57,6 +58,13 @@ int agg_python_frame(struct aggregate *agg, const char *name, const char *path, 
 int agg_frame_copy(struct aggregate *agg, const struct agg_frame *f, uint32_t *id);
 /* Add COUNT samples of the stack FRAMES (ids, root first, N of them). */
 int agg_add(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count);
+/* agg_add() for samples of a thread that was waiting, not running. */
+int agg_add_waiting(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count);
+/* COUNT samples of which WAITING (at most COUNT) were waiting. */
+int agg_add_counts(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count, uint64_t waiting);
+/* Waiting samples through each node (its own and its descendants'), in a
+ * new array indexed by node id; NULL when out of memory. */
+uint64_t *agg_waiting_totals(const struct aggregate *agg);
 /* agg_add for callers that add many stacks sharing prefixes (readers of
  * sorted folded files): PATH[i] is the node of FRAMES[0..i]; its first KNOWN
  * entries are trusted (left by the previous call for the same prefix), the

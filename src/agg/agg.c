@@ -252,7 +252,7 @@ int agg_frame_copy(struct aggregate *agg, const struct agg_frame *f, uint32_t *i
 	return ret;
 }
 
-int agg_add(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count)
+int agg_add_counts(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count, uint64_t waiting)
 {
 	uint32_t node = 0;
 	int ret;
@@ -260,6 +260,7 @@ int agg_add(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t co
 		if ((ret = child(agg, node, frames[i], &node)) < 0)
 			return ret;
 	agg->nodes[node].self += count;
+	agg->nodes[node].waiting += waiting < count ? waiting : count;
 	for (uint32_t up = node;; up = agg->nodes[up].parent) {
 		agg->nodes[up].total += count;
 		if (up == 0)
@@ -267,6 +268,29 @@ int agg_add(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t co
 	}
 	agg->samples += count;
 	return 0;
+}
+
+int agg_add(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count)
+{
+	return agg_add_counts(agg, frames, n, count, 0);
+}
+
+int agg_add_waiting(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count)
+{
+	return agg_add_counts(agg, frames, n, count, count);
+}
+
+uint64_t *agg_waiting_totals(const struct aggregate *agg)
+{
+	uint64_t *totals = xcalloc(agg->nnodes ? agg->nnodes : 1, sizeof(*totals));
+	if (!totals)
+		return NULL;
+	for (size_t id = 0; id < agg->nnodes; id++)
+		totals[id] = agg->nodes[id].waiting;
+	/* Children have larger ids than their parents. */
+	for (size_t id = agg->nnodes; id-- > 1;)
+		totals[agg->nodes[id].parent] += totals[id];
+	return totals;
 }
 
 int agg_add_path(struct aggregate *agg, const uint32_t *frames, size_t n, uint32_t *path, size_t known,

@@ -14,6 +14,7 @@ enum { MAX_DEPTH = 4096, LOST_ROUNDS = 5 };
 struct thread_capture {
 	pid_t tid;
 	bool failed;
+	bool waiting;            /* kept by --idle though not running */
 	char name[16];
 	struct pyframe *frames;  /* MAX_DEPTH entries */
 	size_t nframes;
@@ -69,13 +70,14 @@ static int ensure_captures(struct sampler *s, size_t n)
 	return 0;
 }
 
-static bool keep_thread(const struct sampler *s, const struct pythread *th, const struct target_thread *os)
+/* Whether to count the thread; *WAITING: it was waiting, not running. */
+static bool keep_thread(const struct sampler *s, const struct pythread *th, const struct target_thread *os,
+                        bool *waiting)
 {
+	*waiting = !th->holds_gil && target_thread_waiting(s->target, os);
 	if (s->opts.gil_only)
 		return th->holds_gil;
-	if (s->opts.idle)
-		return true;
-	return th->holds_gil || !target_thread_waiting(s->target, os);
+	return s->opts.idle || !*waiting;
 }
 
 /* Read the stacks; in freeze mode this is the whole pause. *TORN is set
@@ -94,7 +96,8 @@ static int capture(struct sampler *s, size_t *ncaptured, bool *torn)
 		sampler_native_begin(s->native);
 	for (size_t i = 0; i < n; i++) {
 		const struct target_thread *os = target_find_thread(s->target, threads[i].tid);
-		if (!keep_thread(s, &threads[i], os))
+		bool waiting;
+		if (!keep_thread(s, &threads[i], os, &waiting))
 			continue;
 		/* Kept but left asleep by the freeze: the GIL holder blocked in
 		 * a system call. Stop it before reading its stack. */
@@ -102,6 +105,7 @@ static int capture(struct sampler *s, size_t *ncaptured, bool *torn)
 			os = target_find_thread(s->target, threads[i].tid);
 		struct thread_capture *c = &s->captures[kept++];
 		c->tid = threads[i].tid;
+		c->waiting = waiting;
 		if (os)
 			memcpy(c->name, os->name, sizeof(c->name));
 		else
@@ -220,7 +224,7 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 			return ret;
 	if (!n)
 		return 0;
-	return agg_add(agg, s->ids, n, 1);
+	return c->waiting ? agg_add_waiting(agg, s->ids, n, 1) : agg_add(agg, s->ids, n, 1);
 }
 
 static void record_pause(struct sampler *s, double seconds)

@@ -101,7 +101,9 @@ static int count_thread(struct aggregate *agg, const struct thread_stack *ts, bo
 		if (ret < 0)
 			return ret;
 	}
-	return n ? agg_add(agg, ids, n, 1) : 0;
+	if (!n)
+		return 0;
+	return ts->idle ? agg_add_waiting(agg, ids, n, 1) : agg_add(agg, ids, n, 1);
 }
 
 static int read_file(const struct report_options *opts, const char *path, struct file_result *r, uint32_t *ids)
@@ -216,7 +218,7 @@ static int merge(struct aggregate *into, const struct aggregate *from)
 			path[k] = path[depth - 1 - k];
 			path[depth - 1 - k] = swap;
 		}
-		ret = agg_add(into, path, depth, from->nodes[node].self);
+		ret = agg_add_counts(into, path, depth, from->nodes[node].self, from->nodes[node].waiting);
 	}
 out:
 	free(map);

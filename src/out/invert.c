@@ -13,7 +13,7 @@ struct invert_ctx {
 	size_t cap;
 };
 
-static int add_reversed(void *opaque, const uint32_t *frames, size_t depth, uint64_t count)
+static int add_reversed(void *opaque, const uint32_t *frames, size_t depth, uint64_t count, uint64_t waiting)
 {
 	struct invert_ctx *c = opaque;
 	int ret;
@@ -29,7 +29,7 @@ static int add_reversed(void *opaque, const uint32_t *frames, size_t depth, uint
 		if ((ret = agg_frame_copy(c->out, f, &c->ids[i])) < 0)
 			return ret;
 	}
-	return agg_add(c->out, c->ids, depth, count);
+	return agg_add_counts(c->out, c->ids, depth, count, waiting);
 }
 
 int profile_invert(const struct aggregate *agg, struct aggregate *out)

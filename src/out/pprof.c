@@ -209,7 +209,7 @@ static void add_value_type(struct pprof *p, unsigned field, uint32_t type, uint3
 	pb_bytes(p->out, field, p->message.buf, p->message.len);
 }
 
-static int add_sample(void *opaque, const uint32_t *frames, size_t depth, uint64_t count)
+static int add_sample(void *opaque, const uint32_t *frames, size_t depth, uint64_t count, uint64_t waiting)
 {
 	struct pprof *p = opaque;
 	if (depth > p->ids_cap) {

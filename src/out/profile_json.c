@@ -11,13 +11,16 @@ struct json_ctx {
 	size_t stacks;
 };
 
-static int add_stack(void *opaque, const uint32_t *frames, size_t depth, uint64_t count)
+static int add_stack(void *opaque, const uint32_t *frames, size_t depth, uint64_t count, uint64_t waiting)
 {
 	struct json_ctx *j = opaque;
 	strbuf_addstr(j->sb, j->stacks++ ? ",\n  {\"frames\": [" : "\n  {\"frames\": [");
 	for (size_t i = 0; i < depth; i++)
 		strbuf_addf(j->sb, i ? ",%u" : "%u", j->order->index_of[frames[i]]);
-	strbuf_addf(j->sb, "], \"count\": %llu}", (unsigned long long)count);
+	strbuf_addf(j->sb, "], \"count\": %llu", (unsigned long long)count);
+	if (waiting)
+		strbuf_addf(j->sb, ", \"waiting\": %llu", (unsigned long long)waiting);
+	strbuf_addch(j->sb, '}');
 	return 0;
 }
 

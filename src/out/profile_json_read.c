@@ -223,7 +223,7 @@ static int read_stacks(struct scan *s, struct aggregate *agg, const uint32_t *id
 		return 0;
 	do {
 		size_t depth = 0;
-		double count = 0, value;
+		double count = 0, waiting = 0, value;
 		if (!eat(s, '{')) {
 			ret = bad(s, "a stack is not an object");
 			goto out;
@@ -232,12 +232,13 @@ static int read_stacks(struct scan *s, struct aggregate *agg, const uint32_t *id
 			if ((ret = string(s)) < 0)
 				goto out;
 			bool frames = !strcmp(s->text.buf, "frames"), is_count = !strcmp(s->text.buf, "count");
+			bool is_waiting = !strcmp(s->text.buf, "waiting");
 			if (!eat(s, ':')) {
 				ret = bad(s, "expected ':'");
 				goto out;
 			}
-			if (is_count) {
-				if ((ret = number(s, &count)) < 0)
+			if (is_count || is_waiting) {
+				if ((ret = number(s, is_count ? &count : &waiting)) < 0)
 					goto out;
 			} else if (!frames) {
 				if ((ret = skip_value(s, 1)) < 0)
@@ -271,11 +272,11 @@ static int read_stacks(struct scan *s, struct aggregate *agg, const uint32_t *id
 				}
 			}
 		} while (eat(s, ','));
-		if (!eat(s, '}') || count < 0) {
+		if (!eat(s, '}') || count < 0 || waiting < 0 || waiting > count) {
 			ret = bad(s, "bad stack entry");
 			goto out;
 		}
-		if ((ret = agg_add(agg, stack, depth, (uint64_t)count)) < 0)
+		if ((ret = agg_add_counts(agg, stack, depth, (uint64_t)count, (uint64_t)waiting)) < 0)
 			goto out;
 	} while (eat(s, ','));
 	if (!eat(s, ']'))

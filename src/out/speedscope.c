@@ -15,7 +15,7 @@ struct profile_ctx {
 	uint64_t total;
 };
 
-static int add_sample(void *opaque, const uint32_t *frames, size_t depth, uint64_t count)
+static int add_sample(void *opaque, const uint32_t *frames, size_t depth, uint64_t count, uint64_t waiting)
 {
 	struct profile_ctx *p = opaque;
 	if (depth <= p->skip)

@@ -27,7 +27,7 @@ static int visit(struct walk *w, uint32_t node, size_t depth)
 			w->cap = cap;
 		}
 		w->path[depth++] = n->frame;
-		if (n->self && (ret = w->fn(w->ctx, w->path, depth, n->self)) < 0)
+		if (n->self && (ret = w->fn(w->ctx, w->path, depth, n->self, n->waiting)) < 0)
 			return ret;
 	}
 	/* Most nodes of a deep profile have one child: no sorting needed. */
@@ -76,7 +76,7 @@ void frame_order_note(struct frame_order *order, const uint32_t *frames, size_t 
 	}
 }
 
-static int number(void *ctx, const uint32_t *frames, size_t depth, uint64_t count)
+static int number(void *ctx, const uint32_t *frames, size_t depth, uint64_t count, uint64_t waiting)
 {
 	frame_order_note(ctx, frames, depth);
 	return 0;

@@ -17,7 +17,7 @@ struct frame_order {
 /* Called once per stack that has samples of its own: FRAMES are aggregate
  * frame ids, root first, DEPTH of them. A negative return stops the walk
  * and is returned. */
-typedef int (*stack_fn)(void *ctx, const uint32_t *frames, size_t depth, uint64_t count);
+typedef int (*stack_fn)(void *ctx, const uint32_t *frames, size_t depth, uint64_t count, uint64_t waiting);
 
 /* Walk the stacks under NODE (0: all of them). */
 int stack_walk(const struct aggregate *agg, uint32_t node, stack_fn fn, void *ctx);

@@ -26,6 +26,7 @@ struct svg_ctx {
 	bool reverse;
 	enum profile_palette palette;
 	const double *baseline;  /* per node, scaled; NULL: not a diff graph */
+	const uint64_t *waiting; /* per node, waiting samples through it (agg_waiting_totals) */
 	struct strbuf label;
 	/* The frames left to the script: [x, w, depth, label, fill, merged,
 	 * diff] each, labels by index into a table of the frames' labels. */
@@ -160,7 +161,7 @@ static int draw(struct svg_ctx *c, uint32_t node, uint64_t x_samples, int depth)
 {
 	const struct aggregate *agg = c->agg;
 	const struct agg_node *n = &agg->nodes[node];
-	char colour[32], diff[64] = "";
+	char colour[32], diff[96] = "";
 	strbuf_reset(&c->label);
 	if (node == 0) {
 		strbuf_addstr(&c->label, "all");
@@ -175,6 +176,15 @@ static int draw(struct svg_ctx *c, uint32_t node, uint64_t x_samples, int depth)
 		if (node != 0)
 			svg_diff_colour(change, colour);
 		snprintf(diff, sizeof(diff), ", %+.0f vs baseline", now - before);
+	}
+	/* Time of threads that waited (--idle): said in the title, and a frame
+	 * spent mostly waiting gets the waiting colour. */
+	uint64_t waited = c->waiting ? c->waiting[node] : 0;
+	if (waited && n->total) {
+		size_t used = strlen(diff);
+		snprintf(diff + used, sizeof(diff) - used, ", %.0f%% waiting", 100.0 * (double)waited / (double)n->total);
+		if (node != 0 && !c->baseline && c->palette == PALETTE_PACKAGE && waited * 2 > n->total)
+			svg_waiting_colour(&agg->frames[n->frame], colour);
 	}
 	draw_frame(c, node ? n->frame : UINT32_MAX, x_samples, n->total, depth, colour, diff);
 
@@ -366,6 +376,12 @@ int profile_write_svg(struct strbuf *sb, const struct aggregate *agg, const stru
 		}
 		c.baseline = baseline;
 	}
+	c.waiting = agg_waiting_totals(agg);
+	if (!c.waiting) {
+		free(c.label_index);
+		free(baseline);
+		return -ERR_NOMEM;
+	}
 	const char *title = meta && meta->title ? meta->title : "Flame Graph";
 	strbuf_addf(sb,
 	            "<?xml version=\"1.0\" standalone=\"no\"?>\n"
@@ -412,6 +428,7 @@ int profile_write_svg(struct strbuf *sb, const struct aggregate *agg, const stru
 	strbuf_release(&c.thin);
 	strbuf_release(&c.thin_labels);
 	free(c.label_index);
+	free((void *)c.waiting);
 	free(baseline);
 	strbuf_addstr(sb, script);
 	strbuf_addstr(sb, "</svg>\n");

@@ -50,6 +50,14 @@ void svg_frame_colour(enum profile_palette palette, const struct agg_frame *f, c
 	snprintf(out, 32, "rgb(%d,%d,%d)", r, g, b);
 }
 
+void svg_waiting_colour(const struct agg_frame *f, char out[32])
+{
+	uint32_t h = name_hash(f->name);
+	double v1 = (h & 0xFF) / 255.0;
+	unsigned r = 180 + (unsigned)(30 * v1);   /* pale blue-grey */
+	snprintf(out, 32, "rgb(%u,%u,%u)", r & 0xFF, (r + 12) & 0xFF, (r + 30 > 255 ? 255 : r + 30) & 0xFF);
+}
+
 void svg_diff_colour(double change, char out[32])
 {
 	if (change > 1)

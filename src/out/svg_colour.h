@@ -9,6 +9,9 @@
 void svg_frame_colour(enum profile_palette palette, const struct agg_frame *frame, char out[32]);
 /* CHANGE from -1 (all gone) to 1 (all new), 0 unchanged. */
 void svg_diff_colour(double change, char out[32]);
+/* The colour of a frame where threads mostly waited (--idle), shaded by
+ * its name. */
+void svg_waiting_colour(const struct agg_frame *f, char out[32]);
 /* For each node of AGG, the samples the same path has in BASELINE, scaled
  * to AGG's total. The caller frees *OUT. */
 int svg_baseline_totals(const struct aggregate *agg, const struct aggregate *baseline, double **out);

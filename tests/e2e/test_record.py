@@ -1,6 +1,7 @@
 # `pycoreprof record` on live fixture processes: recorded time shares against
 # the shares the fixture spends by its own clock, thread filters and roots,
 # every way a recording ends, thread churn, child processes, outputs, errors.
+import json
 import os
 import re
 import select
@@ -726,6 +727,7 @@ def test_subprocesses(label):
 
 SVG = "{http://www.w3.org/2000/svg}"
 SVG_TITLE = re.compile(r"^(?P<label>.*) \((?P<count>[\d,]+) samples?, (?P<percent>[\d.]+)%\)$")
+SVG_TITLE_ANY = re.compile(r"^(?P<label>.*) \((?P<count>[\d,]+) samples?, (?P<percent>[\d.]+)%(?P<extra>[^()]*)\)$")
 
 
 @lib.each(lambda: few_interpreters()[-1:])
@@ -759,30 +761,46 @@ def test_svg(label):
         # Fewer samples than test_shares: a wider margin.
         check_spinner_shares(counts, seconds, fixture.info, 6, "SVG")
 
-        # Colours by where the code comes from, though file names are
-        # shortened: threading.py is the standard library's (blue), the
-        # fixture is one's own code (warm).
+        # With --idle, where threads waited is said in the titles, and a
+        # frame spent mostly waiting is drawn pale blue-grey; running code
+        # keeps its colour (the fixture's own: warm).
         out = fixture.path("idle.svg")
         result, summary = record(["--pid", str(fixture.pid), "--rate", "200", "--duration", "1", "--idle",
                                   "-o", out])
         check_success(result, summary)
-        seen = {"stdlib": 0, "own": 0}
+        functions = fixture.info["functions"]
+        seen = {"waiting": 0, "running": 0}
         for group in ElementTree.parse(out).getroot().iter(SVG + "g"):
             title, rect = group.find(SVG + "title"), group.find(SVG + "rect")
-            match = SVG_TITLE.match(title.text or "") if title is not None else None
+            match = SVG_TITLE_ANY.match(title.text or "") if title is not None else None
             if not match or rect is None or not PYTHON_FRAME.match(match.group("label")):
                 continue
             frame = Frame(match.group("label"))
             r, g, b = (int(part) for part in rect.get("fill")[4:-1].split(","))
-            if frame.file == "threading.py":
-                check(b >= 200 and r < 200, "threading.py frame %s is coloured %s, not blue",
-                      frame.text, rect.get("fill"))
-                seen["stdlib"] += 1
-            elif frame.file == fixture.info["functions"]["fifty"]["file"]:
-                check(r >= 200 and b <= 60, "the fixture's frame %s is coloured %s, not warm",
-                      frame.text, rect.get("fill"))
-                seen["own"] += 1
-        check(seen["stdlib"] and seen["own"], "frames checked for colour: %s", seen)
+            if any(frame.is_function(functions[name]) for name in PARKED):
+                check(match.group("extra") == ", 100% waiting" and 180 <= r <= 210 and g == r + 12,
+                      "parked frame %s: title %r, colour %s", frame.text, title.text, rect.get("fill"))
+                seen["waiting"] += 1
+            elif any(frame.is_function(functions[name]) for name in SPINNERS):
+                check(not match.group("extra") and r >= 200 and b <= 60,
+                      "spinning frame %s: title %r, colour %s", frame.text, title.text, rect.get("fill"))
+                seen["running"] += 1
+        check(seen["waiting"] and seen["running"], "frames checked for colour: %s", seen)
+
+        # The standard library's frames are known as such though their
+        # file names are shortened (threading.py): in the JSON aggregate.
+        out = fixture.path("idle.json")
+        result, summary = record(["--pid", str(fixture.pid), "--rate", "200", "--duration", "0.5", "--idle",
+                                  "-o", out])
+        check_success(result, summary)
+        with open(out) as source:
+            document = json.load(source)
+        origins = dict((frame.get("file"), frame.get("origin")) for frame in document["frames"])
+        check(origins.get("threading.py") == "stdlib", "threading.py's origin %r",
+              origins.get("threading.py"))
+        check(origins.get(functions["fifty"]["file"]) is None, "the fixture's file has an origin: %r",
+              origins.get(functions["fifty"]["file"]))
+        check(any(stack.get("waiting") for stack in document["stacks"]), "no waiting samples in the JSON")
         check_left_running(fixture.proc)
 
 

@@ -2,6 +2,7 @@
  * folded stacks read and written back, the kinds the folded reader
  * recognises, inversion, and JSON read back into the same aggregate. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "out/protobuf.h"
@@ -133,7 +134,11 @@ static void test_origin(void)
 	CHECK(family(&agg, package) == 'g', "packages are green");
 	CHECK(family(&agg, own) == 'w', "own code is warm");
 	uint32_t stack[] = {own, package, stdlib};
-	CHECK(agg_add(&agg, stack, 3, 1) == 0 && profile_write_json(&json, &agg, NULL) == 0, "json write");
+	CHECK(agg_add(&agg, stack, 3, 1) == 0 && agg_add_waiting(&agg, stack, 3, 2) == 0 &&
+	      agg_add_waiting(&agg, stack, 2, 4) == 0 && profile_write_json(&json, &agg, NULL) == 0, "json write");
+	uint64_t *waiting = agg_waiting_totals(&agg);
+	CHECK(waiting && waiting[0] == 6 && agg.nodes[0].total == 7, "6 of 7 samples waited");
+	free(waiting);
 	CHECK(profile_read_json(&back, json.buf, json.len, "json") == 0, "json read: %s", err_context());
 	bool kept = back.nframes == 3;
 	for (size_t i = 0; i < back.nframes; i++)
@@ -141,6 +146,9 @@ static void test_origin(void)
 		                                  : !strcmp(back.frames[i].file, "requests/api.py") ? AGG_FROM_PACKAGE
 		                                                                                    : AGG_FROM_ELSEWHERE);
 	CHECK(kept, "origins survive the JSON aggregate: %s", json.buf);
+	waiting = agg_waiting_totals(&back);
+	CHECK(waiting && waiting[0] == 6 && back.nodes[0].total == 7, "waiting samples survive the JSON aggregate");
+	free(waiting);
 	strbuf_release(&json);
 	agg_release(&agg);
 	agg_release(&back);
