@@ -250,7 +250,6 @@ int sampler_sample(struct sampler *s)
 		if ((ret = live_target_freeze(s->target)) < 0)
 			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
 		int captured = capture(s, &ncaptured, &torn);
-		{ extern double phase_t[8]; extern double time_now(void); phase_t[5] = time_now(); }
 		live_target_resume(s->target);
 		record_pause(s, live_target_last_pause(s->target));
 		ret = captured;

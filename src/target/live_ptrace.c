@@ -13,10 +13,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <stdio.h>
-FILE *phase_log; double phase_t[8]; int phase_n;
-#include <stdio.h>
-FILE *phase_log; double phase_t[8]; int phase_n;
 
 #include "pycoreprof/base.h"
 #include "target/live_internal.h"
@@ -316,20 +312,16 @@ int live_target_freeze(struct target *t)
 		if (tasks[i].ctl == CTL_RUNNING && (!b->only_running || may_be_running(tasks[i].state)))
 			interrupt(b, &tasks[i]);
 	}
-	phase_t[1]=time_now(); phase_n=0; for (size_t i = 0; i < n; i++) phase_n += tasks[i].ctl == CTL_INTERRUPTED;
-	phase_t[1]=time_now(); phase_n=0; for (size_t i = 0; i < n; i++) phase_n += tasks[i].ctl == CTL_INTERRUPTED;
 	double deadline = time_now() + FREEZE_TIMEOUT;
 	for (size_t i = 0; i < n; i++)
 		if (tasks[i].ctl == CTL_INTERRUPTED)
 			await_stop(b, &tasks[i], &sw, deadline, true);
-	phase_t[2]=time_now();
-	phase_t[2]=time_now();
 	/* Threads left asleep may change anyway: catching the newest is not
 	 * worth the listing. */
 	if (!b->only_running)
 		catch_new_threads(b, &sw, deadline);
 	stop_wait_end(&sw);
-	phase_t[3]=time_now();
+
 	size_t alive = 0;
 	for (size_t i = 0; i < b->ntasks; i++) {
 		struct live_task *task = &tasks[i];
@@ -339,8 +331,6 @@ int live_target_freeze(struct target *t)
 		if (task->ctl == CTL_STOPPED)
 			read_regs(task);
 	}
-	phase_t[4]=time_now();
-	phase_t[4]=time_now();
 	live_publish_threads(t, b);
 	if (!alive)
 		return err_set(ERR_PROCESS_GONE, "process %d exited", (int)t->pid);
@@ -415,10 +405,6 @@ int live_target_resume(struct target *t)
 	b->frozen = false;
 	b->last_pause = b->stopped_any ? ended - b->stopped_at : 0;
 	live_cache_after_pause(&b->cache);
-	if (!phase_log) phase_log = fopen("/tmp/phases.txt", "w");
-	if (b->stopped_any) fprintf(phase_log, "%.1f %.1f %.1f %.1f %.1f %.1f %d\n", 1e6*(phase_t[1]-b->stopped_at), 1e6*(phase_t[2]-phase_t[1]), 1e6*(phase_t[3]-phase_t[2]), 1e6*(phase_t[4]-phase_t[3]), 1e6*(phase_t[5]-phase_t[4]), 1e6*(ended-phase_t[5]), phase_n);
-	if (!phase_log) phase_log = fopen("/tmp/phases.txt", "w");
-	if (b->stopped_any) fprintf(phase_log, "%.1f %.1f %.1f %.1f %.1f %.1f %d\n", 1e6*(phase_t[1]-b->stopped_at), 1e6*(phase_t[2]-phase_t[1]), 1e6*(phase_t[3]-phase_t[2]), 1e6*(phase_t[4]-phase_t[3]), 1e6*(phase_t[5]-phase_t[4]), 1e6*(ended-phase_t[5]), phase_n);
 	return 0;
 }
 
