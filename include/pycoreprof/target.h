@@ -23,6 +23,9 @@ enum target_reg {
 struct target_thread {
 	pid_t tid;
 	bool has_regs;
+	/* Stopped, but the registers are read only when asked for: callers that
+	 * use REGS go through target_thread_regs(). */
+	bool regs_pending;
 	uint64_t regs[TREG__COUNT];
 	/* OS run state letter from /proc (R, S, D, T, t, Z...), 0 if unknown
 	 * (cores have none). */
@@ -65,6 +68,8 @@ struct target_ops {
 	int (*open_mapped_file)(struct target *t, const struct target_mapping *m,
 	                        char **resolved_path);
 	void (*destroy)(struct target *t);
+	/* Read the registers of TH, a thread with regs_pending. May be NULL. */
+	void (*load_regs)(struct target *t, struct target_thread *th);
 };
 
 /* Common state filled by the backend. The target owns everything here;
@@ -140,6 +145,9 @@ int live_target_freeze(struct target *t);
  * state); live_target_stop_thread() stops it when it is needed after all.
  * ONLY_RUNNING turns run states on. */
 void live_target_stop_only_running(struct target *t, bool only_running);
+/* With ONLY_RUNNING, a freeze also leaves the registers of the threads it
+ * stops unread until target_thread_regs() asks (the GIL holder's, say, are
+ * never needed without --native). */
 /* While frozen, stop thread TID too when the freeze left it running, and
  * read its registers. The thread table may be rewritten: look threads up
  * again afterwards. Errors: -ERR_NO_PROCESS when TID is not a thread of
@@ -250,6 +258,9 @@ const struct target_thread *target_find_thread(const struct target *t, pid_t tid
  * select, read...) when its registers are known, else its OS run state is
  * not R. False when nothing tells. */
 bool target_thread_waiting(struct target *t, const struct target_thread *th);
+/* Whether TH's registers are known, reading them first when they are
+ * pending. TH is one of T's threads. */
+bool target_thread_regs(struct target *t, const struct target_thread *th);
 /* Value of auxv entry TYPE, or 0 when absent. */
 uint64_t target_auxv(const struct target *t, uint64_t type);
 

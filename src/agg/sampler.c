@@ -86,6 +86,9 @@ static int capture(struct sampler *s, size_t *ncaptured, bool *torn)
 {
 	const struct pythread *threads;
 	size_t n = 0, kept = 0;
+	bool stopped_late = false;
+again:
+	kept = 0;
 	int ret = pywalker_threads(s->walker, &threads, &n);
 	*torn = ret < 0;
 	if (ret < 0 && !n)
@@ -99,10 +102,15 @@ static int capture(struct sampler *s, size_t *ncaptured, bool *torn)
 		bool waiting;
 		if (!keep_thread(s, &threads[i], os, &waiting))
 			continue;
-		/* Kept but left asleep by the freeze: the GIL holder blocked in
-		 * a system call. Stop it before reading its stack. */
-		if (s->opts.freeze && os && !os->has_regs && live_target_stop_thread(s->target, os->tid) == 0)
-			os = target_find_thread(s->target, threads[i].tid);
+		/* Kept but left running by the freeze: the GIL holder asleep in a
+		 * system call, or just woken. Stop it, then read the thread list
+		 * again: it may have moved on since its state was read. */
+		if (s->opts.freeze && !stopped_late && os && !os->has_regs && !os->regs_pending &&
+		    live_target_stop_thread(s->target, os->tid) == 0) {
+			stopped_late = true;
+			live_target_forget_pages(s->target);
+			goto again;
+		}
 		struct thread_capture *c = &s->captures[kept++];
 		c->tid = threads[i].tid;
 		c->waiting = waiting;

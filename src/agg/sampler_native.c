@@ -60,7 +60,7 @@ void sampler_native_begin(struct sampler_native *n)
 
 int sampler_native_copy(struct sampler_native *n, struct target *t, const struct target_thread *os)
 {
-	if (!os || !os->has_regs)
+	if (!os || !target_thread_regs(t, os))
 		return -1;
 	size_t index = n->copies.n;
 	if (native_copy_thread(&n->copies, t, os, n->stack_bytes) < 0)

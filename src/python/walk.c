@@ -110,7 +110,7 @@ static pid_t tid_from_pthread(struct pywalker *w, uint64_t pthread_id)
 {
 	struct target *t = w->target;
 	for (size_t i = 0; i < t->nthreads; i++)
-		if (t->threads[i].has_regs && t->threads[i].regs[TREG_FS_BASE] == pthread_id)
+		if (target_thread_regs(t, &t->threads[i]) && t->threads[i].regs[TREG_FS_BASE] == pthread_id)
 			return t->threads[i].tid;
 	if (w->pthread_tid_offset < 0)
 		return 0;

@@ -83,6 +83,7 @@ void live_publish_threads(struct target *t, struct live_backend *b)
 		memcpy(th->name, task->name, sizeof(th->name));
 		th->cursig = 0;
 		th->has_regs = task->has_regs && task->ctl == CTL_STOPPED;
+		th->regs_pending = !th->has_regs && task->ctl == CTL_STOPPED && b->only_running;
 		if (th->has_regs)
 			memcpy(th->regs, task->regs, sizeof(th->regs));
 	}
@@ -344,6 +345,7 @@ static const struct target_ops live_ops = {
 	.read = live_mem_read,
 	.open_mapped_file = live_open_mapped_file,
 	.destroy = live_destroy,
+	.load_regs = live_load_regs,
 };
 
 static int open_task_dir(struct live_backend *b)

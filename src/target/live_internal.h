@@ -17,6 +17,7 @@
 #define LIVE_CACHE_MAX_RUN 16u       /* pages fetched by one read; larger reads bypass the cache */
 #define LIVE_PREFETCH_MAX 256u       /* pages of the previous round fetched ahead in one syscall */
 #define LIVE_FIXED_SLOTS 64u         /* pages of read-only file mappings kept across rounds */
+#define LIVE_PAGE_ROUNDS 4u          /* a page not read for this many rounds is not fetched ahead */
 
 /* How far we control one thread. */
 enum live_ctl {
@@ -47,6 +48,7 @@ struct live_mapinfo {
 
 struct live_page_list {
 	uint64_t *pages;             /* LIVE_PREFETCH_MAX entries */
+	uint8_t *ages;               /* rounds since each page was last read */
 	size_t count;
 };
 
@@ -58,8 +60,9 @@ struct live_page_cache {
 	uint32_t gen;
 	/* A round has two phases in freeze mode: the pause, then the decoding
 	 * after it (code objects, names). The first read of each phase fetches
-	 * the pages the same phase of the previous round filled, all in one
-	 * syscall: a steady-state sample reads the same pages again, and the
+	 * the pages the same phase read in the last LIVE_PAGE_ROUNDS rounds,
+	 * all in one syscall: a steady-state sample reads the same pages again
+	 * (of whichever thread runs: the GIL moves between them), and the
 	 * pause fetches only what the pause needs. */
 	struct live_page_list touched[2], previous[2];
 	int phase;
@@ -125,6 +128,8 @@ int live_seize(struct live_backend *b, struct live_task *task);
 /* Collect reports that arrived while the threads ran (signals to pass on,
  * stops after SIGCONT) so that no thread waits for us between samples. */
 void live_reap_reports(struct live_backend *b);
+/* target_ops.load_regs: read a stopped thread's registers on demand. */
+void live_load_regs(struct target *t, struct target_thread *th);
 
 /* live_mem.c */
 int live_mem_read(struct target *t, uint64_t addr, void *buf, size_t len);

@@ -21,9 +21,12 @@ int live_cache_init(struct live_page_cache *cache)
 	cache->unused = xcalloc(LIVE_CACHE_SLOTS, sizeof(*cache->unused));
 	bool lists = true;
 	for (int phase = 0; phase < 2; phase++) {
-		cache->touched[phase].pages = xcalloc(LIVE_PREFETCH_MAX, sizeof(uint64_t));
-		cache->previous[phase].pages = xcalloc(LIVE_PREFETCH_MAX, sizeof(uint64_t));
-		lists = lists && cache->touched[phase].pages && cache->previous[phase].pages;
+		struct live_page_list *both[2] = {&cache->touched[phase], &cache->previous[phase]};
+		for (int k = 0; k < 2; k++) {
+			both[k]->pages = xcalloc(LIVE_PREFETCH_MAX, sizeof(uint64_t));
+			both[k]->ages = xcalloc(LIVE_PREFETCH_MAX, sizeof(uint8_t));
+			lists = lists && both[k]->pages && both[k]->ages;
+		}
 	}
 	cache->fixed_pages = xcalloc(LIVE_FIXED_SLOTS, LIVE_PAGE_SIZE);
 	cache->fixed_tags = xcalloc(LIVE_FIXED_SLOTS, sizeof(*cache->fixed_tags));
@@ -44,7 +47,9 @@ void live_cache_release(struct live_page_cache *cache)
 	free(cache->unused);
 	for (int phase = 0; phase < 2; phase++) {
 		free(cache->touched[phase].pages);
+		free(cache->touched[phase].ages);
 		free(cache->previous[phase].pages);
+		free(cache->previous[phase].ages);
 	}
 	free(cache->fixed_pages);
 	free(cache->fixed_tags);
@@ -59,12 +64,26 @@ void live_cache_forget_fixed(struct live_page_cache *cache)
 
 void live_cache_clear(struct live_page_cache *cache)
 {
-	/* This round's pages become the next round's prefetch. */
+	/* This round's pages, and those of the last few rounds not read this
+	 * time, become the next round's prefetch. */
 	for (int phase = 0; phase < 2; phase++) {
-		struct live_page_list swap = cache->previous[phase];
-		cache->previous[phase] = cache->touched[phase];
-		cache->touched[phase] = swap;
-		cache->touched[phase].count = 0;
+		struct live_page_list *now = &cache->touched[phase], *before = &cache->previous[phase];
+		size_t fresh = now->count;
+		for (size_t i = 0; i < before->count && now->count < LIVE_PREFETCH_MAX; i++) {
+			if (before->ages[i] + 1u >= LIVE_PAGE_ROUNDS)
+				continue;
+			bool seen = false;
+			for (size_t j = 0; j < fresh && !seen; j++)
+				seen = now->pages[j] == before->pages[i];
+			if (seen)
+				continue;
+			now->pages[now->count] = before->pages[i];
+			now->ages[now->count++] = (uint8_t)(before->ages[i] + 1);
+		}
+		struct live_page_list swap = *before;
+		*before = *now;
+		*now = swap;
+		now->count = 0;
 	}
 	cache->phase = 0;
 	cache->prefetch_pending = cache->previous[0].count > 0;
@@ -85,8 +104,10 @@ void live_cache_after_pause(struct live_page_cache *cache)
 static void note_touched(struct live_page_cache *cache, uint64_t page)
 {
 	struct live_page_list *list = &cache->touched[cache->phase];
-	if (list->count < LIVE_PREFETCH_MAX)
+	if (list->count < LIVE_PREFETCH_MAX) {
+		list->ages[list->count] = 0;
 		list->pages[list->count++] = page;
+	}
 }
 
 static int open_mem(struct live_backend *b)

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
@@ -322,19 +323,34 @@ int live_target_freeze(struct target *t)
 		catch_new_threads(b, &sw, deadline);
 	stop_wait_end(&sw);
 
+	/* Registers now, or when asked for (live_load_regs). */
 	size_t alive = 0;
 	for (size_t i = 0; i < b->ntasks; i++) {
 		struct live_task *task = &tasks[i];
 		if (task->ctl == CTL_GONE)
 			continue;
 		alive++;
-		if (task->ctl == CTL_STOPPED)
+		if (task->ctl == CTL_STOPPED && !b->only_running)
 			read_regs(task);
 	}
 	live_publish_threads(t, b);
 	if (!alive)
 		return err_set(ERR_PROCESS_GONE, "process %d exited", (int)t->pid);
 	return 0;
+}
+
+void live_load_regs(struct target *t, struct target_thread *th)
+{
+	struct live_backend *b = t->backend;
+	struct live_task *task = b->frozen ? find_task(b, th->tid) : NULL;
+	th->regs_pending = false;
+	if (!task || task->ctl != CTL_STOPPED)
+		return;
+	if (!task->has_regs)
+		read_regs(task);
+	th->has_regs = task->has_regs;
+	if (th->has_regs)
+		memcpy(th->regs, task->regs, sizeof(th->regs));
 }
 
 int live_target_stop_thread(struct target *t, pid_t tid)

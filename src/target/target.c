@@ -123,11 +123,18 @@ static bool waiting_syscall(int64_t nr)
  * mode (the instruction pointer is moved back onto the `syscall`
  * instruction, rax holding the number again): a thread stopped there is
  * about to wait too. */
+bool target_thread_regs(struct target *t, const struct target_thread *th)
+{
+	if (th->regs_pending && t->ops->load_regs)
+		t->ops->load_regs(t, (struct target_thread *)th);   /* a cache the target owns */
+	return th->has_regs;
+}
+
 bool target_thread_waiting(struct target *t, const struct target_thread *th)
 {
 	if (!th)
 		return false;
-	if (!th->has_regs)
+	if (!target_thread_regs(t, th))
 		return th->state && th->state != 'R';
 	if ((int64_t)th->regs[TREG_ORIG_RAX] >= 0)
 		return waiting_syscall((int64_t)th->regs[TREG_ORIG_RAX]);
