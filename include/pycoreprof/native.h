@@ -100,8 +100,13 @@ int native_unwind(struct native_unwinder *u, const struct native_thread_copy *co
 void native_symbolize(struct native_unwinder *u, uint64_t pc, bool activation, bool want_line,
                       struct native_frame *out);
 
-/* Demangle an Itanium C++ ABI name ("_Z..."): a new string the caller
- * frees, or NULL when NAME is not mangled or not understood. */
+/* The full demangled form of an Itanium C++ ABI name ("_Z..."), as
+ * c++filt prints it (parameters, template arguments, qualifiers): a new
+ * string the caller frees, or NULL when NAME is not one or uses a
+ * construct this reader does not know (mostly expressions). */
+char *demangle_full(const char *name);
+/* The qualified function name alone ("ns::sort<...>"), for names
+ * demangle_full() refuses; NULL when NAME is not understood either. */
 char *native_demangle(const char *name);
 
 /* One entry of a merged stack: a Python frame or a native frame, by index

@@ -113,7 +113,10 @@ static const struct native_function *look_up_function(struct native_unwinder *u,
 	if (slot < m->nfunctions && m->functions[slot].start < f.end)
 		f.end = m->functions[slot].start;
 	if (found) {
-		f.name = !strncmp(found, "_Z", 2) ? native_demangle(found) : NULL;
+		/* C++: as c++filt shows it, else the qualified name alone, else as is. */
+		f.name = NULL;
+		if (!strncmp(found, "_Z", 2) && !(f.name = demangle_full(found)))
+			f.name = native_demangle(found);
 		if (!f.name && !(f.name = xstrdup(found)))
 			return NULL;
 	}

@@ -87,9 +87,49 @@ static void test_demangle(void)
 	CHECK(!native_demangle("_ZZ"), "garbage is refused");
 }
 
+/* Expected texts: what c++filt prints for each. */
+static void test_demangle_full(void)
+{
+	static const char *const cases[][2] = {
+		{"_ZN5numpy4sortIiEEvPT_l", "void numpy::sort<int>(int*, long)"},
+		{"_ZN3foo3BarC2Ev", "foo::Bar::Bar()"},
+		{"_ZN3foo3BarD1Ev", "foo::Bar::~Bar()"},
+		{"_ZSt4sortIPiEvT_S1_", "void std::sort<int*>(int*, int*)"},
+		{"_ZNKSs4findERKSsm",
+		 "std::basic_string<char, std::char_traits<char>, std::allocator<char> >::find(std::basic_string<char, "
+		 "std::char_traits<char>, std::allocator<char> > const&, unsigned long) const"},
+		{"_ZN2ns5Outer5innerEv.cold", "ns::Outer::inner() [clone .cold]"},
+		{"_Z1fPFivEPA3_iRA4_KcM1AFvvE", "f(int (*)(), int (*) [3], char const (&) [4], void (A::*)())"},
+		{"_ZStlsISt11char_traitsIcEERSt13basic_ostreamIcT_ES5_PKc",
+		 "std::basic_ostream<char, std::char_traits<char> >& std::operator<< <std::char_traits<char> >"
+		 "(std::basic_ostream<char, std::char_traits<char> >&, char const*)"},
+		{"_ZZ4mainENKUlvE_clEv", "main::{lambda()#1}::operator()() const"},
+		{"_ZTVN10__cxxabiv117__class_type_infoE", "vtable for __cxxabiv1::__class_type_info"},
+		{"_ZThn8_N1B1fEv", "non-virtual thunk to B::f()"},
+		{"_ZN1A1fIJifEEEvDpOT_", "void A::f<int, float>(int&&, float&&)"},
+		{"_ZN1A1gIRiEEvOT_", "void A::g<int&>(int&)"},
+		{"_ZN12_GLOBAL__N_14workEv", "(anonymous namespace)::work()"},
+		{"_ZL6helperv", "helper()"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = demangle_full(cases[i][0]);
+		CHECK(got && !strcmp(got, cases[i][1]), "%s -> %s (expected %s)", cases[i][0], got ? got : "NULL",
+		      cases[i][1]);
+		free(got);
+	}
+	static const char *const refused[] = {"memcpy", "_Z", "_ZN", "_ZN1a", "_Z1fIT_Ev", "_ZNSt", "_Z1fS_",
+	                                      "_Z1fIXadL_Z1gvEEEvv"};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		char *got = demangle_full(refused[i]);
+		CHECK(!got, "%s is refused, not %s", refused[i], got ? got : "");
+		free(got);
+	}
+}
+
 int main(void)
 {
 	test_merge();
 	test_demangle();
+	test_demangle_full();
 	return unit_done();
 }
