@@ -625,6 +625,18 @@ static struct node *template_args(struct parser *ps)
 	return list;
 }
 
+/* NAME applied to the template arguments that follow. */
+static struct node *instantiate(struct parser *ps, struct node *template_name)
+{
+	struct node *args = template_args(ps);
+	struct node *t = args ? make(ps, N_TEMPLATE, NULL, 0) : NULL;
+	if (t) {
+		t->left = template_name;
+		t->right = args;
+	}
+	return t;
+}
+
 /* <bare-function-type>: the parameter types, after the return type when
  * WITH_RETURN. */
 static struct node *function_type(struct parser *ps, bool with_return, struct node *cv_ref)
@@ -737,13 +749,7 @@ static struct node *type_inner(struct parser *ps)
 		n = template_param(ps);
 		if (n && peek(ps, "I")) {
 			add_sub(ps, n);
-			struct node *args = template_args(ps);
-			struct node *t = args ? make(ps, N_TEMPLATE, NULL, 0) : NULL;
-			if (t) {
-				t->left = n;
-				t->right = args;
-			}
-			n = t;
+			n = instantiate(ps, n);
 		}
 	} else if (peek(ps, "Dp")) {
 		ps->p += 2;
@@ -757,13 +763,7 @@ static struct node *type_inner(struct parser *ps)
 	} else if (c == 'S' && !peek(ps, "St")) {
 		n = substitution(ps);
 		if (n && peek(ps, "I")) {
-			struct node *args = template_args(ps);
-			struct node *t = args ? make(ps, N_TEMPLATE, NULL, 0) : NULL;
-			if (t) {
-				t->left = n;
-				t->right = args;
-			}
-			n = t;
+			n = instantiate(ps, n);
 		} else {
 			/* A substitution is not a candidate again, nor is a bare
 			 * abbreviation. */
