@@ -284,3 +284,65 @@ def test_record_shares(label):
     with open(out) as source:
         check(any("[vdso]" in line or "libc" in line for line in source),
               "no native frame in the recorded stacks")
+
+
+def dynamic_symbols(path):
+    """[(start, end, name)] of the defined functions in PATH's .dynsym."""
+    readelf = lib.tool("eu-readelf", "elfutils")
+    result = lib.run([readelf, "--dyn-syms", "-W", path])
+    check(result.code == 0, "eu-readelf failed: %s", result.describe())
+    found = []
+    for line in result.text().splitlines():
+        words = line.split()
+        # Num: Value Size Type Bind Vis Ndx Name
+        if len(words) >= 8 and words[3] == "FUNC" and words[6] != "UNDEF":
+            start, size = int(words[1], 16), int(words[2])
+            found.append((start, start + max(size, 1), words[7].split("@")[0]))
+    return found
+
+
+def lowest_load(path):
+    readelf = lib.tool("eu-readelf", "elfutils")
+    result = lib.run([readelf, "-l", path])
+    loads = [int(line.split()[2], 16) for line in result.text().splitlines() if line.split()[:1] == ["LOAD"]]
+    check(loads, "no PT_LOAD in %s", path)
+    return min(loads)
+
+
+def test_debug_file_of_rewritten_binary_is_refused():
+    """A binary rewritten after its build (patchelf gives it a segment below
+    the others) no longer lines up with its separate debug file, which would
+    name the wrong functions: its frames are named from the binary itself
+    (exported functions), never from that debug file."""
+    if not os.access(lib.SYSTEM_PYTHON, os.X_OK):
+        raise lib.Missing("%s not found (Debian package python3.11-minimal)" % lib.SYSTEM_PYTHON)
+    patchelf = lib.tool("patchelf", "patchelf")
+    workdir = lib.scratch("rewritten")
+    python = os.path.join(workdir, "python3.11")
+    with open(lib.SYSTEM_PYTHON, "rb") as source, open(python, "wb") as out:
+        out.write(source.read())
+    os.chmod(python, 0o755)
+    # The same loader by a longer path: patchelf must make room.
+    loader = "/lib/x86_64-linux-gnu/../x86_64-linux-gnu/ld-linux-x86-64.so.2"
+    result = lib.run([patchelf, "--set-interpreter", loader, python])
+    check(result.code == 0, "patchelf failed: %s", result.describe())
+    check(lowest_load(python) < lowest_load(lib.SYSTEM_PYTHON),
+          "patchelf did not add a segment below the others: the case is not made")
+    truth = os.path.join(workdir, "truth.json")
+    env = dict(lib.fixture_env(), PYTHONHOME="/usr")
+    core = lib.make_core([python, os.path.join(lib.FIXTURES, FIXTURE), "qsort-abort", truth], workdir,
+                         signal.SIGABRT, env=env)
+    document = lib.core_json(core, ["--native-all", "--exe", python])
+    symbols = dynamic_symbols(python)
+    named = 0
+    for thread in document["threads"]:
+        for frame in thread["frames"]:
+            if frame["kind"] != "native" or library_name(frame) != "python3.11" or not frame.get("function"):
+                continue
+            address = int(frame["address"], 16)
+            # A return address may sit just past its caller's end.
+            covering = [name for start, end, name in symbols if start <= address - 1 < end]
+            check(frame["function"] in covering, "at 0x%x we say %s; the binary's own symbols there: %s",
+                  address, frame["function"], covering)
+            named += 1
+    check(named >= 3, "only %d frames of the interpreter named", named)
