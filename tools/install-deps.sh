@@ -4,7 +4,7 @@
 set -eu
 
 build_packages="gcc make pkg-config libelf-dev libdw-dev zlib1g-dev"
-test_packages="gdb elfutils binutils patchelf python3 procps python3.11-dbg"
+test_packages="gdb elfutils binutils patchelf python3 procps python3.11-dbg libgmp10"
 
 # The output tests' tools, by command: a node or go from elsewhere will do.
 # command:package pairs

@@ -86,6 +86,7 @@ struct target {
 	size_t nthreads;
 	struct target_mapping *mappings; /* sorted by start, non-overlapping */
 	size_t nmappings;
+	uint64_t mappings_generation;    /* changes whenever MAPPINGS is read anew */
 	bool has_signal;
 	struct target_signal signal;
 	uint64_t *auxv;         /* pairs of (type, value) */

@@ -35,7 +35,9 @@ static double realtime_now(void)
 }
 
 /* Build-ids of every mapped file, read once: a snapshot analysed elsewhere
- * names the exact binaries it needs. Files that cannot be read are left out. */
+ * names the exact binaries it needs. Files that cannot be read are left out.
+ * The paths are the session's own copies: the target reads its mappings
+ * again while sampling, which frees the old ones. */
 static int collect_build_ids(struct capture_session *s)
 {
 	struct target *t = s->live;
@@ -56,9 +58,10 @@ static int collect_build_ids(struct capture_session *s)
 		}
 		size_t len = 0;
 		const uint8_t *id = elfobj_build_id(obj, &len);
-		if (id && len && len <= sizeof(s->build_ids[0].id)) {
+		char *path = id && len && len <= sizeof(s->build_ids[0].id) ? xstrdup(m->path) : NULL;
+		if (path) {
 			struct snap_build_id *b = &s->build_ids[s->nbuild_ids++];
-			b->path = m->path;
+			b->path = path;
 			memcpy(b->id, id, len);
 			b->len = len;
 		}
@@ -103,6 +106,8 @@ void capture_session_close(struct capture_session *s)
 		live_target_detach_all(s->live);
 	target_free(s->live);
 	s->live = NULL;
+	for (size_t i = 0; s->build_ids && i < s->nbuild_ids; i++)
+		free((char *)s->build_ids[i].path);   /* the session's copies */
 	free(s->build_ids);
 	s->build_ids = NULL;
 	s->nbuild_ids = 0;

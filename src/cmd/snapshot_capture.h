@@ -23,7 +23,7 @@ struct capture_session {
 	struct target *live;     /* attached with PTRACE_SEIZE */
 	struct target *recorder; /* reads through LIVE, keeps every page */
 	struct pywalker *walker; /* reads through RECORDER */
-	struct snap_build_id *build_ids;
+	struct snap_build_id *build_ids;   /* paths are the session's own copies */
 	size_t nbuild_ids;
 	struct capture_options opts;
 };

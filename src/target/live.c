@@ -232,7 +232,15 @@ static int read_maps(struct target *t, struct live_backend *b)
 	b->mapinfo = info;
 	b->maps_read_at = time_now();
 	b->maps_stale = false;
+	t->mappings_generation++;
 	live_cache_forget_fixed(&b->cache);
+	return 0;
+}
+
+int live_refresh_maps(struct target *t, struct live_backend *b)
+{
+	if (b->maps_stale || time_now() - b->maps_read_at >= MAPS_MAX_AGE)
+		return read_maps(t, b);
 	return 0;
 }
 
@@ -278,10 +286,7 @@ int live_target_refresh(struct target *t)
 			return ret;
 		b->synced_at = now;
 	}
-	int ret = 0;
-	if (b->maps_stale || time_now() - b->maps_read_at >= MAPS_MAX_AGE)
-		ret = read_maps(t, b);
-	return ret;
+	return live_refresh_maps(t, b);
 }
 
 static int live_open_mapped_file(struct target *t, const struct target_mapping *m, char **resolved_path)

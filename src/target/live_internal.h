@@ -128,6 +128,9 @@ int live_seize(struct live_backend *b, struct live_task *task);
 /* Collect reports that arrived while the threads ran (signals to pass on,
  * stops after SIGCONT) so that no thread waits for us between samples. */
 void live_reap_reports(struct live_backend *b);
+/* live.c: read /proc/PID/maps again when it may have changed (a read fell
+ * outside them) or was read over a second ago. */
+int live_refresh_maps(struct target *t, struct live_backend *b);
 /* target_ops.load_regs: read a stopped thread's registers on demand. */
 void live_load_regs(struct target *t, struct target_thread *th);
 

@@ -295,9 +295,10 @@ int live_target_freeze(struct target *t)
 		return err_set(ERR_USAGE, "pid %d was opened without freezing", (int)t->pid);
 	if (b->frozen)
 		return 0;
-	/* Everything that reads /proc or allocates happens before the pause. */
+	/* Everything that reads /proc or allocates happens before the pause:
+	 * libraries loaded since the last look are mapped by the next sample. */
 	int ret = live_sync_tasks(t, b);
-	if (ret < 0)
+	if (ret < 0 || (ret = live_refresh_maps(t, b)) < 0)
 		return ret;
 	live_cache_clear(&b->cache);
 	live_cache_warm(b);

@@ -41,7 +41,8 @@ struct native_unwinder {
 	Dwfl_Callbacks callbacks;  /* must outlive the session */
 	char *debuginfo_path;
 	struct native_module *modules; /* sorted by start */
-	size_t nmodules;
+	size_t nmodules, modules_cap;
+	uint64_t mappings_generation;  /* of the target's mappings the modules come from */
 	uint8_t *vdso_image;       /* the vDSO read from memory, backing its Elf */
 	size_t vdso_size;
 	const struct native_thread_copy *current; /* the thread being unwound */

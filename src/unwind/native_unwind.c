@@ -314,10 +314,45 @@ static char *debug_search_path(const struct target *t)
 	return strbuf_detach(&sb);
 }
 
+/* Sort the modules by address; read the bias of those from FIRST on (the
+ * ones just reported). */
+static void sort_modules(struct native_unwinder *u, size_t first)
+{
+	for (size_t i = first; i < u->nmodules; i++) {
+		Dwarf_Addr bias = 0;
+		if (dwfl_module_getelf(u->modules[i].dwfl_module, &bias))
+			u->modules[i].bias = bias;
+	}
+	qsort(u->modules, u->nmodules, sizeof(*u->modules), compare_modules);
+}
+
+/* The target read its mappings again: report the files mapped since (a
+ * library the program loaded after sampling began). */
+static void report_new_modules(struct native_unwinder *u)
+{
+	struct target *t = u->target;
+	size_t before = u->nmodules;
+	u->mappings_generation = t->mappings_generation;
+	dwfl_report_begin_add(u->dwfl);
+	for (size_t i = 0; i < t->nmappings; i++) {
+		const struct target_mapping *m = &t->mappings[i];
+		if (!m->path || m->file_offset != 0 || m->path[0] != '/')
+			continue;
+		bool known = false;
+		for (size_t k = 0; k < before && !known; k++)
+			known = u->modules[k].start <= m->start && m->start < u->modules[k].end;
+		if (!known && report_file(u, i, &u->modules_cap) < 0)
+			break;
+	}
+	dwfl_report_end(u->dwfl, NULL, NULL);
+	if (u->nmodules > before)
+		sort_modules(u, before);
+	err_clear();
+}
+
 int native_unwinder_new(struct target *t, const struct pyinfo *py, struct native_unwinder **out)
 {
 	struct native_unwinder *u = xcalloc(1, sizeof(*u));
-	size_t cap = 0;
 	int ret = -ERR_NOMEM;
 	if (!u)
 		return -ERR_NOMEM;
@@ -335,23 +370,19 @@ int native_unwinder_new(struct target *t, const struct pyinfo *py, struct native
 		const struct target_mapping *m = &t->mappings[i];
 		if (!m->path || m->file_offset != 0 || m->path[0] != '/')
 			continue;
-		if ((ret = report_file(u, i, &cap)) < 0)
+		if ((ret = report_file(u, i, &u->modules_cap)) < 0)
 			goto fail;
 	}
-	if ((ret = report_vdso(u, &cap)) < 0)
+	if ((ret = report_vdso(u, &u->modules_cap)) < 0)
 		goto fail;
+	u->mappings_generation = t->mappings_generation;
 	dwfl_report_end(u->dwfl, NULL, NULL);
 	if (!u->nmodules) {
 		ret = err_set(ERR_NOENT, "none of the files mapped by pid %d could be opened for native unwinding",
 		              (int)t->pid);
 		goto fail;
 	}
-	qsort(u->modules, u->nmodules, sizeof(*u->modules), compare_modules);
-	for (size_t i = 0; i < u->nmodules; i++) {
-		Dwarf_Addr bias = 0;
-		if (dwfl_module_getelf(u->modules[i].dwfl_module, &bias))
-			u->modules[i].bias = bias;
-	}
+	sort_modules(u, 0);
 	if (!dwfl_attach_state(u->dwfl, NULL, t->pid ? t->pid : 1, &thread_callbacks, u)) {
 		ret = err_set(ERR_CORRUPT, "cannot start native unwinding of pid %d: %s", (int)t->pid,
 		              dwfl_errmsg(-1));
@@ -410,6 +441,8 @@ int native_unwind(struct native_unwinder *u, const struct native_thread_copy *co
 	*count = 0;
 	if (!max)
 		return 0;
+	if (u->target->mappings_generation != u->mappings_generation)
+		report_new_modules(u);
 	u->current = copy;
 	/* The end of a stack is reported as an error by some architectures: what
 	 * was walked is the answer either way. */

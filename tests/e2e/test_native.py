@@ -286,6 +286,55 @@ def test_record_shares(label):
               "no native frame in the recorded stacks")
 
 
+@lib.each(lambda: [label for label in lib.interpreter_labels()
+                   if label in ("pyenv-2.7.18",) or label.startswith("debian-3.1")][-2:])
+def test_record_library_loaded_later(label):
+    """A library the program loads after record attached (libgmp through
+    ctypes) is unwound through and named: the unwinder learns of it."""
+    python = lib.interpreter(label)
+    workdir = lib.scratch("native-late")
+    go = os.path.join(workdir, "go")
+    out = os.path.join(workdir, "late.folded")
+    log = open(os.path.join(workdir, "fixture.log"), "wb")
+    proc = subprocess.Popen([python, os.path.join(lib.FIXTURES, FIXTURE), "late-library", go], cwd=workdir,
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            env=lib.fixture_env())
+    log.close()
+    try:
+        deadline = time.time() + 30
+        while not os.path.exists(go + ".ready"):
+            check(proc.poll() is None and time.time() < deadline, "the fixture did not get ready")
+            time.sleep(0.02)
+        recorder = subprocess.Popen([lib.pycoreprof(), "record", "--native", "--rate", "200", "--pid",
+                                     str(proc.pid), "-o", out], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1.0)   # sampling is under way before the library is loaded
+        with open(go, "w") as flag:
+            flag.write("go\n")
+        _, err = recorder.communicate(timeout=60)
+        # 1: some samples failed, as the last ones may while the process exits.
+        check(recorder.returncode in (0, 1), "record exited %d: %s", recorder.returncode,
+              err.decode("utf-8", "replace")[-500:])
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    with open(out) as source:
+        lines = source.read().splitlines()
+    gmp = [line for line in lines if "(libgmp" in line]
+    check(gmp, "no frame in libgmp among %d stacks: %s", len(lines), lines[:5])
+    # Named from the library's symbols: the unwinder has it as a module.
+    check(any("__gmpz_fac_ui (libgmp" in line for line in gmp), "libgmp's frames are not named: %s", gmp[:3])
+    # Unwound through it (its CFI known): the call's way in through ctypes
+    # and libffi lies between the Python caller and libgmp's frames.
+    def through(line):
+        below = line.split("(libgmp")[0]
+        caller = below.find("compute_with_late_library")
+        return caller >= 0 and ("(libffi" in below[caller:] or "(_ctypes" in below[caller:])
+    check(any(through(line) for line in gmp),
+          "libgmp was not unwound through to compute_with_late_library via ctypes: %s", gmp[:3])
+
+
 def dynamic_symbols(path):
     """[(start, end, name)] of the defined functions in PATH's .dynsym."""
     readelf = lib.tool("eu-readelf", "elfutils")
