@@ -102,6 +102,35 @@ def test_core_qsort_callback(label):
           describe(thread["frames"]))
 
 
+def test_stripped_interpreter_without_debug_files():
+    """Debian's stripped python3.11 with its debug files out of reach
+    (PYCOREPROF_DEBUG_DIRS empty, as without python3.11-dbg): the merge is
+    as exact, from the functions the interpreter exports."""
+    label = "debian-3.11"
+    if label not in lib.interpreter_labels():
+        raise lib.Missing("%s not found (Debian package python3.11-minimal)" % lib.SYSTEM_PYTHON)
+    core, truth = native_core(label, "qsort-abort", signal.SIGABRT)
+    with_files = lib.core_json(core, ["--native-all"])
+    env = dict(os.environ, PYCOREPROF_DEBUG_DIRS="")
+    result = lib.run([lib.pycoreprof(), "core", core, "--json", "--native"], env=env)
+    check(result.code == 0, "expected exit 0: %s", result.describe())
+    document = lib.parse_json(result)
+    thread = main_thread(document, truth)
+    check_python_part(thread, truth)
+    check_qsort_order(thread)
+    # The debug files did name more of the interpreter's own functions.
+    result = lib.run([lib.pycoreprof(), "core", core, "--json", "--native-all"], env=env)
+    without_files = lib.parse_json(result)
+
+    def unnamed(document):
+        return sum(1 for frame in main_thread(document, truth)["frames"]
+                   if frame["kind"] == "native" and library_name(frame) == "python3.11"
+                   and not frame.get("function"))
+    check(unnamed(without_files) > unnamed(with_files) == 0,
+          "unnamed interpreter frames: %d without the debug files, %d with them", unnamed(without_files),
+          unnamed(with_files))
+
+
 @lib.each_interpreter
 def test_core_abort(label):
     core, truth = native_core(label, "abort", signal.SIGABRT)
