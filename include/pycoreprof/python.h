@@ -55,6 +55,9 @@ struct pythread {
 	pid_t tid;                  /* OS thread id, 0 if unknown */
 	bool holds_gil;
 	uint64_t frame_addr;        /* innermost frame, 0 when no Python code runs */
+	/* 3.11/3.12 with pywalker_lazy_frames(): where FRAME_ADDR is read from
+	 * when the stack is walked (the thread's C stack), else 0. */
+	uint64_t cframe_addr;
 	uint64_t interp_addr;
 };
 
@@ -63,6 +66,11 @@ struct pythread {
  * -ERR_UNMAPPED / -ERR_CORRUPT (runtime unreadable). T must outlive the
  * walker. */
 int pywalker_new(struct target *t, struct pywalker **out);
+/* Leave each thread's innermost frame unread by pywalker_threads() where
+ * reaching it costs a read of its own (3.11/3.12's cframe, on the thread's
+ * C stack): pywalker_stack_raw() reads it. For samplers that walk only some
+ * threads. */
+void pywalker_lazy_frames(struct pywalker *w, bool lazy);
 void pywalker_free(struct pywalker *w);
 const struct pyinfo *pywalker_info(const struct pywalker *w);
 

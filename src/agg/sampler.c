@@ -34,6 +34,8 @@ void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struc
 	 * them would wake them. Stopped threads are told idle by their
 	 * registers. With --idle every thread is stopped and nobody asks. */
 	live_target_want_run_states(t, !opts->idle);
+	/* Only the threads kept are walked: their frames only are reached. */
+	pywalker_lazy_frames(w, true);
 	if (opts->freeze)
 		live_target_stop_only_running(t, !opts->idle);
 }
@@ -120,7 +122,7 @@ again:
 			c->name[0] = '\0';
 		c->nframes = 0;
 		c->failed = false;
-		if (threads[i].frame_addr &&
+		if ((threads[i].frame_addr || threads[i].cframe_addr) &&
 		    pywalker_stack_raw(s->walker, &threads[i], c->frames, MAX_DEPTH, &c->nframes) < 0) {
 			c->failed = true;
 			*torn = true;

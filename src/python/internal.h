@@ -37,6 +37,7 @@ struct pywalker {
 	struct target *target;
 	struct pyinfo info;
 	char *library_path;
+	bool lazy_frames;            /* pywalker_lazy_frames() */
 	char *binaries_unused;       /* owns info.binaries_unused */
 	struct py_layout layout;     /* effective layout (table + debug offsets) */
 	unsigned major, minor;

@@ -65,6 +65,11 @@ void pywalker_free(struct pywalker *w)
 	free(w);
 }
 
+void pywalker_lazy_frames(struct pywalker *w, bool lazy)
+{
+	w->lazy_frames = lazy;
+}
+
 const struct pyinfo *pywalker_info(const struct pywalker *w)
 {
 	return &w->info;
@@ -185,7 +190,10 @@ int pywalker_threads(struct pywalker *w, const struct pythread **threads, size_t
 				th->frame_addr = load_u64(buf, L->tstate_frame);
 			} else if (L->tstate_cframe >= 0) {
 				uint64_t cframe = load_u64(buf, L->tstate_cframe);
-				if (cframe && target_read_u64(t, cframe + (uint64_t)L->cframe_current_frame, &th->frame_addr) < 0)
+				if (w->lazy_frames)
+					th->cframe_addr = cframe;
+				else if (cframe &&
+				         target_read_u64(t, cframe + (uint64_t)L->cframe_current_frame, &th->frame_addr) < 0)
 					th->frame_addr = 0;
 			} else {
 				th->frame_addr = load_u64(buf, L->tstate_current_frame);
@@ -255,6 +263,9 @@ int pywalker_stack_raw(struct pywalker *w, const struct pythread *th, struct pyf
 	uint64_t frame = th->frame_addr;
 	size_t n = 0;
 	int ret = 0;
+	if (!frame && th->cframe_addr &&
+	    (ret = target_read_u64(w->target, th->cframe_addr + (uint64_t)L->cframe_current_frame, &frame)) < 0)
+		return ret;
 	/* Skipped shim frames count too, so a cycle cannot spin forever. */
 	size_t budget = 2 * max + 64;
 	bool modern = L->iframe_previous >= 0;

@@ -23,7 +23,7 @@ static int walk_one(struct pywalker *w, const struct pythread *th, struct pyfram
                     struct thread_stack *ts, const struct pyframe **innermost)
 {
 	size_t n = 0;
-	int ret = th->frame_addr ? pywalker_stack(w, th, scratch, MAX_FRAMES, &n) : 0;
+	int ret = th->frame_addr || th->cframe_addr ? pywalker_stack(w, th, scratch, MAX_FRAMES, &n) : 0;
 	if (ret < 0)
 		ts->error = xasprintf("%s%s%s", err_message(ret), *err_context() ? ": " : "", err_context());
 	*innermost = n ? &scratch[0] : NULL;
