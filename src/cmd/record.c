@@ -199,6 +199,17 @@ static void sleep_until(double deadline)
 		;
 }
 
+/* The median of the last pauses (1024 at most), for the status line: a copy
+ * of them is sorted, not the hours of pauses a long recording keeps. */
+static double recent_median(const double *pauses, size_t n)
+{
+	enum { RECENT = 1024 };
+	double copy[RECENT];
+	size_t k = n < RECENT ? n : RECENT;
+	memcpy(copy, pauses + (n - k), k * sizeof(*copy));
+	return percentile(copy, k, 50);
+}
+
 static char *default_output_name(pid_t pid, int format)
 {
 	char stamp[32];
@@ -527,8 +538,7 @@ int cmd_record(int argc, char **argv)
 			        (unsigned long long)st->samples, (double)st->samples / (now - start),
 			        (unsigned long long)st->errors);
 			if (o.sampling.freeze && st->npauses)
-				fprintf(stderr, "  pause %.0fus median",
-				        1e6 * percentile(r.procs[0].sampler.stats.pauses, st->npauses, 50));
+				fprintf(stderr, "  pause %.0fus median", 1e6 * recent_median(st->pauses, st->npauses));
 			fputs("   ", stderr);
 		}
 		sleep_until(next);
