@@ -76,9 +76,13 @@ static int ensure_captures(struct sampler *s, size_t n)
 static bool keep_thread(const struct sampler *s, const struct pythread *th, const struct target_thread *os,
                         bool *waiting)
 {
-	*waiting = !th->holds_gil && target_thread_waiting(s->target, os);
-	if (s->opts.gil_only)
+	/* With --gil only the holder counts, and it is not waiting: asking
+	 * about the others would read their registers inside the pause. */
+	if (s->opts.gil_only) {
+		*waiting = false;
 		return th->holds_gil;
+	}
+	*waiting = !th->holds_gil && target_thread_waiting(s->target, os);
 	return s->opts.idle || !*waiting;
 }
 
