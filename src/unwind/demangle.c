@@ -184,6 +184,23 @@ static const char *const builtins[][2] = {
 	{"Dc", "decltype(auto)"}, {"Dn", "decltype(nullptr)"},
 };
 
+/* "[<number>] _" numbering lambdas, unnamed types and default arguments,
+ * as the number shown: 1 when absent, N + 2 for N. NULL when malformed. */
+static struct node *ordinal(struct parser *ps)
+{
+	size_t count = 0;
+	bool numbered = number(ps, &count);
+	if (!eat(ps, "_"))
+		return NULL;
+	return make(ps, N_LITERAL, NULL, numbered ? count + 2 : 1);
+}
+
+/* Whether N is the builtin void: a parameter list of it alone is "()". */
+static bool is_void(const struct node *n)
+{
+	return n->kind == N_TEXT && n->len == 4 && !memcmp(n->text, "void", 4);
+}
+
 /* <source-name>: <length> <identifier>. */
 static struct node *source_name(struct parser *ps)
 {
@@ -280,11 +297,7 @@ static struct node *unqualified_name(struct parser *ps, struct node *scope)
 		if (n)
 			n->left = base;
 	} else if (eat(ps, "Ut")) {
-		size_t count = 0;
-		bool numbered = number(ps, &count);
-		if (!eat(ps, "_"))
-			return NULL;
-		struct node *num = make(ps, N_LITERAL, NULL, numbered ? count + 2 : 1);
+		struct node *num = ordinal(ps);
 		n = num ? make(ps, N_SPECIAL, "{unnamed type#", 14) : NULL;
 		if (n)
 			n->left = num;
@@ -295,16 +308,9 @@ static struct node *unqualified_name(struct parser *ps, struct node *scope)
 			if (np == MAX_TEMPLATE_ARGS || !(params[np++] = type(ps)))
 				return NULL;
 		}
-		size_t count = 0;
-		bool numbered = number(ps, &count);
-		if (!eat(ps, "_"))
-			return NULL;
-		struct node *plist = np == 1 && params[0]->kind == N_TEXT && params[0]->len == 4 &&
-		                             !memcmp(params[0]->text, "void", 4)
-		                         ? list_of(ps, params, 0)
-		                         : list_of(ps, params, np);
-		struct node *num = make(ps, N_LITERAL, NULL, numbered ? count + 2 : 1);
-		n = plist && num ? make(ps, N_SPECIAL, "{lambda", 7) : NULL;
+		struct node *num = ordinal(ps);
+		struct node *plist = num ? list_of(ps, params, np == 1 && is_void(params[0]) ? 0 : np) : NULL;
+		n = plist ? make(ps, N_SPECIAL, "{lambda", 7) : NULL;
 		if (n) {
 			n->left = plist;
 			n->right = num;
@@ -480,11 +486,7 @@ static struct node *local_name(struct parser *ps, bool *is_template, struct node
 	} else {
 		struct node *scope = NULL;
 		if (eat(ps, "d")) { /* default argument scope: d [<number>] _ */
-			size_t count = 0;
-			bool numbered = number(ps, &count);
-			if (!eat(ps, "_"))
-				return NULL;
-			struct node *num = make(ps, N_LITERAL, NULL, numbered ? count + 2 : 1);
+			struct node *num = ordinal(ps);
 			scope = num ? make(ps, N_SPECIAL, "{default arg#", 13) : NULL;
 			if (!scope)
 				return NULL;
@@ -650,7 +652,7 @@ static struct node *function_type(struct parser *ps, bool with_return, struct no
 		if (n == MAX_TEMPLATE_ARGS || !(params[n++] = type(ps)))
 			return NULL;
 	}
-	if (n == 1 && params[0]->kind == N_TEXT && params[0]->len == 4 && !memcmp(params[0]->text, "void", 4))
+	if (n == 1 && is_void(params[0]))
 		n = 0;
 	struct node *f = make(ps, N_FUNCTION, cv_ref ? cv_ref->text : NULL, cv_ref ? cv_ref->len : 0);
 	struct node *list = f ? list_of(ps, params, n) : NULL;
