@@ -280,14 +280,14 @@ static void add_sysroot_debug_dirs(const struct target *t, struct strbuf *sb)
 		if (!usr || usr == path)
 			continue;
 		char *dir = xasprintf("%.*s/usr/lib/debug", (int)(usr - path), path);
+		size_t len = dir ? strlen(dir) : 0;
+		const char *seen = dir && sb->buf ? strstr(sb->buf, dir) : NULL;
 		struct stat st;
-		if (dir && stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
-			size_t len = strlen(dir);
-			const char *seen = sb->buf ? strstr(sb->buf, dir) : NULL;
-			if (!seen || (seen[len] != ':' && seen[len] != '\0')) {
-				strbuf_addch(sb, ':');
-				strbuf_addstr(sb, dir);
-			}
+		/* Mappings share a few roots: look each up once. */
+		if (dir && (!seen || (seen[len] != ':' && seen[len] != '\0')) && stat(dir, &st) == 0 &&
+		    S_ISDIR(st.st_mode)) {
+			strbuf_addch(sb, ':');
+			strbuf_addstr(sb, dir);
 		}
 		free(dir);
 	}
