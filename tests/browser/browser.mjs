@@ -31,3 +31,23 @@ export async function launch() {
   };
   return { context, close };
 }
+
+// The flame graph frames a page shows (display not none), each with its
+// label (the title without its sample counts), title, bar geometry, the
+// text drawn in it (null when none) and whether a search matched it.
+export async function drawnFrames(page) {
+  return page.$$eval('g.f', (gs) => gs.filter((g) => g.style.display !== 'none').map((g) => {
+    const title = g.querySelector('title').textContent;
+    const rect = g.querySelector('rect');
+    const text = g.querySelector('text');
+    return {
+      label: title.replace(/ \([0-9,]+ samples?, [0-9.]+%[^()]*\)$/, ''),
+      title,
+      width: +rect.getAttribute('width'),
+      x: +rect.getAttribute('x'),
+      y: +rect.getAttribute('y'),
+      text: text ? text.textContent : null,
+      match: g.classList.contains('match'),
+    };
+  }));
+}

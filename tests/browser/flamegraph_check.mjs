@@ -6,18 +6,16 @@
 // text; with QUERY, the state restored from ?QUERY at load.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { launch } from './browser.mjs';
+import { drawnFrames, launch } from './browser.mjs';
 
 const [svg, shots, zoomLabel, term, query] = process.argv.slice(2);
 
+// Every frame of the known profile is wide enough for its label.
 async function frames(page) {
-  return page.$$eval('g.f', (gs) => gs.filter((g) => g.style.display !== 'none').map((g) => ({
-    label: g.querySelector('title').textContent.replace(/ \([0-9,]+ samples?, [0-9.]+%[^()]*\)$/, ''),
-    width: +g.querySelector('rect').getAttribute('width'),
-    x: +g.querySelector('rect').getAttribute('x'),
-    text: g.querySelector('text').textContent,
-    match: g.classList.contains('match'),
-  })));
+  const drawn = await drawnFrames(page);
+  const bare = drawn.find((f) => f.text === null);
+  if (bare) throw new Error(`frame ${bare.label} is drawn without its text`);
+  return drawn;
 }
 
 async function main() {

@@ -5,22 +5,9 @@
 // frames it highlighted. Prints JSON for tests/e2e/test_outputs.py:
 //   node thin_frames_check.mjs SVG ZOOM_LABEL THIN_LABEL SEARCH_REGEX
 import { pathToFileURL } from 'node:url';
-import { launch } from './browser.mjs';
+import { drawnFrames, launch } from './browser.mjs';
 
 const [svg, zoomLabel, thinLabel, term] = process.argv.slice(2);
-const SUFFIX = / \([0-9,]+ samples?, [0-9.]+%[^()]*\)$/;
-
-async function drawn(page) {
-  return page.$$eval('g.f', (gs, suffix) => gs.filter((g) => g.style.display !== 'none').map((g) => ({
-    label: g.querySelector('title').textContent.replace(new RegExp(suffix), ''),
-    title: g.querySelector('title').textContent,
-    width: +g.querySelector('rect').getAttribute('width'),
-    y: +g.querySelector('rect').getAttribute('y'),
-    text: g.querySelector('text') ? g.querySelector('text').textContent : null,
-    match: g.classList.contains('match'),
-  })), SUFFIX.source);
-}
-
 async function main() {
   const { context, close } = await launch();
   const errors = [];
@@ -30,19 +17,19 @@ async function main() {
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
     await page.goto(pathToFileURL(svg).href);
-    out.initial = await drawn(page);
+    out.initial = await drawnFrames(page);
     const index = out.initial.findIndex((f) => f.label === zoomLabel);
     if (index < 0) throw new Error(`no frame labelled ${zoomLabel}`);
     await page.locator('g.f').nth(index).click();
-    out.zoomed = await drawn(page);
+    out.zoomed = await drawnFrames(page);
     const thin = page.locator('g.f', { has: page.locator('title', { hasText: thinLabel }) });
     await thin.first().hover();
     out.hover = await page.textContent('#details');
     await page.evaluate((t) => search(t), term);
     out.matched_percent = await page.getAttribute('#matched', 'data-percent');
-    out.searched = await drawn(page);
+    out.searched = await drawnFrames(page);
     await page.click('#reset');
-    out.reset = await drawn(page);
+    out.reset = await drawnFrames(page);
   } finally {
     out.errors = errors;
     await close();

@@ -38,6 +38,29 @@ def check_same_frames(what, expected, actual):
         lib.compare_frames("%s, thread %s" % (what, tid), expected[tid], actual[tid])
 
 
+def note_segments(data):
+    """(offset, size) of each PT_NOTE segment of the plain ELF core DATA."""
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    for index in range(phnum):
+        p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + index * phentsize)
+        if p_type == 4:
+            yield p_offset, p_filesz
+
+
+def core_notes(data):
+    """(name without its NULs, type, descriptor offset, descriptor size) of
+    every note of the plain ELF core DATA, as docs/snapshot-format.md says."""
+    for offset, size in note_segments(data):
+        at = offset
+        while at + 12 <= offset + size:
+            namesz, descsz, note_type = struct.unpack_from("<III", data, at)
+            name = bytes(data[at + 12:at + 12 + namesz]).rstrip(b"\0")
+            desc_at = at + 12 + (namesz + 3) // 4 * 4
+            yield name, note_type, desc_at, descsz
+            at = desc_at + (descsz + 3) // 4 * 4
+
+
 def hide_binaries(path, out_path):
     """A plain copy of the snapshot at PATH as another machine would see it:
     every file path in its notes names a directory that does not exist (same
@@ -47,28 +70,17 @@ def hide_binaries(path, out_path):
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
     data = bytearray(data)
-    phoff, = struct.unpack_from("<Q", data, 32)
-    phentsize, phnum = struct.unpack_from("<HH", data, 54)
     paths = set()
-    for index in range(phnum):
-        p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", data,
-                                                                 phoff + index * phentsize)
-        if p_type != 4:  # PT_NOTE
-            continue
-        at, end = p_offset, p_offset + p_filesz
-        while at + 12 <= end:
-            namesz, descsz, note_type = struct.unpack_from("<III", data, at)
-            name = bytes(data[at + 12:at + 12 + namesz]).rstrip(b"\0")
-            desc = at + 12 + ((namesz + 3) & ~3)
-            if name == b"CORE" and note_type == 0x46494c45:  # NT_FILE
-                count, = struct.unpack_from("<Q", data, desc)
-                strings = bytes(data[desc + 16 + 24 * count:desc + descsz]).split(b"\0")
-                paths.update(text for text in strings[:count] if text.startswith(b"/"))
-            at = desc + ((descsz + 3) & ~3)
-        notes = bytes(data[p_offset:end])
+    for name, note_type, desc, descsz in core_notes(data):
+        if name == b"CORE" and note_type == 0x46494c45:  # NT_FILE
+            count, = struct.unpack_from("<Q", data, desc)
+            strings = bytes(data[desc + 16 + 24 * count:desc + descsz]).split(b"\0")
+            paths.update(text for text in strings[:count] if text.startswith(b"/"))
+    for offset, size in note_segments(data):
+        notes = bytes(data[offset:offset + size])
         for hidden in sorted(paths, key=len, reverse=True):
             notes = notes.replace(hidden + b"\0", hidden[:1] + b"X" + hidden[2:] + b"\0")
-        data[p_offset:end] = notes
+        data[offset:offset + size] = notes
     with open(out_path, "wb") as out:
         out.write(bytes(data))
     return sorted(text.decode("utf-8", "replace") for text in paths)
@@ -305,22 +317,10 @@ def test_usage():
 
 def snapshot_note(data):
     """(offset of the descriptor, its bytes) of the pycoreprof note of the
-    plain ELF core DATA, parsed as docs/snapshot-format.md says."""
-    import struct
-    phoff, = struct.unpack_from("<Q", data, 32)
-    phnum, = struct.unpack_from("<H", data, 56)
-    for index in range(phnum):
-        kind, _, offset, _, _, size = struct.unpack_from("<IIQQQQ", data, phoff + 56 * index)
-        if kind != 4:
-            continue
-        at = offset
-        while at < offset + size:
-            namesz, descsz, note_type = struct.unpack_from("<III", data, at)
-            name = data[at + 12:at + 12 + namesz]
-            desc_at = at + 12 + (namesz + 3) // 4 * 4
-            if name == b"PYCOREPROF\0" and note_type == 0x50435046:
-                return desc_at, data[desc_at:desc_at + descsz]
-            at = desc_at + (descsz + 3) // 4 * 4
+    plain ELF core DATA."""
+    for name, note_type, desc_at, descsz in core_notes(data):
+        if name == b"PYCOREPROF" and note_type == 0x50435046:
+            return desc_at, data[desc_at:desc_at + descsz]
     raise lib.Failure("no pycoreprof note")
 
 
@@ -329,7 +329,6 @@ def test_note_build_ids():
     of every mapped ELF file; the reader checks files against them: a file
     whose build-id no longer matches the recorded one is not used, and the
     Python frames come from the snapshot's own pages, the file named."""
-    import struct
     label = lib.interpreter_labels()[-1]
     with dumping.Parked(label) as fixture:
         plain = snapshot(fixture.pid, os.path.join(fixture.workdir, "ids.core"), ["--no-compress"])
