@@ -136,6 +136,12 @@ int live_target_open(pid_t pid, const struct live_open_options *opts, struct tar
  * pending one (it is raised again when the caller has a handler for it).
  * Errors: -ERR_PROCESS_GONE when every thread has exited. */
 int live_target_freeze(struct target *t);
+/* The part of live_target_freeze() that needs no stop (thread list, run
+ * states, mappings), done now so that a walk can rehearse the one the
+ * pause is for: on the running process, its result thrown away. The walk
+ * in the pause then finds every cache it uses warm, and live_target_freeze()
+ * fetches in one read just the pages the rehearsal read. */
+int live_target_prepare_freeze(struct target *t);
 /* Which threads live_target_freeze() stops: every one (the default), or
  * with ONLY_RUNNING those that may be running (run state R or D, read just
  * before the pause). A thread asleep in the kernel cannot change its stack

@@ -87,8 +87,10 @@ static bool keep_thread(const struct sampler *s, const struct pythread *th, cons
 }
 
 /* Read the stacks; in freeze mode this is the whole pause. *TORN is set
- * when the thread list or a stack could not be read to the end. */
-static int capture(struct sampler *s, size_t *ncaptured, bool *torn)
+ * when the thread list or a stack could not be read to the end. A
+ * REHEARSAL reads the running process before a freeze only to warm the
+ * caches: it stops no thread and copies no native stack. */
+static int capture(struct sampler *s, bool rehearsal, size_t *ncaptured, bool *torn)
 {
 	const struct pythread *threads;
 	size_t n = 0, kept = 0;
@@ -101,7 +103,7 @@ again:
 		return ret;
 	if ((ret = ensure_captures(s, n)) < 0)
 		return ret;
-	if (s->native)
+	if (s->native && !rehearsal)
 		sampler_native_begin(s->native);
 	for (size_t i = 0; i < n; i++) {
 		const struct target_thread *os = target_find_thread(s->target, threads[i].tid);
@@ -111,7 +113,7 @@ again:
 		/* Kept but left running by the freeze: the GIL holder asleep in a
 		 * system call, or just woken. Stop it, then read the thread list
 		 * again: it may have moved on since its state was read. */
-		if (s->opts.freeze && !stopped_late && os && !os->has_regs && !os->regs_pending &&
+		if (s->opts.freeze && !rehearsal && !stopped_late && os && !os->has_regs && !os->regs_pending &&
 		    live_target_stop_thread(s->target, os->tid) == 0) {
 			stopped_late = true;
 			live_target_forget_pages(s->target);
@@ -131,7 +133,7 @@ again:
 			c->failed = true;
 			*torn = true;
 		}
-		c->native_copy = s->native ? sampler_native_copy(s->native, s->target, os) : -1;
+		c->native_copy = s->native && !rehearsal ? sampler_native_copy(s->native, s->target, os) : -1;
 	}
 	*ncaptured = kept;
 	return 0;
@@ -261,21 +263,29 @@ int sampler_sample(struct sampler *s)
 	int ret;
 	bool torn = false;
 	if (s->opts.freeze) {
+		/* The walk first runs on the running process and its result is
+		 * thrown away: after the sleep between samples our caches, the
+		 * kernel's and the CPU's are cold, and the walk in the pause would
+		 * take three times as long. It also tells the freeze which pages
+		 * to fetch. */
+		if ((ret = live_target_prepare_freeze(s->target)) < 0)
+			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
+		(void)capture(s, true, &ncaptured, &torn);
 		if ((ret = live_target_freeze(s->target)) < 0)
 			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
-		int captured = capture(s, &ncaptured, &torn);
+		int captured = capture(s, false, &ncaptured, &torn);
 		live_target_resume(s->target);
 		record_pause(s, live_target_last_pause(s->target));
 		ret = captured;
 	} else {
 		if ((ret = live_target_refresh(s->target)) < 0)
 			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
-		ret = capture(s, &ncaptured, &torn);
+		ret = capture(s, false, &ncaptured, &torn);
 		/* The process ran while we read: a torn stack is read once more,
 		 * with fresh pages. */
 		if (torn && ret != -ERR_PROCESS_GONE) {
 			live_target_forget_pages(s->target);
-			ret = capture(s, &ncaptured, &torn);
+			ret = capture(s, false, &ncaptured, &torn);
 		}
 	}
 	/* A torn thread list with every stack whole still counts once. */

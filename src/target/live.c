@@ -275,6 +275,7 @@ int live_target_refresh(struct target *t)
 		return 0;
 	if (b->frozen)
 		return 0;   /* memory cannot change while frozen: keep the cache */
+	b->rehearsing = false;
 	live_cache_clear(&b->cache);
 	/* Without run states to read, the thread list only matters for new
 	 * threads, which the Python thread list shows anyway: relist at most

@@ -81,6 +81,7 @@ struct live_backend {
 	bool only_running;           /* freezes leave threads asleep in the kernel alone */
 	double synced_at;            /* time of the last thread listing */
 	bool frozen;
+	bool rehearsing;             /* prepared for a freeze: the walk now read is its rehearsal */
 	bool stopped_any;            /* this freeze has interrupted a thread */
 	double stopped_at;           /* time of the first interrupt of this freeze */
 	double last_pause;           /* seconds between the last freeze's first interrupt and its last resume */
@@ -139,6 +140,10 @@ int live_mem_read(struct target *t, uint64_t addr, void *buf, size_t len);
 int live_cache_init(struct live_page_cache *cache);
 void live_cache_release(struct live_page_cache *cache);
 void live_cache_clear(struct live_page_cache *cache);
+/* A new round after a rehearsal (a walk of the running process just
+ * before the pause): the pause fetches just the pages the rehearsal read,
+ * not those of earlier rounds. */
+void live_cache_after_rehearsal(struct live_page_cache *cache);
 /* The pause of this round is over: what is read from now on belongs to the
  * decoding phase (pages stay valid). */
 void live_cache_after_pause(struct live_page_cache *cache);

@@ -62,6 +62,16 @@ void live_cache_forget_fixed(struct live_page_cache *cache)
 		memset(cache->fixed_tags, 0, LIVE_FIXED_SLOTS * sizeof(*cache->fixed_tags));
 }
 
+static void next_generation(struct live_page_cache *cache)
+{
+	/* Bumping the generation invalidates every slot at once. */
+	if (++cache->gen == 0) {
+		if (cache->gens)
+			memset(cache->gens, 0, LIVE_CACHE_SLOTS * sizeof(*cache->gens));
+		cache->gen = 1;
+	}
+}
+
 void live_cache_clear(struct live_page_cache *cache)
 {
 	/* This round's pages, and those of the last few rounds not read this
@@ -87,12 +97,21 @@ void live_cache_clear(struct live_page_cache *cache)
 	}
 	cache->phase = 0;
 	cache->prefetch_pending = cache->previous[0].count > 0;
-	/* Bumping the generation invalidates every slot at once. */
-	if (++cache->gen == 0) {
-		if (cache->gens)
-			memset(cache->gens, 0, LIVE_CACHE_SLOTS * sizeof(*cache->gens));
-		cache->gen = 1;
-	}
+	next_generation(cache);
+}
+
+void live_cache_after_rehearsal(struct live_page_cache *cache)
+{
+	/* The rehearsal read only in the first phase; the decoding phase
+	 * keeps its history. */
+	struct live_page_list *now = &cache->touched[0], *before = &cache->previous[0];
+	struct live_page_list swap = *before;
+	*before = *now;
+	*now = swap;
+	now->count = 0;
+	cache->phase = 0;
+	cache->prefetch_pending = before->count > 0;
+	next_generation(cache);
 }
 
 void live_cache_after_pause(struct live_page_cache *cache)

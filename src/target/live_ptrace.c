@@ -288,20 +288,50 @@ static void catch_new_threads(struct live_backend *b, struct stop_wait *sw, doub
 	}
 }
 
-int live_target_freeze(struct target *t)
+/* Everything that reads /proc or allocates happens before the pause:
+ * libraries loaded since the last look are mapped by the next sample. */
+static int prepare(struct target *t, struct live_backend *b)
 {
-	struct live_backend *b = t->backend;
-	if (t->kind != TARGET_LIVE || !b->freeze)
-		return err_set(ERR_USAGE, "pid %d was opened without freezing", (int)t->pid);
-	if (b->frozen)
-		return 0;
-	/* Everything that reads /proc or allocates happens before the pause:
-	 * libraries loaded since the last look are mapped by the next sample. */
 	int ret = live_sync_tasks(t, b);
 	if (ret < 0 || (ret = live_refresh_maps(t, b)) < 0)
 		return ret;
 	live_cache_clear(&b->cache);
-	live_cache_warm(b);
+	return 0;
+}
+
+static int check_freezable(const struct target *t)
+{
+	const struct live_backend *b = t->backend;
+	if (t->kind != TARGET_LIVE || !b->freeze)
+		return err_set(ERR_USAGE, "pid %d was opened without freezing", (int)t->pid);
+	return 0;
+}
+
+int live_target_prepare_freeze(struct target *t)
+{
+	struct live_backend *b = t->backend;
+	int ret = check_freezable(t);
+	if (ret < 0 || b->frozen)
+		return ret;
+	ret = prepare(t, b);
+	b->rehearsing = ret == 0;
+	return ret;
+}
+
+int live_target_freeze(struct target *t)
+{
+	struct live_backend *b = t->backend;
+	int ret = check_freezable(t);
+	if (ret < 0 || b->frozen)
+		return ret;
+	if (b->rehearsing) {
+		live_cache_after_rehearsal(&b->cache);
+	} else {
+		if ((ret = prepare(t, b)) < 0)
+			return ret;
+		live_cache_warm(b);
+	}
+	b->rehearsing = false;
 	b->frozen = true;
 	b->stopped_any = false;
 
