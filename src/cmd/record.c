@@ -456,9 +456,18 @@ static void print_summary(const struct record_options *o, const char *output, co
 	        (unsigned long long)t->errors, rate);
 	if (nprocesses > 1)
 		fprintf(stderr, ", %zu processes", nprocesses);
-	if (o->sampling.freeze && t->npauses)
+	if (o->sampling.freeze && t->npauses) {
+		double stopped = 0;
+		for (size_t i = 0; i < t->npauses; i++)
+			stopped += t->pauses[i];
 		fprintf(stderr, ", pause median %.0fus p99 %.0fus max %.0fus", 1e6 * percentile(t->pauses, t->npauses, 50),
 		        1e6 * percentile(t->pauses, t->npauses, 99), 1e6 * percentile(t->pauses, t->npauses, 100));
+		/* What the process paid: the pauses' sum over the recording's
+		 * time (the tail counts, not only the median). With several
+		 * processes each had its own pauses: no one share fits them. */
+		if (nprocesses == 1 && elapsed > 0)
+			fprintf(stderr, ", stopped %.2f%% of the time", 100 * stopped / elapsed);
+	}
 	fputs(")\n", stderr);
 }
 

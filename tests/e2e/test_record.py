@@ -364,8 +364,7 @@ def test_shares(label):
                       "from the rate asked: %s", what, summary.samples, summary.rate,
                       result.describe())
                 if not mode:
-                    check("pause median" in summary.extra, "%s: no pause figures in the summary: %s",
-                          what, result.describe())
+                    check_pause_figures(summary, what, result)
                 stacks = read_folded(out)
                 check_spinner_frames(stacks, fixture.info, what)
                 check_left_running(fixture.proc)
@@ -379,6 +378,28 @@ def test_shares(label):
                 except lib.Failure:
                     if attempt == 3:
                         raise
+
+
+PAUSES = re.compile(r", pause median (?P<median>\d+)us p99 (?P<p99>\d+)us max (?P<max>\d+)us, "
+                    r"stopped (?P<share>[\d.]+)% of the time")
+
+
+def check_pause_figures(summary, what, result):
+    """The freeze-mode summary gives the pause's median, p99 and max, and
+    the share of the recording the process spent stopped, which must agree
+    with them: at least half the samples paused for the median or longer,
+    and none for longer than the max."""
+    match = PAUSES.search(summary.extra)
+    check(match, "%s: no pause figures in the summary: %s", what, result.describe())
+    median, p99, longest = (int(match.group(k)) * 1e-6 for k in ("median", "p99", "max"))
+    share = float(match.group("share")) / 100
+    check(0 < median <= p99 <= longest, "%s: pause figures out of order: %s", what, summary.extra)
+    # Figures are printed rounded: allow a microsecond and 0.005 points.
+    low = (median - 1e-6) * summary.rate / 2 - 5e-5
+    high = (longest + 1e-6) * summary.rate + 5e-5
+    check(low <= share <= high, "%s: stopped %.2f%% of the time, but %.0f pauses/s of median %.0f us "
+          "and max %.0f us give %.2f%% to %.2f%%", what, 100 * share, summary.rate, 1e6 * median,
+          1e6 * longest, 100 * low, 100 * high)
 
 
 # ---------------------------------------------------------------- filters and roots
