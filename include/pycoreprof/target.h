@@ -177,6 +177,11 @@ int live_target_refresh(struct target *t);
 /* Resume and detach every thread now; used by signal handlers' cleanup
  * paths and by target_free(). Async-signal-safe. */
 void live_target_detach_all(struct target *t);
+/* After live_target_detach_all() on a process we launched: wait until the
+ * child PID ends (its wait status in *CHILD_STATUS, left alone when it was
+ * not ours to reap), reaping and letting go of any of its threads still
+ * traced. */
+void live_wait_launched(pid_t pid, int *child_status);
 
 /* The whole command line (arguments joined by spaces), read from the
  * process's initial stack; *COMMAND is the caller's. Errors when the stack

@@ -589,8 +589,7 @@ out:
 	if (o.command && pid > 0) {
 		if (stop_requested && stop_requested != SIGINT)
 			kill(pid, SIGTERM);
-		while (waitpid(pid, &child_status, 0) < 0 && errno == EINTR)
-			;
+		live_wait_launched(pid, &child_status);
 		if (status == EXIT_OK || status == EXIT_PARTIAL)
 			status = child_exit_code(child_status);
 	}

@@ -497,3 +497,27 @@ void live_target_detach_all(struct target *t)
 	b->frozen = false;
 	b->freeze = false;
 }
+
+/* A thread that was exiting as we detached could not be detached: it stays
+ * ours, a zombie until we reap it, and the child cannot be reaped before its
+ * threads are. So reap whatever ends (__WALL: threads too) until the child
+ * does; a thread still ours that stops (it did not stop in time to be
+ * detached) is let go. */
+void live_wait_launched(pid_t pid, int *child_status)
+{
+	for (;;) {
+		int status;
+		pid_t ended = waitpid(-1, &status, __WALL);
+		if (ended == pid && !WIFSTOPPED(status)) {
+			*child_status = status;
+			return;
+		}
+		if (ended > 0 && WIFSTOPPED(status)) {
+			/* A signal-delivery-stop keeps its signal for the thread. */
+			long sig = status >> 16 == 0 ? WSTOPSIG(status) : 0;
+			trace(PTRACE_DETACH, ended, sig);
+		}
+		if (ended < 0 && errno != EINTR)
+			return;   /* ECHILD: nothing left to wait for */
+	}
+}

@@ -15,6 +15,7 @@ from lib import check
 
 SHARES = os.path.join(lib.FIXTURES, "shares.py")
 CHURN = os.path.join(lib.FIXTURES, "churn.py")
+EXIT_RACE = os.path.join(lib.FIXTURES, "exit_race.py")
 WORKERS = os.path.join(lib.FIXTURES, "workers.py")
 
 SPINNERS = ("fifty", "thirty", "twenty")   # 50/30/20 % of each cycle
@@ -692,6 +693,28 @@ def test_thread_churn(label):
         workers = sum(count for frames, count in stacks
                       if frames[-1].name == "churn_work" and frames[-1].file == CHURN)
         check(workers > 0, "%s: no stack ends in churn_work", what)
+
+
+@lib.each(few_interpreters)
+def test_launched_exit_with_threads_running(label):
+    """The launched command exits while 32 threads spin: threads vanish
+    between and during samples. A thread that was exiting as the profiler
+    detached stays the profiler's to reap, and its process cannot be reaped
+    before it: record must still end (it used to wait for ever, about one
+    run in two here)."""
+    python = lib.interpreter(label)
+    workdir = lib.scratch("exit-race")
+    out = os.path.join(workdir, "exit-race.folded")
+    for attempt in range(3):
+        result, summary = record(["-o", out, "--rate", "1000", "--", python, EXIT_RACE, "0.2", "32"],
+                                 timeout=30)
+        what = "exit race, run %d" % (attempt + 1)
+        print("%s: %d samples, %d errors" % (what, summary.samples, summary.errors))
+        # The last samples may catch the exit half-way: errors are allowed.
+        check(result.code in (0, 1), "%s: expected exit 0 or 1: %s", what, result.describe())
+        check(summary.samples > 0, "%s: no samples: %s", what, result.describe())
+        stacks = read_folded(out)
+        check(any(frames[-1].name == "spin" for frames, _ in stacks), "%s: no stack ends in spin", what)
 
 
 def subprocesses_supported():
