@@ -85,7 +85,7 @@ class Bench(object):
         self.repo = REPO
         self.tmpdir = tempfile.mkdtemp(prefix="pycoreprof-bench-")
         self.title = name
-        self.ours_rows = []      # (what, value, unit, goal)
+        self.ours_rows = []      # (what, value, unit, goal, interval)
         self.reference_rows = []  # (tool, value, unit, missing)
         self.notes = []
         self.env = dict(os.environ, LC_ALL="C", DEBUGINFOD_URLS="")
@@ -136,8 +136,14 @@ class Bench(object):
             return None  # not GNU time
         return int(words[-1]) / 1024.0
 
-    def ours(self, what, value, unit, goal=None):
-        self.ours_rows.append((what, value, unit, goal))
+    def ours(self, what, value, unit, goal=None, interval=None):
+        """A figure of ours, judged against GOAL when given. INTERVAL (low,
+        high), a confidence interval around VALUE: the goal is met only when
+        all of it is within the goal, missed when none of it is, and else
+        not resolved by this measurement."""
+        if interval:
+            what = "%s (95%% CI %s to %s)" % (what, fmt(interval[0], unit), fmt(interval[1], unit))
+        self.ours_rows.append((what, value, unit, goal, interval))
 
     def reference(self, tool, value=None, unit="ms", missing=None):
         self.reference_rows.append((tool, value, unit, missing))
@@ -154,7 +160,7 @@ class Bench(object):
         width = max([len(r[0]) for r in self.ours_rows + self.reference_rows]
                     + [len(REFERENCE_HEADER)])
         print("   %-*s  %12s  %10s  %7s" % (width, "measured", "figure", "goal", "ratio"))
-        for what, value, unit, goal in self.ours_rows:
+        for what, value, unit, goal, _ in self.ours_rows:
             ratio = "%.2f" % (value / goal) if goal else "-"
             print("   %-*s  %12s  %10s  %7s" % (width, what, fmt(value, unit),
                                                fmt(goal, unit), ratio))
@@ -246,26 +252,26 @@ def main():
         print()
 
     print("summary")
-    met = missed = 0
+    verdicts = {"met": 0, "missed": 0, "not resolved": 0}
     for name, outcome, detail in results:
         if outcome != "ran":
             print("   %-24s %s%s" % (name, outcome, ": " + detail if detail else ""))
             continue
-        for what, value, unit, goal in detail.ours_rows:
+        for what, value, unit, goal, interval in detail.ours_rows:
             if goal is None:
                 continue
-            ok = value <= goal
-            met += ok
-            missed += not ok
+            low, high = interval or (value, value)
+            verdict = "met" if high <= goal else "missed" if low > goal else "not resolved"
+            verdicts[verdict] += 1
             print("   %-24s %s: %s, goal %s, ratio %.2f (%s)" % (
-                name, what, fmt(value, unit), fmt(goal, unit), value / goal,
-                "met" if ok else "missed"))
+                name, what, fmt(value, unit), fmt(goal, unit), value / goal, verdict))
     counts = {}
     for _, outcome, _ in results:
         counts[outcome] = counts.get(outcome, 0) + 1
-    print("%d ran, %d skipped, %d crashed; goals: %d met, %d missed" % (
-        counts.get("ran", 0), counts.get("skipped", 0), counts.get("crashed", 0),
-        met, missed))
+    print("%d ran, %d skipped, %d crashed; goals: %d met, %d missed, %d not resolved by "
+          "the measurement" % (counts.get("ran", 0), counts.get("skipped", 0),
+                               counts.get("crashed", 0), verdicts["met"], verdicts["missed"],
+                               verdicts["not resolved"]))
     return 1 if counts.get("crashed") else 0
 
 
