@@ -17,6 +17,7 @@
 #define LIVE_CACHE_MAX_RUN 16u       /* pages fetched by one read; larger reads bypass the cache */
 #define LIVE_PREFETCH_MAX 256u       /* pages of the previous round fetched ahead in one syscall */
 #define LIVE_FIXED_SLOTS 64u         /* pages of read-only file mappings kept across rounds */
+#define LIVE_REAP_MAX 64u            /* exiting threads remembered to reap */
 #define LIVE_PAGE_ROUNDS 4u          /* a page not read for this many rounds is not fetched ahead */
 
 /* How far we control one thread. */
@@ -98,6 +99,11 @@ struct live_backend {
 	size_t tasks_cap;
 	struct live_task *bufs[2];   /* tasks is one of them; the other is rebuilt */
 	int cur;                     /* index of tasks in bufs */
+	/* Threads that vanished under a ptrace request (exiting, most likely)
+	 * and whose exit we have not reaped: a traced thread stays a zombie
+	 * until its tracer reaps it, and its process cannot be reaped before. */
+	pid_t to_reap[LIVE_REAP_MAX];
+	size_t nto_reap;
 	pid_t *listing;              /* scratch for listing /proc/PID/task */
 	size_t listing_cap;
 	size_t open_stat_fds;

@@ -21,6 +21,7 @@
 #define FREEZE_TIMEOUT 0.5          /* seconds to wait for every thread to stop */
 #define SPIN_SECONDS 100e-6         /* poll this long for a stop before sleeping */
 #define DETACH_TIMEOUT 1.0
+#define REAP_TIMEOUT 0.1            /* seconds to reap threads that were exiting as we detached */
 #define RELIST_ROUNDS 4             /* relistings while frozen, to catch new threads */
 #define MAX_PASSED_SIGNALS 64       /* signals passed on while waiting for one stop */
 
@@ -63,11 +64,21 @@ static pid_t poll_report(const struct live_backend *b, pid_t tid, int *status)
 	return r;
 }
 
+/* TASK vanished under a ptrace request: it is exiting, or gone. Until its
+ * exit is reaped it may be a zombie of ours: remember to reap it. Only
+ * plain stores: this also runs in signal handlers. */
+static void lost(struct live_backend *b, struct live_task *task)
+{
+	task->ctl = CTL_GONE;
+	if (b->nto_reap < LIVE_REAP_MAX)
+		b->to_reap[b->nto_reap++] = task->tid;
+}
+
 /* Act on one wait status of TASK. PASS_SIGNALS: a signal-delivery-stop is
  * sent on at once with its signal (we are waiting for our own stop, which
  * follows); otherwise the thread stays stopped and the signal is kept for
  * when it goes on. */
-static enum report take_report(struct live_task *task, int status, bool pass_signals)
+static enum report take_report(struct live_backend *b, struct live_task *task, int status, bool pass_signals)
 {
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
 		task->ctl = CTL_GONE;
@@ -89,7 +100,7 @@ static enum report take_report(struct live_task *task, int status, bool pass_sig
 		return REPORT_STOPPED;
 	}
 	if (trace(PTRACE_CONT, task->tid, event == 0 ? sig : 0) < 0) {
-		task->ctl = CTL_GONE;
+		lost(b, task);
 		return REPORT_GONE;
 	}
 	return REPORT_CONTINUED;
@@ -138,6 +149,27 @@ static void stop_wait_sleep(struct stop_wait *sw)
 		sw->consumed = true;
 }
 
+/* Reap what can be reaped of the threads in b->to_reap; true when some are
+ * still exiting. Only syscalls: this also runs in signal handlers. */
+static bool reap_lost(struct live_backend *b)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < b->nto_reap; i++) {
+		pid_t tid = b->to_reap[i];
+		int status;
+		pid_t r = b->is_parent && tid == b->pid ? -1 : waitpid(tid, &status, __WALL | WNOHANG);
+		if (r == 0 || (r < 0 && errno == EINTR)) {
+			b->to_reap[kept++] = tid;   /* not a zombie yet */
+			continue;
+		}
+		/* A stop after all: it was not exiting. Let it go. */
+		if (r > 0 && WIFSTOPPED(status))
+			trace(PTRACE_DETACH, tid, status >> 16 == 0 ? WSTOPSIG(status) : 0);
+	}
+	b->nto_reap = kept;
+	return kept > 0;
+}
+
 /* Wait until TASK (interrupted) reports a stop or its end, up to DEADLINE.
  * A running thread stops within microseconds, much sooner than a sleeping
  * profiler would be woken to hear of it: poll first, yielding the CPU in
@@ -156,7 +188,7 @@ static bool await_stop(struct live_backend *b, struct live_task *task, struct st
 			return true;
 		}
 		if (r > 0) {
-			enum report what = take_report(task, status, pass_signals && passed < MAX_PASSED_SIGNALS);
+			enum report what = take_report(b, task, status, pass_signals && passed < MAX_PASSED_SIGNALS);
 			if (what == REPORT_STOPPED || what == REPORT_GONE)
 				return true;
 			passed += what == REPORT_CONTINUED;
@@ -165,10 +197,14 @@ static bool await_stop(struct live_backend *b, struct live_task *task, struct st
 		double now = time_now();
 		if (now > deadline)
 			return false;
-		if (now < spin_until)
+		if (now < spin_until) {
 			sched_yield();
-		else
+		} else {
+			/* A group leader that exited reports only once its threads
+			 * are reaped: reap those we lost. */
+			reap_lost(b);
 			stop_wait_sleep(sw);
+		}
 	}
 }
 
@@ -202,6 +238,7 @@ int live_seize(struct live_backend *b, struct live_task *task)
 
 void live_reap_reports(struct live_backend *b)
 {
+	reap_lost(b);
 	struct live_task *tasks = b->tasks;
 	for (size_t i = 0; i < b->ntasks; i++) {
 		struct live_task *task = &tasks[i];
@@ -214,14 +251,17 @@ void live_reap_reports(struct live_backend *b)
 				task->ctl = CTL_GONE;
 			if (r <= 0)
 				break;
-			enum report what = take_report(task, status, true);
+			enum report what = take_report(b, task, status, true);
 			if (what == REPORT_CONTINUED) {
 				task->ctl = CTL_RUNNING;
 			} else if (what == REPORT_STOPPED) {
 				/* A late stop (after SIGCONT, or an interrupt we gave up
 				 * on): let it go, keeping a group-stop in force. */
 				int request = task->group_stop ? PTRACE_LISTEN : PTRACE_CONT;
-				task->ctl = trace(request, task->tid, 0) == 0 ? CTL_RUNNING : CTL_GONE;
+				if (trace(request, task->tid, 0) == 0)
+					task->ctl = CTL_RUNNING;
+				else
+					lost(b, task);
 			}
 		}
 	}
@@ -256,7 +296,10 @@ static bool interrupt(struct live_backend *b, struct live_task *task)
 		b->stopped_at = time_now();
 		b->stopped_any = true;
 	}
-	task->ctl = trace(PTRACE_INTERRUPT, task->tid, 0) == 0 ? CTL_INTERRUPTED : CTL_GONE;
+	if (trace(PTRACE_INTERRUPT, task->tid, 0) == 0)
+		task->ctl = CTL_INTERRUPTED;
+	else
+		lost(b, task);
 	return task->ctl == CTL_INTERRUPTED;
 }
 
@@ -420,7 +463,7 @@ int live_target_resume(struct target *t)
 			/* It did not stop in time; it may have by now. */
 			int status;
 			if (poll_report(b, task->tid, &status) > 0)
-				take_report(task, status, false);
+				take_report(b, task, status, false);
 		}
 		if (task->ctl == CTL_STOPPED)
 			last = i;
@@ -441,7 +484,10 @@ int live_target_resume(struct target *t)
 		struct rusage before, after;
 		bool timed = i == last && getrusage(RUSAGE_THREAD, &before) == 0;
 		double started = time_now();
-		task->ctl = trace(request, task->tid, sig) == 0 ? CTL_RUNNING : CTL_GONE;
+		if (trace(request, task->tid, sig) == 0)
+			task->ctl = CTL_RUNNING;
+		else
+			lost(b, task);
 		task->pending_sig = 0;
 		ended = time_now();
 		if (timed && getrusage(RUSAGE_THREAD, &after) == 0 && after.ru_nivcsw != before.ru_nivcsw)
@@ -461,6 +507,20 @@ double live_target_last_pause(const struct target *t)
 	return t->kind == TARGET_LIVE && b ? b->last_pause : 0;
 }
 
+/* Threads that were exiting as we detached could be neither stopped nor
+ * detached: they stay ours, zombies until we reap them, and their process
+ * cannot be reaped before they are (a worker process would hang the parent
+ * that joins it, for as long as we live). Reap them as they end, for a
+ * moment. */
+static void reap_exiting(struct live_backend *b)
+{
+	double deadline = time_now() + REAP_TIMEOUT;
+	while (reap_lost(b) && time_now() < deadline) {
+		struct timespec nap = {0, 200 * 1000};
+		nanosleep(&nap, NULL);
+	}
+}
+
 /* Only syscalls from here on: this runs in signal handlers. */
 void live_target_detach_all(struct target *t)
 {
@@ -473,9 +533,14 @@ void live_target_detach_all(struct target *t)
 	size_t n = b->ntasks;
 	/* PTRACE_DETACH needs a stopped tracee: stop the running ones first,
 	 * all at once, keeping any signal that arrives for delivery on detach. */
-	for (size_t i = 0; i < n; i++)
-		if (tasks[i].ctl == CTL_RUNNING)
-			tasks[i].ctl = trace(PTRACE_INTERRUPT, tasks[i].tid, 0) == 0 ? CTL_INTERRUPTED : CTL_GONE;
+	for (size_t i = 0; i < n; i++) {
+		if (tasks[i].ctl != CTL_RUNNING)
+			continue;
+		if (trace(PTRACE_INTERRUPT, tasks[i].tid, 0) == 0)
+			tasks[i].ctl = CTL_INTERRUPTED;
+		else
+			lost(b, &tasks[i]);
+	}
 	double deadline = time_now() + DETACH_TIMEOUT;
 	struct stop_wait sw;
 	stop_wait_begin(&sw);
@@ -486,14 +551,16 @@ void live_target_detach_all(struct target *t)
 		if (task->ctl == CTL_STOPPED || task->ctl == CTL_INTERRUPTED) {
 			/* Detaching a group-stopped thread leaves it in the group-stop.
 			 * A thread that never stopped is detached by the kernel when we
-			 * exit. */
-			trace(PTRACE_DETACH, task->tid, task->group_stop ? 0 : task->pending_sig);
+			 * exit, unless it was exiting: then it is ours to reap. */
+			if (trace(PTRACE_DETACH, task->tid, task->group_stop ? 0 : task->pending_sig) < 0)
+				lost(b, task);
 		}
 		if (task->ctl != CTL_GONE)
 			task->ctl = CTL_UNTRACED;
 		task->pending_sig = 0;
 	}
 	stop_wait_end(&sw);
+	reap_exiting(b);
 	b->frozen = false;
 	b->freeze = false;
 }

@@ -16,6 +16,7 @@ from lib import check
 SHARES = os.path.join(lib.FIXTURES, "shares.py")
 CHURN = os.path.join(lib.FIXTURES, "churn.py")
 EXIT_RACE = os.path.join(lib.FIXTURES, "exit_race.py")
+WORKER_EXIT_RACE = os.path.join(lib.FIXTURES, "worker_exit_race.py")
 WORKERS = os.path.join(lib.FIXTURES, "workers.py")
 
 SPINNERS = ("fifty", "thirty", "twenty")   # 50/30/20 % of each cycle
@@ -772,6 +773,29 @@ def test_subprocesses(label):
 SVG = "{http://www.w3.org/2000/svg}"
 SVG_TITLE = re.compile(r"^(?P<label>.*) \((?P<count>[\d,]+) samples?, (?P<percent>[\d.]+)%\)$")
 SVG_TITLE_ANY = re.compile(r"^(?P<label>.*) \((?P<count>[\d,]+) samples?, (?P<percent>[\d.]+)%(?P<extra>[^()]*)\)$")
+
+
+@lib.each(lambda: oldest_and_newest_pyenv()[-1:])
+def test_subprocess_exit_with_threads_running(label):
+    """Worker processes exit while 16 of their threads spin, each joined by
+    its parent, under --subprocesses. A worker thread that was exiting as
+    the profiler let go of the worker stays the profiler's to reap, and the
+    worker cannot be reaped by its parent before that: the parent's join
+    used to wait for ever (one worker in about sixteen here)."""
+    check(subprocesses_supported(), "record --help does not list --subprocesses")
+    python = lib.interpreter(label)
+    workdir = lib.scratch("worker-exit-race")
+    out = os.path.join(workdir, "workers.folded")
+    for attempt in range(2):
+        what = "worker exit race, run %d" % (attempt + 1)
+        result, summary = record(["-o", out, "--subprocesses", "--rate", "200", "--", python,
+                                  WORKER_EXIT_RACE, "6", "16", "0.3"], timeout=120)
+        print("%s: %d samples, %d errors%s" % (what, summary.samples, summary.errors, summary.extra))
+        check(result.code in (0, 1), "%s: expected exit 0 or 1: %s", what, result.describe())
+        check(b"done" in result.stdout, "%s: the parent did not finish: %s", what, result.describe())
+        stacks = read_folded(out)
+        check(any(frames[-1].name == "spin" for frames, _ in stacks), "%s: no worker stack ends in spin",
+              what)
 
 
 @lib.each(lambda: few_interpreters()[-1:])
