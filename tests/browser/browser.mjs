@@ -32,6 +32,14 @@ export async function launch() {
   return { context, close };
 }
 
+// A new page whose script errors and console errors are pushed on ERRORS.
+export async function watchedPage(context, errors) {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  return page;
+}
+
 // The flame graph frames a page shows (display not none), each with its
 // label (the title without its sample counts), title, bar geometry, the
 // text drawn in it (null when none) and whether a search matched it.

@@ -6,7 +6,7 @@
 // text; with QUERY, the state restored from ?QUERY at load.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { drawnFrames, launch } from './browser.mjs';
+import { drawnFrames, launch, watchedPage } from './browser.mjs';
 
 const [svg, shots, zoomLabel, term, query] = process.argv.slice(2);
 
@@ -23,9 +23,7 @@ async function main() {
   const errors = [];
   const out = {};
   try {
-    const page = await context.newPage();
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    const page = await watchedPage(context, errors);
     const url = pathToFileURL(svg).href;
     const started = Date.now();
     await page.goto(url);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import Ajv from 'ajv';
-import { launch } from './browser.mjs';
+import { launch, watchedPage } from './browser.mjs';
 
 const require = createRequire(import.meta.url);
 const [file, shots] = process.argv.slice(2);
@@ -22,9 +22,7 @@ async function main() {
   const out = { valid: validate(data), schema_errors: validate.errors || [], errors: [] };
   const { context, close } = await launch();
   try {
-    const page = await context.newPage();
-    page.on('pageerror', (e) => out.errors.push(String(e)));
-    page.on('console', (m) => { if (m.type() === 'error') out.errors.push(m.text()); });
+    const page = await watchedPage(context, out.errors);
     await page.goto(pathToFileURL(path.join(release, 'index.html')).href);
     await page.setInputFiles('input#file', file);
     await page.waitForFunction(() => / - speedscope$/.test(document.title), null, { timeout: 15000 });

@@ -5,7 +5,7 @@
 // frames it highlighted. Prints JSON for tests/e2e/test_outputs.py:
 //   node thin_frames_check.mjs SVG ZOOM_LABEL THIN_LABEL SEARCH_REGEX
 import { pathToFileURL } from 'node:url';
-import { drawnFrames, launch } from './browser.mjs';
+import { drawnFrames, launch, watchedPage } from './browser.mjs';
 
 const [svg, zoomLabel, thinLabel, term] = process.argv.slice(2);
 async function main() {
@@ -13,9 +13,7 @@ async function main() {
   const errors = [];
   const out = {};
   try {
-    const page = await context.newPage();
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    const page = await watchedPage(context, errors);
     await page.goto(pathToFileURL(svg).href);
     out.initial = await drawnFrames(page);
     const index = out.initial.findIndex((f) => f.label === zoomLabel);
