@@ -72,6 +72,24 @@ static void next_generation(struct live_page_cache *cache)
 	}
 }
 
+/* NOW (this round's list) becomes BEFORE (the next round's prefetch); NOW
+ * starts empty, reusing BEFORE's arrays. */
+static void rotate(struct live_page_list *now, struct live_page_list *before)
+{
+	struct live_page_list swap = *before;
+	*before = *now;
+	*now = swap;
+	now->count = 0;
+}
+
+/* A new round starts in the first phase with every slot invalid. */
+static void start_round(struct live_page_cache *cache)
+{
+	cache->phase = 0;
+	cache->prefetch_pending = cache->previous[0].count > 0;
+	next_generation(cache);
+}
+
 void live_cache_clear(struct live_page_cache *cache)
 {
 	/* This round's pages, and those of the last few rounds not read this
@@ -90,28 +108,17 @@ void live_cache_clear(struct live_page_cache *cache)
 			now->pages[now->count] = before->pages[i];
 			now->ages[now->count++] = (uint8_t)(before->ages[i] + 1);
 		}
-		struct live_page_list swap = *before;
-		*before = *now;
-		*now = swap;
-		now->count = 0;
+		rotate(now, before);
 	}
-	cache->phase = 0;
-	cache->prefetch_pending = cache->previous[0].count > 0;
-	next_generation(cache);
+	start_round(cache);
 }
 
 void live_cache_after_rehearsal(struct live_page_cache *cache)
 {
 	/* The rehearsal read only in the first phase; the decoding phase
 	 * keeps its history. */
-	struct live_page_list *now = &cache->touched[0], *before = &cache->previous[0];
-	struct live_page_list swap = *before;
-	*before = *now;
-	*now = swap;
-	now->count = 0;
-	cache->phase = 0;
-	cache->prefetch_pending = before->count > 0;
-	next_generation(cache);
+	rotate(&cache->touched[0], &cache->previous[0]);
+	start_round(cache);
 }
 
 void live_cache_after_pause(struct live_page_cache *cache)

@@ -64,6 +64,13 @@ static pid_t poll_report(const struct live_backend *b, pid_t tid, int *status)
 	return r;
 }
 
+/* Detach TID, reported stopped with STATUS; a signal-delivery-stop keeps
+ * its signal for the thread. */
+static void let_go(pid_t tid, int status)
+{
+	trace(PTRACE_DETACH, tid, status >> 16 == 0 ? WSTOPSIG(status) : 0);
+}
+
 /* TASK vanished under a ptrace request: it is exiting, or gone. Until its
  * exit is reaped it may be a zombie of ours: remember to reap it. Only
  * plain stores: this also runs in signal handlers. */
@@ -157,14 +164,14 @@ static bool reap_lost(struct live_backend *b)
 	for (size_t i = 0; i < b->nto_reap; i++) {
 		pid_t tid = b->to_reap[i];
 		int status;
-		pid_t r = b->is_parent && tid == b->pid ? -1 : waitpid(tid, &status, __WALL | WNOHANG);
-		if (r == 0 || (r < 0 && errno == EINTR)) {
+		pid_t r = poll_report(b, tid, &status);
+		if (r == 0) {
 			b->to_reap[kept++] = tid;   /* not a zombie yet */
 			continue;
 		}
-		/* A stop after all: it was not exiting. Let it go. */
+		/* A stop after all: it was not exiting. */
 		if (r > 0 && WIFSTOPPED(status))
-			trace(PTRACE_DETACH, tid, status >> 16 == 0 ? WSTOPSIG(status) : 0);
+			let_go(tid, status);
 	}
 	b->nto_reap = kept;
 	return kept > 0;
@@ -579,11 +586,8 @@ void live_wait_launched(pid_t pid, int *child_status)
 			*child_status = status;
 			return;
 		}
-		if (ended > 0 && WIFSTOPPED(status)) {
-			/* A signal-delivery-stop keeps its signal for the thread. */
-			long sig = status >> 16 == 0 ? WSTOPSIG(status) : 0;
-			trace(PTRACE_DETACH, ended, sig);
-		}
+		if (ended > 0 && WIFSTOPPED(status))
+			let_go(ended, status);
 		if (ended < 0 && errno != EINTR)
 			return;   /* ECHILD: nothing left to wait for */
 	}
