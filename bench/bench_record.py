@@ -1,9 +1,9 @@
 # Benchmarks of live sampling with `pycoreprof record` on fixtures/python/deep_threads.py
-# (4 busy threads, 50 frames deep): freeze-mode pause, nonblocking sustained rate beside
-# CPython 3.15's own sampler, and the target's slowdown at 100 Hz. Figures only, never pass/fail.
+# (4 busy threads, 50 frames deep): freeze-mode pause, and nonblocking sustained rate beside
+# CPython 3.15's own sampler (the target's slowdown is in bench_slowdown.py). Figures only,
+# never pass/fail.
 import glob
 import os
-import random
 import re
 import select
 import resource
@@ -17,12 +17,9 @@ DEPTH = 50
 PAUSE_GOAL_US = 50.0
 RATE_GOAL = 20000.0  # samples/s, at least
 ERROR_GOAL_PCT = 0.5
-SLOWDOWN_GOAL_PCT = 1.0
 PAUSE_SECONDS = 5.0
 RATE_SECONDS = 5.0
 RATE_ROUNDS = 2
-WORKLOAD_SECONDS = 0.6
-PAIRS = 21           # workload runs alone and under record, at least
 
 # Figures from an earlier measurement, printed (marked as such) only when a
 # tool cannot be run here.
@@ -87,27 +84,35 @@ def fixture(bench):
 
 
 class Target(object):
-    """The fixture running in `run` mode until stopped; a context manager
-    that ends the process it started (by its own pid) on the way out."""
+    """The fixture running in MODE (`run`: until stopped) with ARGS; a
+    context manager that ends the process it started (by its own pid) on
+    the way out. A fixture that reads its stdin is ended by closing it."""
 
-    def __init__(self, bench, python):
-        self.proc = subprocess.Popen([python, fixture(bench), "run"], stdin=subprocess.DEVNULL,
+    def __init__(self, bench, python, mode="run", args=(), reads_stdin=False):
+        self.proc = subprocess.Popen([python, fixture(bench), mode] + list(args),
+                                     stdin=subprocess.PIPE if reads_stdin else subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, env=bench.env,
                                      universal_newlines=True)
         self.pid = self.proc.pid
 
     def __enter__(self):
-        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
-        line = self.proc.stdout.readline() if ready else ""
+        line = self.read_line(30)
         if not line.startswith("ready"):
             self.stop()
             raise RuntimeError("the fixture did not get ready (printed %r)" % line)
         time.sleep(0.3)  # let all threads settle into their busy loop
         return self
 
+    def read_line(self, timeout):
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        return self.proc.stdout.readline() if ready else ""
+
     def stop(self):
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            if self.proc.stdin:
+                self.proc.stdin.close()   # end of input: the fixture returns
+            else:
+                self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
@@ -424,96 +429,3 @@ def bench_record_nonblocking(bench):
     bench.reference("austin", missing="no Austin for 3.12+ on this machine; %s"
                     % reported % REPORTED_RATES["austin"])
 
-
-def workload_seconds(argv, env):
-    """Run the workload; return ((wall, cpu) seconds of its work, stderr)."""
-    code, out, err = run(argv, env, timeout=120)
-    match = re.search(r"^elapsed ([\d.]+) cpu ([\d.]+)$", out, re.M)
-    if code != 0 or not match:
-        raise RuntimeError("%s exited %d: %s" % (" ".join(argv), code, (err or out)[-300:]))
-    return (float(match.group(1)), float(match.group(2))), err
-
-
-def bench_record_slowdown(bench):
-    bench.describe("target slowdown: a fixed workload (%d threads %d deep) alone and under "
-                   "record --rate 100 (freeze mode, launch form), alternating"
-                   % (THREADS, DEPTH))
-    python = pyenv_python(12)
-    if not python:
-        bench.skip("no CPython 3.12 under %s/versions (pyenv install 3.12)" % pyenv_root())
-    load_note(bench)
-    # Size the work to about WORKLOAD_SECONDS alone: short runs, many pairs,
-    # so that load from elsewhere on the machine averages out. The fixture
-    # times the work only, not its start nor the profiler's attach.
-    probe = 2000000
-    seconds = min(workload_seconds([python, fixture(bench), "workload", str(probe)],
-                                   bench.env)[0][0] for _ in range(3))
-    iterations = max(probe, int(probe * WORKLOAD_SECONDS / max(seconds, 1e-3)) // 8000 * 8000)
-    alone_argv = [python, fixture(bench), "workload", str(iterations)]
-    output = os.path.join(bench.tmpdir, "slowdown.folded")
-    profiled_argv = [bench.binary, "record", "--rate", "100", "-o", output, "--"] + alone_argv
-    pairs = max(PAIRS, bench.repeat)
-    alone, profiled, pauses, stopped, samples, hangs = [], [], [], [], 0, 0
-    for index in range(pairs):
-        # Alternate which goes first so that drift hits both sides alike.
-        order = (False, True) if index % 2 == 0 else (True, False)
-        pair = {}
-        try:
-            for with_profiler in order:
-                if with_profiler:
-                    pair[True], err = workload_seconds(profiled_argv, bench.env)
-                    match = SUMMARY.search(err)
-                    if not match:
-                        raise RuntimeError("no summary from record: %s" % err[-300:])
-                    samples += int(match.group(1))
-                    if match.group(4):
-                        pauses.append(int(match.group(4)))
-                    if match.group(7):
-                        stopped.append(float(match.group(7)))
-                else:
-                    pair[False] = workload_seconds(alone_argv, bench.env)[0]
-        except Hung as hung:
-            # A hang is a finding of its own: report it, drop the pair.
-            hangs += 1
-            bench.note("warning: pair %d dropped: %s" % (index + 1, hung))
-            if hangs * 2 > pairs:
-                raise
-            continue
-        alone.append(pair[False])
-        profiled.append(pair[True])
-    wall_alone = [wall for wall, _ in alone]
-    median_alone = statistics.median(wall_alone)
-    median_profiled = statistics.median([wall for wall, _ in profiled])
-    ratios = [100.0 * (p[0] / a[0] - 1.0) for a, p in zip(alone, profiled)]
-    paired = statistics.median(ratios)
-    cpu = 100.0 * (statistics.median([c for _, c in profiled])
-                   / statistics.median([c for _, c in alone]) - 1.0)
-    ordered = sorted(wall_alone)
-    noise = 100.0 * (ordered[(3 * len(ordered)) // 4] - ordered[len(ordered) // 4]) / median_alone
-    bench.note("%s, %d iterations, %d pairs (%d dropped for a hang); %d samples taken "
-               "in all" % (python_version(python), iterations, len(alone), hangs, samples))
-    bench.note("noise: the runs alone spread over %.1f%% of their median between "
-               "quartiles; the confidence interval below says what this run resolves" % noise)
-    bench.ours("slowdown at 100 Hz, median of per-pair ratios", paired, "%", SLOWDOWN_GOAL_PCT,
-               interval=median_interval(ratios))
-    bench.ours("slowdown, ratio of medians", 100.0 * (median_profiled / median_alone - 1.0), "%")
-    bench.ours("target CPU time, ratio of medians", cpu, "%")
-    bench.ours("workload alone (median)", median_alone * 1000, "ms")
-    bench.ours("workload under record (median)", median_profiled * 1000, "ms")
-    if pauses:
-        bench.ours("pause median during these runs", statistics.median(pauses), "us")
-    if stopped:
-        # Resolved whatever the load: the slowdown cannot be less than this.
-        bench.ours("share of the time stopped (sum of pauses; the slowdown is at least this)",
-                   statistics.median(stopped), "%")
-
-
-def median_interval(values, rounds=2000, level=0.95):
-    """A bootstrap confidence interval of the median of VALUES: resampled
-    with replacement ROUNDS times, the middle LEVEL of the medians. Seeded:
-    the same figures give the same interval."""
-    draw = random.Random(1)
-    medians = sorted(statistics.median([draw.choice(values) for _ in values])
-                     for _ in range(rounds))
-    cut = int(rounds * (1 - level) / 2)
-    return medians[cut], medians[rounds - 1 - cut]

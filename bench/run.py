@@ -136,17 +136,20 @@ class Bench(object):
             return None  # not GNU time
         return int(words[-1]) / 1024.0
 
-    def ours(self, what, value, unit, goal=None, interval=None):
+    def ours(self, what, value, unit, goal=None, interval=None, level=0.95):
         """A figure of ours, judged against GOAL when given. INTERVAL (low,
-        high), a confidence interval around VALUE: the goal is met only when
-        all of it is within the goal, missed when none of it is, and else
-        not resolved by this measurement."""
+        high), a confidence interval at LEVEL around VALUE: the goal is met
+        only when all of it is within the goal, missed when none of it is,
+        and else not resolved by this measurement."""
         if interval:
-            what = "%s (95%% CI %s to %s)" % (what, fmt(interval[0], unit), fmt(interval[1], unit))
+            what = "%s (%g%% CI %s to %s)" % (what, 100 * level, fmt(interval[0], unit),
+                                            fmt(interval[1], unit))
         self.ours_rows.append((what, value, unit, goal, interval))
 
-    def reference(self, tool, value=None, unit="ms", missing=None):
-        self.reference_rows.append((tool, value, unit, missing))
+    def reference(self, tool, value=None, unit="ms", missing=None, compare=True):
+        """A reference tool's figure; COMPARE False when "N times faster"
+        does not fit the unit (a slowdown in percent)."""
+        self.reference_rows.append((tool, value, unit, missing, compare))
 
     # -- for the runner
 
@@ -168,12 +171,12 @@ class Bench(object):
         if self.reference_rows:
             print("   %-*s  %12s  %s" % (width, REFERENCE_HEADER,
                                          "figure", "ours is"))
-        for tool, value, unit, missing in self.reference_rows:
+        for tool, value, unit, missing, compare in self.reference_rows:
             if missing:
                 print("   %-*s  %12s  %s" % (width, tool, "missing", missing))
                 continue
             speed = "-"
-            if primary and primary[2] == unit and primary[1] > 0:
+            if compare and primary and primary[2] == unit and primary[1] > 0:
                 factor = value / primary[1]
                 speed = ("%.1fx faster" % factor if factor >= 1
                          else "%.2fx as fast (slower)" % factor)
