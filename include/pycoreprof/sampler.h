@@ -56,6 +56,7 @@ struct sampler {
 	struct frame_memo_slot *memo;
 	size_t memo_cap, memo_used;
 	int lost_rounds;         /* consecutive rounds that found no thread state */
+	pid_t gil_holder;        /* the last capture's GIL holder, or 0 */
 };
 
 void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struct aggregate *agg,

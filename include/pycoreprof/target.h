@@ -162,6 +162,12 @@ void live_target_stop_only_running(struct target *t, bool only_running);
 int live_target_stop_thread(struct target *t, pid_t tid);
 /* Let every thread run again. Safe to call when not frozen. */
 int live_target_resume(struct target *t);
+/* Let thread TID go last when the freeze ends (0: no preference): the GIL
+ * holder. A thread let go may take this CPU before the rest are let go; the
+ * holder would keep it for a time slice, any other thread gives it back at
+ * once (waiting for the GIL) or runs code that does not need the GIL and
+ * should not wait. Applies to the next resume only. */
+void live_target_resume_last(struct target *t, pid_t tid);
 /* Whether each refresh or freeze should read every thread's run state
  * (default yes). Samplers that judge idleness by registers (freeze mode) or
  * keep idle threads turn it off: it is a read per thread per sample. */

@@ -97,6 +97,7 @@ static int capture(struct sampler *s, bool rehearsal, size_t *ncaptured, bool *t
 	bool stopped_late = false;
 again:
 	kept = 0;
+	s->gil_holder = 0;
 	int ret = pywalker_threads(s->walker, &threads, &n);
 	*torn = ret < 0;
 	if (ret < 0 && !n)
@@ -108,6 +109,8 @@ again:
 	for (size_t i = 0; i < n; i++) {
 		const struct target_thread *os = target_find_thread(s->target, threads[i].tid);
 		bool waiting;
+		if (threads[i].holds_gil)
+			s->gil_holder = threads[i].tid;
 		if (!keep_thread(s, &threads[i], os, &waiting))
 			continue;
 		/* Kept but left running by the freeze: the GIL holder asleep in a
@@ -274,6 +277,7 @@ int sampler_sample(struct sampler *s)
 		if ((ret = live_target_freeze(s->target)) < 0)
 			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
 		int captured = capture(s, false, &ncaptured, &torn);
+		live_target_resume_last(s->target, s->gil_holder);
 		live_target_resume(s->target);
 		record_pause(s, live_target_last_pause(s->target));
 		ret = captured;

@@ -87,6 +87,7 @@ struct live_backend {
 	double stopped_at;           /* time of the first interrupt of this freeze */
 	double last_pause;           /* seconds between the last freeze's first interrupt and its last resume */
 	double resume_cost;          /* seconds the last unpreempted resume call took */
+	pid_t resume_last;           /* let this thread go last when the freeze ends, or 0 */
 	bool is_parent;              /* we are the target's parent: its exit status is not ours to reap */
 	int task_dir_fd;             /* /proc/PID/task, kept open to relist quickly */
 	int mem_fd;                  /* /proc/PID/mem once needed, else -1 */

@@ -457,6 +457,40 @@ int live_target_stop_thread(struct target *t, pid_t tid)
 	return 0;
 }
 
+void live_target_resume_last(struct target *t, pid_t tid)
+{
+	struct live_backend *b = t->backend;
+	if (t->kind == TARGET_LIVE && b)
+		b->resume_last = tid;
+}
+
+/* Let one stopped TASK go; returns when it was let go. TIMED: it is the
+ * last, whose call ends the pause. That call wakes the thread, which may
+ * take this CPU before the call returns: the time until we run again is
+ * ours, not the process's, so a preempted call counts as long as the last
+ * unpreempted one took. */
+static double let_go_stopped(struct live_backend *b, struct live_task *task, bool timed)
+{
+	/* A group-stopped process stays stopped: PTRACE_LISTEN keeps the
+	 * thread in its stop while letting SIGCONT through. */
+	int request = task->group_stop ? PTRACE_LISTEN : PTRACE_CONT;
+	long sig = task->group_stop ? 0 : task->pending_sig;
+	struct rusage before, after;
+	timed = timed && getrusage(RUSAGE_THREAD, &before) == 0;
+	double started = time_now();
+	if (trace(request, task->tid, sig) == 0)
+		task->ctl = CTL_RUNNING;
+	else
+		lost(b, task);
+	task->pending_sig = 0;
+	double ended = time_now();
+	if (timed && getrusage(RUSAGE_THREAD, &after) == 0 && after.ru_nivcsw != before.ru_nivcsw)
+		return started + b->resume_cost;
+	if (timed)
+		b->resume_cost = ended - started;
+	return ended;
+}
+
 int live_target_resume(struct target *t)
 {
 	struct live_backend *b = t->backend;
@@ -472,37 +506,20 @@ int live_target_resume(struct target *t)
 			if (poll_report(b, task->tid, &status) > 0)
 				take_report(b, task, status, false);
 		}
-		if (task->ctl == CTL_STOPPED)
+		if (task->ctl == CTL_STOPPED && (last == b->ntasks || tasks[last].tid != b->resume_last))
 			last = i;
 	}
+	/* A thread let go may take this CPU before the next is let go: the
+	 * GIL holder, which would keep it for a time slice, goes last when
+	 * the caller named it. */
 	double ended = time_now();
-	for (size_t i = 0; i < b->ntasks; i++) {
-		struct live_task *task = &tasks[i];
-		if (task->ctl != CTL_STOPPED)
-			continue;
-		/* A group-stopped process stays stopped: PTRACE_LISTEN keeps the
-		 * thread in its stop while letting SIGCONT through. */
-		int request = task->group_stop ? PTRACE_LISTEN : PTRACE_CONT;
-		long sig = task->group_stop ? 0 : task->pending_sig;
-		/* The pause ends inside the last thread's PTRACE_CONT, which wakes
-		 * it. The woken thread may take this CPU before the call returns:
-		 * the time until we run again is ours, not the process's, so a
-		 * preempted call counts as long as it took before. */
-		struct rusage before, after;
-		bool timed = i == last && getrusage(RUSAGE_THREAD, &before) == 0;
-		double started = time_now();
-		if (trace(request, task->tid, sig) == 0)
-			task->ctl = CTL_RUNNING;
-		else
-			lost(b, task);
-		task->pending_sig = 0;
-		ended = time_now();
-		if (timed && getrusage(RUSAGE_THREAD, &after) == 0 && after.ru_nivcsw != before.ru_nivcsw)
-			ended = started + b->resume_cost;
-		else if (timed)
-			b->resume_cost = ended - started;
-	}
+	for (size_t i = 0; i < b->ntasks; i++)
+		if (i != last && tasks[i].ctl == CTL_STOPPED)
+			ended = let_go_stopped(b, &tasks[i], false);
+	if (last < b->ntasks)
+		ended = let_go_stopped(b, &tasks[last], true);
 	b->frozen = false;
+	b->resume_last = 0;
 	b->last_pause = b->stopped_any ? ended - b->stopped_at : 0;
 	live_cache_after_pause(&b->cache);
 	return 0;
