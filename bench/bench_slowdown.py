@@ -20,14 +20,16 @@ from bench_record import (DEPTH, SUMMARY, THREADS, Target, debian_python, fixtur
 GOAL_PCT = 1.0
 RATE_HZ = 100
 WORK_SECONDS = 0.6    # one run of the workload, alone
-# The goal's measurement runs pairs (alone, profiled) until its interval is
-# clear of the goal: at least MIN_PAIRS, looking every STEP pairs, for at
-# most BUDGET_SECONDS. Each look uses a LOOK_LEVEL interval, wider than 95 %,
-# so that looking again and again does not make a wrong verdict likely.
-MIN_PAIRS = 40
+# The goal's measurement runs rounds (alone, profiled, floor) for at most
+# BUDGET_SECONDS, looking at the interval every STEP rounds from MIN_ROUNDS
+# on and stopping early once it is clear of the goal. So that looking again
+# and again does not make a wrong verdict likely, each look's interval is as
+# wide as O'Brien and Fleming's rule has it: z = FINAL_Z * sqrt(planned /
+# rounds so far), very wide at first, about 95 % at the last look.
+MIN_ROUNDS = 40
 STEP = 10
 BUDGET_SECONDS = 300.0
-LOOK_LEVEL = 0.99
+FINAL_Z = 2.0
 BESIDE_ROUNDS = 30    # rounds of the side-by-side on 3.15, a fixed number
 SETTLE_SECONDS = 1.0  # for a sampler that says nothing once attached
 CPYTHON_CAPTURED = re.compile(r"Captured (\d+) samples in ([\d.]+) seconds")
@@ -281,25 +283,28 @@ def bench_slowdown(bench):
         bench.skip("no CPython 3.12 under %s/versions (pyenv install 3.12)" % pyenv_root())
     load_note(bench)
     iterations, _ = calibrate(bench, python)
-    started = time.time()
     with Server(bench, python, iterations) as server:
         rounds = Rounds(server, [pycoreprof_arm(bench, server.pid, "3.12"), floor_arm(bench)])
         rounds.warm_up()
-        rounds.run(MIN_PAIRS)
-        verdict = "the time budget (%.0f s) ran out first" % BUDGET_SECONDS
+        started = time.time()
+        rounds.run(MIN_ROUNDS)
+        per_round = (time.time() - started) / MIN_ROUNDS
+        planned = max(MIN_ROUNDS, int(BUDGET_SECONDS / per_round) // STEP * STEP)
         while True:
-            low, high = mean_interval(rounds.ratios(0), LOOK_LEVEL)
-            if high <= GOAL_PCT or low > GOAL_PCT:
-                verdict = "its %.0f%% interval was clear of the goal" % (100 * LOOK_LEVEL)
-                break
-            if time.time() - started > BUDGET_SECONDS:
+            done = len(rounds.alone)
+            last = done >= planned or time.time() - started + STEP * per_round > BUDGET_SECONDS
+            z = FINAL_Z if last else FINAL_Z * math.sqrt(planned / float(done))
+            level = math.erf(z / math.sqrt(2))
+            low, high = mean_interval(rounds.ratios(0), level)
+            if last or high <= GOAL_PCT or low > GOAL_PCT:
                 break
             rounds.run(STEP)
     noise_note(bench, rounds, python, iterations)
-    bench.note("pairs run until %s (at least %d, looking every %d); the profiler attaches "
-               "before each profiled run and detaches after it, outside the time measured"
-               % (verdict, MIN_PAIRS, STEP))
-    summaries = report_ours(bench, rounds, 0, 1, "3.12", GOAL_PCT, LOOK_LEVEL)
+    bench.note("%d of %d planned rounds (%.1f s each), %s; the profiler attaches before each "
+               "profiled run and detaches after it, outside the time measured"
+               % (done, planned, per_round, "all of them" if last else
+                  "stopped early: the interval (z = %.2f) was clear of the goal" % z))
+    summaries = report_ours(bench, rounds, 0, 1, "3.12", GOAL_PCT, level)
     bench.note("%d samples taken during the profiled runs" % sum(s[0] for s in summaries))
 
 
