@@ -26,9 +26,11 @@ WORK_SECONDS = 0.6    # one run of the workload, alone
 # and again does not make a wrong verdict likely, each look's interval is as
 # wide as O'Brien and Fleming's rule has it: z = FINAL_Z * sqrt(planned /
 # rounds so far), very wide at first, about 95 % at the last look.
+# PYCOREPROF_BENCH_SLOWDOWN_SECONDS sets another budget: the interval
+# narrows as the square root of it.
 MIN_ROUNDS = 40
 STEP = 10
-BUDGET_SECONDS = 300.0
+BUDGET_SECONDS = float(os.environ.get("PYCOREPROF_BENCH_SLOWDOWN_SECONDS", "600"))
 FINAL_Z = 2.0
 BESIDE_ROUNDS = 30    # rounds of the side-by-side on 3.15, a fixed number
 SETTLE_SECONDS = 1.0  # for a sampler that says nothing once attached

@@ -249,6 +249,9 @@ static int walk_frozen(struct capture_session *s, struct capture_result *r)
 			record_stack_tops(s->recorder);
 		if (s->opts.full)
 			record_private_mappings(s->recorder);
+		for (size_t i = 0; i < ps.nthreads; i++)
+			if (ps.threads[i].gil)
+				live_target_resume_last(s->live, ps.threads[i].tid);
 	}
 	live_target_resume(s->live);
 	process_stacks_release(&ps);
