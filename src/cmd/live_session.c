@@ -11,6 +11,12 @@
 #include "cmd/live_session.h"
 #include "pycoreprof/base.h"
 
+/* Errors that a moment later, or a consistent read, may not give. */
+static bool retryable(int ret)
+{
+	return ret == -ERR_NOT_PYTHON || ret == -ERR_UNMAPPED || ret == -ERR_NOENT || ret == -ERR_CORRUPT;
+}
+
 int live_session_open(struct live_session *s, pid_t pid, bool freeze, double wait_seconds,
                       volatile sig_atomic_t *stop)
 {
@@ -23,14 +29,21 @@ int live_session_open(struct live_session *s, pid_t pid, bool freeze, double wai
 	for (;;) {
 		if ((ret = live_target_open(pid, &opts, &s->target)) < 0)
 			break;
-		if (freeze && (ret = live_target_freeze(s->target)) < 0)
-			break;
+		/* Discovery reads the running process: stopping every thread
+		 * while the binaries' symbols are looked up would cost it a
+		 * millisecond or more. Only a failure, which may be a read torn
+		 * by the running process, is tried again frozen. */
 		ret = pywalker_new(s->target, &s->walker);
-		if (freeze)
+		if (ret < 0 && freeze && retryable(ret)) {
+			err_clear();
+			if ((ret = live_target_freeze(s->target)) < 0)
+				break;
+			ret = pywalker_new(s->target, &s->walker);
 			live_target_resume(s->target);
+		}
 		if (ret == 0 || wait_seconds <= 0 || time_now() >= deadline || (stop && *stop))
 			break;
-		if (ret != -ERR_NOT_PYTHON && ret != -ERR_UNMAPPED && ret != -ERR_NOENT && ret != -ERR_CORRUPT)
+		if (!retryable(ret))
 			break;
 		live_session_close(s);
 		struct timespec pause = {0, 20 * 1000 * 1000};
