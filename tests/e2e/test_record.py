@@ -938,3 +938,30 @@ def test_not_python():
     finally:
         proc.kill()
         proc.wait()
+
+
+@lib.each_interpreter
+def test_attach_stops_nothing(label):
+    """Attaching to a process (finding its interpreter) and sampling it
+    without --idle leave its parked threads asleep: stopping a thread wakes
+    it, which shows as context switches."""
+    with Shares(label, rest_ms=0) as fixture:
+        info = fixture.info
+        parked_tids = [info["threads"][name] for name in PARKED if info["threads"][name]]
+        switches_before = context_switches(fixture.pid, parked_tids)
+        out = fixture.path("attach.folded")
+        profiler = Profiler(["--pid", str(fixture.pid), "--rate", "200", "-o", out],
+                            fixture.workdir)
+        try:
+            profiler.wait_sampling(0.5)
+            woken = context_switches(fixture.pid, parked_tids) - switches_before
+            os.kill(profiler.proc.pid, signal.SIGINT)
+            profiler.wait()
+        finally:
+            profiler.kill()
+        check(profiler.proc.returncode == 0, "record exited %s: %s", profiler.proc.returncode,
+              profiler.stderr().decode("utf-8", "replace"))
+        check(woken == 0, "the parked threads %s switched context %d times from before the "
+              "attach to 0.5 s into sampling: attaching or sampling stopped them",
+              parked_tids, woken)
+        check_no_parked(read_folded(out), info, "attach")
