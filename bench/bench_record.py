@@ -239,15 +239,25 @@ def load_note(bench):
                "machine shows up in every figure here)" % (os.cpu_count() or 0, load))
 
 
+def build_helper(bench, name):
+    """Compile bench/NAME.c into the scratch directory: (its path, None),
+    or (None, what cc said)."""
+    binary = os.path.join(bench.tmpdir, name)
+    build = subprocess.run(["cc", "-O2", "-o", binary,
+                            os.path.join(bench.repo, "bench", name + ".c")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True)
+    if build.returncode != 0:
+        return None, "cc failed on bench/%s.c: %s" % (name, build.stdout.strip()[-200:])
+    return binary, None
+
+
 def stop_floor(bench):
     """(median, p99) in us of stopping and resuming one busy thread with
     nothing read in between, from bench/stop_floor.c, or None."""
-    source = os.path.join(bench.repo, "bench", "stop_floor.c")
-    binary = os.path.join(bench.tmpdir, "stop_floor")
-    build = subprocess.run(["cc", "-O2", "-o", binary, source], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, universal_newlines=True)
-    if build.returncode != 0:
-        bench.note("stop floor not measured: cc failed: %s" % build.stdout.strip()[-200:])
+    binary, why = build_helper(bench, "stop_floor")
+    if not binary:
+        bench.note("stop floor not measured: %s" % why)
         return None
     code, out, err = run([binary, "300"], bench.env, timeout=60)
     words = out.split()

@@ -14,8 +14,9 @@ import statistics
 import subprocess
 import time
 
-from bench_record import (DEPTH, SUMMARY, THREADS, Target, debian_python, fixture, load_note,
-                          pyenv_python, pyenv_root, python_version, run)
+from bench_record import (CPYTHON_CAPTURED, DEPTH, SUMMARY, THREADS, Target, build_helper,
+                          debian_python, fixture, load_note, pyenv_python, pyenv_root,
+                          python_version, run)
 
 GOAL_PCT = 1.0
 RATE_HZ = 100
@@ -34,7 +35,6 @@ BUDGET_SECONDS = float(os.environ.get("PYCOREPROF_BENCH_SLOWDOWN_SECONDS", "600"
 FINAL_Z = 2.0
 BESIDE_ROUNDS = 30    # rounds of the side-by-side on 3.15, a fixed number
 SETTLE_SECONDS = 1.0  # for a sampler that says nothing once attached
-CPYTHON_CAPTURED = re.compile(r"Captured (\d+) samples in ([\d.]+) seconds")
 
 
 class Server(Target):
@@ -118,13 +118,9 @@ def pycoreprof_arm(bench, pid, name):
 
 def floor_arm(bench):
     """The floor: bench/tick_floor.c, built into the scratch directory."""
-    binary = os.path.join(bench.tmpdir, "tick_floor")
-    build = subprocess.run(["cc", "-O2", "-o", binary,
-                            os.path.join(bench.repo, "bench", "tick_floor.c")],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           universal_newlines=True)
-    if build.returncode != 0:
-        raise RuntimeError("cc failed on bench/tick_floor.c: %s" % build.stdout.strip()[-300:])
+    binary, why = build_helper(bench, "tick_floor")
+    if not binary:
+        raise RuntimeError(why)
     return Attached("a process waking %d times a second" % RATE_HZ, [binary, str(RATE_HZ)],
                     bench, ready_text="Ctrl-C to stop.")
 
@@ -193,9 +189,12 @@ class Rounds(object):
     def __init__(self, server, arms):
         self.server = server
         self.arms = arms
+        self.clear()
+
+    def clear(self):
         self.alone = []                         # (wall, cpu) per round
-        self.under = [[] for _ in arms]         # (wall, cpu) per round, per arm
-        self.printed = [[] for _ in arms]       # (stdout, stderr) per round, per arm
+        self.under = [[] for _ in self.arms]    # (wall, cpu) per round, per arm
+        self.printed = [[] for _ in self.arms]  # (stdout, stderr) per round, per arm
 
     def run(self, count):
         for _ in range(count):
@@ -221,9 +220,9 @@ class Rounds(object):
         return [ours - theirs for ours, theirs in zip(self.ratios(slot), self.ratios(floor))]
 
     def warm_up(self):
+        """One round whose figures are dropped."""
         self.run(1)
-        self.alone, self.under = [], [[] for _ in self.arms]
-        self.printed = [[] for _ in self.arms]
+        self.clear()
 
 
 def our_summaries(rounds, slot):

@@ -469,7 +469,7 @@ void live_target_resume_last(struct target *t, pid_t tid)
  * take this CPU before the call returns: the time until we run again is
  * ours, not the process's, so a preempted call counts as long as the last
  * unpreempted one took. */
-static double let_go_stopped(struct live_backend *b, struct live_task *task, bool timed)
+static double resume_task(struct live_backend *b, struct live_task *task, bool timed)
 {
 	/* A group-stopped process stays stopped: PTRACE_LISTEN keeps the
 	 * thread in its stop while letting SIGCONT through. */
@@ -497,7 +497,7 @@ int live_target_resume(struct target *t)
 	if (t->kind != TARGET_LIVE || !b->frozen)
 		return 0;
 	struct live_task *tasks = b->tasks;
-	size_t last = b->ntasks;
+	size_t last = b->ntasks, named = b->ntasks;
 	for (size_t i = 0; i < b->ntasks; i++) {
 		struct live_task *task = &tasks[i];
 		if (task->ctl == CTL_INTERRUPTED) {
@@ -506,18 +506,23 @@ int live_target_resume(struct target *t)
 			if (poll_report(b, task->tid, &status) > 0)
 				take_report(b, task, status, false);
 		}
-		if (task->ctl == CTL_STOPPED && (last == b->ntasks || tasks[last].tid != b->resume_last))
+		if (task->ctl == CTL_STOPPED) {
 			last = i;
+			if (task->tid == b->resume_last)
+				named = i;
+		}
 	}
 	/* A thread let go may take this CPU before the next is let go: the
 	 * GIL holder, which would keep it for a time slice, goes last when
 	 * the caller named it. */
+	if (named < b->ntasks)
+		last = named;
 	double ended = time_now();
 	for (size_t i = 0; i < b->ntasks; i++)
 		if (i != last && tasks[i].ctl == CTL_STOPPED)
-			ended = let_go_stopped(b, &tasks[i], false);
+			ended = resume_task(b, &tasks[i], false);
 	if (last < b->ntasks)
-		ended = let_go_stopped(b, &tasks[last], true);
+		ended = resume_task(b, &tasks[last], true);
 	b->frozen = false;
 	b->resume_last = 0;
 	b->last_pause = b->stopped_any ? ended - b->stopped_at : 0;
