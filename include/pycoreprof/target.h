@@ -26,6 +26,10 @@ struct target_thread {
 	/* Stopped, but the registers are read only when asked for: callers that
 	 * use REGS go through target_thread_regs(). */
 	bool regs_pending;
+	/* Live and frozen: interrupted but not stopped yet (waiting for a CPU,
+	 * or in the kernel), so it runs none of its own code until the freeze
+	 * ends; its memory reads as stopped, but it has no registers. */
+	bool held;
 	uint64_t regs[TREG__COUNT];
 	/* OS run state letter from /proc (R, S, D, T, t, Z...), 0 if unknown
 	 * (cores have none). */
@@ -150,11 +154,19 @@ int live_target_prepare_freeze(struct target *t);
  * it back to sleep, at the process's expense. A thread left asleep has no
  * registers and counts as waiting (target_thread_waiting() reads its run
  * state); live_target_stop_thread() stops it when it is needed after all.
- * ONLY_RUNNING turns run states on. */
+ * ONLY_RUNNING turns run states on. With it, a freeze also leaves the
+ * registers of the threads it stops unread until target_thread_regs() asks
+ * (the GIL holder's, say, are never needed without --native). */
 void live_target_stop_only_running(struct target *t, bool only_running);
-/* With ONLY_RUNNING, a freeze also leaves the registers of the threads it
- * stops unread until target_thread_regs() asks (the GIL holder's, say, are
- * never needed without --native). */
+/* Whether a freeze may hold a thread instead of waiting for its stop (off
+ * by default). An interrupted thread cannot run code of its own again
+ * before it stops: once the interrupt has had time to reach a thread on a
+ * CPU, one still not stopped is off every CPU (runnable, waiting for one)
+ * or in the kernel, and may stay so for milliseconds while the stopped
+ * threads wait with it. Held, it reads as stopped but has no registers;
+ * it is let go once it stops (live_target_answer_reports()). For walks
+ * that need no registers (no native stacks). */
+void live_target_hold_unstopped(struct target *t, bool hold);
 /* While frozen, stop thread TID too when the freeze left it running, and
  * read its registers. The thread table may be rewritten: look threads up
  * again afterwards. Errors: -ERR_NO_PROCESS when TID is not a thread of
@@ -180,6 +192,11 @@ double live_target_last_pause(const struct target *t);
 /* Nonblocking mode and between samples: re-read the thread list and run
  * states (and mappings when they changed), and forget cached pages. */
 int live_target_refresh(struct target *t);
+/* Between freezes: answer at once what the threads reported since the
+ * last look (a signal on its way to a thread, which waits in a stop until
+ * we pass it on; a held thread's stop; a stop after SIGCONT), so that none
+ * waits for the next sample. Each report comes with a SIGCHLD to us. */
+void live_target_answer_reports(struct target *t);
 /* Resume and detach every thread now; used by signal handlers' cleanup
  * paths and by target_free(). Async-signal-safe. */
 void live_target_detach_all(struct target *t);

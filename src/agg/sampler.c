@@ -38,6 +38,12 @@ void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struc
 	pywalker_lazy_frames(w, true);
 	if (opts->freeze)
 		live_target_stop_only_running(t, !opts->idle);
+	/* A thread slow to stop (off CPU, or in the kernel) need not keep the
+	 * stopped ones waiting: the walk needs its memory, not its registers.
+	 * Its run state then says whether it waits. Native stacks need the
+	 * registers (sampler_enable_native() turns this off). */
+	if (opts->freeze && !opts->idle)
+		live_target_hold_unstopped(t, true);
 }
 
 void sampler_release(struct sampler *s)
@@ -117,7 +123,7 @@ again:
 		 * system call, or just woken. Stop it, then read the thread list
 		 * again: it may have moved on since its state was read. */
 		if (s->opts.freeze && !rehearsal && !stopped_late && os && !os->has_regs && !os->regs_pending &&
-		    live_target_stop_thread(s->target, os->tid) == 0) {
+		    !os->held && live_target_stop_thread(s->target, os->tid) == 0) {
 			stopped_late = true;
 			live_target_forget_pages(s->target);
 			goto again;

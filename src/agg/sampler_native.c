@@ -39,6 +39,8 @@ int sampler_enable_native(struct sampler *s, struct native_unwinder *u, enum nat
 	n->version_hex = pywalker_info(s->walker)->version_hex;
 	sampler_native_free(s->native);
 	s->native = n;
+	/* Every thread walked needs its registers: wait for each stop. */
+	live_target_hold_unstopped(s->target, false);
 	return 0;
 }
 

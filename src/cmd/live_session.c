@@ -2,6 +2,7 @@
  * commands share. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,38 @@
 static bool retryable(int ret)
 {
 	return ret == -ERR_NOT_PYTHON || ret == -ERR_UNMAPPED || ret == -ERR_NOENT || ret == -ERR_CORRUPT;
+}
+
+void live_reports_block(sigset_t *saved)
+{
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &chld, saved);
+}
+
+void live_reports_restore(const sigset_t *saved)
+{
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+bool live_sleep_until(double deadline, volatile sig_atomic_t *stop)
+{
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		double wait = deadline - time_now();
+		if ((stop && *stop) || wait <= 0)
+			return false;
+		struct timespec ts = {.tv_sec = (time_t)wait};
+		ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
+		int sig = sigtimedwait(&chld, NULL, &ts);
+		if (sig == SIGCHLD)
+			return true;
+		if (sig < 0 && errno != EINTR)
+			return false;   /* EAGAIN: the deadline passed */
+	}
 }
 
 int live_session_open(struct live_session *s, pid_t pid, bool freeze, double wait_seconds,

@@ -29,6 +29,17 @@ void live_session_close(struct live_session *s);
 void live_session_release(struct live_session *s);
 const char *session_command(const struct live_session *s);
 
+/* Between samples, what the traced threads report (signals on their way
+ * to them wait in a stop until we pass them on) is answered at once: the
+ * sampling loop keeps SIGCHLD, which comes with each report, blocked, and
+ * sleeps with live_sleep_until(). */
+void live_reports_block(sigset_t *saved);
+void live_reports_restore(const sigset_t *saved);
+/* Sleep until DEADLINE (time_now() seconds) or *STOP; true when woken
+ * early by a report, to be answered (live_target_answer_reports()) before
+ * sleeping again. */
+bool live_sleep_until(double deadline, volatile sig_atomic_t *stop);
+
 /* Write LEN bytes to PATH through a temporary file and a rename, so that a
  * reader never sees half a file. */
 int write_file_atomically(const char *path, const char *data, size_t len);

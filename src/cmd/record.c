@@ -186,19 +186,6 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 	return 0;
 }
 
-static void sleep_until(double deadline)
-{
-	struct timespec ts;
-	double now = time_now();
-	if (deadline <= now)
-		return;
-	double wait = deadline - now;
-	ts.tv_sec = (time_t)wait;
-	ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stop_requested)
-		;
-}
-
 /* The median of the last pauses (1024 at most), for the status line: a copy
  * of them is sorted, not the hours of pauses a long recording keeps. */
 static double recent_median(const double *pauses, size_t n)
@@ -483,6 +470,8 @@ int cmd_record(int argc, char **argv)
 	char *output = NULL, *subtitle = NULL;
 	int child_status = -1;
 	int ret;
+	sigset_t saved_mask;
+	bool reports_blocked = false;
 	if (agg_init(&r.agg) < 0)
 		return report_error(-ERR_NOMEM);
 
@@ -510,6 +499,8 @@ int cmd_record(int argc, char **argv)
 	        o.subprocesses ? ", with its Python subprocesses" : "");
 
 	bool tty = isatty(STDERR_FILENO);
+	live_reports_block(&saved_mask);
+	reports_blocked = true;
 	double start = time_now(), next = start, last_status = start, last_scan = start;
 	uint64_t late = 0;
 	while (!stop_requested && r.procs[0].active) {
@@ -550,7 +541,10 @@ int cmd_record(int argc, char **argv)
 				fprintf(stderr, "  pause %.0fus median", 1e6 * recent_median(st->pauses, st->npauses));
 			fputs("   ", stderr);
 		}
-		sleep_until(next);
+		while (live_sleep_until(next, &stop_requested))
+			for (size_t i = 0; i < r.nprocs; i++)
+				if (r.procs[i].active)
+					live_target_answer_reports(r.procs[i].session.target);
 	}
 	double elapsed = time_now() - start;
 	for (size_t i = 0; i < r.nprocs; i++)
@@ -584,6 +578,8 @@ out:
 		free(r.procs[i].label);
 	}
 	free(r.procs);
+	if (reports_blocked)
+		live_reports_restore(&saved_mask);
 	/* Only now, detached from it, may we wait for the launched child:
 	 * while we trace it, wait reports its ptrace stops too. */
 	if (o.command && pid > 0) {

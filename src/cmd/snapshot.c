@@ -186,17 +186,6 @@ static char *output_path(const struct snapshot_options *o, double when, unsigned
 	                 stamp, millis, serial_text, o->capture.compress ? ".gz" : "");
 }
 
-static void sleep_until(double deadline)
-{
-	double wait = deadline - time_now();
-	if (wait <= 0)
-		return;
-	struct timespec ts = {.tv_sec = (time_t)wait};
-	ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stop_requested)
-		;
-}
-
 static int compare_doubles(const void *a, const void *b)
 {
 	double left = *(const double *)a, right = *(const double *)b;
@@ -249,6 +238,8 @@ static int run(const struct snapshot_options *o)
 	unsigned serial = 0;
 	int status = EXIT_OK;
 	int ret;
+	sigset_t saved_mask;
+	bool reports_blocked = false;
 	guard_signals(saved);
 	if (o->output_is_dir && mkdir(o->output, 0777) < 0 && errno != EEXIST) {
 		status = report_error(err_set_errno(ERR_IO, errno, "cannot create directory %s", o->output));
@@ -260,6 +251,8 @@ static int run(const struct snapshot_options *o)
 		goto out;
 	}
 	attached = session.live;
+	live_reports_block(&saved_mask);
+	reports_blocked = true;
 	double start = time_now(), next = start;
 	while (!stop_requested) {
 		ret = capture_session_take(&session, &result);
@@ -296,7 +289,8 @@ static int run(const struct snapshot_options *o)
 			next = time_now();
 		if (o->duration && next - start >= o->duration)
 			break;
-		sleep_until(next);
+		while (live_sleep_until(next, &stop_requested))
+			live_target_answer_reports(session.live);
 	}
 	attached = NULL;
 	capture_session_close(&session);
@@ -307,6 +301,8 @@ static int run(const struct snapshot_options *o)
 out:
 	attached = NULL;
 	capture_session_close(&session);
+	if (reports_blocked)
+		live_reports_restore(&saved_mask);
 	unguard_signals(saved);
 	strbuf_release(&result.file);
 	free(totals.pauses);

@@ -84,6 +84,7 @@ void live_publish_threads(struct target *t, struct live_backend *b)
 		th->cursig = 0;
 		th->has_regs = task->has_regs && task->ctl == CTL_STOPPED;
 		th->regs_pending = !th->has_regs && task->ctl == CTL_STOPPED && b->only_running;
+		th->held = task->held && task->ctl == CTL_INTERRUPTED;
 		if (th->has_regs)
 			memcpy(th->regs, task->regs, sizeof(th->regs));
 	}
@@ -116,7 +117,7 @@ static void read_state(struct live_backend *b, struct live_task *task)
 {
 	bool had_fd = task->stat_fd >= 0;
 	task->state = live_proc_task_state(b->pid, task->tid, &task->stat_fd,
-	                                   had_fd || b->open_stat_fds < MAX_STAT_FDS, task->name);
+	                                   had_fd || b->open_stat_fds < MAX_STAT_FDS, task->name, &task->cpu);
 	if (had_fd && task->stat_fd < 0)
 		b->open_stat_fds--;
 	else if (!had_fd && task->stat_fd >= 0)
@@ -176,7 +177,7 @@ int live_sync_tasks(struct target *t, struct live_backend *b)
 			b->listing[j] = -b->listing[j];
 			continue;
 		}
-		next[n++] = (struct live_task){.tid = b->listing[j], .ctl = CTL_UNTRACED, .stat_fd = -1};
+		next[n++] = (struct live_task){.tid = b->listing[j], .ctl = CTL_UNTRACED, .stat_fd = -1, .cpu = -1};
 	}
 	/* States first: a zombie thread cannot be seized. */
 	size_t kept = 0, living = 0;
@@ -266,6 +267,20 @@ void live_target_stop_only_running(struct target *t, bool only_running)
 	b->only_running = only_running;
 	if (only_running)
 		b->run_states = true;
+}
+
+void live_target_answer_reports(struct target *t)
+{
+	struct live_backend *b = t ? t->backend : NULL;
+	if (t && t->kind == TARGET_LIVE && b && b->freeze && !b->frozen)
+		live_reap_reports(b);
+}
+
+void live_target_hold_unstopped(struct target *t, bool hold)
+{
+	struct live_backend *b = t->backend;
+	if (t->kind == TARGET_LIVE && b)
+		b->hold_unstopped = hold;
 }
 
 int live_target_refresh(struct target *t)

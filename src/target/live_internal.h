@@ -32,10 +32,12 @@ enum live_ctl {
 struct live_task {
 	pid_t tid;
 	char state;                  /* run state letter before the last freeze */
+	int cpu;                     /* the CPU it last ran on, read with the state; -1: unknown */
 	char name[16];               /* comm, from the same stat read */
 	unsigned char ctl;           /* enum live_ctl */
 	bool group_stop;             /* stopped by SIGSTOP & co.: resume with PTRACE_LISTEN */
 	bool has_regs;
+	bool held;                   /* frozen without a reported stop: see live_target_hold_unstopped() */
 	int pending_sig;             /* signal to deliver when the thread goes on */
 	int stat_fd;                 /* /proc/PID/task/TID/stat kept open, or -1 */
 	uint64_t regs[TREG__COUNT];
@@ -80,6 +82,7 @@ struct live_backend {
 	bool freeze;                 /* threads are seized */
 	bool run_states;             /* read every thread's run state at each sync */
 	bool only_running;           /* freezes leave threads asleep in the kernel alone */
+	bool hold_unstopped;         /* freezes hold threads slow to stop instead of waiting */
 	double synced_at;            /* time of the last thread listing */
 	bool frozen;
 	bool rehearsing;             /* prepared for a freeze: the walk now read is its rehearsal */
@@ -127,8 +130,8 @@ int live_proc_ids(pid_t pid, pid_t *ppid, pid_t *tgid, pid_t *tracer);
 int live_proc_list_tasks(int dir_fd, pid_t *tids, size_t cap, size_t *count);
 /* The run state letter of TID from its stat file (kept open in *FD when
  * KEEP, else opened and closed), or 0 when unreadable; NAME (16 bytes) gets
- * the thread's comm. */
-char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep, char name[16]);
+ * the thread's comm, *CPU the CPU it last ran on (-1: unknown). */
+char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep, char name[16], int *cpu);
 
 /* live_ptrace.c */
 /* Seize TASK; -ERR_PERM (with hint) or -ERR_NO_PROCESS when it is gone. */

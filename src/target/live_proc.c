@@ -338,8 +338,9 @@ int live_proc_list_tasks(int dir_fd, pid_t *tids, size_t cap, size_t *count)
 }
 
 /* The state letter follows the command name in parentheses, which may
- * itself hold spaces and parentheses: look after the last ')'. */
-static char parse_state(const char *text, size_t len, char name[16])
+ * itself hold spaces and parentheses: look after the last ')'. The CPU the
+ * thread last ran on is field 39, the 37th after the state. */
+static char parse_state(const char *text, size_t len, char name[16], int *cpu)
 {
 	const char *open_paren = memchr(text, '(', len);
 	const char *close = NULL;
@@ -355,11 +356,24 @@ static char parse_state(const char *text, size_t len, char name[16])
 		memcpy(name, open_paren + 1, n);
 		name[n] = '\0';
 	}
+	*cpu = -1;
+	const char *end = text + len, *field = close + 2;
+	for (int skip = 0; skip < 36 && field < end; skip++) {
+		field = memchr(field, ' ', (size_t)(end - field));
+		field = field ? field + 1 : end;
+	}
+	if (field < end && *field != ' ') {
+		char *after;
+		long value = strtol(field, &after, 10);
+		if (after > field && *after == ' ' && value >= 0 && value < 65536)
+			*cpu = (int)value;
+	}
 	return close[2];
 }
 
-char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep, char name[16])
+char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep, char name[16], int *cpu)
 {
+	*cpu = -1;
 	char buf[512];
 	if (*fd < 0) {
 		char path[64];
@@ -374,5 +388,5 @@ char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep, char name[16
 		close(*fd);
 		*fd = -1;
 	}
-	return n > 0 ? parse_state(buf, (size_t)n, name) : 0;
+	return n > 0 ? parse_state(buf, (size_t)n, name, cpu) : 0;
 }

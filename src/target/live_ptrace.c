@@ -20,6 +20,7 @@
 
 #define FREEZE_TIMEOUT 0.5          /* seconds to wait for every thread to stop */
 #define SPIN_SECONDS 100e-6         /* poll this long for a stop before sleeping */
+#define HOLD_SECONDS 100e-6         /* an interrupt reaches a thread on a CPU sooner than this */
 #define DETACH_TIMEOUT 1.0
 #define REAP_TIMEOUT 0.1            /* seconds to reap threads that were exiting as we detached */
 #define RELIST_ROUNDS 4             /* relistings while frozen, to catch new threads */
@@ -179,14 +180,18 @@ static bool reap_lost(struct live_backend *b)
 
 /* Wait until TASK (interrupted) reports a stop or its end, up to DEADLINE.
  * A running thread stops within microseconds, much sooner than a sleeping
- * profiler would be woken to hear of it: poll first, yielding the CPU in
- * case the thread waits for this one, then sleep. Returns false on timeout
- * (the task stays CTL_INTERRUPTED). */
+ * profiler would be woken to hear of it: poll first, then sleep. While
+ * polling, the CPU is yielded only when the thread waits for this one (it
+ * last ran here): a yield may hand it to another thread for a whole time
+ * slice, and all stopped threads would wait with us. Past HOLD_AT (0: never)
+ * the task is held instead (live_target_hold_unstopped()). Returns false
+ * on timeout or hold (the task stays CTL_INTERRUPTED). */
 static bool await_stop(struct live_backend *b, struct live_task *task, struct stop_wait *sw, double deadline,
-                       bool pass_signals)
+                       double hold_at, bool pass_signals)
 {
 	unsigned passed = 0;
 	double spin_until = time_now() + SPIN_SECONDS;
+	bool yield = task->cpu < 0 || task->cpu == sched_getcpu();
 	for (;;) {
 		int status;
 		pid_t r = poll_report(b, task->tid, &status);
@@ -204,8 +209,13 @@ static bool await_stop(struct live_backend *b, struct live_task *task, struct st
 		double now = time_now();
 		if (now > deadline)
 			return false;
+		if (hold_at > 0 && now > hold_at) {
+			task->held = true;
+			return false;
+		}
 		if (now < spin_until) {
-			sched_yield();
+			if (yield)
+				sched_yield();
 		} else {
 			/* A group leader that exited reports only once its threads
 			 * are reaped: reap those we lost. */
@@ -326,12 +336,12 @@ static void catch_new_threads(struct live_backend *b, struct stop_wait *sw, doub
 			if (find_task(b, b->listing[i]))
 				continue;
 			struct live_task *task = &b->tasks[b->ntasks];
-			*task = (struct live_task){.tid = b->listing[i], .stat_fd = -1};
+			*task = (struct live_task){.tid = b->listing[i], .stat_fd = -1, .cpu = -1};
 			if (live_seize(b, task) < 0 || !interrupt(b, task))
 				continue;
 			b->ntasks++;
 			added = true;
-			await_stop(b, task, sw, deadline, true);
+			await_stop(b, task, sw, deadline, 0, true);
 		}
 		if (!added)
 			return;
@@ -395,9 +405,11 @@ int live_target_freeze(struct target *t)
 			interrupt(b, &tasks[i]);
 	}
 	double deadline = time_now() + FREEZE_TIMEOUT;
+	/* A thread held by the last freeze may still be interrupted. */
+	double hold_at = b->hold_unstopped ? (b->stopped_any ? b->stopped_at : time_now()) + HOLD_SECONDS : 0;
 	for (size_t i = 0; i < n; i++)
 		if (tasks[i].ctl == CTL_INTERRUPTED)
-			await_stop(b, &tasks[i], &sw, deadline, true);
+			await_stop(b, &tasks[i], &sw, deadline, hold_at, true);
 	/* Threads left asleep may change anyway: catching the newest is not
 	 * worth the listing. */
 	if (!b->only_running)
@@ -446,13 +458,14 @@ int live_target_stop_thread(struct target *t, pid_t tid)
 		return err_set(ERR_NO_PROCESS, "thread %d of pid %d is not running", (int)tid, (int)t->pid);
 	struct stop_wait sw;
 	stop_wait_begin(&sw);
+	double now = time_now();
 	if (interrupt(b, task))
-		await_stop(b, task, &sw, time_now() + FREEZE_TIMEOUT, true);
+		await_stop(b, task, &sw, now + FREEZE_TIMEOUT, b->hold_unstopped ? now + HOLD_SECONDS : 0, true);
 	stop_wait_end(&sw);
 	if (task->ctl == CTL_STOPPED)
 		read_regs(task);
 	live_publish_threads(t, b);
-	if (task->ctl != CTL_STOPPED)
+	if (task->ctl != CTL_STOPPED && !(task->ctl == CTL_INTERRUPTED && task->held))
 		return err_set(ERR_NO_PROCESS, "thread %d of pid %d did not stop", (int)tid, (int)t->pid);
 	return 0;
 }
@@ -523,9 +536,13 @@ int live_target_resume(struct target *t)
 			ended = resume_task(b, &tasks[i], false);
 	if (last < b->ntasks)
 		ended = resume_task(b, &tasks[last], true);
+	b->last_pause = b->stopped_any ? ended - b->stopped_at : 0;
+	/* A held thread stays interrupted: its stop, when it comes, is
+	 * answered by live_target_answer_reports() or the next freeze. */
+	for (size_t i = 0; i < b->ntasks; i++)
+		tasks[i].held = false;
 	b->frozen = false;
 	b->resume_last = 0;
-	b->last_pause = b->stopped_any ? ended - b->stopped_at : 0;
 	live_cache_after_pause(&b->cache);
 	return 0;
 }
@@ -576,7 +593,7 @@ void live_target_detach_all(struct target *t)
 	for (size_t i = 0; i < n; i++) {
 		struct live_task *task = &tasks[i];
 		if (task->ctl == CTL_INTERRUPTED)
-			await_stop(b, task, &sw, deadline, false);
+			await_stop(b, task, &sw, deadline, 0, false);
 		if (task->ctl == CTL_STOPPED || task->ctl == CTL_INTERRUPTED) {
 			/* Detaching a group-stopped thread leaves it in the group-stop.
 			 * A thread that never stopped is detached by the kernel when we

@@ -1,0 +1,74 @@
+# While record or snapshot keeps a process seized between samples, a signal
+# sent to it stops the receiving thread until the profiler passes it on:
+# that must happen at once, not at the next sample. The fixture times its
+# own signal handlers.
+import os
+import subprocess
+import time
+
+import lib
+from lib import check
+
+TICKING = os.path.join(lib.FIXTURES, "ticking.py")
+PERIOD = 0.05          # the fixture's timer
+SECONDS = 3.0          # sampled for this long, at one sample a second
+MAX_GAP = 0.5          # between handler runs; held to the next sample, about 1 s
+
+
+def _labels():
+    labels = lib.interpreter_labels()
+    return sorted(set([labels[0], labels[-1]]), key=labels.index)
+
+
+def run_beside_ticking(label, command):
+    """COMMAND (with PID for the fixture's pid) run beside ticking.py: the
+    handler times that fall within its run."""
+    workdir = lib.scratch("signals")
+    times_path = os.path.join(workdir, "times.txt")
+    fixture = subprocess.Popen([lib.interpreter(label), TICKING, times_path, "60"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, cwd=workdir)
+    try:
+        ready = fixture.stdout.readline().split()
+        check(ready and ready[0] == b"ready", "ticking.py did not start: %r", ready)
+        argv = [part.replace("PID", str(fixture.pid)).replace("DIR", workdir) for part in command]
+        started = time.time()
+        result = lib.run_pycoreprof(argv, timeout=60)
+        ended = time.time()
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+        check(fixture.poll() is None, "the fixture exited with %s", fixture.returncode)
+    finally:
+        if fixture.poll() is None:
+            fixture.kill()
+        fixture.wait()
+    with open(times_path) as source:
+        times = [float(line) for line in source if line.endswith("\n")]
+    # The second after attaching and the end hold no sample stop to judge.
+    inside = [t for t in times if started + 1.0 <= t <= ended - 0.2]
+    return inside, ended - started - 1.2, result
+
+
+def check_ticks(what, inside, seconds, result):
+    expected = seconds / PERIOD
+    gaps = [b - a for a, b in zip(inside, inside[1:])]
+    check(len(inside) >= expected / 2, "%s: %d signal handler runs in %.1f s, expected about %d: "
+          "signals waited for the next sample\n%s", what, len(inside), seconds, expected,
+          result.describe())
+    check(max(gaps) < MAX_GAP, "%s: %.3f s between two handler runs (the timer ticks every "
+          "%.2f s): a signal waited for the next sample\n%s", what, max(gaps), PERIOD,
+          result.describe())
+
+
+@lib.each(_labels)
+def test_signals_pass_while_recording(label):
+    for extra in ([], ["--idle"]):
+        inside, seconds, result = run_beside_ticking(
+            label, ["record", "--pid", "PID", "--rate", "1", "--duration", str(SECONDS),
+                    "-o", "DIR/ticking.folded"] + extra)
+        check_ticks("record --rate 1 %s" % " ".join(extra), inside, seconds, result)
+
+
+@lib.each(_labels)
+def test_signals_pass_between_snapshots(label):
+    inside, seconds, result = run_beside_ticking(
+        label, ["snapshot", "--pid", "PID", "--interval", "1s", "--count", "4", "-o", "DIR/snaps/"])
+    check_ticks("snapshot --interval 1s", inside, seconds, result)
