@@ -1,8 +1,10 @@
-# While record or snapshot keeps a process seized between samples, a signal
-# sent to it stops the receiving thread until the profiler passes it on:
-# that must happen at once, not at the next sample. The fixture times its
-# own signal handlers.
+# What a seized process must not wait for. While record or snapshot keeps it
+# seized between samples, a signal sent to it stops the receiving thread
+# until the profiler passes it on: that must happen at once, not at the next
+# sample (the fixture times its own signal handlers). And a freeze must not
+# wait for a thread that waits for a CPU.
 import os
+import re
 import subprocess
 import time
 
@@ -72,3 +74,54 @@ def test_signals_pass_between_snapshots(label):
     inside, seconds, result = run_beside_ticking(
         label, ["snapshot", "--pid", "PID", "--interval", "1s", "--count", "4", "-o", "DIR/snaps/"])
     check_ticks("snapshot --interval 1s", inside, seconds, result)
+
+
+STARVED = os.path.join(lib.FIXTURES, "starved.py")
+MAX_PAUSE_US = 100000  # waiting for a starved thread's stop took up to 500 ms
+
+
+@lib.each(lambda: [lib.interpreter_labels()[-1]])
+def test_starved_thread_holds_nothing_up(label):
+    """A thread that waits for its CPU (lowest priority, beside a busy
+    process) is held, not waited for: its stack is read, and no pause lasts
+    until it gets the CPU."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise lib.Skip("needs two CPUs, this machine gives %d" % len(cpus))
+    workdir = lib.scratch("starved")
+    info_path = os.path.join(workdir, "info.json")
+    hog = subprocess.Popen([lib.interpreter(label), "-c", "import os; os.sched_setaffinity(0, {%d})\n"
+                            "while True: pass" % cpus[0]], stdin=subprocess.DEVNULL)
+    fixture = subprocess.Popen([lib.interpreter(label), STARVED, str(cpus[0]), info_path, "60"],
+                               stdin=subprocess.DEVNULL, cwd=workdir)
+    try:
+        deadline = time.time() + 30
+        while not os.path.exists(info_path) and fixture.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        check(os.path.exists(info_path), "starved.py did not start (exit %s)", fixture.poll())
+        out = os.path.join(workdir, "starved.folded")
+        # The profiler on the other CPUs, as it would be on a busy machine.
+        result = lib.run(["taskset", "-c", ",".join(str(cpu) for cpu in cpus[1:]), lib.pycoreprof(),
+                          "record", "--pid", str(fixture.pid), "--rate", "100", "--duration", "2",
+                          "-o", out], timeout=60)
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+        check(fixture.poll() is None, "the fixture exited with %s", fixture.returncode)
+        check(not any(state in "tT" for state in lib.task_states(fixture.pid)),
+              "the fixture was left stopped")
+    finally:
+        for proc in (fixture, hog):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+    text = result.stderr.decode("utf-8", "replace")
+    match = re.search(r"(\d+) samples, .*max (\d+)us", text)
+    check(match, "no summary with a pause: %s", result.describe())
+    samples, longest = int(match.group(1)), int(match.group(2))
+    check(longest < MAX_PAUSE_US, "a pause of %d us: the freeze waited for the starved "
+          "thread\n%s", longest, result.describe())
+    with open(out) as folded:
+        starved = sum(int(line.rsplit(" ", 1)[1]) for line in folded
+                      if ";starved_thread (" in line and
+                      line.rsplit(" ", 1)[0].split(";")[-1].startswith("starved_spin ("))
+    check(starved >= samples * 0.9, "%d of %d samples show the starved thread in starved_spin\n%s",
+          starved, samples, result.describe())
