@@ -18,11 +18,16 @@ static bool retryable(int ret)
 	return ret == -ERR_NOT_PYTHON || ret == -ERR_UNMAPPED || ret == -ERR_NOENT || ret == -ERR_CORRUPT;
 }
 
+static void child_signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+}
+
 void live_reports_block(sigset_t *saved)
 {
 	sigset_t chld;
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
+	child_signal_set(&chld);
 	pthread_sigmask(SIG_BLOCK, &chld, saved);
 }
 
@@ -34,8 +39,7 @@ void live_reports_restore(const sigset_t *saved)
 bool live_sleep_until(double deadline, volatile sig_atomic_t *stop)
 {
 	sigset_t chld;
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
+	child_signal_set(&chld);
 	for (;;) {
 		double wait = deadline - time_now();
 		if ((stop && *stop) || wait <= 0)

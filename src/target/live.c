@@ -187,6 +187,8 @@ int live_sync_tasks(struct target *t, struct live_backend *b)
 		 * when the caller wants run states. */
 		if (b->run_states || task->ctl == CTL_UNTRACED)
 			read_state(b, task);
+		else
+			task->cpu = -1;   /* as stale as the state: say unknown */
 		living += task->state != 'Z' && task->state != 'X';
 		if (b->freeze && task->ctl == CTL_UNTRACED) {
 			int seized = task->state == 'Z' || task->state == 'X' ? -ERR_NO_PROCESS : live_seize(b, task);

@@ -339,7 +339,7 @@ int live_proc_list_tasks(int dir_fd, pid_t *tids, size_t cap, size_t *count)
 
 /* The state letter follows the command name in parentheses, which may
  * itself hold spaces and parentheses: look after the last ')'. The CPU the
- * thread last ran on is field 39, the 37th after the state. */
+ * thread last ran on is field 39, 36 fields after the state. */
 static char parse_state(const char *text, size_t len, char name[16], int *cpu)
 {
 	const char *open_paren = memchr(text, '(', len);
