@@ -1,9 +1,11 @@
 # Benchmarks of what `record` costs the program it watches: the time of a fixed
 # workload (fixtures/python/deep_threads.py, 4 threads 50 frames deep) with and
 # without a profiler attached at 100 Hz, runs alternating in one process, beside
-# the machine's floor (bench/tick_floor.c: a process that only wakes 100 times a
-# second), and the same beside CPython 3.15's own sampler on a 3.15 target.
-# Figures only.
+# the machine's two floors: bench/tick_floor.c, a process that only wakes 100
+# times a second, and bench/freeze_floor.c, one that also stops the running
+# threads each time and lets them go, reading nothing (the least any
+# freeze-mode sampler costs here). Also the same beside CPython 3.15's own
+# sampler on a 3.15 target. Figures only.
 import math
 import os
 import random
@@ -21,7 +23,7 @@ from bench_record import (CPYTHON_CAPTURED, DEPTH, SUMMARY, THREADS, Target, bui
 GOAL_PCT = 1.0
 RATE_HZ = 100
 WORK_SECONDS = 0.6    # one run of the workload, alone
-# The goal's measurement runs rounds (alone, profiled, floor) for at most
+# The goal's measurement runs rounds (alone, profiled, each floor) for at most
 # BUDGET_SECONDS, looking at the interval every STEP rounds from MIN_ROUNDS
 # on and stopping early once it is clear of the goal. So that looking again
 # and again does not make a wrong verdict likely, each look's interval is as
@@ -35,6 +37,7 @@ BUDGET_SECONDS = float(os.environ.get("PYCOREPROF_BENCH_SLOWDOWN_SECONDS", "600"
 FINAL_Z = 2.0
 BESIDE_ROUNDS = 30    # rounds of the side-by-side on 3.15, a fixed number
 SETTLE_SECONDS = 1.0  # for a sampler that says nothing once attached
+FLOOR_PAUSE = re.compile(r"pause median ([\d.]+) us$", re.M)   # freeze_floor's last line
 
 
 class Server(Target):
@@ -117,12 +120,23 @@ def pycoreprof_arm(bench, pid, name):
 
 
 def floor_arm(bench):
-    """The floor: bench/tick_floor.c, built into the scratch directory."""
+    """The floor of waking: bench/tick_floor.c, built into the scratch
+    directory."""
     binary, why = build_helper(bench, "tick_floor")
     if not binary:
         raise RuntimeError(why)
     return Attached("a process waking %d times a second" % RATE_HZ, [binary, str(RATE_HZ)],
                     bench, ready_text="Ctrl-C to stop.")
+
+
+def freeze_floor_arm(bench, pid):
+    """The floor of freezing: bench/freeze_floor.c, which stops PID's
+    running threads RATE_HZ times a second and reads nothing."""
+    binary, why = build_helper(bench, "freeze_floor")
+    if not binary:
+        raise RuntimeError(why)
+    return Attached("stopping the running threads %d times a second, reading nothing" % RATE_HZ,
+                    [binary, str(pid), str(RATE_HZ)], bench, ready_text="Ctrl-C to stop.")
 
 
 def cpython_arm(bench, python, pid, blocking, work_seconds):
@@ -239,9 +253,9 @@ def our_summaries(rounds, slot):
     return found
 
 
-def report_ours(bench, rounds, slot, floor, label, goal=None, level=0.95):
+def report_ours(bench, rounds, slot, floors, label, goal=None, level=0.95):
     """Our rows: the slowdown under arm SLOT (judged against GOAL with a
-    LEVEL interval), and beside the floor, arm FLOOR."""
+    LEVEL interval), and beside each floor, the arms FLOORS."""
     ratios = rounds.ratios(slot)
     summaries = our_summaries(rounds, slot)
     walls = [wall for wall, _ in rounds.under[slot]]
@@ -251,12 +265,18 @@ def report_ours(bench, rounds, slot, floor, label, goal=None, level=0.95):
                statistics.mean(ratios), "%", goal, interval=mean_interval(ratios, level),
                level=level)
     bench.ours("%s slowdown, median of per-round ratios" % label, statistics.median(ratios), "%")
-    floor_ratios = rounds.ratios(floor)
-    bench.ours("%s the floor's slowdown (%s), mean" % (label, rounds.arms[floor].name),
-               statistics.mean(floor_ratios), "%", interval=mean_interval(floor_ratios, 0.95))
-    beyond = rounds.beyond(slot, floor)
-    bench.ours("%s slowdown beyond the floor, mean of per-round differences" % label,
-               statistics.mean(beyond), "points", interval=mean_interval(beyond, 0.95))
+    for floor in floors:
+        floor_ratios = rounds.ratios(floor)
+        bench.ours("%s the floor's slowdown (%s), mean" % (label, rounds.arms[floor].name),
+                   statistics.mean(floor_ratios), "%", interval=mean_interval(floor_ratios, 0.95))
+        beyond = rounds.beyond(slot, floor)
+        bench.ours("%s slowdown beyond that floor, mean of per-round differences" % label,
+                   statistics.mean(beyond), "points", interval=mean_interval(beyond, 0.95))
+        floor_pauses = [float(match.group(1)) for match in
+                        (FLOOR_PAUSE.search(err) for _, err in rounds.printed[floor]) if match]
+        if floor_pauses:
+            bench.ours("%s that floor's pause median, median over the runs" % label,
+                       statistics.median(floor_pauses), "us")
     bench.ours("%s target CPU time, mean of per-round ratios" % label,
                statistics.mean(rounds.ratios(slot, 1)), "%")
     bench.ours("%s share of the work's time stopped (sum of pauses; the slowdown is at "
@@ -277,15 +297,17 @@ def noise_note(bench, rounds, python, iterations):
 
 def bench_slowdown(bench):
     bench.describe("target slowdown: a fixed workload (%d threads %d deep) run alone and with "
-                   "record --pid --rate %d (freeze mode) attached, and with the floor (a process "
-                   "that only wakes as often), in turn in one process" % (THREADS, DEPTH, RATE_HZ))
+                   "record --pid --rate %d (freeze mode) attached, and with each floor (a process "
+                   "that only wakes as often; one that also stops the running threads and lets "
+                   "them go, reading nothing), in turn in one process" % (THREADS, DEPTH, RATE_HZ))
     python = pyenv_python(12)
     if not python:
         bench.skip("no CPython 3.12 under %s/versions (pyenv install 3.12)" % pyenv_root())
     load_note(bench)
     iterations, _ = calibrate(bench, python)
     with Server(bench, python, iterations) as server:
-        rounds = Rounds(server, [pycoreprof_arm(bench, server.pid, "3.12"), floor_arm(bench)])
+        rounds = Rounds(server, [pycoreprof_arm(bench, server.pid, "3.12"), floor_arm(bench),
+                                 freeze_floor_arm(bench, server.pid)])
         rounds.warm_up()
         started = time.time()
         rounds.run(MIN_ROUNDS)
@@ -305,14 +327,14 @@ def bench_slowdown(bench):
                "profiled run and detaches after it, outside the time measured"
                % (done, planned, per_round, "all of them" if last else
                   "stopped early: the interval (z = %.2f) was clear of the goal" % z))
-    summaries = report_ours(bench, rounds, 0, 1, "3.12", GOAL_PCT, level)
+    summaries = report_ours(bench, rounds, 0, [1, 2], "3.12", GOAL_PCT, level)
     bench.note("%d samples taken during the profiled runs" % sum(s[0] for s in summaries))
 
 
 def bench_slowdown_beside_cpython(bench):
     bench.describe("target slowdown on a 3.15 target, side by side: record --rate %d (freeze), "
                    "CPython 3.15's sampler at %d Hz with --blocking (it stops the threads too) "
-                   "and without, and the floor, each attached for one run of the work, %d rounds"
+                   "and without, and both floors, each attached for one run of the work, %d rounds"
                    % (RATE_HZ, RATE_HZ, BESIDE_ROUNDS))
     python, why = debian_python(bench, "3.15")
     if not python:
@@ -322,7 +344,8 @@ def bench_slowdown_beside_cpython(bench):
     with Server(bench, python, iterations) as server:
         arms = [pycoreprof_arm(bench, server.pid, "3.15"),
                 cpython_arm(bench, python, server.pid, True, seconds),
-                cpython_arm(bench, python, server.pid, False, seconds), floor_arm(bench)]
+                cpython_arm(bench, python, server.pid, False, seconds), floor_arm(bench),
+                freeze_floor_arm(bench, server.pid)]
         rounds = Rounds(server, arms)
         rounds.warm_up()
         rounds.run(BESIDE_ROUNDS)
@@ -330,14 +353,16 @@ def bench_slowdown_beside_cpython(bench):
     bench.note("CPython's sampler says nothing once attached and does not stop on SIGINT: it "
                "is given %.1f s to attach before each run and samples for %d s, which "
                "covers the run" % (SETTLE_SECONDS, arms[1].duration))
-    report_ours(bench, rounds, 0, 3, "3.15")
+    report_ours(bench, rounds, 0, [3, 4], "3.15")
     for slot in (1, 2):
         captured = [CPYTHON_CAPTURED.search(out + err) for out, err in rounds.printed[slot]]
         rates = [int(m.group(1)) / float(m.group(2)) for m in captured if m]
         ratios = rounds.ratios(slot)
         low, high = mean_interval(ratios, 0.95)
         beyond = rounds.beyond(slot, 3)
-        bench.reference("%s: slowdown (95%% CI %.2f to %.2f %%; beyond the floor %.2f points), "
-                        "%.0f samples/s" % (arms[slot].name, low, high, statistics.mean(beyond),
-                                            statistics.median(rates) if rates else 0),
+        beyond_freeze = rounds.beyond(slot, 4)
+        bench.reference("%s: slowdown (95%% CI %.2f to %.2f %%; beyond the floors %.2f and %.2f "
+                        "points), %.0f samples/s"
+                        % (arms[slot].name, low, high, statistics.mean(beyond),
+                           statistics.mean(beyond_freeze), statistics.median(rates) if rates else 0),
                         statistics.mean(ratios), "%", compare=False)
