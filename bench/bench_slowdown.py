@@ -35,6 +35,7 @@ MIN_ROUNDS = 40
 STEP = 10
 BUDGET_SECONDS = float(os.environ.get("PYCOREPROF_BENCH_SLOWDOWN_SECONDS", "600"))
 FINAL_Z = 2.0
+MIN_TAIL = 20         # bootstrap resamples beyond each end of an interval, at least
 BESIDE_ROUNDS = 30    # rounds of the side-by-side on 3.15, a fixed number
 SETTLE_SECONDS = 1.0  # for a sampler that says nothing once attached
 FLOOR_PAUSE = re.compile(r"pause median ([\d.]+) us$", re.M)   # freeze_floor's last line
@@ -187,12 +188,20 @@ def percent_more(slower, faster):
 
 
 def mean_interval(values, level, rounds=2000):
-    """A bootstrap confidence interval of the mean of VALUES at LEVEL:
-    resampled with replacement ROUNDS times. Seeded: the same figures give
-    the same interval."""
+    """A confidence interval of the mean of VALUES at LEVEL: a bootstrap,
+    resampled with replacement ROUNDS times (seeded: the same figures give
+    the same interval), or, for a level whose tails hold fewer than
+    MIN_TAIL of those resamples, the normal one (mean +- z standard
+    errors), which the bootstrap's extremes would understate."""
+    tail = rounds * (1 - level) / 2
+    if tail < MIN_TAIL:
+        z = statistics.NormalDist().inv_cdf(1 - (1 - level) / 2)
+        spread = z * statistics.stdev(values) / math.sqrt(len(values))
+        middle = statistics.mean(values)
+        return middle - spread, middle + spread
     draw = random.Random(1)
     means = sorted(statistics.mean(draw.choice(values) for _ in values) for _ in range(rounds))
-    cut = int(rounds * (1 - level) / 2)
+    cut = int(tail)
     return means[cut], means[rounds - 1 - cut]
 
 
