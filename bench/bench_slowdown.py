@@ -3,7 +3,7 @@
 # without a profiler attached at 100 Hz, runs alternating in one process, beside
 # the machine's two floors: bench/tick_floor.c, a process that only wakes 100
 # times a second, and bench/freeze_floor.c, one that also stops the running
-# threads each time and lets them go, reading nothing (the least any
+# threads each time and lets them go, reading nothing (about the least a
 # freeze-mode sampler costs here). Also the same beside CPython 3.15's own
 # sampler on a 3.15 target. Figures only.
 import math

@@ -1,4 +1,4 @@
-/* The least any freeze-mode sampler can cost its target: at RATE times a
+/* About the least a freeze-mode sampler can cost its target: at RATE times a
  * second, stop every thread of PID that is running (run state R or D) with
  * PTRACE_INTERRUPT, wait for the stops, and let them go at once, reading
  * nothing. Run beside the target by bench_slowdown.py, as if it were a
