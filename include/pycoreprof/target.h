@@ -215,7 +215,7 @@ int target_read_argv(struct target *t, char **command);
  * children...). *OUT is the caller's to free. */
 int live_list_descendants(pid_t root, pid_t **out, size_t *count);
 
-/* Recording (target/recording.c): a target that reads through INNER (which
+/* Recording (targets/recording.c): a target that reads through INNER (which
  * must outlive it) and keeps a copy of every page read. Its thread, mapping
  * and auxv tables are INNER's, shared: call recording_target_sync() after
  * anything that rewrites INNER's (live_target_freeze()). A new round marks
@@ -236,7 +236,7 @@ int recording_target_refresh(struct target *t);
  * to free, the data stays the target's. */
 int recording_target_pages(struct target *t, struct recorded_page **pages, size_t *count);
 
-/* Snapshots (target/snap_*.c, docs/snapshot-format.md): an ELF core file
+/* Snapshots (targets/snap_*.c, docs/snapshot-format.md): an ELF core file
  * built from a target's threads, mappings and auxv plus chosen memory. */
 struct strbuf;
 struct snap_region {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "out/stack_walk.h"
+#include "formats/stack_walk.h"
 #include "pycoreprof/profile_out.h"
 
 struct invert_ctx {

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "out/protobuf.h"
-#include "out/stack_walk.h"
+#include "formats/protobuf.h"
+#include "formats/stack_walk.h"
 #include "pycoreprof/profile_out.h"
 
 enum { EMPTY = UINT32_MAX };

@@ -1,6 +1,6 @@
 /* Protocol buffers wire format, the few pieces pprof's profile.proto needs:
  * base-128 varints, field keys, length-delimited and packed fields. */
-#include "out/protobuf.h"
+#include "formats/protobuf.h"
 
 void pb_varint(struct strbuf *sb, uint64_t value)
 {

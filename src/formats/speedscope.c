@@ -3,7 +3,7 @@
  * with sample counts as weights. One profile per thread or process root. */
 #include <stdlib.h>
 
-#include "out/stack_walk.h"
+#include "formats/stack_walk.h"
 #include "pycoreprof/profile_out.h"
 
 struct profile_ctx {

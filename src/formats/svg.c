@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "out/svg_colour.h"
+#include "formats/svg_colour.h"
 #include "pycoreprof/profile_out.h"
 
 enum { FRAME_HEIGHT = 16, FONT_SIZE = 12, PAD_X = 10, PAD_TOP = 50, PAD_BOTTOM = 34 };

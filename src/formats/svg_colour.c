@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "out/svg_colour.h"
+#include "formats/svg_colour.h"
 
 static uint32_t name_hash(const char *s)
 {

@@ -11,7 +11,7 @@
 
 #include "pycoreprof/base.h"
 #include "pycoreprof/target.h"
-#include "target/core_internal.h"
+#include "targets/core_internal.h"
 
 #define AT_PHDR_TYPE 3
 #define AT_ENTRY_TYPE 9

@@ -14,7 +14,7 @@
 
 #include "pycoreprof/base.h"
 #include "pycoreprof/elf.h"
-#include "target/core_internal.h"
+#include "targets/core_internal.h"
 
 #define MAX_BUILD_ID 64
 #define MAX_NOTE_BYTES (64u * 1024)

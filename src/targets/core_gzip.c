@@ -9,7 +9,7 @@
 #include <zlib.h>
 
 #include "pycoreprof/base.h"
-#include "target/core_internal.h"
+#include "targets/core_internal.h"
 
 #define INPUT_CHUNK (256u * 1024)
 #define OUTPUT_CHUNK (1024u * 1024)

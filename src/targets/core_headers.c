@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "pycoreprof/base.h"
-#include "target/core_internal.h"
+#include "targets/core_internal.h"
 
 #define MAX_HEADER_PHDRS 512
 

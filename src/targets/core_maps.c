@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "pycoreprof/base.h"
-#include "target/core_internal.h"
+#include "targets/core_internal.h"
 
 /* Mappings start on page boundaries; 4 KiB is x86_64's base page size. */
 #define PAGE_GUESS 4096u

@@ -8,7 +8,7 @@
 
 #include "pycoreprof/base.h"
 #include "pycoreprof/elf.h"
-#include "target/core_internal.h"
+#include "targets/core_internal.h"
 
 #define NOTE_PRSTATUS 1u
 #define NOTE_PRPSINFO 3u

@@ -12,7 +12,7 @@
 
 #include "pycoreprof/base.h"
 #include "pycoreprof/target.h"
-#include "target/live_internal.h"
+#include "targets/live_internal.h"
 
 #define MAX_STAT_FDS 256        /* stat files kept open; more threads reopen theirs */
 #define MAPS_MAX_AGE 1.0        /* seconds before refresh rereads /proc/PID/maps */

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "pycoreprof/base.h"
-#include "target/live_internal.h"
+#include "targets/live_internal.h"
 
 int live_cache_init(struct live_page_cache *cache)
 {

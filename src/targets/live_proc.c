@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "pycoreprof/base.h"
-#include "target/live_internal.h"
+#include "targets/live_internal.h"
 
 #define DELETED_SUFFIX " (deleted)"
 #define MAX_PROC_FILE (64u << 20)   /* a maps file of a huge process fits */

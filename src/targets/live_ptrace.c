@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "pycoreprof/base.h"
-#include "target/live_internal.h"
+#include "targets/live_internal.h"
 
 #define FREEZE_TIMEOUT 0.5          /* seconds to wait for every thread to stop */
 #define SPIN_SECONDS 100e-6         /* poll this long for a stop before sleeping */

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "out/protobuf.h"
-#include "out/svg_colour.h"
+#include "formats/protobuf.h"
+#include "formats/svg_colour.h"
 #include "pycoreprof/profile_out.h"
 #include "unit.h"
 
