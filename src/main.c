@@ -1,6 +1,8 @@
 /* pycoreprof's entry point: global options, the command table and the
  * dispatch to src/cmd/. A first argument that is an option selects the
  * default command, `record`. */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,6 +41,21 @@ static void print_usage(FILE *out)
 	      "  pycoreprof --version        version\n", out);
 }
 
+/* Everything a command wrote to stdout reaches the file or pipe here, so a
+ * full disk or a closed pipe is reported once, as git's run_builtin does;
+ * an error already reported keeps its status. */
+static int finish_stdout(int status)
+{
+	bool failed = fflush(stdout) != 0 || ferror(stdout);
+	int saved = errno;
+	failed = fclose(stdout) != 0 || failed;
+	if (!failed)
+		return status;
+	if (status == EXIT_OK || status == EXIT_PARTIAL)
+		fprintf(stderr, "pycoreprof: cannot write the output: %s\n", strerror(saved ? saved : errno));
+	return status == EXIT_OK || status == EXIT_PARTIAL ? EXIT_FAIL : status;
+}
+
 static const struct command *find_command(const char *name)
 {
 	for (size_t i = 0; i < ncommands; i++)
@@ -47,7 +64,7 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+static int run_command(int argc, char **argv)
 {
 	if (argc < 2) {
 		print_usage(stderr);
@@ -59,11 +76,11 @@ int main(int argc, char **argv)
 			return find_command(argv[2])->run(2, help_argv);
 		}
 		print_usage(stdout);
-		return write_stdout(NULL, 0);
+		return EXIT_OK;
 	}
 	if (!strcmp(argv[1], "--version")) {
 		printf("pycoreprof %s\n", PYCOREPROF_VERSION);
-		return write_stdout(NULL, 0);
+		return EXIT_OK;
 	}
 	const struct command *cmd;
 	if (argv[1][0] == '-') {
@@ -82,4 +99,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	return cmd->run(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+	return finish_stdout(run_command(argc, argv));
 }

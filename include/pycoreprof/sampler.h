@@ -47,6 +47,7 @@ struct sampler {
 	struct pywalker *walker; /* borrowed */
 	struct aggregate *agg;   /* borrowed */
 	struct sampler_options opts;
+	struct freeze_policy policy; /* what the options ask of the target's freezes */
 	struct sampler_stats stats;
 	struct thread_capture *captures;
 	size_t ncaptures_cap;

@@ -1,12 +1,14 @@
 /* Target layer: where a process's memory, threads and mapped files come
- * from. One interface, several backends (ELF core file; live process and
- * snapshots later). Layers above read through this interface only and never
- * know which backend they talk to. */
+ * from. One interface (struct target_ops), several backends: ELF cores and
+ * snapshots (core*.c), live processes (live*.c) and the recording target
+ * that wraps another (recording.c). Layers above read and control targets
+ * through this interface only and never know which backend they talk to. */
 #ifndef PYCOREPROF_TARGET_H
 #define PYCOREPROF_TARGET_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -61,8 +63,38 @@ enum target_kind { TARGET_CORE, TARGET_LIVE, TARGET_SNAPSHOT };
 
 struct target;
 
-/* What a backend implements. Memory reads are all-or-nothing: a short read
- * is an error (-ERR_UNMAPPED or -ERR_PROCESS_GONE), never silent zeros. */
+/* How a freeze of a live target treats its threads; the collect layer
+ * decides, the target carries it out. */
+struct freeze_policy {
+	/* Read every thread's run state at each refresh and freeze. Samplers
+	 * that judge idleness by registers, or keep idle threads, leave it
+	 * off: it is a read per thread per sample. */
+	bool run_states;
+	/* Stop only the threads that may be running (run state R or D, read
+	 * just before the pause); implies run_states. A thread asleep in the
+	 * kernel cannot change its stack until it wakes, and one that wakes
+	 * during the read must first take the GIL, which its stopped holder
+	 * keeps; stopping it would wake it only to put it back to sleep. A
+	 * thread left asleep has no registers and counts as waiting
+	 * (target_thread_waiting()); target_stop_thread() stops it when it is
+	 * needed after all. The freeze then also leaves the registers of the
+	 * threads it stops unread until target_thread_regs() asks. */
+	bool only_running;
+	/* Hold a thread slow to stop instead of waiting for it. An interrupted
+	 * thread cannot run code of its own again before it stops: once the
+	 * interrupt has had time to reach a thread on a CPU, one still not
+	 * stopped is off every CPU or in the kernel, and may stay so for
+	 * milliseconds while the stopped threads wait with it. Held, it reads
+	 * as stopped but has no registers; it is let go once it stops
+	 * (target_answer_reports()). For walks that need no registers. */
+	bool hold_unstopped;
+};
+
+/* What a backend implements, member by member. Memory reads are
+ * all-or-nothing: a short read is an error (-ERR_UNMAPPED or
+ * -ERR_PROCESS_GONE), never silent zeros. Members a backend cannot do are
+ * NULL; the target_*() functions below then do what a process that cannot
+ * change needs: nothing, successfully. */
 struct target_ops {
 	int (*read)(struct target *t, uint64_t addr, void *buf, size_t len);
 	/* Open the file behind MAPPING for reading (the executable, libraries),
@@ -71,15 +103,33 @@ struct target_ops {
 	 * negative error. May be NULL when files are unavailable. */
 	int (*open_mapped_file)(struct target *t, const struct target_mapping *m,
 	                        char **resolved_path);
+	/* Release the backend's state; detaches a live process first. */
 	void (*destroy)(struct target *t);
 	/* Read the registers of TH, a thread with regs_pending. May be NULL. */
 	void (*load_regs)(struct target *t, struct target_thread *th);
+
+	/* Live control (NULL for cores and snapshots). Each is documented at
+	 * its target_*() function below. */
+	int (*prepare_freeze)(struct target *t);
+	int (*freeze)(struct target *t);
+	int (*resume)(struct target *t);
+	int (*refresh)(struct target *t);
+	int (*stop_thread)(struct target *t, pid_t tid);
+	void (*resume_last)(struct target *t, pid_t tid);
+	void (*set_freeze_policy)(struct target *t, const struct freeze_policy *policy);
+	void (*forget_pages)(struct target *t);
+	void (*answer_reports)(struct target *t);
+	double (*last_pause)(const struct target *t);
+	/* Async-signal-safe: it runs in signal handlers (targets/guard.c). */
+	void (*detach)(struct target *t);
 };
 
 /* Common state filled by the backend. The target owns everything here;
  * pointers stay valid until target_free(), except that for live targets
- * live_target_freeze() and live_target_refresh() rewrite `threads` and
- * refresh may replace `mappings`. */
+ * target_freeze(), target_refresh() and target_stop_thread() rewrite
+ * `threads` and refresh may replace `mappings`. `kind` names the backend
+ * for people (target_kind_name()); code never branches on it outside the
+ * targets layer: what a target can do is in its ops. */
 struct target {
 	const struct target_ops *ops;
 	enum target_kind kind;
@@ -121,9 +171,12 @@ int core_target_open(const char *path, const struct core_open_options *opts,
 
 /* Options for attaching to a running process. */
 struct live_open_options {
-	/* Attach with PTRACE_SEIZE so that live_target_freeze() can stop every
+	/* Attach with PTRACE_SEIZE so that target_freeze() can stop every
 	 * thread; false reads without ever stopping the process. */
 	bool freeze;
+	/* How freezes treat threads; NULL: run states read, every thread
+	 * stopped, none held. target_set_freeze_policy() changes it later. */
+	const struct freeze_policy *policy;
 };
 
 /* Open the running process PID: its threads (/proc/PID/task, with their run
@@ -133,78 +186,84 @@ struct live_open_options {
  * Errors: -ERR_NO_PROCESS, -ERR_PERM (with a hint about root,
  * CAP_SYS_PTRACE, ptrace_scope and containers' --cap-add SYS_PTRACE). */
 int live_target_open(pid_t pid, const struct live_open_options *opts, struct target **out);
-/* Stop every thread (PTRACE_INTERRUPT), attach threads that appeared since
- * the last call, drop those that ended, and read each thread's registers.
- * Memory reads are consistent until live_target_resume(). While waiting
- * for the stops it blocks SIGCHLD in the calling thread and may consume a
- * pending one (it is raised again when the caller has a handler for it).
- * Errors: -ERR_PROCESS_GONE when every thread has exited. */
-int live_target_freeze(struct target *t);
-/* The part of live_target_freeze() that needs no stop (thread list, run
- * states, mappings), done now so that a walk can rehearse the one the
- * pause is for: on the running process, its result thrown away. The walk
- * in the pause then finds every cache it uses warm, and live_target_freeze()
- * fetches in one read just the pages the rehearsal read. */
-int live_target_prepare_freeze(struct target *t);
-/* Which threads live_target_freeze() stops: every one (the default), or
- * with ONLY_RUNNING those that may be running (run state R or D, read just
- * before the pause). A thread asleep in the kernel cannot change its stack
- * until it wakes, and one that wakes during the read must first take the
- * GIL, which its stopped holder keeps; stopping it would wake it only to put
- * it back to sleep, at the process's expense. A thread left asleep has no
- * registers and counts as waiting (target_thread_waiting() reads its run
- * state); live_target_stop_thread() stops it when it is needed after all.
- * ONLY_RUNNING turns run states on. With it, a freeze also leaves the
- * registers of the threads it stops unread until target_thread_regs() asks
- * (the GIL holder's, say, are never needed without --native). */
-void live_target_stop_only_running(struct target *t, bool only_running);
-/* Whether a freeze may hold a thread instead of waiting for its stop (off
- * by default). An interrupted thread cannot run code of its own again
- * before it stops: once the interrupt has had time to reach a thread on a
- * CPU, one still not stopped is off every CPU (runnable, waiting for one)
- * or in the kernel, and may stay so for milliseconds while the stopped
- * threads wait with it. Held, it reads as stopped but has no registers;
- * it is let go once it stops (live_target_answer_reports()). For walks
- * that need no registers (no native stacks). */
-void live_target_hold_unstopped(struct target *t, bool hold);
+/* After target_detach() on a process we launched: wait until the child PID
+ * ends (its wait status in *CHILD_STATUS, left alone when it was not ours to
+ * reap), reaping and letting go of any of its threads still traced. */
+void live_wait_launched(pid_t pid, int *child_status);
+
+/* Live control. On targets that cannot change (cores, snapshots) each does
+ * nothing and returns 0 (last_pause: 0). */
+
+/* Stop every thread (PTRACE_INTERRUPT; only those that may run under the
+ * policy's only_running), attach threads that appeared since the last call,
+ * drop those that ended, and read each thread's registers. Memory reads are
+ * consistent until target_resume(). While waiting for the stops it blocks
+ * SIGCHLD in the calling thread and may consume a pending one (it is raised
+ * again when the caller has a handler for it). Errors: -ERR_PROCESS_GONE
+ * when every thread has exited; -ERR_USAGE when opened without freeze. */
+int target_freeze(struct target *t);
+/* The part of target_freeze() that needs no stop (thread list, run states,
+ * mappings), done now so that a walk can rehearse the one the pause is for:
+ * on the running process, its result thrown away. The walk in the pause then
+ * finds every cache it uses warm, and target_freeze() fetches in one read
+ * just the pages the rehearsal read. */
+int target_prepare_freeze(struct target *t);
+/* Let every thread run again. Safe to call when not frozen. */
+int target_resume(struct target *t);
+/* Nonblocking mode and between samples: re-read the thread list and run
+ * states (and mappings when they changed), and forget cached pages. Keeps
+ * everything while frozen (memory cannot change). */
+int target_refresh(struct target *t);
 /* While frozen, stop thread TID too when the freeze left it running, and
  * read its registers. The thread table may be rewritten: look threads up
  * again afterwards. Errors: -ERR_NO_PROCESS when TID is not a thread of
  * ours or ended, -ERR_USAGE when not frozen. */
-int live_target_stop_thread(struct target *t, pid_t tid);
-/* Let every thread run again. Safe to call when not frozen. */
-int live_target_resume(struct target *t);
+int target_stop_thread(struct target *t, pid_t tid);
 /* Let thread TID go last when the freeze ends (0: no preference): the GIL
  * holder. A thread let go may take this CPU before the rest are let go; the
  * holder would keep it for a time slice, any other thread gives it back at
  * once (waiting for the GIL) or runs code that does not need the GIL and
  * should not wait. Applies to the next resume only. */
-void live_target_resume_last(struct target *t, pid_t tid);
-/* Whether each refresh or freeze should read every thread's run state
- * (default yes). Samplers that judge idleness by registers (freeze mode) or
- * keep idle threads turn it off: it is a read per thread per sample. */
-void live_target_want_run_states(struct target *t, bool wanted);
+void target_resume_last(struct target *t, pid_t tid);
+/* Change how the next freezes treat threads (struct freeze_policy). */
+void target_set_freeze_policy(struct target *t, const struct freeze_policy *policy);
 /* Forget every cached page, so the next reads fetch the memory anew. */
-void live_target_forget_pages(struct target *t);
+void target_forget_pages(struct target *t);
+/* Between freezes: answer at once what the threads reported since the last
+ * look (a signal on its way to a thread, which waits in a stop until we pass
+ * it on; a held thread's stop; a stop after SIGCONT), so that none waits for
+ * the next sample. Each report comes with a SIGCHLD to us. */
+void target_answer_reports(struct target *t);
 /* How long the last freeze kept the process stopped: from the first thread
  * interrupted to the last one let go, in seconds; 0 when it stopped none. */
-double live_target_last_pause(const struct target *t);
-/* Nonblocking mode and between samples: re-read the thread list and run
- * states (and mappings when they changed), and forget cached pages. */
-int live_target_refresh(struct target *t);
-/* Between freezes: answer at once what the threads reported since the
- * last look (a signal on its way to a thread, which waits in a stop until
- * we pass it on; a held thread's stop; a stop after SIGCONT), so that none
- * waits for the next sample. Each report comes with a SIGCHLD to us. */
-void live_target_answer_reports(struct target *t);
-/* Resume and detach every thread now; used by signal handlers' cleanup
- * paths and by target_free(). Async-signal-safe. */
-void live_target_detach_all(struct target *t);
-/* After live_target_detach_all() on a process we launched: wait until the
- * child PID ends (its wait status in *CHILD_STATUS, left alone when it was
- * not ours to reap), reaping and letting go of any of its threads still
- * traced. */
-void live_wait_launched(pid_t pid, int *child_status);
+double target_last_pause(const struct target *t);
+/* Resume and detach every thread now; the process runs on untraced. Called
+ * by target_free() and by the signal guard. Async-signal-safe; T may be
+ * NULL. */
+void target_detach(struct target *t);
+
+/* The signal guard (targets/guard.c): the one policy that a process we
+ * attached to always runs on, whatever ends us. Commands that attach
+ * install it once; every attached target is added to it and removed before
+ * it is freed. SIGINT, SIGTERM, SIGHUP and SIGQUIT then either end us at
+ * once, after detaching every target added (GUARD_DIE), or, with
+ * GUARD_STOP_FIRST, ask the command to stop (guard_stop_signal() turns
+ * non-zero) and end us like GUARD_DIE only if one comes again. */
+enum guard_mode { GUARD_DIE, GUARD_STOP_FIRST };
+void guard_install(enum guard_mode mode);
+/* Restore the signal actions guard_install() replaced. */
+void guard_uninstall(void);
+/* Errors: -ERR_NOMEM when GUARD_MAX_TARGETS are added already. */
+#define GUARD_MAX_TARGETS 256
+int guard_add(struct target *t);
+void guard_remove(struct target *t);
+/* The first stop signal received (GUARD_STOP_FIRST), else 0. The flag
+ * itself, for loops that sleep on it. */
+extern volatile sig_atomic_t guard_stop_requested;
+static inline int guard_stop_signal(void)
+{
+	return guard_stop_requested;
+}
 
 /* The whole command line (arguments joined by spaces), read from the
  * process's initial stack; *COMMAND is the caller's. Errors when the stack
@@ -217,9 +276,11 @@ int live_list_descendants(pid_t root, pid_t **out, size_t *count);
 
 /* Recording (targets/recording.c): a target that reads through INNER (which
  * must outlive it) and keeps a copy of every page read. Its thread, mapping
- * and auxv tables are INNER's, shared: call recording_target_sync() after
- * anything that rewrites INNER's (live_target_freeze()). A new round marks
- * every kept page stale: it is read again on next use or by refresh. */
+ * and auxv tables are INNER's, shared. Live control is forwarded to INNER,
+ * and the shared tables are taken again after any call that rewrites them;
+ * recording_target_sync() does that for changes made to INNER directly. A
+ * new round marks every kept page stale: it is read again on next use or by
+ * refresh. Freeing it leaves INNER attached. */
 struct recorded_page {
 	uint64_t addr;          /* page-aligned; 4 KiB of DATA */
 	uint8_t *data;          /* owned by the recording target */
@@ -271,7 +332,10 @@ int snapshot_build(const struct target *t, const struct snap_region *regions, si
 /* Gzip-compress LEN bytes of DATA into OUT. Errors: -ERR_NOMEM, -ERR_IO. */
 int snapshot_gzip(const void *data, size_t len, struct strbuf *out);
 
+/* Detach (live targets) and free T and everything it owns; NULL is fine. */
 void target_free(struct target *t);
+/* "live", "core" or "snapshot": the backend, named for people. */
+const char *target_kind_name(const struct target *t);
 
 /* Read exactly LEN bytes at ADDR. */
 static inline int target_read(struct target *t, uint64_t addr, void *buf, size_t len)

@@ -33,17 +33,16 @@ void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struc
 	 * may be running: the others are idle by their run state, and stopping
 	 * them would wake them. Stopped threads are told idle by their
 	 * registers. With --idle every thread is stopped and nobody asks. */
-	live_target_want_run_states(t, !opts->idle);
+	s->policy.run_states = !opts->idle;
 	/* Only the threads kept are walked: their frames only are reached. */
 	pywalker_lazy_frames(w, true);
-	if (opts->freeze)
-		live_target_stop_only_running(t, !opts->idle);
+	s->policy.only_running = opts->freeze && !opts->idle;
 	/* A thread slow to stop (off CPU, or in the kernel) need not keep the
 	 * stopped ones waiting: the walk needs its memory, not its registers.
 	 * Its run state then says whether it waits. Native stacks need the
 	 * registers (sampler_enable_native() turns this off). */
-	if (opts->freeze && !opts->idle)
-		live_target_hold_unstopped(t, true);
+	s->policy.hold_unstopped = opts->freeze && !opts->idle;
+	target_set_freeze_policy(t, &s->policy);
 }
 
 void sampler_release(struct sampler *s)
@@ -123,9 +122,9 @@ again:
 		 * system call, or just woken. Stop it, then read the thread list
 		 * again: it may have moved on since its state was read. */
 		if (s->opts.freeze && !rehearsal && !stopped_late && os && !os->has_regs && !os->regs_pending &&
-		    !os->held && live_target_stop_thread(s->target, os->tid) == 0) {
+		    !os->held && target_stop_thread(s->target, os->tid) == 0) {
 			stopped_late = true;
-			live_target_forget_pages(s->target);
+			target_forget_pages(s->target);
 			goto again;
 		}
 		struct thread_capture *c = &s->captures[kept++];
@@ -277,24 +276,24 @@ int sampler_sample(struct sampler *s)
 		 * kernel's and the CPU's are cold, and the walk in the pause would
 		 * take three times as long. It also tells the freeze which pages
 		 * to fetch. */
-		if ((ret = live_target_prepare_freeze(s->target)) < 0)
+		if ((ret = target_prepare_freeze(s->target)) < 0)
 			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
 		(void)capture(s, true, &ncaptured, &torn);
-		if ((ret = live_target_freeze(s->target)) < 0)
+		if ((ret = target_freeze(s->target)) < 0)
 			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
 		int captured = capture(s, false, &ncaptured, &torn);
-		live_target_resume_last(s->target, s->gil_holder);
-		live_target_resume(s->target);
-		record_pause(s, live_target_last_pause(s->target));
+		target_resume_last(s->target, s->gil_holder);
+		target_resume(s->target);
+		record_pause(s, target_last_pause(s->target));
 		ret = captured;
 	} else {
-		if ((ret = live_target_refresh(s->target)) < 0)
+		if ((ret = target_refresh(s->target)) < 0)
 			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
 		ret = capture(s, false, &ncaptured, &torn);
 		/* The process ran while we read: a torn stack is read once more,
 		 * with fresh pages. */
 		if (torn && ret != -ERR_PROCESS_GONE) {
-			live_target_forget_pages(s->target);
+			target_forget_pages(s->target);
 			ret = capture(s, false, &ncaptured, &torn);
 		}
 	}

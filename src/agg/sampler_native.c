@@ -40,7 +40,8 @@ int sampler_enable_native(struct sampler *s, struct native_unwinder *u, enum nat
 	sampler_native_free(s->native);
 	s->native = n;
 	/* Every thread walked needs its registers: wait for each stop. */
-	live_target_hold_unstopped(s->target, false);
+	s->policy.hold_unstopped = false;
+	target_set_freeze_policy(s->target, &s->policy);
 	return 0;
 }
 

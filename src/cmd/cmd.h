@@ -13,12 +13,17 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-/* Exit codes (docs/exit-codes.md). */
+/* Exit codes (docs/exit-codes.md). main.c flushes and checks stdout once
+ * after the command: a command's EXIT_OK turns EXIT_FAIL when its output
+ * could not be written (a full disk, a closed pipe). */
 enum {
 	EXIT_OK = 0,
 	EXIT_PARTIAL = 1,   /* a result was produced, but part of it is missing */
 	EXIT_FAIL = 2,      /* no result */
 	EXIT_USAGE = 64,    /* the command line is wrong */
+	/* Not an exit code: what a command's option parser returns when the
+	 * command goes on (any exit code ends it: help printed, usage error). */
+	CMD_CONTINUE = 256,
 };
 
 int cmd_core(int argc, char **argv);
@@ -35,8 +40,8 @@ int cmd_report(int argc, char **argv);
 int report_error(int ret);
 /* Print a usage error naming COMMAND and return EXIT_USAGE. */
 int usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Write BUF to stdout and check the stream; returns 0 or EXIT_FAIL after
- * reporting. */
+/* Write BUF to stdout; returns 0, or EXIT_FAIL after reporting when the
+ * stream failed. main.c checks the stream once more at the end. */
 int write_stdout(const char *buf, size_t len);
 struct process_stacks;
 struct dump_options;

@@ -53,7 +53,7 @@ int cmd_convert(int argc, char **argv)
 			if (*end || end == optarg || meta.interval <= 0)
 				return usage_error("convert", "--interval takes seconds, not '%s'", optarg);
 			break;
-		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0);
+		case 'h': fputs(usage, stdout); return EXIT_OK;
 		default: return usage_error("convert", "unknown option '%s'", argv[optind - 1]);
 		}
 	}

@@ -55,7 +55,7 @@ int cmd_core(int argc, char **argv)
 		case 's': open_opts.search_path = optarg; break;
 		case 'N': native = native == NATIVE_ALL ? NATIVE_ALL : NATIVE_MERGED; break;
 		case 'A': native = NATIVE_ALL; break;
-		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0);
+		case 'h': fputs(usage, stdout); return EXIT_OK;
 		default: return usage_error("core", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
@@ -72,7 +72,7 @@ int cmd_core(int argc, char **argv)
 	int status;
 	int ret = core_target_open(path, &open_opts, &t);
 	if (ret < 0 || (ret = pywalker_new(t, &w)) < 0 ||
-	    (ret = process_stacks_collect(t, w, t->kind == TARGET_SNAPSHOT ? "snapshot" : "core", &ps)) < 0) {
+	    (ret = process_stacks_collect(t, w, target_kind_name(t), &ps)) < 0) {
 		status = report_error(ret);
 		goto out;
 	}

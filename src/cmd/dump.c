@@ -3,7 +3,6 @@
  * --nonblocking). The process is resumed and detached on every path. */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -32,35 +31,6 @@ static const char usage[] =
 	"  --native-stack-bytes N  bytes of each thread's stack copied while the\n"
 	"                       process is stopped (default 8M; suffixes k, M)\n"
 	"  -h, --help           this help\n";
-
-static const int fatal_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-#define NFATAL (sizeof(fatal_signals) / sizeof(fatal_signals[0]))
-
-/* The process to let go of when a signal ends us; read by the handler. */
-static struct target *volatile attached;
-
-static void let_go_and_die(int sig)
-{
-	live_target_detach_all(attached);
-	signal(sig, SIG_DFL);
-	raise(sig);   /* delivered with the default action once we return */
-}
-
-static void guard_signals(struct sigaction saved[NFATAL])
-{
-	struct sigaction action = {.sa_handler = let_go_and_die};
-	sigemptyset(&action.sa_mask);
-	for (size_t i = 0; i < NFATAL; i++)
-		sigaddset(&action.sa_mask, fatal_signals[i]);
-	for (size_t i = 0; i < NFATAL; i++)
-		sigaction(fatal_signals[i], &action, &saved[i]);
-}
-
-static void unguard_signals(const struct sigaction saved[NFATAL])
-{
-	for (size_t i = 0; i < NFATAL; i++)
-		sigaction(fatal_signals[i], &saved[i], NULL);
-}
 
 static bool parse_pid(const char *text, pid_t *pid)
 {
@@ -92,27 +62,25 @@ static int copy_threads(struct target *t, struct native_copies *copies, size_t s
 static int collect(pid_t pid, bool freeze, struct target **t, struct pywalker **w, struct process_stacks *ps,
                    struct native_copies *copies, size_t stack_bytes)
 {
-	struct sigaction saved[NFATAL];
 	struct live_open_options open_opts = {.freeze = freeze};
 	int ret;
-	guard_signals(saved);
-	if ((ret = live_target_open(pid, &open_opts, t)) < 0)
+	guard_install(GUARD_DIE);
+	if ((ret = live_target_open(pid, &open_opts, t)) < 0 || (ret = guard_add(*t)) < 0)
 		goto out;
-	attached = *t;
 	/* Finding the interpreter opens files and takes time: do it before
 	 * stopping the process. */
 	if ((ret = pywalker_new(*t, w)) < 0)
 		goto out;
-	ret = freeze ? live_target_freeze(*t) : live_target_refresh(*t);
+	ret = freeze ? target_freeze(*t) : target_refresh(*t);
 	if (ret < 0)
 		goto out;
 	ret = process_stacks_collect(*t, *w, "live", ps);
 	if (ret == 0 && copies)
 		ret = copy_threads(*t, copies, stack_bytes);
 out:
-	live_target_detach_all(*t);
-	attached = NULL;
-	unguard_signals(saved);
+	target_detach(*t);
+	guard_remove(*t);
+	guard_uninstall();
 	return ret;
 }
 
@@ -153,7 +121,7 @@ int cmd_dump(int argc, char **argv)
 				return usage_error("dump", "--native-stack-bytes takes a size from 4k to 1G, not '%s'",
 				                   optarg);
 			break;
-		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0);
+		case 'h': fputs(usage, stdout); return EXIT_OK;
 		case ':':
 		case '?':
 			if (optopt == 'p')

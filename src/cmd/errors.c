@@ -60,14 +60,11 @@ int usage_error(const char *command, const char *fmt, ...)
 
 int write_stdout(const char *buf, size_t len)
 {
-	if (len && fwrite(buf, 1, len, stdout) != len)
-		goto fail;
-	if (fflush(stdout) != 0 || ferror(stdout))
-		goto fail;
+	if (len && fwrite(buf, 1, len, stdout) != len) {
+		fprintf(stderr, "pycoreprof: cannot write the output: %s\n", strerror(errno));
+		return EXIT_FAIL;
+	}
 	return 0;
-fail:
-	fprintf(stderr, "pycoreprof: cannot write the output: %s\n", strerror(errno));
-	return EXIT_FAIL;
 }
 
 bool is_help(const char *arg)

@@ -85,7 +85,7 @@ static int parse_options(int argc, char **argv, struct flamegraph_options *o)
 			o->meta.palette = (enum profile_palette)palette;
 			break;
 		case OPT_DIFF: o->baseline = optarg; break;
-		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0) ? EXIT_FAIL : -1;
+		case 'h': fputs(usage, stdout); return EXIT_OK;
 		default: return usage_error("flamegraph", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
@@ -93,7 +93,7 @@ static int parse_options(int argc, char **argv, struct flamegraph_options *o)
 		o->input = argv[optind++];
 	if (optind < argc)
 		return usage_error("flamegraph", "one input file only, not '%s' too", argv[optind]);
-	return 0;
+	return CMD_CONTINUE;
 }
 
 /* Load PATH into AGG (owned by the caller, released even on error),
@@ -124,8 +124,8 @@ int cmd_flamegraph(int argc, char **argv)
 	struct strbuf sb = {0};
 	char *subtitle = NULL;
 	int status = parse_options(argc, argv, &o), ret;
-	if (status)
-		return status < 0 ? EXIT_OK : status;
+	if (status != CMD_CONTINUE)
+		return status;
 	if ((ret = load(&agg, o.input, o.inverted)) < 0 ||
 	    (o.baseline && (ret = load(&baseline, o.baseline, o.inverted)) < 0)) {
 		status = report_error(ret);

@@ -64,7 +64,7 @@ int live_session_open(struct live_session *s, pid_t pid, bool freeze, double wai
 	/* Each attempt opens the process afresh: a launcher (a shell, pyenv's
 	 * shim) may exec the interpreter in the meantime. */
 	for (;;) {
-		if ((ret = live_target_open(pid, &opts, &s->target)) < 0)
+		if ((ret = live_target_open(pid, &opts, &s->target)) < 0 || (ret = guard_add(s->target)) < 0)
 			break;
 		/* Discovery reads the running process: stopping every thread
 		 * while the binaries' symbols are looked up would cost it a
@@ -73,10 +73,10 @@ int live_session_open(struct live_session *s, pid_t pid, bool freeze, double wai
 		ret = pywalker_new(s->target, &s->walker);
 		if (ret < 0 && freeze && retryable(ret)) {
 			err_clear();
-			if ((ret = live_target_freeze(s->target)) < 0)
+			if ((ret = target_freeze(s->target)) < 0)
 				break;
 			ret = pywalker_new(s->target, &s->walker);
-			live_target_resume(s->target);
+			target_resume(s->target);
 		}
 		if (ret == 0 || wait_seconds <= 0 || time_now() >= deadline || (stop && *stop))
 			break;
@@ -100,6 +100,7 @@ void live_session_close(struct live_session *s)
 {
 	pywalker_free(s->walker);
 	s->walker = NULL;
+	guard_remove(s->target);
 	target_free(s->target);
 	s->target = NULL;
 }

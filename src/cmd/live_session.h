@@ -36,7 +36,7 @@ const char *session_command(const struct live_session *s);
 void live_reports_block(sigset_t *saved);
 void live_reports_restore(const sigset_t *saved);
 /* Sleep until DEADLINE (time_now() seconds) or *STOP; true when woken
- * early by a report, to be answered (live_target_answer_reports()) before
+ * early by a report, to be answered (target_answer_reports()) before
  * sleeping again. */
 bool live_sleep_until(double deadline, volatile sig_atomic_t *stop);
 

@@ -68,13 +68,6 @@ struct record_options {
 	struct sampler_options sampling;
 };
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int signo)
-{
-	stop_requested = signo;
-}
-
 /* "10ms", "250us", "1s", "0.5" (seconds). */
 static int parse_duration(const char *text, double *seconds)
 {
@@ -166,7 +159,7 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 				return usage_error("record", "--native-stack-bytes takes a size from 4k to 1G, not '%s'",
 				                   optarg);
 			break;
-		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0) ? EXIT_FAIL : -1;
+		case 'h': fputs(usage, stdout); return EXIT_OK;
 		default: return usage_error("record", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
@@ -183,7 +176,7 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		                   o->output);
 	if (o->format < 0)
 		o->format = PROFILE_SVG;
-	return 0;
+	return CMD_CONTINUE;
 }
 
 /* The median of the last pauses (1024 at most), for the status line: a copy
@@ -239,6 +232,7 @@ static int launch(char **command, pid_t *pid)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
 		execvp(command[0], command);
 		int exec_errno = errno;
 		ssize_t ignored = write(fds[1], &exec_errno, sizeof(exec_errno));
@@ -323,7 +317,7 @@ static struct profiled *add_process(struct recording *r, pid_t pid)
 /* Open P for sampling; WAIT_SECONDS covers an interpreter still starting. */
 static int start_process(struct recording *r, struct profiled *p, double wait_seconds)
 {
-	int ret = live_session_open(&p->session, p->pid, r->opts->sampling.freeze, wait_seconds, &stop_requested);
+	int ret = live_session_open(&p->session, p->pid, r->opts->sampling.freeze, wait_seconds, &guard_stop_requested);
 	if (ret < 0)
 		return ret;
 	struct sampler_options sampling = r->opts->sampling;
@@ -462,8 +456,8 @@ int cmd_record(int argc, char **argv)
 {
 	struct record_options o;
 	int status = parse_options(argc, argv, &o);
-	if (status)
-		return status < 0 ? EXIT_OK : status;
+	if (status != CMD_CONTINUE)
+		return status;
 
 	struct recording r = {.opts = &o};
 	struct totals totals = {0};
@@ -475,11 +469,7 @@ int cmd_record(int argc, char **argv)
 	if (agg_init(&r.agg) < 0)
 		return report_error(-ERR_NOMEM);
 
-	struct sigaction sa = {.sa_handler = on_stop_signal};
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	guard_install(GUARD_STOP_FIRST);
 
 	pid_t pid = o.pid;
 	if (o.command && (ret = launch(o.command, &pid)) < 0) {
@@ -503,7 +493,7 @@ int cmd_record(int argc, char **argv)
 	reports_blocked = true;
 	double start = time_now(), next = start, last_status = start, last_scan = start;
 	uint64_t late = 0;
-	while (!stop_requested && r.procs[0].active) {
+	while (!guard_stop_signal() && r.procs[0].active) {
 		double now = time_now();
 		if (o.duration > 0 && now - start >= o.duration)
 			break;
@@ -541,10 +531,10 @@ int cmd_record(int argc, char **argv)
 				fprintf(stderr, "  pause %.0fus median", 1e6 * recent_median(st->pauses, st->npauses));
 			fputs("   ", stderr);
 		}
-		while (live_sleep_until(next, &stop_requested))
+		while (live_sleep_until(next, &guard_stop_requested))
 			for (size_t i = 0; i < r.nprocs; i++)
 				if (r.procs[i].active)
-					live_target_answer_reports(r.procs[i].session.target);
+					target_answer_reports(r.procs[i].session.target);
 	}
 	double elapsed = time_now() - start;
 	for (size_t i = 0; i < r.nprocs; i++)
@@ -583,12 +573,13 @@ out:
 	/* Only now, detached from it, may we wait for the launched child:
 	 * while we trace it, wait reports its ptrace stops too. */
 	if (o.command && pid > 0) {
-		if (stop_requested && stop_requested != SIGINT)
+		if (guard_stop_signal() && guard_stop_signal() != SIGINT)
 			kill(pid, SIGTERM);
 		live_wait_launched(pid, &child_status);
 		if (status == EXIT_OK || status == EXIT_PARTIAL)
 			status = child_exit_code(child_status);
 	}
+	guard_uninstall();
 	free(totals.pauses);
 	free(r.retired.pauses);
 	agg_release(&r.agg);

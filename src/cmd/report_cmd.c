@@ -295,7 +295,7 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 				return usage_error("report", "--%s takes a time such as 2026-11-24T23:15 or Unix seconds, not '%s'",
 				                   opt == 'S' ? "since" : "until", optarg);
 			break;
-		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0);
+		case 'h': fputs(usage, stdout); return EXIT_OK;
 		default: return usage_error("report", "unknown option or missing value '%s'", argv[optind - 1]);
 		}
 	}
@@ -313,7 +313,7 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
 		o->jobs = cores > 0 ? (cores < MAX_JOBS ? cores : MAX_JOBS) : 1;
 	}
-	return -1;
+	return CMD_CONTINUE;
 }
 
 /* The kind of reason, for the summary line. */
@@ -377,7 +377,7 @@ int cmd_report(int argc, char **argv)
 	size_t nthreads = 0, stacks = 0;
 	int status = parse_options(argc, argv, &o);
 	int ret;
-	if (status >= 0)
+	if (status != CMD_CONTINUE)
 		return status;
 	status = EXIT_OK;
 	for (int i = optind; i < argc; i++)

@@ -44,39 +44,6 @@ struct snapshot_options {
 	double duration;         /* 0: no limit */
 };
 
-static volatile sig_atomic_t stop_requested;
-/* The process to let go of when a second signal ends us at once. */
-static struct target *volatile attached;
-
-static void on_stop_signal(int signo)
-{
-	if (stop_requested) {
-		/* Asked twice: let go now and die of the signal. */
-		live_target_detach_all(attached);
-		signal(signo, SIG_DFL);
-		raise(signo);
-		return;
-	}
-	stop_requested = signo;
-}
-
-static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-#define NSTOP (sizeof(stop_signals) / sizeof(stop_signals[0]))
-
-static void guard_signals(struct sigaction saved[NSTOP])
-{
-	struct sigaction action = {.sa_handler = on_stop_signal};
-	sigemptyset(&action.sa_mask);
-	for (size_t i = 0; i < NSTOP; i++)
-		sigaction(stop_signals[i], &action, &saved[i]);
-}
-
-static void unguard_signals(const struct sigaction saved[NSTOP])
-{
-	for (size_t i = 0; i < NSTOP; i++)
-		sigaction(stop_signals[i], &saved[i], NULL);
-}
-
 static int parse_time(const char *text, double *seconds)
 {
 	char *end;
@@ -143,7 +110,7 @@ static int parse_options(int argc, char **argv, struct snapshot_options *o)
 				return usage_error("snapshot", "--count takes a positive number, not '%s'", optarg);
 			o->count = value;
 			break;
-		case 'h': fputs(usage, stdout); return write_stdout(NULL, 0);
+		case 'h': fputs(usage, stdout); return EXIT_OK;
 		default: return usage_error("snapshot", "unknown option or missing value '%s'", argv[optind - 1]);
 		}
 	}
@@ -162,7 +129,7 @@ static int parse_options(int argc, char **argv, struct snapshot_options *o)
 		if (periodic && !o->output_is_dir)
 			return usage_error("snapshot", "periodic snapshots need a directory for -o (end it with /)");
 	}
-	return -1;
+	return CMD_CONTINUE;
 }
 
 /* PID-YYYYmmddTHHMMSS.mmm.core[.gz] in DIR (or here); a second snapshot
@@ -233,28 +200,26 @@ static int run(const struct snapshot_options *o)
 	struct capture_session session = {0};
 	struct capture_result result = {0};
 	struct totals totals = {0};
-	struct sigaction saved[NSTOP];
 	char *path = NULL, *last_plain = NULL;
 	unsigned serial = 0;
 	int status = EXIT_OK;
 	int ret;
 	sigset_t saved_mask;
 	bool reports_blocked = false;
-	guard_signals(saved);
+	guard_install(GUARD_STOP_FIRST);
 	if (o->output_is_dir && mkdir(o->output, 0777) < 0 && errno != EEXIST) {
 		status = report_error(err_set_errno(ERR_IO, errno, "cannot create directory %s", o->output));
 		goto out;
 	}
 	ret = capture_session_open(&session, o->pid, &o->capture);
-	if (ret < 0) {
+	if (ret < 0 || (ret = guard_add(session.live)) < 0) {
 		status = report_error(ret);
 		goto out;
 	}
-	attached = session.live;
 	live_reports_block(&saved_mask);
 	reports_blocked = true;
 	double start = time_now(), next = start;
-	while (!stop_requested) {
+	while (!guard_stop_signal()) {
 		ret = capture_session_take(&session, &result);
 		if (ret == -ERR_PROCESS_GONE && totals.written)
 			break;   /* the process ended: what was taken stays */
@@ -289,27 +254,25 @@ static int run(const struct snapshot_options *o)
 			next = time_now();
 		if (o->duration && next - start >= o->duration)
 			break;
-		while (live_sleep_until(next, &stop_requested))
-			live_target_answer_reports(session.live);
+		while (live_sleep_until(next, &guard_stop_requested))
+			target_answer_reports(session.live);
 	}
-	attached = NULL;
+	guard_remove(session.live);
 	capture_session_close(&session);
 	if (totals.written)
 		print_summary(o, &totals, path);
-	if (status == EXIT_OK && stop_requested && !totals.written)
+	if (status == EXIT_OK && guard_stop_signal() && !totals.written)
 		status = EXIT_FAIL;
 out:
-	attached = NULL;
+	guard_remove(session.live);
 	capture_session_close(&session);
 	if (reports_blocked)
 		live_reports_restore(&saved_mask);
-	unguard_signals(saved);
+	guard_uninstall();
 	strbuf_release(&result.file);
 	free(totals.pauses);
 	free(path);
 	free(last_plain);
-	if (status == EXIT_OK)
-		status = write_stdout(NULL, 0);
 	return status;
 }
 
@@ -317,8 +280,7 @@ int cmd_snapshot(int argc, char **argv)
 {
 	struct snapshot_options o = {0};
 	int status = parse_options(argc, argv, &o);
-	if (status >= 0)
+	if (status != CMD_CONTINUE)
 		return status;
-	stop_requested = 0;
 	return run(&o);
 }

@@ -72,24 +72,24 @@ static int collect_build_ids(struct capture_session *s)
 
 int capture_session_open(struct capture_session *s, pid_t pid, const struct capture_options *opts)
 {
-	struct live_open_options live_opts = {.freeze = true};
+	/* Every thread is stopped and walked: run states would tell nothing. */
+	static const struct freeze_policy every_thread = {.run_states = false};
+	struct live_open_options live_opts = {.freeze = true, .policy = &every_thread};
 	int ret;
 	memset(s, 0, sizeof(*s));
 	s->opts = *opts;
 	if ((ret = live_target_open(pid, &live_opts, &s->live)) < 0)
 		goto out;
-	live_target_want_run_states(s->live, false);
 	if ((ret = recording_target_new(s->live, &s->recorder)) < 0)
 		goto out;
 	if ((ret = collect_build_ids(s)) < 0)
 		goto out;
 	/* Discovery reads (the runtime, the version) go through the recorder
 	 * so that every snapshot holds them; they are re-read at each freeze. */
-	if ((ret = live_target_freeze(s->live)) < 0)
+	if ((ret = target_freeze(s->recorder)) < 0)
 		goto out;
-	recording_target_sync(s->recorder);
 	ret = pywalker_new(s->recorder, &s->walker);
-	live_target_resume(s->live);
+	target_resume(s->recorder);
 out:
 	if (ret < 0)
 		capture_session_close(s);
@@ -102,8 +102,6 @@ void capture_session_close(struct capture_session *s)
 	s->walker = NULL;
 	target_free(s->recorder);
 	s->recorder = NULL;
-	if (s->live)
-		live_target_detach_all(s->live);
 	target_free(s->live);
 	s->live = NULL;
 	for (size_t i = 0; s->build_ids && i < s->nbuild_ids; i++)
@@ -232,11 +230,10 @@ static void record_private_mappings(struct target *recorder)
 static int walk_frozen(struct capture_session *s, struct capture_result *r)
 {
 	struct process_stacks ps = {0};
-	int ret = live_target_freeze(s->live);
+	int ret = target_freeze(s->recorder);
 	if (ret < 0)
 		return ret;
 	r->capture_time = realtime_now();
-	recording_target_sync(s->recorder);
 	recording_target_new_round(s->recorder);
 	/* Pages read by earlier walks (code objects, strings the walker keeps
 	 * decoded) are needed by a fresh reader too: take them as they are now. */
@@ -251,9 +248,9 @@ static int walk_frozen(struct capture_session *s, struct capture_result *r)
 			record_private_mappings(s->recorder);
 		for (size_t i = 0; i < ps.nthreads; i++)
 			if (ps.threads[i].gil)
-				live_target_resume_last(s->live, ps.threads[i].tid);
+				target_resume_last(s->recorder, ps.threads[i].tid);
 	}
-	live_target_resume(s->live);
+	target_resume(s->recorder);
 	process_stacks_release(&ps);
 	return ret;
 }
@@ -323,7 +320,7 @@ int capture_session_take(struct capture_session *s, struct capture_result *r)
 {
 	strbuf_reset(&r->file);
 	int ret = walk_frozen(s, r);
-	r->paused = live_target_last_pause(s->live);
+	r->paused = target_last_pause(s->recorder);
 	if (ret < 0)
 		return ret;
 	double start = time_now();

@@ -12,10 +12,11 @@ static void write_header(struct strbuf *sb, const struct process_stacks *ps, con
 	const struct target *t = ps->target;
 	const struct pyinfo *info = pywalker_info(ps->walker);
 	char name[16];
-	if (t->kind == TARGET_LIVE)
+	const char *kind = target_kind_name(t);
+	if (!strcmp(kind, "live"))
 		strbuf_addf(sb, "Process %d", (int)t->pid);
 	else
-		strbuf_addf(sb, "%s %s: pid %d", t->kind == TARGET_SNAPSHOT ? "Snapshot" : "Core",
+		strbuf_addf(sb, "%s %s: pid %d", !strcmp(kind, "snapshot") ? "Snapshot" : "Core",
 		            opts->origin ? opts->origin : "", (int)t->pid);
 	if (t->command)
 		strbuf_addf(sb, " \"%s\"", t->command);

@@ -308,8 +308,8 @@ int pywalker_stack_raw(struct pywalker *w, const struct pythread *th, struct pyf
 				/* Only shims may lack code; a Python frame without it is
 				 * memory we do not really have (a core that zero-filled
 				 * what it could not read). */
-				ret = err_set(ERR_CORRUPT, "frame at 0x%llx has no code object (memory missing from the %s?)",
-				              (unsigned long long)frame, w->target->kind == TARGET_LIVE ? "process" : "core");
+				ret = err_set(ERR_CORRUPT, "frame at 0x%llx has no code object (memory missing from the %s target?)",
+				              (unsigned long long)frame, target_kind_name(w->target));
 				break;
 			}
 			uint64_t instr = load_u64(buf, L->iframe_instr);

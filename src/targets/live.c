@@ -247,49 +247,30 @@ int live_refresh_maps(struct target *t, struct live_backend *b)
 	return 0;
 }
 
-void live_target_forget_pages(struct target *t)
+static void live_forget_pages(struct target *t)
 {
 	struct live_backend *b = t->backend;
-	if (t->kind == TARGET_LIVE && b)
-		live_cache_clear(&b->cache);
+	live_cache_clear(&b->cache);
 }
 
-void live_target_want_run_states(struct target *t, bool wanted)
+static void live_set_freeze_policy(struct target *t, const struct freeze_policy *policy)
 {
 	struct live_backend *b = t->backend;
-	if (t->kind == TARGET_LIVE && b)
-		b->run_states = wanted || b->only_running;
+	b->only_running = policy->only_running;
+	b->run_states = policy->run_states || policy->only_running;
+	b->hold_unstopped = policy->hold_unstopped;
 }
 
-void live_target_stop_only_running(struct target *t, bool only_running)
+static void live_answer_reports(struct target *t)
 {
 	struct live_backend *b = t->backend;
-	if (t->kind != TARGET_LIVE || !b)
-		return;
-	b->only_running = only_running;
-	if (only_running)
-		b->run_states = true;
-}
-
-void live_target_answer_reports(struct target *t)
-{
-	struct live_backend *b = t ? t->backend : NULL;
-	if (t && t->kind == TARGET_LIVE && b && b->freeze && !b->frozen)
+	if (b->freeze && !b->frozen)
 		live_reap_reports(b);
 }
 
-void live_target_hold_unstopped(struct target *t, bool hold)
+static int live_refresh(struct target *t)
 {
 	struct live_backend *b = t->backend;
-	if (t->kind == TARGET_LIVE && b)
-		b->hold_unstopped = hold;
-}
-
-int live_target_refresh(struct target *t)
-{
-	struct live_backend *b = t->backend;
-	if (t->kind != TARGET_LIVE)
-		return 0;
 	if (b->frozen)
 		return 0;   /* memory cannot change while frozen: keep the cache */
 	b->rehearsing = false;
@@ -348,7 +329,7 @@ static void live_destroy(struct target *t)
 	struct live_backend *b = t->backend;
 	if (!b)
 		return;
-	live_target_detach_all(t);
+	live_detach(t);
 	for (size_t i = 0; i < b->ntasks; i++)
 		close_stat_fd(b, &b->tasks[i]);
 	if (b->task_dir_fd >= 0)
@@ -369,6 +350,17 @@ static const struct target_ops live_ops = {
 	.open_mapped_file = live_open_mapped_file,
 	.destroy = live_destroy,
 	.load_regs = live_load_regs,
+	.prepare_freeze = live_prepare_freeze,
+	.freeze = live_freeze,
+	.resume = live_resume,
+	.refresh = live_refresh,
+	.stop_thread = live_stop_thread,
+	.resume_last = live_resume_last,
+	.set_freeze_policy = live_set_freeze_policy,
+	.forget_pages = live_forget_pages,
+	.answer_reports = live_answer_reports,
+	.last_pause = live_last_pause,
+	.detach = live_detach,
 };
 
 static int open_task_dir(struct live_backend *b)
@@ -435,7 +427,10 @@ int live_target_open(pid_t pid, const struct live_open_options *opts, struct tar
 		goto out;
 	}
 	b->freeze = opts && opts->freeze;
-	b->run_states = true;
+	if (opts && opts->policy)
+		live_set_freeze_policy(t, opts->policy);
+	else
+		b->run_states = true;
 	if ((ret = live_sync_tasks(t, b)) < 0)
 		goto out;
 	*out = t;

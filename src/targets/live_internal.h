@@ -37,7 +37,7 @@ struct live_task {
 	unsigned char ctl;           /* enum live_ctl */
 	bool group_stop;             /* stopped by SIGSTOP & co.: resume with PTRACE_LISTEN */
 	bool has_regs;
-	bool held;                   /* frozen without a reported stop: see live_target_hold_unstopped() */
+	bool held;                   /* frozen without a reported stop: see struct freeze_policy */
 	int pending_sig;             /* signal to deliver when the thread goes on */
 	int stat_fd;                 /* /proc/PID/task/TID/stat kept open, or -1 */
 	uint64_t regs[TREG__COUNT];
@@ -100,7 +100,7 @@ struct live_backend {
 	int mem_fd;                  /* /proc/PID/mem once needed, else -1 */
 	bool mem_fallback;           /* process_vm_readv is unusable here */
 	/* Tasks, sorted by tid except while frozen. The array is replaced, never
-	 * reallocated in place, so that live_target_detach_all() in a signal
+	 * reallocated in place, so that live_detach() in a signal
 	 * handler always sees a valid one. */
 	struct live_task *volatile tasks;
 	volatile size_t ntasks;
@@ -148,6 +148,15 @@ void live_reap_reports(struct live_backend *b);
 int live_refresh_maps(struct target *t, struct live_backend *b);
 /* target_ops.load_regs: read a stopped thread's registers on demand. */
 void live_load_regs(struct target *t, struct target_thread *th);
+/* The live control members of target_ops (contracts in target.h, at the
+ * target_*() function of the same name). */
+int live_prepare_freeze(struct target *t);
+int live_freeze(struct target *t);
+int live_resume(struct target *t);
+int live_stop_thread(struct target *t, pid_t tid);
+void live_resume_last(struct target *t, pid_t tid);
+double live_last_pause(const struct target *t);
+void live_detach(struct target *t);
 
 /* live_mem.c */
 int live_mem_read(struct target *t, uint64_t addr, void *buf, size_t len);

@@ -184,7 +184,7 @@ static bool reap_lost(struct live_backend *b)
  * polling, the CPU is yielded only when the thread waits for this one (it
  * last ran here): a yield may hand it to another thread for a whole time
  * slice, and all stopped threads would wait with us. Past HOLD_AT (0: never)
- * the task is held instead (live_target_hold_unstopped()). Returns false
+ * the task is held instead (the freeze policy's hold_unstopped). Returns false
  * on timeout or hold (the task stays CTL_INTERRUPTED). */
 static bool await_stop(struct live_backend *b, struct live_task *task, struct stop_wait *sw, double deadline,
                        double hold_at, bool pass_signals)
@@ -362,12 +362,12 @@ static int prepare(struct target *t, struct live_backend *b)
 static int check_freezable(const struct target *t)
 {
 	const struct live_backend *b = t->backend;
-	if (t->kind != TARGET_LIVE || !b->freeze)
+	if (!b->freeze)
 		return err_set(ERR_USAGE, "pid %d was opened without freezing", (int)t->pid);
 	return 0;
 }
 
-int live_target_prepare_freeze(struct target *t)
+int live_prepare_freeze(struct target *t)
 {
 	struct live_backend *b = t->backend;
 	int ret = check_freezable(t);
@@ -378,7 +378,7 @@ int live_target_prepare_freeze(struct target *t)
 	return ret;
 }
 
-int live_target_freeze(struct target *t)
+int live_freeze(struct target *t)
 {
 	struct live_backend *b = t->backend;
 	int ret = check_freezable(t);
@@ -446,10 +446,10 @@ void live_load_regs(struct target *t, struct target_thread *th)
 		memcpy(th->regs, task->regs, sizeof(th->regs));
 }
 
-int live_target_stop_thread(struct target *t, pid_t tid)
+int live_stop_thread(struct target *t, pid_t tid)
 {
 	struct live_backend *b = t->backend;
-	if (t->kind != TARGET_LIVE || !b->frozen)
+	if (!b->frozen)
 		return err_set(ERR_USAGE, "pid %d is not frozen", (int)t->pid);
 	struct live_task *task = find_task(b, tid);
 	if (task && task->ctl == CTL_STOPPED)
@@ -470,11 +470,10 @@ int live_target_stop_thread(struct target *t, pid_t tid)
 	return 0;
 }
 
-void live_target_resume_last(struct target *t, pid_t tid)
+void live_resume_last(struct target *t, pid_t tid)
 {
 	struct live_backend *b = t->backend;
-	if (t->kind == TARGET_LIVE && b)
-		b->resume_last = tid;
+	b->resume_last = tid;
 }
 
 /* Let one stopped TASK go; returns when it was let go. TIMED: it is the
@@ -504,10 +503,10 @@ static double resume_task(struct live_backend *b, struct live_task *task, bool t
 	return ended;
 }
 
-int live_target_resume(struct target *t)
+int live_resume(struct target *t)
 {
 	struct live_backend *b = t->backend;
-	if (t->kind != TARGET_LIVE || !b->frozen)
+	if (!b->frozen)
 		return 0;
 	struct live_task *tasks = b->tasks;
 	size_t last = b->ntasks, named = b->ntasks;
@@ -538,7 +537,7 @@ int live_target_resume(struct target *t)
 		ended = resume_task(b, &tasks[last], true);
 	b->last_pause = b->stopped_any ? ended - b->stopped_at : 0;
 	/* A held thread stays interrupted: its stop, when it comes, is
-	 * answered by live_target_answer_reports() or the next freeze. */
+	 * answered by target_answer_reports() or the next freeze. */
 	for (size_t i = 0; i < b->ntasks; i++)
 		tasks[i].held = false;
 	b->frozen = false;
@@ -547,10 +546,10 @@ int live_target_resume(struct target *t)
 	return 0;
 }
 
-double live_target_last_pause(const struct target *t)
+double live_last_pause(const struct target *t)
 {
 	const struct live_backend *b = t->backend;
-	return t->kind == TARGET_LIVE && b ? b->last_pause : 0;
+	return b ? b->last_pause : 0;
 }
 
 /* Threads that were exiting as we detached could be neither stopped nor
@@ -568,12 +567,10 @@ static void reap_exiting(struct live_backend *b)
 }
 
 /* Only syscalls from here on: this runs in signal handlers. */
-void live_target_detach_all(struct target *t)
+void live_detach(struct target *t)
 {
-	if (!t || t->kind != TARGET_LIVE || !t->backend)
-		return;
 	struct live_backend *b = t->backend;
-	if (!b->freeze)
+	if (!b || !b->freeze)
 		return;
 	struct live_task *tasks = b->tasks;
 	size_t n = b->ntasks;

@@ -145,10 +145,101 @@ static void recording_destroy(struct target *t)
 	t->search_path = NULL;
 }
 
+/* Live control goes to the inner target; the calls that may rewrite its
+ * thread or mapping tables take the shared tables again. */
+static struct target *inner_of(const struct target *t)
+{
+	return ((const struct recording_backend *)t->backend)->inner;
+}
+
+static void recording_load_regs(struct target *t, struct target_thread *th)
+{
+	/* TH is one of the inner target's threads: the tables are shared. */
+	struct target *inner = inner_of(t);
+	if (inner->ops->load_regs)
+		inner->ops->load_regs(inner, th);
+}
+
+static int recording_prepare_freeze(struct target *t)
+{
+	int ret = target_prepare_freeze(inner_of(t));
+	recording_target_sync(t);
+	return ret;
+}
+
+static int recording_freeze(struct target *t)
+{
+	int ret = target_freeze(inner_of(t));
+	recording_target_sync(t);
+	return ret;
+}
+
+static int recording_resume(struct target *t)
+{
+	return target_resume(inner_of(t));
+}
+
+static int recording_refresh(struct target *t)
+{
+	int ret = target_refresh(inner_of(t));
+	recording_target_sync(t);
+	return ret;
+}
+
+static int recording_stop_thread(struct target *t, pid_t tid)
+{
+	int ret = target_stop_thread(inner_of(t), tid);
+	recording_target_sync(t);
+	return ret;
+}
+
+static void recording_resume_last(struct target *t, pid_t tid)
+{
+	target_resume_last(inner_of(t), tid);
+}
+
+static void recording_set_freeze_policy(struct target *t, const struct freeze_policy *policy)
+{
+	target_set_freeze_policy(inner_of(t), policy);
+}
+
+static void recording_forget_pages(struct target *t)
+{
+	target_forget_pages(inner_of(t));
+}
+
+static void recording_answer_reports(struct target *t)
+{
+	target_answer_reports(inner_of(t));
+}
+
+static double recording_last_pause(const struct target *t)
+{
+	return target_last_pause(inner_of(t));
+}
+
+static void recording_detach(struct target *t)
+{
+	if (t->backend)
+		target_detach(inner_of(t));
+}
+
 static const struct target_ops recording_ops = {
 	.read = recording_read,
 	.open_mapped_file = recording_open_mapped_file,
 	.destroy = recording_destroy,
+	.load_regs = recording_load_regs,
+	.prepare_freeze = recording_prepare_freeze,
+	.freeze = recording_freeze,
+	.resume = recording_resume,
+	.refresh = recording_refresh,
+	.stop_thread = recording_stop_thread,
+	.resume_last = recording_resume_last,
+	.set_freeze_policy = recording_set_freeze_policy,
+	.forget_pages = recording_forget_pages,
+	.answer_reports = recording_answer_reports,
+	.last_pause = recording_last_pause,
+	.detach = recording_detach,
 };
 
 void recording_target_sync(struct target *t)

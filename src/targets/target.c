@@ -1,6 +1,7 @@
 /* The backend-independent half of the target interface: freeing a target,
- * typed reads, and lookups in the thread, mapping and auxv tables that every
- * backend fills. Backends live in their own files. */
+ * typed reads, live control dispatched to the backend's ops (nothing to do
+ * where it has none), and lookups in the thread, mapping and auxv tables
+ * that every backend fills. Backends live in their own files. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,73 @@ void target_free(struct target *t)
 	free(t->executable);
 	free(t->search_path);
 	free(t);
+}
+
+const char *target_kind_name(const struct target *t)
+{
+	static const char *const names[] = {[TARGET_CORE] = "core", [TARGET_LIVE] = "live",
+	                                    [TARGET_SNAPSHOT] = "snapshot"};
+	return names[t->kind];
+}
+
+int target_prepare_freeze(struct target *t)
+{
+	return t->ops->prepare_freeze ? t->ops->prepare_freeze(t) : 0;
+}
+
+int target_freeze(struct target *t)
+{
+	return t->ops->freeze ? t->ops->freeze(t) : 0;
+}
+
+int target_resume(struct target *t)
+{
+	return t->ops->resume ? t->ops->resume(t) : 0;
+}
+
+int target_refresh(struct target *t)
+{
+	return t->ops->refresh ? t->ops->refresh(t) : 0;
+}
+
+int target_stop_thread(struct target *t, pid_t tid)
+{
+	return t->ops->stop_thread ? t->ops->stop_thread(t, tid) : 0;
+}
+
+void target_resume_last(struct target *t, pid_t tid)
+{
+	if (t->ops->resume_last)
+		t->ops->resume_last(t, tid);
+}
+
+void target_set_freeze_policy(struct target *t, const struct freeze_policy *policy)
+{
+	if (t->ops->set_freeze_policy)
+		t->ops->set_freeze_policy(t, policy);
+}
+
+void target_forget_pages(struct target *t)
+{
+	if (t->ops->forget_pages)
+		t->ops->forget_pages(t);
+}
+
+void target_answer_reports(struct target *t)
+{
+	if (t && t->ops->answer_reports)
+		t->ops->answer_reports(t);
+}
+
+double target_last_pause(const struct target *t)
+{
+	return t->ops->last_pause ? t->ops->last_pause(t) : 0;
+}
+
+void target_detach(struct target *t)
+{
+	if (t && t->ops && t->ops->detach)
+		t->ops->detach(t);
 }
 
 int target_read_u64(struct target *t, uint64_t addr, uint64_t *out)
