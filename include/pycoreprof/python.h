@@ -75,9 +75,8 @@ void pywalker_free(struct pywalker *w);
 const struct pyinfo *pywalker_info(const struct pywalker *w);
 
 /* Read the thread states of every interpreter now (for live targets, call
- * again per sample). At most MAX are written; *COUNT gets how many there
- * are. The returned array is owned by the walker and valid until the next
- * call. */
+ * again per sample). *THREADS gets every thread state found and *COUNT how
+ * many; the array is owned by the walker and valid until the next call. */
 int pywalker_threads(struct pywalker *w, const struct pythread **threads, size_t *count);
 
 /* Walk TH's frames innermost first into FRAMES (capacity MAX). *COUNT gets
