@@ -1,6 +1,6 @@
 /* Base layer: error codes with their messages, error context, allocation
- * helpers and growable string buffers. Everything above includes this; it
- * includes nothing of the project. It never prints. */
+ * helpers, growable string buffers, the clock and percentiles. Everything
+ * above includes this; it includes nothing of the project. It never prints. */
 #ifndef PYCOREPROF_BASE_H
 #define PYCOREPROF_BASE_H
 
@@ -94,7 +94,11 @@ void strbuf_add_utf8(struct strbuf *sb, uint32_t code_point);
 char *strbuf_detach(struct strbuf *sb);
 static inline bool strbuf_ok(const struct strbuf *sb) { return !sb->failed; }
 
-/* Seconds since an arbitrary start, monotonic. */
+/* clock.c: seconds since an arbitrary start, monotonic. */
 double time_now(void);
+
+/* stats.c: the P-th percentile (0..100) of N VALUES, nearest rank; it
+ * sorts VALUES in place. 0 when N is 0. */
+double percentile(double *values, size_t n, double p);
 
 #endif

@@ -82,7 +82,4 @@ int sampler_native_count(struct sampler_native *n, int copy, const struct pyfram
                          struct aggregate *agg, bool by_function, uint32_t **ids, size_t *ids_cap, size_t *nids);
 void sampler_native_free(struct sampler_native *n);
 
-/* The P-th percentile (0..100) of N VALUES, which it sorts; 0 when N is 0. */
-double percentile(double *values, size_t n, double p);
-
 #endif

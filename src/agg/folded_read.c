@@ -138,26 +138,29 @@ struct folded_line {
 	uint64_t key;           /* the two ids after the prefix all lines share */
 };
 
-static const uint32_t *sort_ids;
-static size_t sort_skip;     /* frames every line starts with */
+struct line_order {
+	const uint32_t *ids;
+	size_t skip;             /* frames every line starts with */
+};
 
 /* Stacks by frame ids, a shorter stack before those it is a prefix of.
  * KEY decides most comparisons without looking at the ids. */
-static int compare_lines(const void *a, const void *b)
+static int compare_lines(const void *a, const void *b, void *context)
 {
 	const struct folded_line *x = a, *y = b;
+	const struct line_order *order = context;
 	if (x->key != y->key)
 		return x->key < y->key ? -1 : 1;
-	const uint32_t *xi = sort_ids + x->first, *yi = sort_ids + y->first;
+	const uint32_t *xi = order->ids + x->first, *yi = order->ids + y->first;
 	size_t n = x->depth < y->depth ? x->depth : y->depth;
-	for (size_t i = sort_skip + 2; i < n; i++)
+	for (size_t i = order->skip + 2; i < n; i++)
 		if (xi[i] != yi[i])
 			return xi[i] < yi[i] ? -1 : 1;
 	return (x->depth > y->depth) - (x->depth < y->depth);
 }
 
 /* Frames shared by every line, and each line's KEY for compare_lines. */
-static void prepare_sort(struct folded_line *lines, size_t nlines, const uint32_t *ids)
+static void prepare_sort(struct folded_line *lines, size_t nlines, const uint32_t *ids, struct line_order *order)
 {
 	size_t skip = nlines ? lines[0].depth : 0;
 	for (size_t l = 1; l < nlines && skip; l++) {
@@ -174,8 +177,8 @@ static void prepare_sort(struct folded_line *lines, size_t nlines, const uint32_
 		uint64_t low = skip + 1 < depth ? (uint64_t)frames[skip + 1] + 1 : 0;
 		lines[l].key = high << 32 | low;
 	}
-	sort_ids = ids;
-	sort_skip = skip;
+	order->ids = ids;
+	order->skip = skip;
 }
 
 /* A sample count: decimal digits only, no overflow. */
@@ -290,8 +293,9 @@ int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const c
 	 * with the one before (no lookup for them), and the stack tree is
 	 * built depth first: the writers' walks then go through memory in
 	 * order. The tree is the same in any order. */
-	prepare_sort(lines, nlines, ids);
-	qsort(lines, nlines, sizeof(*lines), compare_lines);
+	struct line_order order;
+	prepare_sort(lines, nlines, ids, &order);
+	qsort_r(lines, nlines, sizeof(*lines), compare_lines, &order);
 	const uint32_t *prev = NULL;
 	size_t nprev = 0;
 	for (size_t l = 0; l < nlines; l++) {

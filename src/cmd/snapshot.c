@@ -186,12 +186,6 @@ static char *output_path(const struct snapshot_options *o, double when, unsigned
 	                 stamp, millis, serial_text, o->capture.compress ? ".gz" : "");
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-	double left = *(const double *)a, right = *(const double *)b;
-	return left < right ? -1 : left > right;
-}
-
 struct totals {
 	long written;
 	size_t bytes, max_pages;
@@ -215,11 +209,7 @@ static void add_pause(struct totals *t, double paused)
 
 static void print_summary(const struct snapshot_options *o, struct totals *t, const char *last)
 {
-	double median = 0;
-	if (t->npauses) {
-		qsort(t->pauses, t->npauses, sizeof(*t->pauses), compare_doubles);
-		median = t->pauses[t->npauses / 2];
-	}
+	double median = percentile(t->pauses, t->npauses, 50);
 	if (t->written == 1)
 		fprintf(stderr, "Wrote %s (%zu bytes, %zu pages); pid %d stopped %.0f us, written in %.2f ms\n",
 		        last, t->bytes, t->max_pages, (int)o->pid, median * 1e6, t->build_seconds * 1e3);
