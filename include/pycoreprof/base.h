@@ -1,6 +1,7 @@
 /* Base layer: error codes with their messages, error context, allocation
- * helpers, growable string buffers, the clock and percentiles. Everything
- * above includes this; it includes nothing of the project. It never prints. */
+ * helpers, growable string buffers, sorted-range search, the clock and
+ * percentiles. Everything above includes this; it includes nothing of the
+ * project. It never prints. */
 #ifndef PYCOREPROF_BASE_H
 #define PYCOREPROF_BASE_H
 
@@ -93,6 +94,30 @@ void strbuf_add_utf8(struct strbuf *sb, uint32_t code_point);
  * unless allocation failed). */
 char *strbuf_detach(struct strbuf *sb);
 static inline bool strbuf_ok(const struct strbuf *sb) { return !sb->failed; }
+
+/* search.c: binary search in an array of COUNT structs of SIZE bytes,
+ * sorted by the uint64_t field at byte OFFSET of each (ascending; equal
+ * values allowed). Returns how many leading structs have that field <= KEY,
+ * which is the index of the first one above KEY (COUNT when none is). */
+size_t sorted_upper_bound(const void *items, size_t count, size_t size, size_t offset, uint64_t key);
+/* The index of the struct whose [start, end) holds KEY, in an array sorted
+ * by start whose ranges do not overlap (start and end: uint64_t fields at
+ * START_OFFSET and END_OFFSET); SIZE_MAX when no range holds it. */
+size_t sorted_range_find(const void *items, size_t count, size_t size, size_t start_offset, size_t end_offset,
+                         uint64_t key);
+/* The same for an array of structs by field name, checked to be uint64_t:
+ * SORTED_UPPER_BOUND(t->mappings, t->nmappings, start, addr). */
+#define SORTED_FIELD_OFFSET(items, field)                                     \
+	__extension__({                                                       \
+		_Static_assert(__builtin_types_compatible_p(__typeof__((items)->field), uint64_t), \
+		               #field " is not a uint64_t");                   \
+		offsetof(__typeof__(*(items)), field);                        \
+	})
+#define SORTED_UPPER_BOUND(items, count, field, key)                          \
+	sorted_upper_bound((items), (count), sizeof(*(items)), SORTED_FIELD_OFFSET(items, field), (key))
+#define SORTED_RANGE_FIND(items, count, start, end, key)                      \
+	sorted_range_find((items), (count), sizeof(*(items)), SORTED_FIELD_OFFSET(items, start),   \
+	                  SORTED_FIELD_OFFSET(items, end), (key))
 
 /* clock.c: seconds since an arbitrary start, monotonic. */
 double time_now(void);

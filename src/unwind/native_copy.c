@@ -14,14 +14,7 @@
  * nothing is mapped above SP. */
 static uint64_t stack_end(const struct target *t, uint64_t sp)
 {
-	size_t low = 0, high = t->nmappings;
-	while (low < high) {
-		size_t mid = low + (high - low) / 2;
-		if (t->mappings[mid].end <= sp)
-			low = mid + 1;
-		else
-			high = mid;
-	}
+	size_t low = SORTED_UPPER_BOUND(t->mappings, t->nmappings, end, sp);
 	return low < t->nmappings ? t->mappings[low].end : 0;
 }
 

@@ -66,32 +66,8 @@ static enum native_class classify(const struct native_unwinder *u, const struct 
 
 struct native_module *native_module_at(struct native_unwinder *u, uint64_t addr)
 {
-	size_t low = 0, high = u->nmodules;
-	while (low < high) {
-		size_t mid = low + (high - low) / 2;
-		if (u->modules[mid].start <= addr)
-			low = mid + 1;
-		else
-			high = mid;
-	}
-	if (!low)
-		return NULL;
-	struct native_module *m = &u->modules[low - 1];
-	return addr < m->end ? m : NULL;
-}
-
-/* Index of the first cached function starting above ADDR. */
-static size_t function_slot(const struct native_module *m, uint64_t addr)
-{
-	size_t low = 0, high = m->nfunctions;
-	while (low < high) {
-		size_t mid = low + (high - low) / 2;
-		if (m->functions[mid].start <= addr)
-			low = mid + 1;
-		else
-			high = mid;
-	}
-	return low;
+	size_t i = SORTED_RANGE_FIND(u->modules, u->nmodules, start, end, addr);
+	return i == SIZE_MAX ? NULL : &u->modules[i];
 }
 
 /* Ask libdwfl, then remember the symbol's whole range (or this one address
@@ -140,7 +116,8 @@ static const struct native_function *look_up_function(struct native_unwinder *u,
 static const struct native_function *function_at(struct native_unwinder *u, struct native_module *m,
                                                  uint64_t addr)
 {
-	size_t slot = function_slot(m, addr);
+	/* The first cached function starting above ADDR. */
+	size_t slot = SORTED_UPPER_BOUND(m->functions, m->nfunctions, start, addr);
 	if (slot && addr < m->functions[slot - 1].end)
 		return &m->functions[slot - 1];
 	return look_up_function(u, m, addr, slot);

@@ -26,8 +26,51 @@ static void test_percentile(void)
 	CHECK(percentile(many, 101, 250) == 100, "past 100 is the maximum");
 }
 
+struct range {
+	uint32_t tag;            /* the searched fields need not come first */
+	uint64_t start, end;
+};
+
+static void test_range_search(void)
+{
+	/* Sorted by start, gaps between [10,20), [30,40) and [40,45). */
+	const struct range ranges[] = {{1, 10, 20}, {2, 30, 40}, {3, 40, 45}};
+	CHECK(SORTED_RANGE_FIND(ranges, 0, start, end, 15) == SIZE_MAX, "empty: nothing found");
+	CHECK(SORTED_UPPER_BOUND(ranges, 0, start, 15) == 0, "empty: upper bound 0");
+	CHECK(SORTED_RANGE_FIND(ranges, 3, start, end, 5) == SIZE_MAX, "before the first range: nothing");
+	CHECK(SORTED_UPPER_BOUND(ranges, 3, start, 5) == 0, "before the first range: upper bound 0");
+	CHECK(SORTED_RANGE_FIND(ranges, 3, start, end, 10) == 0, "a range's first address is in it");
+	CHECK(SORTED_RANGE_FIND(ranges, 3, start, end, 19) == 0, "a range's last address is in it");
+	CHECK(SORTED_RANGE_FIND(ranges, 3, start, end, 20) == SIZE_MAX, "a range's end is not in it");
+	CHECK(SORTED_RANGE_FIND(ranges, 3, start, end, 25) == SIZE_MAX, "in a gap: nothing");
+	CHECK(SORTED_UPPER_BOUND(ranges, 3, start, 25) == 1, "in a gap: the next range's index");
+	CHECK(SORTED_RANGE_FIND(ranges, 3, start, end, 40) == 2, "adjacent ranges: the one starting there");
+	CHECK(SORTED_RANGE_FIND(ranges, 3, start, end, 44) == 2, "inside the last range");
+	CHECK(SORTED_RANGE_FIND(ranges, 3, start, end, 45) == SIZE_MAX, "after the last range: nothing");
+	CHECK(SORTED_UPPER_BOUND(ranges, 3, start, UINT64_MAX) == 3, "after the last range: upper bound COUNT");
+	CHECK(SORTED_UPPER_BOUND(ranges, 3, end, 40) == 2, "by end: the first range ending above the key");
+	const uint64_t equal[] = {7, 7, 7, 9};
+	CHECK(sorted_upper_bound(equal, 4, sizeof(equal[0]), 0, 7) == 3, "equal keys: past the last of them");
+	CHECK(sorted_upper_bound(equal, 4, sizeof(equal[0]), 0, 6) == 0, "equal keys: before the first");
+	/* Every count from 1 to 64 and every key, against a linear scan. */
+	struct range many[64];
+	for (size_t i = 0; i < 64; i++)
+		many[i] = (struct range){(uint32_t)i, 10 * i + 2, 10 * i + 2 + i % 7};
+	bool same = true;
+	for (size_t n = 1; n <= 64; n++)
+		for (uint64_t key = 0; key < 650; key++) {
+			size_t want = SIZE_MAX;
+			for (size_t i = 0; i < n; i++)
+				if (key >= many[i].start && key < many[i].end)
+					want = i;
+			same &= SORTED_RANGE_FIND(many, n, start, end, key) == want;
+		}
+	CHECK(same, "agrees with a linear scan for every count and key");
+}
+
 int main(void)
 {
 	test_percentile();
+	test_range_search();
 	return unit_done();
 }
