@@ -58,73 +58,35 @@ static int intern_label(struct aggregate *agg, const char *text, size_t text_len
 /* Labels seen in this input, by their text, with their frame ids: a file of
  * many stacks repeats few labels, and a repeat then costs a hash of its
  * bytes instead of parsing and interning. The texts point into the input. */
-struct label_memo {
-	struct label_slot {
-		const char *text;       /* NULL: empty slot */
-		size_t len;
-		uint64_t hash;
-		uint32_t id;
-	} *slots;
-	size_t cap, used;
+struct label_slot {
+	uint64_t hash;           /* of the text: the hashtab key */
+	const char *text;
+	size_t len;
+	uint32_t id;
 };
 
-/* Eight bytes at a time: labels are tens of bytes long. */
-static uint64_t label_hash(const char *text, size_t len)
-{
-	uint64_t h = 0x9E3779B97F4A7C15ull ^ len, word;
-	size_t i = 0;
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&word, text + i, 8);
-		h = (h ^ word) * 0xBF58476D1CE4E5B9ull;
-		h ^= h >> 31;
-	}
-	word = 0;
-	memcpy(&word, text + i, len - i);
-	h = (h ^ word) * 0x94D049BB133111EBull;
-	return h ^ (h >> 29);
-}
-
-static int memo_grow(struct label_memo *memo)
-{
-	size_t cap = memo->cap ? memo->cap * 2 : 1024;
-	struct label_slot *fresh = xcalloc(cap, sizeof(*fresh));
-	if (!fresh)
-		return -ERR_NOMEM;
-	for (size_t i = 0; i < memo->cap; i++) {
-		const struct label_slot *old = &memo->slots[i];
-		if (!old->text)
-			continue;
-		size_t s = old->hash & (cap - 1);
-		while (fresh[s].text)
-			s = (s + 1) & (cap - 1);
-		fresh[s] = *old;
-	}
-	free(memo->slots);
-	memo->slots = fresh;
-	memo->cap = cap;
-	return 0;
-}
-
 /* The frame id of label TEXT (LEN bytes), interned on first sight. */
-static int label_id(struct aggregate *agg, struct label_memo *memo, const char *text, size_t len,
+static int label_id(struct aggregate *agg, struct hashtab *memo, const char *text, size_t len,
                     struct strbuf *scratch, uint32_t *id)
 {
 	int ret;
-	if ((memo->used + 1) * 2 > memo->cap && (ret = memo_grow(memo)) < 0)
+	if ((ret = hashtab_reserve(memo, memo->count + 1, sizeof(struct label_slot))) < 0)
 		return ret;
-	uint64_t hash = label_hash(text, len);
-	size_t mask = memo->cap - 1, s = hash & mask;
-	for (; memo->slots[s].text; s = (s + 1) & mask) {
-		const struct label_slot *slot = &memo->slots[s];
-		if (slot->hash == hash && slot->len == len && !memcmp(slot->text, text, len)) {
+	uint64_t hash = hash_bytes(0, text, len);
+	size_t pos = hashtab_start(memo, hash);
+	for (const struct label_slot *slot; (slot = hashtab_next(memo, hash, &pos));) {
+		if (slot->len == len && !memcmp(slot->text, text, len)) {
 			*id = slot->id;
 			return 0;
 		}
 	}
 	if ((ret = intern_label(agg, text, len, scratch, id)) < 0)
 		return ret;
-	memo->slots[s] = (struct label_slot){.text = text, .len = len, .hash = hash, .id = *id};
-	memo->used++;
+	struct label_slot *slot = hashtab_slot(memo, pos);
+	hashtab_claim(memo, slot, hash);
+	slot->text = text;
+	slot->len = len;
+	slot->id = *id;
 	return 0;
 }
 
@@ -138,26 +100,29 @@ struct folded_line {
 	uint64_t key;           /* the two ids after the prefix all lines share */
 };
 
-static const uint32_t *sort_ids;
-static size_t sort_skip;     /* frames every line starts with */
+struct line_order {
+	const uint32_t *ids;
+	size_t skip;             /* frames every line starts with */
+};
 
 /* Stacks by frame ids, a shorter stack before those it is a prefix of.
  * KEY decides most comparisons without looking at the ids. */
-static int compare_lines(const void *a, const void *b)
+static int compare_lines(const void *a, const void *b, void *context)
 {
 	const struct folded_line *x = a, *y = b;
+	const struct line_order *order = context;
 	if (x->key != y->key)
 		return x->key < y->key ? -1 : 1;
-	const uint32_t *xi = sort_ids + x->first, *yi = sort_ids + y->first;
+	const uint32_t *xi = order->ids + x->first, *yi = order->ids + y->first;
 	size_t n = x->depth < y->depth ? x->depth : y->depth;
-	for (size_t i = sort_skip + 2; i < n; i++)
+	for (size_t i = order->skip + 2; i < n; i++)
 		if (xi[i] != yi[i])
 			return xi[i] < yi[i] ? -1 : 1;
 	return (x->depth > y->depth) - (x->depth < y->depth);
 }
 
 /* Frames shared by every line, and each line's KEY for compare_lines. */
-static void prepare_sort(struct folded_line *lines, size_t nlines, const uint32_t *ids)
+static void prepare_sort(struct folded_line *lines, size_t nlines, const uint32_t *ids, struct line_order *order)
 {
 	size_t skip = nlines ? lines[0].depth : 0;
 	for (size_t l = 1; l < nlines && skip; l++) {
@@ -174,8 +139,8 @@ static void prepare_sort(struct folded_line *lines, size_t nlines, const uint32_
 		uint64_t low = skip + 1 < depth ? (uint64_t)frames[skip + 1] + 1 : 0;
 		lines[l].key = high << 32 | low;
 	}
-	sort_ids = ids;
-	sort_skip = skip;
+	order->ids = ids;
+	order->skip = skip;
 }
 
 /* A sample count: decimal digits only, no overflow. */
@@ -218,14 +183,9 @@ static int split_lines(const char *text, size_t text_len, const char *origin, st
 			return err_set(ERR_CORRUPT, "%s:%zu: not a folded stack line (expected \"frame;frame COUNT\")",
 			               origin, lineno);
 		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			struct folded_line *grown = xrealloc_array(lines, cap, sizeof(*grown));
-			if (!grown) {
-				free(lines);
-				return -ERR_NOMEM;
-			}
-			lines = grown;
+		if (ARRAY_GROW(lines, cap, n + 1) < 0) {
+			free(lines);
+			return -ERR_NOMEM;
 		}
 		lines[n++] = (struct folded_line){.stack = line, .len = (size_t)(space - line), .count = value};
 	}
@@ -238,7 +198,7 @@ static int split_lines(const char *text, size_t text_len, const char *origin, st
 static int intern_lines(struct aggregate *agg, struct folded_line *lines, size_t nlines, uint32_t **ids_out)
 {
 	struct strbuf scratch = {0};
-	struct label_memo memo = {0};
+	struct hashtab memo = {0};
 	uint32_t *ids = NULL;
 	size_t nids = 0, cap = 0;
 	int ret = 0;
@@ -252,14 +212,9 @@ static int intern_lines(struct aggregate *agg, struct folded_line *lines, size_t
 			size_t frame_len = (size_t)(semi - frame);
 			if (!frame_len)
 				continue;   /* "a;;b": no empty frame */
-			if (nids == cap) {
-				cap = cap ? cap * 2 : 4096;
-				uint32_t *grown = xrealloc_array(ids, cap, sizeof(*grown));
-				if (!grown) {
-					ret = -ERR_NOMEM;
-					goto out;
-				}
-				ids = grown;
+			if (ARRAY_GROW(ids, cap, nids + 1) < 0) {
+				ret = -ERR_NOMEM;
+				goto out;
 			}
 			if ((ret = label_id(agg, &memo, frame, frame_len, &scratch, &ids[nids])) < 0)
 				goto out;
@@ -269,7 +224,7 @@ static int intern_lines(struct aggregate *agg, struct folded_line *lines, size_t
 	}
 out:
 	strbuf_release(&scratch);
-	free(memo.slots);
+	hashtab_release(&memo);
 	if (ret < 0) {
 		free(ids);
 		ids = NULL;
@@ -290,22 +245,17 @@ int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const c
 	 * with the one before (no lookup for them), and the stack tree is
 	 * built depth first: the writers' walks then go through memory in
 	 * order. The tree is the same in any order. */
-	prepare_sort(lines, nlines, ids);
-	qsort(lines, nlines, sizeof(*lines), compare_lines);
+	struct line_order order;
+	prepare_sort(lines, nlines, ids, &order);
+	qsort_r(lines, nlines, sizeof(*lines), compare_lines, &order);
 	const uint32_t *prev = NULL;
 	size_t nprev = 0;
 	for (size_t l = 0; l < nlines; l++) {
 		const uint32_t *frames = ids + lines[l].first;
 		size_t depth = lines[l].depth, known = 0;
-		if (depth > path_cap) {
-			size_t cap = depth * 2;
-			uint32_t *grown = xrealloc_array(path, cap, sizeof(*grown));
-			if (!grown) {
-				ret = -ERR_NOMEM;
-				goto out;
-			}
-			path = grown;
-			path_cap = cap;
+		if (ARRAY_GROW(path, path_cap, depth) < 0) {
+			ret = -ERR_NOMEM;
+			goto out;
 		}
 		while (known < depth && known < nprev && frames[known] == prev[known])
 			known++;

@@ -51,7 +51,7 @@ void sampler_release(struct sampler *s)
 		free(s->captures[i].frames);
 	free(s->captures);
 	free(s->ids);
-	free(s->memo);
+	hashtab_release(&s->memo);
 	free(s->stats.pauses);
 	sampler_native_free(s->native);
 	memset(s, 0, sizeof(*s));
@@ -164,53 +164,30 @@ static void resolve(struct sampler *s, size_t ncaptured)
 	}
 }
 
-static size_t memo_slot(const struct pycode *code, int byte_offset, size_t cap)
-{
-	uint64_t h = ((uint64_t)(uintptr_t)code ^ ((uint64_t)(uint32_t)byte_offset << 40)) * 0x9E3779B97F4A7C15ull;
-	return (size_t)(h >> 20) & (cap - 1);
-}
-
-static int memo_grow(struct sampler *s)
-{
-	size_t cap = s->memo_cap ? s->memo_cap * 2 : 1024;
-	struct frame_memo_slot *fresh = xcalloc(cap, sizeof(*fresh));
-	if (!fresh)
-		return -ERR_NOMEM;
-	for (size_t i = 0; i < s->memo_cap; i++) {
-		const struct frame_memo_slot *old = &s->memo[i];
-		if (!old->code)
-			continue;
-		size_t k = memo_slot(old->code, old->byte_offset, cap);
-		while (fresh[k].code)
-			k = (k + 1) & (cap - 1);
-		fresh[k] = *old;
-	}
-	free(s->memo);
-	s->memo = fresh;
-	s->memo_cap = cap;
-	return 0;
-}
-
 /* The aggregate's id for a Python frame; computed once per distinct
  * (code, offset). Code objects live as long as the walker, so their
  * addresses are stable keys. */
 static int python_frame_id(struct sampler *s, const struct pyframe *f, uint32_t *id)
 {
 	int ret;
-	if (s->memo_used * 2 >= s->memo_cap && (ret = memo_grow(s)) < 0)
+	if ((ret = hashtab_reserve(&s->memo, s->memo.count + 1, sizeof(struct frame_memo_slot))) < 0)
 		return ret;
-	size_t k = memo_slot(f->code, f->byte_offset, s->memo_cap);
-	for (; s->memo[k].code; k = (k + 1) & (s->memo_cap - 1)) {
-		if (s->memo[k].code == f->code && s->memo[k].byte_offset == f->byte_offset) {
-			*id = s->memo[k].frame_id;
+	uint64_t hash = hash_pair((uintptr_t)f->code, (uint32_t)f->byte_offset);
+	size_t pos = hashtab_start(&s->memo, hash);
+	for (const struct frame_memo_slot *memo; (memo = hashtab_next(&s->memo, hash, &pos));) {
+		if (memo->code == f->code && memo->byte_offset == f->byte_offset) {
+			*id = memo->frame_id;
 			return 0;
 		}
 	}
 	int line = s->opts.by_function ? -1 : pywalker_line(s->walker, f->code, f->byte_offset);
 	if ((ret = agg_python_frame(s->agg, f->code->qualname, f->code->filename, line, id)) < 0)
 		return ret;
-	s->memo[k] = (struct frame_memo_slot){.code = f->code, .byte_offset = f->byte_offset, .frame_id = *id};
-	s->memo_used++;
+	struct frame_memo_slot *memo = hashtab_slot(&s->memo, pos);
+	hashtab_claim(&s->memo, memo, hash);
+	memo->code = f->code;
+	memo->byte_offset = f->byte_offset;
+	memo->frame_id = *id;
 	return 0;
 }
 
@@ -220,13 +197,8 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 	size_t need = c->nframes + 3;
 	size_t n = 0;
 	int ret;
-	if (need > s->ids_cap) {
-		uint32_t *grown = xrealloc_array(s->ids, need, sizeof(*grown));
-		if (!grown)
-			return -ERR_NOMEM;
-		s->ids = grown;
-		s->ids_cap = need;
-	}
+	if (ARRAY_GROW(s->ids, s->ids_cap, need) < 0)
+		return -ERR_NOMEM;
 	if (s->opts.process_root && (ret = agg_frame(agg, AGG_PROCESS, s->opts.process_root, NULL, -1, &s->ids[n++])) < 0)
 		return ret;
 	if (s->opts.thread_roots) {
@@ -254,14 +226,8 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 static void record_pause(struct sampler *s, double seconds)
 {
 	struct sampler_stats *st = &s->stats;
-	if (st->npauses == st->pauses_cap) {
-		size_t cap = st->pauses_cap ? st->pauses_cap * 2 : 1024;
-		double *grown = xrealloc_array(st->pauses, cap, sizeof(*grown));
-		if (!grown)
-			return;
-		st->pauses = grown;
-		st->pauses_cap = cap;
-	}
+	if (ARRAY_GROW(st->pauses, st->pauses_cap, st->npauses + 1) < 0)
+		return;
 	st->pauses[st->npauses++] = seconds;
 }
 
@@ -323,19 +289,4 @@ int sampler_sample(struct sampler *s)
 		s->stats.stacks++;
 	}
 	return 0;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-double percentile(double *values, size_t n, double p)
-{
-	if (!n)
-		return 0;
-	qsort(values, n, sizeof(*values), compare_doubles);
-	size_t index = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
-	return values[index < n ? index : n - 1];
 }

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pycoreprof/base.h"
 
@@ -131,11 +130,4 @@ char *strbuf_detach(struct strbuf *sb)
 		out = xstrdup("");
 	*sb = (struct strbuf){0};
 	return out;
-}
-
-double time_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

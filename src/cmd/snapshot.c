@@ -153,12 +153,6 @@ static char *output_path(const struct snapshot_options *o, double when, unsigned
 	                 stamp, millis, serial_text, o->capture.compress ? ".gz" : "");
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-	double left = *(const double *)a, right = *(const double *)b;
-	return left < right ? -1 : left > right;
-}
-
 struct totals {
 	long written;
 	size_t bytes, max_pages;
@@ -169,24 +163,14 @@ struct totals {
 
 static void add_pause(struct totals *t, double paused)
 {
-	if (t->npauses == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 64;
-		double *grown = xrealloc_array(t->pauses, cap, sizeof(*grown));
-		if (!grown)
-			return;
-		t->pauses = grown;
-		t->cap = cap;
-	}
+	if (ARRAY_GROW(t->pauses, t->cap, t->npauses + 1) < 0)
+		return;
 	t->pauses[t->npauses++] = paused;
 }
 
 static void print_summary(const struct snapshot_options *o, struct totals *t, const char *last)
 {
-	double median = 0;
-	if (t->npauses) {
-		qsort(t->pauses, t->npauses, sizeof(*t->pauses), compare_doubles);
-		median = t->pauses[t->npauses / 2];
-	}
+	double median = percentile(t->pauses, t->npauses, 50);
 	if (t->written == 1)
 		fprintf(stderr, "Wrote %s (%zu bytes, %zu pages); pid %d stopped %.0f us, written in %.2f ms\n",
 		        last, t->bytes, t->max_pages, (int)o->pid, median * 1e6, t->build_seconds * 1e3);

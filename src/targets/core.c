@@ -34,14 +34,7 @@ const struct core_segment *core_find_segment(struct core_backend *core, uint64_t
 			return seg;
 		}
 	}
-	size_t low = 0, high = count;
-	while (low < high) {
-		size_t mid = low + (high - low) / 2;
-		if (segs[mid].vaddr <= addr)
-			low = mid + 1;
-		else
-			high = mid;
-	}
+	size_t low = SORTED_UPPER_BOUND(segs, count, vaddr, addr);
 	if (next_start)
 		*next_start = low < count ? segs[low].vaddr : UINT64_MAX;
 	if (!low)

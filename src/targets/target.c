@@ -109,19 +109,8 @@ int target_read_i32(struct target *t, uint64_t addr, int32_t *out)
 
 const struct target_mapping *target_find_mapping(const struct target *t, uint64_t addr)
 {
-	size_t low = 0, high = t->nmappings;
-	/* Find the last mapping starting at or below ADDR. */
-	while (low < high) {
-		size_t mid = low + (high - low) / 2;
-		if (t->mappings[mid].start <= addr)
-			low = mid + 1;
-		else
-			high = mid;
-	}
-	if (!low)
-		return NULL;
-	const struct target_mapping *m = &t->mappings[low - 1];
-	return addr < m->end ? m : NULL;
+	size_t i = SORTED_RANGE_FIND(t->mappings, t->nmappings, start, end, addr);
+	return i == SIZE_MAX ? NULL : &t->mappings[i];
 }
 
 const struct target_mapping *target_first_mapping_of(const struct target *t, const char *path)

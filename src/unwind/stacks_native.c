@@ -28,13 +28,9 @@ static struct thread_stack *thread_of(struct process_stacks *ps, pid_t tid)
 
 static struct thread_stack *add_thread(struct process_stacks *ps, pid_t tid)
 {
-	struct thread_stack *grown = xrealloc_array(ps->threads, ps->nthreads + 1, sizeof(*grown));
-	if (!grown)
-		return NULL;
-	ps->threads = grown;
-	struct thread_stack *ts = &ps->threads[ps->nthreads++];
-	memset(ts, 0, sizeof(*ts));
-	ts->tid = tid;
+	struct thread_stack *ts = ARRAY_PUSH(ps->threads, ps->nthreads, ps->threads_cap);
+	if (ts)
+		ts->tid = tid;
 	return ts;
 }
 
