@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "formats/stack_walk.h"
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 
 struct invert_ctx {
 	const struct aggregate *in;

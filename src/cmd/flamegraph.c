@@ -9,7 +9,7 @@
 #include "cmd/cmd.h"
 #include "cmd/live_session.h"
 #include "cmd/profile_input.h"
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 
 static const char usage[] =
 	"usage: pycoreprof flamegraph [options] [FILE|-] [-o OUT.svg]\n"

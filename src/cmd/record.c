@@ -16,7 +16,7 @@
 #include "cmd/live_session.h"
 #include "cmd/native_cmd.h"
 #include "pycoreprof/agg.h"
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 #include "pycoreprof/python.h"
 #include "pycoreprof/sampler.h"
 #include "pycoreprof/target.h"

@@ -16,8 +16,8 @@
 #include "cmd/live_session.h"
 #include "cmd/report_inputs.h"
 #include "pycoreprof/agg.h"
+#include "pycoreprof/formats.h"
 #include "pycoreprof/native.h"
-#include "pycoreprof/profile_out.h"
 #include "pycoreprof/stacks.h"
 
 static const char usage[] =

@@ -7,7 +7,7 @@
 
 #include "formats/protobuf.h"
 #include "formats/stack_walk.h"
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 
 enum { EMPTY = UINT32_MAX };
 

@@ -2,7 +2,7 @@
  * palette by name. */
 #include <string.h>
 
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 
 static bool ends_with(const char *s, const char *suffix)
 {

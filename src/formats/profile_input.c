@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cmd/profile_input.h"
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 
 static bool starts_json(const char *text, size_t len)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "formats/stack_walk.h"
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 
 struct profile_ctx {
 	struct strbuf *sb;

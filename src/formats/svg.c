@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "formats/svg_colour.h"
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 
 enum { FRAME_HEIGHT = 16, FONT_SIZE = 12, PAD_X = 10, PAD_TOP = 50, PAD_BOTTOM = 34 };
 static const double CHAR_WIDTH = FONT_SIZE * 0.59;

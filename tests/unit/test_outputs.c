@@ -7,7 +7,7 @@
 
 #include "formats/protobuf.h"
 #include "formats/svg_colour.h"
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 #include "unit.h"
 
 static const char known[] = "<module> (app.py:1);main (app.py:5);<lambda> (app.py:7) 3\n"
