@@ -1,14 +1,41 @@
-/* Profile writers: turn an aggregate into folded stacks, an interactive SVG
- * flame graph, a speedscope file, a gzipped pprof profile or JSON. They
- * format into a strbuf and never print; the same aggregate (the same samples
- * added in the same order) gives the same bytes. Frames and stacks are
- * written in the order of a depth-first walk with children sorted by name,
- * file and line. */
-#ifndef PYCOREPROF_PROFILE_OUT_H
-#define PYCOREPROF_PROFILE_OUT_H
+/* Formats layer: every reader and writer of a file format, in one place.
+ * Writers turn collected stacks (dump_*) or an aggregate (profile_*) into
+ * text, JSON or bytes in a strbuf; they never print, and the command layer
+ * writes the buffer out and checks the stream. Profile writers are
+ * deterministic: the same aggregate (the same samples added in the same
+ * order) gives the same bytes; frames and stacks are written in the order of
+ * a depth-first walk with children sorted by name, file and line. Functions
+ * returning int give 0 or -ERR_x with the context recorded (err_set()). */
+#ifndef PYCOREPROF_FORMATS_H
+#define PYCOREPROF_FORMATS_H
+
+#include <stdbool.h>
 
 #include "pycoreprof/agg.h"
 #include "pycoreprof/base.h"
+#include "pycoreprof/stacks.h"
+
+/* ---- stacks of one moment: `dump` and `core` */
+
+struct dump_options {
+	bool show_source;        /* print the source line under each frame */
+	const char *origin;      /* what was read: the core's path, "process" */
+};
+
+/* Human-readable dump, innermost frame first, like `py-spy dump`. */
+void dump_write_text(struct strbuf *sb, const struct process_stacks *ps, const struct dump_options *opts);
+/* One JSON document (see docs/json.md). */
+void dump_write_json(struct strbuf *sb, const struct process_stacks *ps, const struct dump_options *opts);
+
+/* "SIGSEGV", or "signal 42" for numbers without a name. OUT has 16 bytes. */
+const char *signal_name(int number, char out[16]);
+
+/* Line LINE (1-based) of FILE without its newline, or NULL; cached, owned by
+ * the cache until source_cache_clear(). */
+const char *source_line(const char *file, int line);
+void source_cache_clear(void);
+
+/* ---- profiles: an aggregate of samples */
 
 enum profile_format { PROFILE_SVG, PROFILE_FOLDED, PROFILE_SPEEDSCOPE, PROFILE_PPROF, PROFILE_JSON };
 

@@ -1,6 +1,6 @@
 /* JSON dump of every thread's stack: one document whose schema is described
  * in docs/json.md and shared by `core`, `dump` and snapshots. */
-#include "pycoreprof/out.h"
+#include "pycoreprof/formats.h"
 
 static void add_key_string(struct strbuf *sb, const char *key, const char *value)
 {
