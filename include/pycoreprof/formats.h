@@ -81,10 +81,6 @@ int profile_palette_from_word(const char *word);
 int profile_write(enum profile_format format, struct strbuf *sb, const struct aggregate *agg,
                   const struct profile_meta *meta);
 
-/* Fill OUT (initialised here) with AGG's stacks reversed, leaf first: the
- * "inverted" flame graph, where the widest bars are the hottest functions. */
-int profile_invert(const struct aggregate *agg, struct aggregate *out);
-
 /* Read our JSON aggregate (profile_write_json's output) into AGG. Errors
  * name ORIGIN. */
 int profile_read_json(struct aggregate *agg, const char *text, size_t len, const char *origin);

@@ -107,7 +107,7 @@ static int load(struct aggregate *agg, const char *path, bool inverted)
 	if ((ret = profile_input_read(&read, path)) < 0)
 		goto out;
 	if (inverted) {
-		ret = profile_invert(&read, agg);
+		ret = agg_invert(&read, agg);
 		goto out;
 	}
 	*agg = read;

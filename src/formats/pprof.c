@@ -6,7 +6,6 @@
 #include <zlib.h>
 
 #include "formats/protobuf.h"
-#include "formats/stack_walk.h"
 #include "pycoreprof/formats.h"
 
 enum { EMPTY = UINT32_MAX };

@@ -1,6 +1,5 @@
 /* The aggregate as JSON for scripts: a frames table (name, file, line,
  * kind) and every stack as frame indices, root first, with its count. */
-#include "formats/stack_walk.h"
 #include "pycoreprof/formats.h"
 
 static const char *const kind_names[] = {"python", "native", "thread", "process", "error"};

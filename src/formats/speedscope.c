@@ -3,7 +3,6 @@
  * with sample counts as weights. One profile per thread or process root. */
 #include <stdlib.h>
 
-#include "formats/stack_walk.h"
 #include "pycoreprof/formats.h"
 
 struct profile_ctx {

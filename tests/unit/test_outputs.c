@@ -79,7 +79,7 @@ static void test_invert(void)
 	const char text[] = "a;b;c 2\na;d;c 3\n";
 	agg_init(&agg);
 	agg_read_folded(&agg, text, strlen(text), "text");
-	CHECK(profile_invert(&agg, &inverted) == 0, "invert");
+	CHECK(agg_invert(&agg, &inverted) == 0, "invert");
 	profile_write_folded(&folded, &inverted, NULL);
 	CHECK(!strcmp(folded.buf, "c;b;a 2\nc;d;a 3\n"), "inverted stacks");
 	CHECK(inverted.nodes[inverted.nodes[0].first_child].total == 5, "c at the root with all samples");
