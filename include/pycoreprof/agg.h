@@ -118,9 +118,4 @@ const char *short_filename(const char *path);
 /* The same, and which kind of sys.path entry it was (*ORIGIN). */
 const char *short_filename_from(const char *path, enum agg_origin *origin);
 
-/* Parse the LEN bytes of folded stacks ("a;b;c 12" lines) at TEXT into
- * AGG; TEXT is only read (it may be a file mapped read-only). Frames of
- * the form "name (file:line)" are split. Errors name the line. */
-int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const char *origin);
-
 #endif

@@ -81,8 +81,16 @@ int profile_palette_from_word(const char *word);
 int profile_write(enum profile_format format, struct strbuf *sb, const struct aggregate *agg,
                   const struct profile_meta *meta);
 
-/* Read our JSON aggregate (profile_write_json's output) into AGG. Errors
- * name ORIGIN. */
+/* Parse the LEN bytes of folded stacks ("a;b;c 12" lines) at TEXT into
+ * AGG; TEXT is only read (it may be a file mapped read-only). Frames of
+ * the form "name (file:line)" are split. Errors name ORIGIN and the line. */
+int profile_read_folded(struct aggregate *agg, const char *text, size_t len, const char *origin);
+/* Read our JSON aggregate (profile_write_json's output) into AGG; TEXT must
+ * be NUL-terminated. Errors name ORIGIN. */
 int profile_read_json(struct aggregate *agg, const char *text, size_t len, const char *origin);
+/* Read the profile at PATH (NULL or "-": stdin) into AGG, which must be
+ * initialised: folded stacks from any tool or our JSON aggregate, told
+ * apart by the first character. Errors name the file. */
+int profile_read_file(struct aggregate *agg, const char *path);
 
 #endif

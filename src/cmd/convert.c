@@ -8,7 +8,6 @@
 
 #include "cmd/cmd.h"
 #include "cmd/live_session.h"
-#include "cmd/profile_input.h"
 #include "pycoreprof/formats.h"
 
 static const char usage[] =
@@ -66,7 +65,7 @@ int cmd_convert(int argc, char **argv)
 	struct strbuf sb = {0};
 	if ((ret = agg_init(&agg)) < 0)
 		return report_error(ret);
-	if ((ret = profile_input_read(&agg, argv[optind])) < 0 ||
+	if ((ret = profile_read_file(&agg, argv[optind])) < 0 ||
 	    (ret = profile_write((enum profile_format)format, &sb, &agg, &meta)) < 0 ||
 	    (output && (ret = write_file_atomically(output, sb.buf, sb.len)) < 0))
 		status = report_error(ret);

@@ -8,7 +8,6 @@
 
 #include "cmd/cmd.h"
 #include "cmd/live_session.h"
-#include "cmd/profile_input.h"
 #include "pycoreprof/formats.h"
 
 static const char usage[] =
@@ -104,7 +103,7 @@ static int load(struct aggregate *agg, const char *path, bool inverted)
 	int ret = agg_init(&read);
 	if (ret < 0)
 		return ret;
-	if ((ret = profile_input_read(&read, path)) < 0)
+	if ((ret = profile_read_file(&read, path)) < 0)
 		goto out;
 	if (inverted) {
 		ret = agg_invert(&read, agg);

@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmd/profile_input.h"
 #include "pycoreprof/formats.h"
 
 static bool starts_json(const char *text, size_t len)
@@ -38,7 +37,7 @@ static int read_stream(int fd, const char *origin, size_t size_hint, struct strb
 	return strbuf_ok(text) ? 0 : -ERR_NOMEM;
 }
 
-int profile_input_read(struct aggregate *agg, const char *path)
+int profile_read_file(struct aggregate *agg, const char *path)
 {
 	bool use_stdin = !path || !strcmp(path, "-");
 	const char *origin = use_stdin ? "<stdin>" : path;
@@ -53,7 +52,7 @@ int profile_input_read(struct aggregate *agg, const char *path)
 	void *mapped = regular ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
 	if (mapped != MAP_FAILED && !starts_json(mapped, (size_t)st.st_size)) {
 		madvise(mapped, (size_t)st.st_size, MADV_SEQUENTIAL);
-		ret = agg_read_folded(agg, mapped, (size_t)st.st_size, origin);
+		ret = profile_read_folded(agg, mapped, (size_t)st.st_size, origin);
 		goto out;
 	}
 	/* JSON (its reader wants a terminated text), pipes and the rest. */
@@ -62,7 +61,7 @@ int profile_input_read(struct aggregate *agg, const char *path)
 	if (starts_json(text.buf, text.len))
 		ret = profile_read_json(agg, text.buf, text.len, origin);
 	else if (text.len)
-		ret = agg_read_folded(agg, text.buf, text.len, origin);
+		ret = profile_read_folded(agg, text.buf, text.len, origin);
 out:
 	if (mapped != MAP_FAILED)
 		munmap(mapped, (size_t)st.st_size);

@@ -50,7 +50,7 @@ static void test_folded_round_trip(void)
 	struct strbuf folded = {0}, json = {0}, again = {0};
 	agg_init(&agg);
 	agg_init(&back);
-	CHECK(agg_read_folded(&agg, known, strlen(known), "known") == 0, "folded read");
+	CHECK(profile_read_folded(&agg, known, strlen(known), "known") == 0, "folded read");
 	CHECK(agg.samples == 10, "10 samples, got %llu", (unsigned long long)agg.samples);
 	const struct agg_frame *f = frame_named(&agg, "qsort");
 	CHECK(f && f->kind == AGG_NATIVE && !strcmp(f->file, "libc.so.6"), "qsort (libc.so.6) is native");
@@ -78,7 +78,7 @@ static void test_invert(void)
 	struct strbuf folded = {0};
 	const char text[] = "a;b;c 2\na;d;c 3\n";
 	agg_init(&agg);
-	agg_read_folded(&agg, text, strlen(text), "text");
+	profile_read_folded(&agg, text, strlen(text), "text");
 	CHECK(agg_invert(&agg, &inverted) == 0, "invert");
 	profile_write_folded(&folded, &inverted, NULL);
 	CHECK(!strcmp(folded.buf, "c;b;a 2\nc;d;a 3\n"), "inverted stacks");
