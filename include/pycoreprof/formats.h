@@ -37,6 +37,10 @@ void source_cache_clear(void);
 
 /* ---- profiles: an aggregate of samples */
 
+/* The profile formats, in the order help and messages list them. One table
+ * (src/formats/format_table.c) holds each one's --format words, file
+ * extensions, writer and reader: choosing a format, writing, reading a
+ * file and the lists that --help and usage errors show all go through it. */
 enum profile_format { PROFILE_SVG, PROFILE_FOLDED, PROFILE_SPEEDSCOPE, PROFILE_PPROF, PROFILE_JSON };
 
 /* Flame graph colours: by kind of code (yours, standard library,
@@ -70,16 +74,33 @@ int profile_write_pprof(struct strbuf *sb, const struct aggregate *agg, const st
 int profile_write_json(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);
 
 /* Format from a file name's extension (.svg, .folded, .txt,
- * .speedscope.json, .json, .pb.gz, .pprof); -1 if none. */
+ * .speedscope.json, .json, .pb.gz, .pprof; the longest that fits); -1 if
+ * none. */
 int profile_format_from_name(const char *path);
 /* Format from a --format word; -1 if unknown. */
 int profile_format_from_word(const char *word);
-/* The usual file extension of FORMAT, without the dot ("pb.gz"). */
+/* The usual file extension of FORMAT, without the dot ("pb.gz"), a static string. */
 const char *profile_format_extension(enum profile_format format);
 /* Palette from a --palette word; -1 if unknown. */
 int profile_palette_from_word(const char *word);
+/* AGG in FORMAT, by the format's writer. */
 int profile_write(enum profile_format format, struct strbuf *sb, const struct aggregate *agg,
                   const struct profile_meta *meta);
+
+/* The formats listed for help and usage errors, in the table's order, into
+ * OUT (PROFILE_LIST_SIZE bytes, which holds any of them); return OUT. */
+enum { PROFILE_LIST_SIZE = 512 };
+enum profile_list {
+	PROFILE_LIST_WORDS,      /* the --format words: "svg, folded, ..." */
+	PROFILE_LIST_EXTENSIONS, /* the usual extensions: ".svg, .folded, ..." */
+};
+/* Joined by ", ", and by LAST before the last one: PROFILE_LIST_WORDS with
+ * " or " gives "svg, folded, speedscope, pprof or json". */
+const char *profile_format_list(char out[PROFILE_LIST_SIZE], enum profile_list what, const char *last);
+/* Each format's extensions and a few words on it, ".svg flame graph,
+ * .folded/.txt folded stacks, ...", in lines of at most WIDTH columns that
+ * start with INDENT spaces and end with a newline. */
+const char *profile_format_help(char out[PROFILE_LIST_SIZE], int indent, int width);
 
 /* Parse the LEN bytes of folded stacks ("a;b;c 12" lines) at TEXT into
  * AGG; TEXT is only read (it may be a file mapped read-only). Frames of
