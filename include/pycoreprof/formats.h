@@ -66,11 +66,14 @@ struct profile_meta {
 int profile_write_folded(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);
 int profile_write_svg(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);
 /* speedscope's file format: one "sampled" profile, or one per root when
- * every root is a thread or process label; weights are sample counts. */
+ * every root is a thread or process label; weights are sample counts.
+ * Frames as in profile_write_json, without "kind" and "origin". */
 int profile_write_speedscope(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);
 /* profile.proto, gzip-compressed (bytes, not text). */
 int profile_write_pprof(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);
-/* {"frames": [...], "stacks": [{"frames": [ids, root first], "count": N}]} */
+/* {"frames": [...], "stacks": [{"frames": [ids, root first], "count": N}]}.
+ * A frame's "line" is left out unless it is 1 or more: CPython numbers
+ * lines from 1, and an aggregate's -1 (and a folded file's 0) mean none. */
 int profile_write_json(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);
 
 /* Format from a file name's extension (.svg, .folded, .txt,
