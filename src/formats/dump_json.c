@@ -59,7 +59,7 @@ static void write_frame(struct strbuf *sb, const struct stack_frame *f)
 	add_key_string(sb, "qualname", f->qualname);
 	strbuf_addch(sb, ',');
 	add_key_string(sb, "file", f->file);
-	if (f->line >= 0)
+	if (f->line > 0)
 		strbuf_addf(sb, ",\"line\":%d}", f->line);
 	else
 		strbuf_addstr(sb, ",\"line\":null}");
