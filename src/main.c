@@ -19,7 +19,7 @@ static const struct command commands[] = {
 	{"core", cmd_core, "why a process died and every thread's Python stack, from a core file"},
 	{"dump", cmd_dump, "every thread's Python stack of a running process, now"},
 	{"flamegraph", cmd_flamegraph, "render folded stacks (from any tool) as an SVG flame graph"},
-	{"convert", cmd_convert, "convert a profile between folded, JSON, speedscope, pprof and SVG"},
+	{"convert", cmd_convert, "convert a profile from one format to another"},
 	{"snapshot", cmd_snapshot, "write small core files of a running process's Python stacks"},
 	{"report", cmd_report, "one profile from many snapshots or cores"},
 };

@@ -79,15 +79,42 @@ int agg_frame_compare(const struct agg_frame *x, const struct agg_frame *y);
 /* Display label of a frame: "name (file:line)", "name (file)" or "name". */
 void agg_frame_label(const struct aggregate *agg, uint32_t frame, struct strbuf *sb);
 
+/* The canonical walk over the stacks, in the depth-first order of children
+ * sorted by name, file and line (agg_sorted_children()), so that every
+ * writer lists frames and stacks in the same order whatever order the
+ * samples came in. */
+enum { STACK_WALK_UNUSED = UINT32_MAX };
+
+struct frame_order {
+	uint32_t *index_of;  /* aggregate frame id -> canonical index, or STACK_WALK_UNUSED */
+	uint32_t *frame_at;  /* canonical index -> aggregate frame id */
+	size_t count;        /* frames in use */
+};
+
+/* Called once per stack that has samples of its own: FRAMES are aggregate
+ * frame ids, root first, DEPTH of them, valid during the call. A negative
+ * return stops the walk and is returned. */
+typedef int (*stack_fn)(void *ctx, const uint32_t *frames, size_t depth, uint64_t count, uint64_t waiting);
+
+/* Walk the stacks under NODE (0: all of them). */
+int stack_walk(const struct aggregate *agg, uint32_t node, stack_fn fn, void *ctx);
+/* Number the frames under NODE in walk order. Owned by ORDER; free with
+ * frame_order_release(). */
+int frame_order_init(struct frame_order *order, const struct aggregate *agg, uint32_t node);
+/* The same numbering built during a walk of one's own: start empty, then
+ * note each stack's frames (root first) as the walk meets them. */
+int frame_order_start(struct frame_order *order, const struct aggregate *agg);
+void frame_order_note(struct frame_order *order, const uint32_t *frames, size_t depth);
+void frame_order_release(struct frame_order *order);
+
+/* Fill OUT (initialised here) with AGG's stacks reversed, leaf first: the
+ * "inverted" flame graph, where the widest bars are the hottest functions. */
+int agg_invert(const struct aggregate *agg, struct aggregate *out);
+
 /* PATH relative to the sys.path entry it comes from (site-packages, the
  * standard library), else PATH itself; points into PATH. */
 const char *short_filename(const char *path);
 /* The same, and which kind of sys.path entry it was (*ORIGIN). */
 const char *short_filename_from(const char *path, enum agg_origin *origin);
-
-/* Parse the LEN bytes of folded stacks ("a;b;c 12" lines) at TEXT into
- * AGG; TEXT is only read (it may be a file mapped read-only). Frames of
- * the form "name (file:line)" are split. Errors name the line. */
-int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const char *origin);
 
 #endif

@@ -1,6 +1,6 @@
 /* `pycoreprof convert`: a profile from one of our formats to another
- * (folded stacks or our JSON in; folded, JSON, speedscope, pprof or SVG
- * out). The format out follows the extension or --format. */
+ * (folded stacks or our JSON in; any profile format out). The format out
+ * follows the extension or --format. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,17 +8,16 @@
 
 #include "cmd/cmd.h"
 #include "cmd/live_session.h"
-#include "cmd/profile_input.h"
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 
 static const char usage[] =
 	"usage: pycoreprof convert [options] IN|- -o OUT\n"
 	"\n"
 	"Convert a profile: folded stacks or a pycoreprof JSON profile in; out as\n"
-	"the extension of OUT says (.svg, .folded, .json, .speedscope.json, .pb.gz).\n"
+	"the extension of OUT says (%s).\n"
 	"\n"
 	"  -o, --output FILE      the converted profile (default: stdout, needs --format)\n"
-	"  -f, --format FORMAT    svg, folded, json, speedscope or pprof\n"
+	"  -f, --format FORMAT    %s\n"
 	"      --title TEXT       title (SVG, speedscope, JSON)\n"
 	"      --interval N       seconds between samples, for pprof's period (default 0.01)\n"
 	"  -h, --help             this help\n";
@@ -34,6 +33,7 @@ int cmd_convert(int argc, char **argv)
 		{0},
 	};
 	struct profile_meta meta = {0};
+	char list[PROFILE_LIST_SIZE], words[PROFILE_LIST_SIZE];
 	const char *output = NULL;
 	int format = -1, opt, ret, status = EXIT_OK;
 	char *end;
@@ -44,8 +44,8 @@ int cmd_convert(int argc, char **argv)
 		case 'o': output = optarg; break;
 		case 'f':
 			if ((format = profile_format_from_word(optarg)) < 0)
-				return usage_error("convert", "unknown format '%s' (svg, folded, json, speedscope, pprof)",
-				                   optarg);
+				return usage_error("convert", "unknown format '%s' (%s)", optarg,
+				                   profile_format_list(list, PROFILE_LIST_WORDS, ", "));
 			break;
 		case 't': meta.title = optarg; break;
 		case 'i':
@@ -53,7 +53,10 @@ int cmd_convert(int argc, char **argv)
 			if (*end || end == optarg || meta.interval <= 0)
 				return usage_error("convert", "--interval takes seconds, not '%s'", optarg);
 			break;
-		case 'h': fputs(usage, stdout); return EXIT_OK;
+		case 'h':
+			printf(usage, profile_format_list(list, PROFILE_LIST_EXTENSIONS, ", "),
+			       profile_format_list(words, PROFILE_LIST_WORDS, " or "));
+			return EXIT_OK;
 		default: return usage_error("convert", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
@@ -66,7 +69,7 @@ int cmd_convert(int argc, char **argv)
 	struct strbuf sb = {0};
 	if ((ret = agg_init(&agg)) < 0)
 		return report_error(ret);
-	if ((ret = profile_input_read(&agg, argv[optind])) < 0 ||
+	if ((ret = profile_read_file(&agg, argv[optind])) < 0 ||
 	    (ret = profile_write((enum profile_format)format, &sb, &agg, &meta)) < 0 ||
 	    (output && (ret = write_file_atomically(output, sb.buf, sb.len)) < 0))
 		status = report_error(ret);

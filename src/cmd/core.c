@@ -7,7 +7,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/native_cmd.h"
-#include "pycoreprof/out.h"
+#include "pycoreprof/formats.h"
 #include "pycoreprof/python.h"
 #include "pycoreprof/stacks.h"
 #include "pycoreprof/target.h"

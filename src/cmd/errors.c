@@ -6,7 +6,7 @@
 
 #include "cmd/cmd.h"
 #include "pycoreprof/base.h"
-#include "pycoreprof/out.h"
+#include "pycoreprof/formats.h"
 
 /* Advice for errors whose context does not already carry a hint. */
 static const char *default_hint(int code)

@@ -8,8 +8,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/live_session.h"
-#include "cmd/profile_input.h"
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 
 static const char usage[] =
 	"usage: pycoreprof flamegraph [options] [FILE|-] [-o OUT.svg]\n"
@@ -104,10 +103,10 @@ static int load(struct aggregate *agg, const char *path, bool inverted)
 	int ret = agg_init(&read);
 	if (ret < 0)
 		return ret;
-	if ((ret = profile_input_read(&read, path)) < 0)
+	if ((ret = profile_read_file(&read, path)) < 0)
 		goto out;
 	if (inverted) {
-		ret = profile_invert(&read, agg);
+		ret = agg_invert(&read, agg);
 		goto out;
 	}
 	*agg = read;

@@ -16,7 +16,7 @@
 #include "cmd/live_session.h"
 #include "cmd/native_cmd.h"
 #include "pycoreprof/agg.h"
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 #include "pycoreprof/python.h"
 #include "pycoreprof/sampler.h"
 #include "pycoreprof/target.h"
@@ -33,10 +33,9 @@ static const char usage[] =
 	"  -r, --rate HZ          samples per second (default 100)\n"
 	"  -d, --duration SECONDS stop after this long (default: Ctrl-C or exit)\n"
 	"  -o, --output FILE      output file; the format follows the extension:\n"
-	"                         .svg flame graph, .folded/.txt folded stacks,\n"
-	"                         .speedscope.json, .pb.gz (pprof), .json\n"
+	"%s"
 	"                         (default pycoreprof-PID-TIMESTAMP.svg)\n"
-	"  -f, --format FORMAT    svg, folded, speedscope, pprof or json,\n"
+	"  -f, --format FORMAT    %s,\n"
 	"                         whatever the extension\n"
 	"      --idle             include threads that are not running\n"
 	"      --gil              only the thread holding the GIL\n"
@@ -110,7 +109,7 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		{0},
 	};
 	int opt;
-	char *end;
+	char *end, list[PROFILE_LIST_SIZE], words[PROFILE_LIST_SIZE];
 	memset(o, 0, sizeof(*o));
 	o->interval = 0.01;
 	o->format = -1;
@@ -143,7 +142,8 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		case 'o': o->output = optarg; break;
 		case 'f':
 			if ((o->format = profile_format_from_word(optarg)) < 0)
-				return usage_error("record", "unknown format '%s' (svg, folded, speedscope, pprof, json)", optarg);
+				return usage_error("record", "unknown format '%s' (%s)", optarg,
+				                   profile_format_list(list, PROFILE_LIST_WORDS, ", "));
 			break;
 		case OPT_IDLE: o->sampling.idle = true; break;
 		case OPT_GIL: o->sampling.gil_only = true; break;
@@ -159,7 +159,10 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 				return usage_error("record", "--native-stack-bytes takes a size from 4k to 1G, not '%s'",
 				                   optarg);
 			break;
-		case 'h': fputs(usage, stdout); return EXIT_OK;
+		case 'h':
+			/* The extensions in the second column (25) of 80. */
+			printf(usage, profile_format_help(list, 25, 79), profile_format_list(words, PROFILE_LIST_WORDS, " or "));
+			return EXIT_OK;
 		default: return usage_error("record", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
@@ -172,8 +175,8 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 	if (o->native != NATIVE_OFF && !o->sampling.freeze)
 		return usage_error("record", "--native needs the threads stopped: it cannot go with --nonblocking");
 	if (o->output && o->format < 0 && (o->format = profile_format_from_name(o->output)) < 0)
-		return usage_error("record", "cannot tell the format of '%s' (use .svg, .folded, .speedscope.json, .pb.gz, .json or --format)",
-		                   o->output);
+		return usage_error("record", "cannot tell the format of '%s' (use %s or --format)", o->output,
+		                   profile_format_list(list, PROFILE_LIST_EXTENSIONS, ", "));
 	if (o->format < 0)
 		o->format = PROFILE_SVG;
 	return CMD_CONTINUE;

@@ -16,8 +16,8 @@
 #include "cmd/live_session.h"
 #include "cmd/report_inputs.h"
 #include "pycoreprof/agg.h"
+#include "pycoreprof/formats.h"
 #include "pycoreprof/native.h"
-#include "pycoreprof/profile_out.h"
 #include "pycoreprof/stacks.h"
 
 static const char usage[] =
@@ -29,7 +29,7 @@ static const char usage[] =
 	"Files that are not readable cores are skipped, each with its reason.\n"
 	"\n"
 	"  -o, --output FILE    the profile (default report.svg, or report.EXT of --format)\n"
-	"  --format F           svg, folded, speedscope, pprof or json, as `record`\n"
+	"  --format F           %s, as `record`\n"
 	"                       writes them (default: from the output's name, else svg)\n"
 	"  -j, --jobs N         files read in parallel (default: one per core)\n"
 	"  --idle               keep threads that were waiting\n"
@@ -267,7 +267,7 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	char *end;
+	char *end, words[PROFILE_LIST_SIZE];
 	int opt;
 	optind = 1;
 	opterr = 0;
@@ -277,8 +277,8 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 		case 'o': o->output = optarg; break;
 		case 'f':
 			if ((o->format = profile_format_from_word(optarg)) < 0)
-				return usage_error("report", "--format takes svg, folded, speedscope, pprof or json, not '%s'",
-				                   optarg);
+				return usage_error("report", "--format takes %s, not '%s'",
+				                   profile_format_list(words, PROFILE_LIST_WORDS, " or "), optarg);
 			break;
 		case 'j':
 			errno = 0;
@@ -295,7 +295,9 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 				return usage_error("report", "--%s takes a time such as 2026-11-24T23:15 or Unix seconds, not '%s'",
 				                   opt == 'S' ? "since" : "until", optarg);
 			break;
-		case 'h': fputs(usage, stdout); return EXIT_OK;
+		case 'h':
+			printf(usage, profile_format_list(words, PROFILE_LIST_WORDS, " or "));
+			return EXIT_OK;
 		default: return usage_error("report", "unknown option or missing value '%s'", argv[optind - 1]);
 		}
 	}

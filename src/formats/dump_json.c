@@ -1,6 +1,6 @@
 /* JSON dump of every thread's stack: one document whose schema is described
  * in docs/json.md and shared by `core`, `dump` and snapshots. */
-#include "pycoreprof/out.h"
+#include "pycoreprof/formats.h"
 
 static void add_key_string(struct strbuf *sb, const char *key, const char *value)
 {
@@ -59,7 +59,7 @@ static void write_frame(struct strbuf *sb, const struct stack_frame *f)
 	add_key_string(sb, "qualname", f->qualname);
 	strbuf_addch(sb, ',');
 	add_key_string(sb, "file", f->file);
-	if (f->line >= 0)
+	if (f->line > 0)
 		strbuf_addf(sb, ",\"line\":%d}", f->line);
 	else
 		strbuf_addstr(sb, ",\"line\":null}");

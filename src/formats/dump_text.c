@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pycoreprof/out.h"
+#include "pycoreprof/formats.h"
 
 #define TAG_COLUMN_MAX 72
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "pycoreprof/agg.h"
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 
 static int walk(const struct aggregate *agg, uint32_t node, struct strbuf *path, struct strbuf *sb)
 {

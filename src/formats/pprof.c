@@ -6,8 +6,7 @@
 #include <zlib.h>
 
 #include "formats/protobuf.h"
-#include "formats/stack_walk.h"
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 
 /* Profile message field numbers (profile.proto). */
 enum { P_SAMPLE_TYPE = 1, P_SAMPLE, P_MAPPING, P_LOCATION, P_FUNCTION, P_STRING_TABLE,

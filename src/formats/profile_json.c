@@ -1,9 +1,7 @@
 /* The aggregate as JSON for scripts: a frames table (name, file, line,
  * kind) and every stack as frame indices, root first, with its count. */
-#include "formats/stack_walk.h"
-#include "pycoreprof/profile_out.h"
-
-static const char *const kind_names[] = {"python", "native", "thread", "process", "error"};
+#include "formats/json_frames.h"
+#include "pycoreprof/formats.h"
 
 struct json_ctx {
 	struct strbuf *sb;
@@ -40,21 +38,7 @@ int profile_write_json(struct strbuf *sb, const struct aggregate *agg, const str
 	if (meta && meta->duration > 0)
 		strbuf_addf(sb, ", \"duration_ns\": %.0f", meta->duration * 1e9);
 	strbuf_addf(sb, ", \"samples\": %llu,\n \"frames\": [", (unsigned long long)agg->samples);
-	for (size_t i = 0; i < order.count; i++) {
-		const struct agg_frame *f = &agg->frames[order.frame_at[i]];
-		strbuf_addstr(sb, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
-		strbuf_add_json_string(sb, f->name);
-		if (f->file) {
-			strbuf_addstr(sb, ", \"file\": ");
-			strbuf_add_json_string(sb, f->file);
-		}
-		if (f->line >= 0)
-			strbuf_addf(sb, ", \"line\": %d", f->line);
-		strbuf_addf(sb, ", \"kind\": \"%s\"", kind_names[f->kind]);
-		if (f->origin != AGG_FROM_ELSEWHERE)
-			strbuf_addf(sb, ", \"origin\": \"%s\"", f->origin == AGG_FROM_STDLIB ? "stdlib" : "package");
-		strbuf_addch(sb, '}');
-	}
+	json_add_frames(sb, agg, &order, true);
 	strbuf_addstr(sb, "],\n \"stacks\": [");
 	struct json_ctx j = {.sb = sb, .order = &order};
 	ret = stack_walk(agg, 0, add_stack, &j);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 
 struct scan {
 	const char *p, *end, *start, *origin;

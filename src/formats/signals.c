@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pycoreprof/out.h"
+#include "pycoreprof/formats.h"
 
 const char *signal_name(int number, char out[16])
 {

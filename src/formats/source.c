@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pycoreprof/out.h"
+#include "pycoreprof/formats.h"
 
 enum { MAX_SOURCE_FILES = 512, MAX_SOURCE_BYTES = 8 << 20 };
 

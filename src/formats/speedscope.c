@@ -3,8 +3,8 @@
  * with sample counts as weights. One profile per thread or process root. */
 #include <stdlib.h>
 
-#include "formats/stack_walk.h"
-#include "pycoreprof/profile_out.h"
+#include "formats/json_frames.h"
+#include "pycoreprof/formats.h"
 
 struct profile_ctx {
 	struct strbuf *sb;
@@ -75,18 +75,7 @@ int profile_write_speedscope(struct strbuf *sb, const struct aggregate *agg, con
 	                  " \"exporter\": \"pycoreprof\", \"name\": ");
 	strbuf_add_json_string(sb, title);
 	strbuf_addstr(sb, ", \"activeProfileIndex\": 0,\n \"shared\": {\"frames\": [");
-	for (size_t i = 0; i < order.count; i++) {
-		const struct agg_frame *f = &agg->frames[order.frame_at[i]];
-		strbuf_addstr(sb, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
-		strbuf_add_json_string(sb, f->name);
-		if (f->file) {
-			strbuf_addstr(sb, ", \"file\": ");
-			strbuf_add_json_string(sb, f->file);
-		}
-		if (f->line > 0)
-			strbuf_addf(sb, ", \"line\": %d", f->line);
-		strbuf_addch(sb, '}');
-	}
+	json_add_frames(sb, agg, &order, false);
 	strbuf_addstr(sb, "]},\n \"profiles\": [");
 	if (split_by_root(agg)) {
 		if ((ret = agg_sorted_children(agg, 0, &roots, &nroots)) < 0)

@@ -1,17 +1,18 @@
 /* Interactive SVG flame graph in the style of flamegraph.pl: one <g> per
  * frame with a <title> (readable without JavaScript), narrow frames merged,
- * flame or icicle layout, and an embedded script for hover details,
- * click-to-zoom, reset and regex search, kept in the URL. Frames too thin
- * to see at full width (under DRAW_WIDTH pixels) are data for the script,
- * which draws them when a zoom makes them wide enough: a browser opens a
- * large profile quickly and zooming still shows every frame kept. Colours:
- * svg_colour.c. */
+ * flame or icicle layout, and an embedded script (flamegraph.js) for hover
+ * details, click-to-zoom, reset and regex search, kept in the URL. Frames
+ * too thin to see at full width (under DRAW_WIDTH pixels) are data for the
+ * script, which draws them when a zoom makes them wide enough: a browser
+ * opens a large profile quickly and zooming still shows every frame kept.
+ * Colours: svg_colour.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/embedded.h"
 #include "formats/svg_colour.h"
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 
 enum { FRAME_HEIGHT = 16, FONT_SIZE = 12, PAD_X = 10, PAD_TOP = 50, PAD_BOTTOM = 34 };
 static const double CHAR_WIDTH = FONT_SIZE * 0.59;
@@ -215,139 +216,6 @@ static int draw(struct svg_ctx *c, uint32_t node, uint64_t x_samples, int depth)
 	return ret;
 }
 
-/* The script: zoom, reset, search, hover details, and the state of search
- * and zoom kept in the URL (?s=REGEX&x=OFFSET:DEPTH) so a reload or a
- * shared link shows the same view. Plain ES5 so any SVG viewer runs it. */
-static const char script[] =
-	"<script type=\"text/ecmascript\"><![CDATA[\n"
-	"'use strict';\n"
-	"var svg = document.documentElement, frames = [], total = 0, zoomed = null, term = null;\n"
-	"var W = +svg.getAttribute('data-plot-width'), X0 = +svg.getAttribute('data-pad');\n"
-	"var CW = +svg.getAttribute('data-char-width'), FH = +svg.getAttribute('data-frame-height');\n"
-	"var DRAW = +svg.getAttribute('data-draw-width'), DY = svg.getAttribute('data-reverse') === '1' ? FH : -FH;\n"
-	"var SVGNS = 'http://www.w3.org/2000/svg';\n"
-	"function $(id) { return document.getElementById(id); }\n"
-	"function init() {\n"
-	"  var gs = document.getElementsByClassName('f');\n"
-	"  for (var i = 0; i < gs.length; i++) {\n"
-	"    var g = gs[i], t = g.firstChild.textContent;\n"
-	"    g.pcpIndex = i;\n"
-	"    frames.push({g: g, rect: g.childNodes[1], text: g.childNodes[2] || null,\n"
-	"      x: +g.getAttribute('data-x'), w: +g.getAttribute('data-w'), d: +g.getAttribute('data-d'),\n"
-	"      merged: g.classList.contains('m'), title: t,\n"
-	"      label: t.replace(/ \\([0-9,]+ samples?, [0-9.]+%[^()]*\\)$/, '')});\n"
-	"  }\n"
-	"  total = frames.length ? frames[0].w : 0;\n"
-	"  /* Frames too thin to draw at full width: drawn by layout() once wide enough. */\n"
-	"  for (i = 0; i < thin.length; i++) {\n"
-	"    var r = thin[i], label = typeof r[3] === 'number' ? thin_labels[r[3]] : r[3];\n"
-	"    frames.push({g: null, rect: null, text: null, x: r[0], w: r[1], d: r[2], fill: r[4], merged: r[5] === 1,\n"
-	"      label: label, hit: false, title: label + ' (' + r[1] + ' sample' + (r[1] === 1 ? '' : 's') + ', ' +\n"
-	"      (total ? 100 * r[1] / total : 0).toFixed(2) + '%' + (r[6] || '') + ')'});\n"
-	"  }\n"
-	"  /* One listener for all frames: a profile may draw tens of thousands. */\n"
-	"  function frame_of(e) { var g = e.target.closest ? e.target.closest('g.f') : null; return g ? frames[g.pcpIndex] : null; }\n"
-	"  var all = $('frames');\n"
-	"  all.addEventListener('click', function (e) { var f = frame_of(e); if (f) { zoom(f); save(); } });\n"
-	"  all.addEventListener('mouseover', function (e) { var f = frame_of(e); if (f) $('details').textContent = f.title; });\n"
-	"  all.addEventListener('mouseout', function () { $('details').textContent = ' '; });\n"
-	"  $('reset').addEventListener('click', function () { reset(); save(); });\n"
-	"  $('search').addEventListener('click', function () { search_prompt(); });\n"
-	"  $('clear').addEventListener('click', function () { search(null); save(); });\n"
-	"  window.addEventListener('keydown', function (e) {\n"
-	"    if ((e.ctrlKey || e.metaKey) && e.keyCode === 70) { e.preventDefault(); search_prompt(); }\n"
-	"    else if (e.keyCode === 27) { reset(); search(null); save(); }\n"
-	"  });\n"
-	"  var params = new URLSearchParams(window.location.search), x = params.get('x');\n"
-	"  if (x) {\n"
-	"    var at = x.split(':');\n"
-	"    for (i = 0; i < frames.length; i++)\n"
-	"      if (frames[i].x === +at[0] && frames[i].d === +at[1]) { zoom(frames[i]); break; }\n"
-	"  }\n"
-	"  if (params.get('s')) search(params.get('s'));\n"
-	"}\n"
-	"function save() {\n"
-	"  var params = new URLSearchParams(window.location.search);\n"
-	"  if (term) params.set('s', term); else params.delete('s');\n"
-	"  if (zoomed) params.set('x', zoomed.x + ':' + zoomed.d); else params.delete('x');\n"
-	"  var q = params.toString();\n"
-	"  try { history.replaceState(null, '', window.location.pathname + (q ? '?' + q : '') + window.location.hash); }\n"
-	"  catch (e) { /* a viewer without history: the view just is not kept */ }\n"
-	"}\n"
-	"function fit(f, x, width) {\n"
-	"  var n = Math.floor((width - 6) / CW), s = f.label;\n"
-	"  if (!f.text) {\n"
-	"    if (n < 3) return;\n"
-	"    f.text = document.createElementNS('http://www.w3.org/2000/svg', 'text');\n"
-	"    f.text.setAttribute('y', (+f.rect.getAttribute('y') + FH - 4.5).toFixed(1)); f.g.appendChild(f.text);\n"
-	"  }\n"
-	"  f.text.setAttribute('x', (x + 3).toFixed(1));\n"
-	"  f.text.textContent = n < 3 ? '' : (s.length <= n ? s : s.substring(0, n - 2) + '..');\n"
-	"}\n"
-	"function draw(f, i) {\n"
-	"  var g = document.createElementNS(SVGNS, 'g'), t = document.createElementNS(SVGNS, 'title');\n"
-	"  var r = document.createElementNS(SVGNS, 'rect');\n"
-	"  g.setAttribute('class', f.merged ? 'f m' : 'f'); g.pcpIndex = i;\n"
-	"  g.setAttribute('data-x', f.x); g.setAttribute('data-w', f.w); g.setAttribute('data-d', f.d);\n"
-	"  t.textContent = f.title;\n"
-	"  r.setAttribute('y', (+frames[0].rect.getAttribute('y') + f.d * DY).toFixed(1));\n"
-	"  r.setAttribute('height', FH - 1); r.setAttribute('rx', 2); r.setAttribute('ry', 2);\n"
-	"  r.setAttribute('fill', f.hit ? 'rgb(230,0,230)' : f.fill);\n"
-	"  if (f.hit) { r.setAttribute('data-fill', f.fill); g.classList.add('match'); }\n"
-	"  g.appendChild(t); g.appendChild(r); $('frames').appendChild(g);\n"
-	"  f.g = g; f.rect = r;\n"
-	"}\n"
-	"function layout(x0, w0, d0) {\n"
-	"  for (var i = 0; i < frames.length; i++) {\n"
-	"    var f = frames[i], inside = f.x >= x0 && f.x + f.w <= x0 + w0;\n"
-	"    var above = f.d < d0 && f.x <= x0 && f.x + f.w >= x0 + w0;\n"
-	"    if (inside && f.d >= d0 || above) {\n"
-	"      var x = above ? X0 : X0 + (f.x - x0) / w0 * W, w = above ? W : f.w / w0 * W;\n"
-	"      if (!f.g) { if (w < DRAW) continue; draw(f, i); }\n"
-	"      f.g.style.display = ''; f.rect.setAttribute('x', x.toFixed(1)); f.rect.setAttribute('width', w.toFixed(1));\n"
-	"      fit(f, x, w);\n"
-	"      f.g.style.opacity = above && f.d > 0 ? '0.6' : '';\n"
-	"    } else if (f.g) { f.g.style.display = 'none'; }\n"
-	"  }\n"
-	"}\n"
-	"function zoom(f) {\n"
-	"  zoomed = f; layout(f.x, f.w, f.d); $('reset').style.opacity = '1';\n"
-	"}\n"
-
-	"function reset() {\n"
-	"  zoomed = null; layout(0, total, 0); $('reset').style.opacity = '0';\n"
-	"}\n"
-	"function search_prompt() {\n"
-	"  var t = prompt('Search for (regular expression):', term || '');\n"
-	"  if (t !== null) { search(t); save(); }\n"
-	"}\n"
-	"function search(t) {\n"
-	"  var re = null, spans = [], i;\n"
-	"  if (t) { try { re = new RegExp(t); } catch (e) { re = null; } }\n"
-	"  term = re ? t : null;\n"
-	"  for (i = 0; i < frames.length; i++) {\n"
-	"    var f = frames[i], hit = re !== null && f.d > 0 && !f.merged && re.test(f.label);\n"
-	"    f.hit = hit;\n"
-	"    if (!f.g) { if (hit) spans.push([f.x, f.x + f.w]); continue; }\n"
-	"    if (hit) { f.rect.setAttribute('data-fill', f.rect.getAttribute('data-fill') || f.rect.getAttribute('fill'));\n"
-	"      f.rect.setAttribute('fill', 'rgb(230,0,230)'); f.g.classList.add('match'); spans.push([f.x, f.x + f.w]); }\n"
-	"    else { if (f.rect.getAttribute('data-fill')) f.rect.setAttribute('fill', f.rect.getAttribute('data-fill'));\n"
-	"      f.g.classList.remove('match'); }\n"
-	"  }\n"
-	"  spans.sort(function (a, b) { return a[0] - b[0]; });\n"
-	"  var matched = 0, end = -1;\n"
-	"  for (i = 0; i < spans.length; i++) {\n"
-	"    if (spans[i][0] >= end) { matched += spans[i][1] - spans[i][0]; end = spans[i][1]; }\n"
-	"    else if (spans[i][1] > end) { matched += spans[i][1] - end; end = spans[i][1]; }\n"
-	"  }\n"
-	"  var pct = total ? 100 * matched / total : 0;\n"
-	"  $('matched').textContent = re ? 'Matched: ' + pct.toFixed(1) + '%' : ' ';\n"
-	"  $('matched').setAttribute('data-percent', re ? pct.toFixed(4) : '');\n"
-	"  $('clear').style.opacity = re ? '1' : '0';\n"
-	"}\n"
-	"init();\n"
-	"]]></script>\n";
-
 int profile_write_svg(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta)
 {
 	int width = meta && meta->width > 0 ? meta->width : 1200;
@@ -430,8 +298,10 @@ int profile_write_svg(struct strbuf *sb, const struct aggregate *agg, const stru
 	free(c.label_index);
 	free((void *)c.waiting);
 	free(baseline);
-	strbuf_addstr(sb, script);
-	strbuf_addstr(sb, "</svg>\n");
+	/* The script itself (flamegraph.js), which the data above feeds. */
+	strbuf_addstr(sb, "<script type=\"text/ecmascript\"><![CDATA[\n");
+	strbuf_add(sb, flamegraph_js, flamegraph_js_size);
+	strbuf_addstr(sb, "]]></script>\n</svg>\n");
 	if (ret == 0 && !strbuf_ok(sb))
 		ret = -ERR_NOMEM;
 	return ret;

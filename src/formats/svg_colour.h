@@ -3,7 +3,7 @@
 #ifndef PYCOREPROF_OUT_SVG_COLOUR_H
 #define PYCOREPROF_OUT_SVG_COLOUR_H
 
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 
 /* Writes "rgb(r,g,b)" into OUT. */
 void svg_frame_colour(enum profile_palette palette, const struct agg_frame *frame, char out[32]);

@@ -7,7 +7,7 @@
 
 #include "formats/protobuf.h"
 #include "formats/svg_colour.h"
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/formats.h"
 #include "unit.h"
 
 static const char known[] = "<module> (app.py:1);main (app.py:5);<lambda> (app.py:7) 3\n"
@@ -50,7 +50,7 @@ static void test_folded_round_trip(void)
 	struct strbuf folded = {0}, json = {0}, again = {0};
 	agg_init(&agg);
 	agg_init(&back);
-	CHECK(agg_read_folded(&agg, known, strlen(known), "known") == 0, "folded read");
+	CHECK(profile_read_folded(&agg, known, strlen(known), "known") == 0, "folded read");
 	CHECK(agg.samples == 10, "10 samples, got %llu", (unsigned long long)agg.samples);
 	const struct agg_frame *f = frame_named(&agg, "qsort");
 	CHECK(f && f->kind == AGG_NATIVE && !strcmp(f->file, "libc.so.6"), "qsort (libc.so.6) is native");
@@ -78,8 +78,8 @@ static void test_invert(void)
 	struct strbuf folded = {0};
 	const char text[] = "a;b;c 2\na;d;c 3\n";
 	agg_init(&agg);
-	agg_read_folded(&agg, text, strlen(text), "text");
-	CHECK(profile_invert(&agg, &inverted) == 0, "invert");
+	profile_read_folded(&agg, text, strlen(text), "text");
+	CHECK(agg_invert(&agg, &inverted) == 0, "invert");
 	profile_write_folded(&folded, &inverted, NULL);
 	CHECK(!strcmp(folded.buf, "c;b;a 2\nc;d;a 3\n"), "inverted stacks");
 	CHECK(inverted.nodes[inverted.nodes[0].first_child].total == 5, "c at the root with all samples");

@@ -3,8 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/stack_walk.h"
-#include "pycoreprof/profile_out.h"
+#include "pycoreprof/agg.h"
 
 struct invert_ctx {
 	const struct aggregate *in;
@@ -27,7 +26,7 @@ static int add_reversed(void *opaque, const uint32_t *frames, size_t depth, uint
 	return agg_add_counts(c->out, c->ids, depth, count, waiting);
 }
 
-int profile_invert(const struct aggregate *agg, struct aggregate *out)
+int agg_invert(const struct aggregate *agg, struct aggregate *out)
 {
 	struct invert_ctx c = {.in = agg, .out = out};
 	int ret = agg_init(out);

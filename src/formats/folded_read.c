@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pycoreprof/agg.h"
+#include "pycoreprof/formats.h"
 
 /* What our own labels say about a frame: `qsort (libc.so.6)` is native
  * code (a file with no line that is not Python source), `thread 42 "main"`
@@ -233,7 +233,7 @@ out:
 	return ret;
 }
 
-int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const char *origin)
+int profile_read_folded(struct aggregate *agg, const char *text, size_t len, const char *origin)
 {
 	struct folded_line *lines = NULL;
 	uint32_t *ids = NULL, *path = NULL;

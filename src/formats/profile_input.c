@@ -1,6 +1,7 @@
-/* Loads a profile file (or stdin) and hands it to the folded or the JSON
- * reader. A regular file of folded stacks is mapped read-only, not copied:
- * profiles run to tens of MB. Errors name the file. */
+/* Loads a profile file (or stdin) and hands it to the reader the format
+ * table picks by its first character (folded stacks or our JSON). A
+ * regular file whose reader takes a read-only mapping is mapped, not
+ * copied: profiles run to tens of MB. Errors name the file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,16 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmd/profile_input.h"
-#include "pycoreprof/profile_out.h"
-
-static bool starts_json(const char *text, size_t len)
-{
-	size_t start = 0;
-	while (start < len && strchr(" \t\r\n", text[start]) && text[start])
-		start++;
-	return start < len && text[start] == '{';
-}
+#include "formats/format_table.h"
 
 static int read_stream(int fd, const char *origin, size_t size_hint, struct strbuf *text)
 {
@@ -38,7 +30,7 @@ static int read_stream(int fd, const char *origin, size_t size_hint, struct strb
 	return strbuf_ok(text) ? 0 : -ERR_NOMEM;
 }
 
-int profile_input_read(struct aggregate *agg, const char *path)
+int profile_read_file(struct aggregate *agg, const char *path)
 {
 	bool use_stdin = !path || !strcmp(path, "-");
 	const char *origin = use_stdin ? "<stdin>" : path;
@@ -51,18 +43,17 @@ int profile_input_read(struct aggregate *agg, const char *path)
 	struct stat st;
 	bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
 	void *mapped = regular ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
-	if (mapped != MAP_FAILED && !starts_json(mapped, (size_t)st.st_size)) {
+	const struct format_info *format = mapped != MAP_FAILED ? format_reader_for(mapped, (size_t)st.st_size) : NULL;
+	if (format && format->reads_mapped) {
 		madvise(mapped, (size_t)st.st_size, MADV_SEQUENTIAL);
-		ret = agg_read_folded(agg, mapped, (size_t)st.st_size, origin);
+		ret = format->read(agg, mapped, (size_t)st.st_size, origin);
 		goto out;
 	}
-	/* JSON (its reader wants a terminated text), pipes and the rest. */
+	/* Readers that want a terminated text (JSON), pipes and the rest. */
 	if ((ret = read_stream(fd, origin, regular ? (size_t)st.st_size : 0, &text)) < 0)
 		goto out;
-	if (starts_json(text.buf, text.len))
-		ret = profile_read_json(agg, text.buf, text.len, origin);
-	else if (text.len)
-		ret = agg_read_folded(agg, text.buf, text.len, origin);
+	if (text.len)
+		ret = format_reader_for(text.buf, text.len)->read(agg, text.buf, text.len, origin);
 out:
 	if (mapped != MAP_FAILED)
 		munmap(mapped, (size_t)st.st_size);

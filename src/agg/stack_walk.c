@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/stack_walk.h"
+#include "pycoreprof/agg.h"
 
 struct walk {
 	const struct aggregate *agg;
