@@ -25,6 +25,9 @@ static const struct compressed_format {
 	const struct decompressor *decompressor;
 } formats[] = {
 	{ "gzip", { 0x1f, 0x8b }, 2, &core_gzip_decompressor },
+	{ "zstd", { 0x28, 0xb5, 0x2f, 0xfd }, 4, &core_zstd_decompressor },
+	{ "xz", { 0xfd, '7', 'z', 'X', 'Z', 0x00 }, 6, &core_xz_decompressor },
+	{ "lz4", { 0x04, 0x22, 0x4d, 0x18 }, 4, &core_lz4_decompressor },
 };
 
 static bool all_zero(const uint8_t *bytes, size_t len)

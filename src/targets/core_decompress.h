@@ -1,6 +1,6 @@
 /* The interface between core_decompress.c, which reads a compressed core and
- * writes the result, and the decoders of its formats (core_gzip.c). Not
- * used outside the core backend. */
+ * writes the result, and the decoders of its formats (core_gzip.c,
+ * core_zstd.c, core_xz.c, core_lz4.c). Not used outside the core backend. */
 #ifndef PYCOREPROF_TARGET_CORE_DECOMPRESS_H
 #define PYCOREPROF_TARGET_CORE_DECOMPRESS_H
 
@@ -35,5 +35,8 @@ struct decompressor {
 };
 
 extern const struct decompressor core_gzip_decompressor;
+extern const struct decompressor core_zstd_decompressor;
+extern const struct decompressor core_xz_decompressor;
+extern const struct decompressor core_lz4_decompressor;
 
 #endif

@@ -57,7 +57,7 @@ struct core_backend {
 };
 
 /* core_decompress.c: when the file on FD starts like a compressed file
- * (gzip), decompress it into a new memory file and set
+ * (gzip, zstd, xz, lz4), decompress it into a new memory file and set
  * *OUT_FD to it (the caller closes it); otherwise *OUT_FD is -1. FD is left
  * open. Errors: -ERR_DECOMPRESS, -ERR_NOMEM, -ERR_IO, with context. */
 int core_decompress(int fd, const char *path, int *out_fd);
