@@ -3,8 +3,8 @@
 # they are missing; silent when everything is already installed.
 set -eu
 
-build_packages="gcc make pkg-config libelf-dev libdw-dev zlib1g-dev"
-test_packages="gdb elfutils binutils patchelf python3 procps python3.11-dbg libgmp10"
+build_packages="gcc make pkg-config libelf-dev libdw-dev zlib1g-dev libzstd-dev liblzma-dev liblz4-dev"
+test_packages="gdb elfutils binutils patchelf python3 procps python3.11-dbg libgmp10 zstd xz-utils lz4"
 
 # The output tests' tools, by command: a node or go from elsewhere will do.
 # command:package pairs

@@ -162,8 +162,9 @@ struct core_open_options {
 	const char *search_path; /* --search-path DIR[:DIR] */
 };
 
-/* Open an ELF core file (plain or gzip-compressed). On success *OUT owns
- * the core's mapping; free it with target_free(). Errors: -ERR_NOENT,
+/* Open an ELF core file (plain, or compressed with gzip, zstd, xz or lz4,
+ * known by its first bytes). On success *OUT owns the core's mapping; free
+ * it with target_free(). Errors: -ERR_NOENT,
  * -ERR_PERM, -ERR_NOT_ELF, -ERR_NOT_CORE, -ERR_TRUNCATED, -ERR_DECOMPRESS,
  * -ERR_CORRUPT, each with context. */
 int core_target_open(const char *path, const struct core_open_options *opts,

@@ -1,5 +1,5 @@
 /* `pycoreprof core CORE`: post-mortem analysis of a core file (kernel crash
- * core, gcore core or snapshot, plain or gzipped): which thread died of what
+ * core, gcore core or snapshot, plain or compressed): which thread died of what
  * signal, and every thread's Python stack. */
 #include <getopt.h>
 #include <stdio.h>
@@ -16,8 +16,8 @@ static const char usage[] =
 	"usage: pycoreprof core [options] CORE\n"
 	"\n"
 	"Show why a Python process died and every thread's Python stack, from a\n"
-	"core file (kernel core, gcore core or pycoreprof snapshot; gzip is read\n"
-	"transparently). Innermost frame first.\n"
+	"core file (kernel core, gcore core or pycoreprof snapshot; gzip, zstd, xz\n"
+	"and lz4 are read transparently). Innermost frame first.\n"
 	"\n"
 	"  --json               one JSON document (docs/json.md)\n"
 	"  --no-source          do not print source lines under frames\n"

@@ -1,6 +1,7 @@
-/* The ELF core backend: opens a core (inflating gzip), checks it is a
- * complete x86_64 core, indexes its PT_LOAD segments and serves reads from
- * them. Notes, mappings and mapped files are handled in core_*.c. */
+/* The ELF core backend: opens a core (decompressed first when compressed),
+ * checks it is a complete x86_64 core, indexes its PT_LOAD segments and
+ * serves reads from them. Decompression, notes, mappings and mapped files
+ * are handled in core_*.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -15,8 +16,6 @@
 
 #define AT_PHDR_TYPE 3
 #define AT_ENTRY_TYPE 9
-
-static const uint8_t gzip_magic[2] = { 0x1f, 0x8b };
 
 const struct core_segment *core_find_segment(struct core_backend *core, uint64_t addr,
                                              uint64_t *next_start)
@@ -141,19 +140,13 @@ static int open_core_fd(const char *path, int *out_fd)
 		ret = err_set(ERR_NOT_ELF, "%s is not an ELF file: not a regular file", path);
 		goto out;
 	}
-	uint8_t magic[2] = {0};
-	ssize_t got = pread(fd, magic, sizeof(magic), 0);
-	if (got < 0) {
-		ret = err_set_errno(ERR_IO, errno, "cannot read core %s", path);
+	int decompressed_fd;
+	ret = core_decompress(fd, path, &decompressed_fd);
+	if (ret)
 		goto out;
-	}
-	if (got == (ssize_t)sizeof(magic) && memcmp(magic, gzip_magic, sizeof(magic)) == 0) {
-		int inflated_fd;
-		ret = core_gunzip(fd, path, &inflated_fd);
-		if (ret)
-			goto out;
+	if (decompressed_fd >= 0) {
 		close(fd);
-		fd = inflated_fd;
+		fd = decompressed_fd;
 	}
 	*out_fd = fd;
 	fd = -1;

@@ -1,5 +1,5 @@
 /* State shared by the files of the core backend: core.c (open, segments,
- * reads), core_gzip.c, core_notes.c, core_maps.c and core_files.c. Not an
+ * reads), core_decompress.c, core_notes.c, core_maps.c and core_files.c. Not an
  * interface for other layers: they use pycoreprof/target.h. */
 #ifndef PYCOREPROF_TARGET_CORE_INTERNAL_H
 #define PYCOREPROF_TARGET_CORE_INTERNAL_H
@@ -56,8 +56,11 @@ struct core_backend {
 	char *noted_command;        /* a snapshot's whole command line, or NULL */
 };
 
-/* core_gzip.c: inflate the gzip stream on IN_FD into a new memfd. */
-int core_gunzip(int in_fd, const char *path, int *out_fd);
+/* core_decompress.c: when the file on FD starts like a compressed file
+ * (gzip, zstd, xz, lz4), decompress it into a new memory file and set
+ * *OUT_FD to it (the caller closes it); otherwise *OUT_FD is -1. FD is left
+ * open. Errors: -ERR_DECOMPRESS, -ERR_NOMEM, -ERR_IO, with context. */
+int core_decompress(int fd, const char *path, int *out_fd);
 
 /* core_notes.c: threads, pid, command, signal, auxv and the NT_FILE
  * mappings (into t->mappings, unsorted) from every PT_NOTE. */

@@ -521,6 +521,29 @@ def gzip_file(path, out_path=None):
     return out_path
 
 
+# The other formats `pycoreprof core` reads, by name: the command that
+# compresses stdin to stdout, and its Debian package.
+COMPRESSORS = {
+    "zstd": (["zstd", "-q", "-c"], "zstd"),
+    "xz": (["xz", "-c", "-T1"], "xz-utils"),
+    "lz4": (["lz4", "-q", "-c"], "lz4"),
+}
+
+
+def compress_file(path, kind, out_path):
+    """A copy of PATH compressed by KIND's command-line tool (a key of
+    COMPRESSORS), fed through a pipe as systemd-coredump streams a core, so
+    that the header records no size; returns OUT_PATH."""
+    argv, package = COMPRESSORS[kind]
+    command = [tool(argv[0], package)] + argv[1:]
+    with open(path, "rb") as source, open(out_path, "wb") as out:
+        proc = subprocess.run(command, stdin=source, stdout=out, stderr=subprocess.PIPE,
+                              timeout=300)
+    check(proc.returncode == 0, "%s exited %d: %s", " ".join(command), proc.returncode,
+          proc.stderr.decode("utf-8", "replace").strip()[-300:])
+    return out_path
+
+
 def truncated_copy(path, out_path, fraction=0.5):
     size = os.path.getsize(path)
     with open(path, "rb") as source, open(out_path, "wb") as out:

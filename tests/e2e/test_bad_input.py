@@ -83,6 +83,15 @@ def test_truncated_gzip():
     rejected(["core", path], r"truncated|gzip|compress|corrupt|inflate|incomplete|unexpected end")
 
 
+@lib.each(lambda: sorted(lib.COMPRESSORS))
+def test_truncated_compressed(kind):
+    core = python_core()
+    directory = lib.scratch(kind + "-cut")
+    whole = lib.compress_file(core, kind, os.path.join(directory, "whole"))
+    path = lib.truncated_copy(whole, os.path.join(directory, "core-" + kind))
+    rejected(["core", path], r"ends early|truncated|incomplete", [path, kind])
+
+
 def test_non_python_core():
     sleep = lib.tool("sleep", "coreutils")
 

@@ -160,18 +160,39 @@ def comparable(document, core):
             if not (isinstance(value, str) and core in value)}
 
 
+def check_same_output(core, compressed_core, what):
+    """`core --json` of COMPRESSED_CORE says what it says of CORE."""
+    plain_fields = comparable(lib.core_json(core), core)
+    compressed_fields = comparable(lib.core_json(compressed_core), compressed_core)
+    for key in sorted(set(plain_fields) | set(compressed_fields)):
+        check(plain_fields.get(key) == compressed_fields.get(key),
+              "%r differs between the core and its %s: %.300r vs %.300r",
+              key, what, plain_fields.get(key), compressed_fields.get(key))
+
+
 @lib.each_interpreter
 def test_gzip(label):
     core, truth = crash_core(label, "segv")
-    plain = lib.core_json(core)
     compressed_core = lib.gzip_file(core, os.path.join(lib.scratch("gzip"), "core.gz"))
-    compressed = lib.core_json(compressed_core)
-    plain_fields = comparable(plain, core)
-    compressed_fields = comparable(compressed, compressed_core)
-    for key in sorted(set(plain_fields) | set(compressed_fields)):
-        check(plain_fields.get(key) == compressed_fields.get(key),
-              "%r differs between the core and its gzip: %.300r vs %.300r",
-              key, plain_fields.get(key), compressed_fields.get(key))
+    check_same_output(core, compressed_core, "gzip")
+
+
+def two_interpreters():
+    """The oldest interpreter and the system's: decompression happens before
+    any Python layout matters, so two are enough."""
+    return [lib.interpreter_labels()[0], "debian-3.11"]
+
+
+@lib.each(two_interpreters)
+def test_compressed(label):
+    """The core compressed by the zstd, xz and lz4 tools, as systemd-coredump
+    stores them (core.*.zst by default)."""
+    core, truth = crash_core(label, "segv")
+    directory = lib.scratch("compressed")
+    for kind in sorted(lib.COMPRESSORS):
+        # No extension: the format is known by its first bytes.
+        compressed_core = lib.compress_file(core, kind, os.path.join(directory, "core-" + kind))
+        check_same_output(core, compressed_core, kind + " copy")
 
 
 def frame_places(frames):

@@ -17,8 +17,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <lz4frame.h>
+#include <lzma.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "pycoreprof/base.h"
 #include "pycoreprof/elf.h"
@@ -1063,6 +1066,116 @@ static void test_gzip_and_truncation(const char *core, const struct child_info *
 	      strstr(err_context(), "is truncated"), "a truncated core: %s", err_context());
 }
 
+/* LEN bytes of DATA compressed by KIND's library (zstd, xz, lz4) at DEST,
+ * which has BOUND bytes; the compressed size, or 0 on failure. */
+static size_t compress_with(const char *kind, const uint8_t *data, size_t len,
+                            uint8_t *dest, size_t bound)
+{
+	if (!strcmp(kind, "zstd")) {
+		size_t packed = ZSTD_compress(dest, bound, data, len, 1);
+		return ZSTD_isError(packed) ? 0 : packed;
+	}
+	if (!strcmp(kind, "xz")) {
+		size_t packed = 0;
+		return lzma_easy_buffer_encode(1, LZMA_CHECK_CRC64, NULL, data, len, dest, &packed,
+		                               bound) == LZMA_OK ? packed : 0;
+	}
+	size_t packed = LZ4F_compressFrame(dest, bound, data, len, NULL);
+	return LZ4F_isError(packed) ? 0 : packed;
+}
+
+static size_t compress_bound(const char *kind, size_t len)
+{
+	if (!strcmp(kind, "zstd"))
+		return ZSTD_compressBound(len);
+	if (!strcmp(kind, "xz"))
+		return lzma_stream_buffer_bound(len);
+	return LZ4F_compressFrameBound(len, NULL);
+}
+
+/* DATA as two frames (xz: streams) of KIND, one per half, so that a reader
+ * must go on past the first; *FIRST_LEN is the first one's size. */
+static bool compress_halves(const char *kind, const uint8_t *data, size_t len,
+                            struct strbuf *out, size_t *first_len)
+{
+	size_t half = len / 2;
+	const uint8_t *parts[2] = { data, data + half };
+	size_t sizes[2] = { half, len - half };
+	for (int i = 0; i < 2; i++) {
+		size_t bound = compress_bound(kind, sizes[i]);
+		if (!strbuf_grow(out, bound))
+			return false;
+		size_t packed = compress_with(kind, parts[i], sizes[i], (uint8_t *)out->buf + out->len, bound);
+		if (!packed)
+			return false;
+		out->len += packed;
+		out->buf[out->len] = '\0';
+		if (i == 0)
+			*first_len = packed;
+	}
+	return true;
+}
+
+/* zstd, xz and lz4 copies of CORE open as the core does; cut ones fail as
+ * damaged, or as truncated cores when the cut falls between frames. */
+static void test_other_compressions(const char *core, const struct child_info *info,
+                                    const char *exe, bool kernel)
+{
+	static const struct {
+		const char *kind;
+		const char *garbage;
+		size_t garbage_len;
+	} kinds[] = {
+		{ "zstd", "\x28\xb5\x2f\xfd" "garbage-garbage", 19 },
+		{ "xz", "\xfd" "7zXZ" "\0" "garbage-garbage", 21 },
+		{ "lz4", "\x04\x22\x4d\x18" "garbage-garbage", 19 },
+	};
+	uint8_t *data = NULL;
+	size_t len = 0;
+	struct target *t = NULL;
+
+	if (!read_whole(core, &data, &len)) {
+		CHECK(false, "read the core %s", core);
+		free(data);
+		return;
+	}
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		const char *kind = kinds[k].kind;
+		struct strbuf packed = {0};
+		size_t first_len = 0;
+		/* No file name extension: the format is known by its first bytes. */
+		char *path = tmp_path("copy-%s", kind);
+		bool made = compress_halves(kind, data, len, &packed, &first_len) &&
+		            write_file(path, packed.buf, packed.len);
+		CHECK(made, "%s: compress a copy of the core in two frames", kind);
+		if (!made) {
+			strbuf_release(&packed);
+			continue;
+		}
+		int ret = open_core(path, NULL, NULL, &t);
+		CHECK(ret == 0, "%s: the compressed core opens (%s)", kind, err_context());
+		if (!ret)
+			check_child_core(t, info, exe, kernel, kind);
+		target_free(t);
+		t = NULL;
+
+		char *cut = tmp_path("cut-%s", kind);
+		write_file(cut, packed.buf, first_len / 2);
+		CHECK(open_core(cut, NULL, NULL, &t) == -ERR_DECOMPRESS && strstr(err_context(), cut) &&
+		      strstr(err_context(), "ends early"), "%s: a cut compressed core: %s", kind, err_context());
+		char *one_frame = tmp_path("first-frame-%s", kind);
+		write_file(one_frame, packed.buf, first_len);
+		CHECK(open_core(one_frame, NULL, NULL, &t) == -ERR_TRUNCATED, "%s: a whole frame of half the core: %s",
+		      kind, err_context());
+		char *bad = tmp_path("bad-%s", kind);
+		write_file(bad, kinds[k].garbage, kinds[k].garbage_len);
+		CHECK(open_core(bad, NULL, NULL, &t) == -ERR_DECOMPRESS && strstr(err_context(), bad),
+		      "%s: garbage after the magic: %s", kind, err_context());
+		strbuf_release(&packed);
+	}
+	free(data);
+}
+
 /* The recorded executable is gone: find it again by build-id. */
 static void test_resolution(const char *core, const struct child_info *info, bool kernel,
                             const char *run_exe, const char *self_exe)
@@ -1241,12 +1354,14 @@ static void test_real_cores(const char *self_exe)
 
 	if (have_kernel) {
 		test_gzip_and_truncation(kernel_path, &kernel_child, run_exe, true);
+		test_other_compressions(kernel_path, &kernel_child, run_exe, true);
 		test_resolution(kernel_path, &kernel_child, true, run_exe, self_exe);
 	} else if (have_gcore) {
 		test_gzip_and_truncation(gcore_path, &gcore_child, run_exe, false);
+		test_other_compressions(gcore_path, &gcore_child, run_exe, false);
 		test_resolution(gcore_path, &gcore_child, false, run_exe, self_exe);
 	} else {
-		SKIP("gzip, truncation and build-id resolution: no core could be made");
+		SKIP("compression, truncation and build-id resolution: no core could be made");
 	}
 }
 
