@@ -1,6 +1,7 @@
 # Helpers for the end-to-end tests run by tests/run.py: locating the binaries
-# and interpreters, making crash and gcore cores of fixture programs, running
-# pycoreprof and checking its output. Python 3 stdlib only.
+# and interpreters, running fixture programs (Process) and making crash and
+# gcore cores of them, running pycoreprof and checking its output. Python 3
+# stdlib only.
 import fcntl
 import glob
 import gzip
@@ -473,30 +474,124 @@ def _refuse_guard_madvise():
 
 def wait_for_file(proc, path, name, log_path, timeout=60):
     """Wait until fixture PROC (called NAME, logging to LOG_PATH) has written
-    PATH, which it does once its threads are parked; fails if it exits first
-    or takes longer than TIMEOUT seconds."""
+    PATH, which it does once it is ready (its threads parked, its ground
+    truth written); fails if it exits first or takes longer than TIMEOUT
+    seconds."""
     deadline = time.time() + timeout
     while not os.path.exists(path):
-        check(proc.poll() is None, "%s exited with %s before parking: %s",
-              name, proc.returncode, _tail(log_path))
-        check(time.time() < deadline, "%s did not park in %d s", name, timeout)
+        check(proc.poll() is None, "%s exited with %s before it was ready (no %s): %s",
+              name, proc.returncode, os.path.basename(path), _tail(log_path))
+        check(time.time() < deadline, "%s not ready in %d s (no %s): %s", name, timeout,
+              os.path.basename(path), _tail(log_path))
         time.sleep(0.02)
+
+
+class Process(object):
+    """A program that a case runs beside pycoreprof, from its start until it
+    is killed by its PID and reaped:
+
+        with lib.Process(label, [script, arg, ...], ready=truth_path) as fixture:
+            ... fixture.pid, fixture.proc, fixture.workdir ...
+
+    PYTHON is an interpreter label or an executable's path; ARGS follow it.
+    The program runs in WORKDIR (a fresh scratch directory when not given)
+    with ENV (fixture_env() when not given); its stdout and stderr go to
+    WORKDIR/LOG, unless STDOUT is given (subprocess.PIPE: read
+    self.proc.stdout), when its stderr is the case's own. When READY is a
+    path, entering waits until the program has written it (its ground truth,
+    or a file saying it is ready) and fails if the program exits first or
+    takes over TIMEOUT seconds; then settle() runs, which a subclass overrides
+    to wait for more. Leaving, by any path, kills the program with SIGKILL
+    unless it has been reaped (so the PID is still its own), which ends it
+    even when stopped or in a ptrace stop, and reaps it."""
+
+    REAP_TIMEOUT = 30
+
+    def __init__(self, python, args, workdir=None, ready=None, timeout=60, name=None,
+                 log="fixture.log", stdout=None, env=None, preexec_fn=None):
+        self.python = python if os.sep in python else interpreter(python)
+        self.argv = [self.python] + list(args)
+        self.workdir = workdir or scratch("fixture")
+        self.ready = ready
+        self.timeout = timeout
+        self.name = name or os.path.basename(self.argv[1] if len(self.argv) > 1 else self.python)
+        self.log_path = os.path.join(self.workdir, log)
+        self.stdout = stdout
+        self.env = env if env is not None else fixture_env()
+        self.preexec_fn = preexec_fn
+        self.proc = None
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def path(self, name):
+        return os.path.join(self.workdir, name)
+
+    def settle(self):
+        """Runs once READY exists, before the body of the with statement."""
+
+    def __enter__(self):
+        with open(self.log_path, "wb") as log:
+            piped = self.stdout is not None
+            self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdin=subprocess.DEVNULL,
+                                         stdout=self.stdout if piped else log,
+                                         stderr=None if piped else subprocess.STDOUT,
+                                         env=self.env, preexec_fn=self.preexec_fn)
+        try:
+            if self.ready is not None:
+                wait_for_file(self.proc, self.ready, self.name, self.log_path, self.timeout)
+            self.settle()
+        except BaseException:
+            self.end(quiet=True)
+            raise
+        return self
+
+    def __exit__(self, kind, value, trace):
+        self.end(quiet=kind is not None)
+
+    def end(self, quiet=False):
+        """Kill the program by its PID unless it has been reaped, and reap
+        it. One that cannot be reaped (a tracer that does not wait for it
+        keeps its exit) fails the case, unless QUIET: a failure is already on
+        its way."""
+        if self.proc is None:
+            return
+        try:
+            if self.proc.poll() is None:
+                os.kill(self.proc.pid, signal.SIGKILL)
+            try:
+                self.proc.wait(timeout=self.REAP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                if not quiet:
+                    raise Failure("%s (pid %d) not reaped %d s after SIGKILL: %s"
+                                  % (self.name, self.proc.pid, self.REAP_TIMEOUT,
+                                     _status_line(self.proc.pid, "TracerPid:")))
+        finally:
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
+
+
+def _status_line(pid, prefix):
+    try:
+        with open("/proc/%d/status" % pid) as source:
+            for line in source:
+                if line.startswith(prefix):
+                    return " ".join(line.split())
+    except OSError as exc:
+        return str(exc)
+    return "no %s in /proc/%d/status" % (prefix, pid)
 
 
 def gcore_of_parked(argv, cwd, truth_path, timeout=60):
     """Start ARGV (a fixture in park mode), wait for its ground truth, take a
     core with gdb's gcore, then end the fixture by its PID."""
     gcore = tool("gcore", "gdb")
-    log_path = os.path.join(cwd, "fixture.log")
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, env=fixture_env(),
-                                preexec_fn=_refuse_guard_madvise)
-    try:
-        wait_for_file(proc, truth_path, os.path.basename(argv[1]), log_path, timeout)
+    with Process(argv[0], argv[1:], workdir=cwd, ready=truth_path, timeout=timeout,
+                 preexec_fn=_refuse_guard_madvise) as fixture:
         prefix = os.path.join(cwd, "gcore")
-        result = run([gcore, "-o", prefix, str(proc.pid)], timeout=120)
-        core = "%s.%d" % (prefix, proc.pid)
+        result = run([gcore, "-o", prefix, str(fixture.pid)], timeout=120)
+        core = "%s.%d" % (prefix, fixture.pid)
         check(result.code == 0 and os.path.exists(core), "gcore failed: %s", result.describe())
         # [vsyscall] is never readable; any other failure leaves zeros in the core.
         lost = [line for line in result.stderr.decode("utf-8", "replace").splitlines()
@@ -504,13 +599,9 @@ def gcore_of_parked(argv, cwd, truth_path, timeout=60):
                 if "Memory read failed" in line and "0xffffffffff600000" not in line]
         check(not lost, "gcore could not copy all memory, the core is incomplete: %s",
               " | ".join(lost[:3]))
-        check(proc.poll() is None, "the parked fixture died during gcore (status %s)",
-              proc.returncode)
+        check(fixture.proc.poll() is None, "the parked fixture died during gcore (status %s)",
+              fixture.proc.returncode)
         return core
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def gzip_file(path, out_path=None):

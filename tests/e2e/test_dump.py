@@ -24,37 +24,21 @@ def wait_for(predicate, what, timeout=SETTLE_TIMEOUT):
         time.sleep(0.02)
 
 
-class Parked(object):
+class Parked(lib.Process):
     """The parked fixture run by interpreter LABEL, from the moment its
     ground truth is written (and its recording thread has ended) until it is
     ended by its PID."""
 
     def __init__(self, label):
-        self.python = lib.interpreter(label)
-        self.workdir = lib.scratch("dump")
-        self.truth_path = os.path.join(self.workdir, "truth.json")
-        self.log_path = os.path.join(self.workdir, "fixture.log")
+        workdir = lib.scratch("dump")
+        self.truth_path = os.path.join(workdir, "truth.json")
+        lib.Process.__init__(self, label, [PARKED, self.truth_path], workdir=workdir,
+                             ready=self.truth_path)
 
-    def __enter__(self):
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen([self.python, PARKED, self.truth_path], cwd=self.workdir,
-                                         stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, env=lib.fixture_env())
-        self.pid = self.proc.pid
-        try:
-            lib.wait_for_file(self.proc, self.truth_path, "parked.py", self.log_path)
-            self.truth = lib.load_truth(self.truth_path)
-            wait_for(lambda: len(os.listdir("/proc/%d/task" % self.pid)) == self.truth["thread_count"],
-                     "the fixture's recording thread ending")
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            os.kill(self.pid, signal.SIGKILL)
-        self.proc.wait()
+    def settle(self):
+        self.truth = lib.load_truth(self.truth_path)
+        wait_for(lambda: len(os.listdir("/proc/%d/task" % self.pid)) == self.truth["thread_count"],
+                 "the fixture's recording thread ending")
 
 
 def dump_json(pid, extra=()):

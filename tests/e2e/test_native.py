@@ -195,35 +195,25 @@ def test_names_agree_with_eu_stack(label):
     check(compared >= 5, "only %d named frames in common with eu-stack", compared)
 
 
-class Parked(object):
+class Parked(lib.Process):
     """native_calls.py qsort-park, from its ground truth until killed by PID."""
 
     def __init__(self, label):
-        self.python = lib.interpreter(label)
-        self.workdir = lib.scratch("native")
-        self.truth_path = os.path.join(self.workdir, "truth.json")
+        workdir = lib.scratch("native")
+        self.truth_path = os.path.join(workdir, "truth.json")
+        lib.Process.__init__(self, label, [os.path.join(lib.FIXTURES, FIXTURE), "qsort-park",
+                                           self.truth_path],
+                             workdir=workdir, ready=self.truth_path, name="the qsort fixture")
 
-    def __enter__(self):
-        log = open(os.path.join(self.workdir, "fixture.log"), "wb")
-        self.proc = subprocess.Popen([self.python, os.path.join(lib.FIXTURES, FIXTURE), "qsort-park",
-                                      self.truth_path], cwd=self.workdir, stdin=subprocess.DEVNULL,
-                                     stdout=log, stderr=subprocess.STDOUT, env=lib.fixture_env())
-        log.close()
-        deadline = time.time() + 60
-        while not os.path.exists(self.truth_path):
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.__exit__()
-                raise lib.Failure("the qsort fixture did not park (status %s)" % self.proc.poll())
-            time.sleep(0.02)
+    def settle(self):
         self.truth = lib.load_truth(self.truth_path)
         # The ground truth is written just before the callback parks: wait
         # until the main thread sleeps on the park line.
+        deadline = time.time() + 60
         while not self.sleeping():
             if self.proc.poll() is not None or time.time() > deadline:
-                self.__exit__()
                 raise lib.Failure("the qsort fixture did not go to sleep (status %s)" % self.proc.poll())
             time.sleep(0.02)
-        return self
 
     def sleeping(self):
         """The main thread sits in select, nanosleep or clock_nanosleep."""
@@ -233,11 +223,6 @@ class Parked(object):
         except (IOError, OSError, IndexError):
             return False
         return number in ("23", "35", "230", "270")
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
 
 
 @lib.each_interpreter
@@ -320,22 +305,14 @@ def test_record_shares(label):
 def test_record_library_loaded_later(label):
     """A library the program loads after record attached (libgmp through
     ctypes) is unwound through and named: the unwinder learns of it."""
-    python = lib.interpreter(label)
     workdir = lib.scratch("native-late")
     go = os.path.join(workdir, "go")
     out = os.path.join(workdir, "late.folded")
-    log = open(os.path.join(workdir, "fixture.log"), "wb")
-    proc = subprocess.Popen([python, os.path.join(lib.FIXTURES, FIXTURE), "late-library", go], cwd=workdir,
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            env=lib.fixture_env())
-    log.close()
-    try:
-        deadline = time.time() + 30
-        while not os.path.exists(go + ".ready"):
-            check(proc.poll() is None and time.time() < deadline, "the fixture did not get ready")
-            time.sleep(0.02)
+    with lib.Process(label, [os.path.join(lib.FIXTURES, FIXTURE), "late-library", go],
+                     workdir=workdir, ready=go + ".ready", timeout=30,
+                     name="the late-library fixture") as fixture:
         recorder = subprocess.Popen([lib.pycoreprof(), "record", "--native", "--rate", "200", "--pid",
-                                     str(proc.pid), "-o", out], stdin=subprocess.DEVNULL,
+                                     str(fixture.pid), "-o", out], stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(1.0)   # sampling is under way before the library is loaded
         with open(go, "w") as flag:
@@ -344,10 +321,6 @@ def test_record_library_loaded_later(label):
         # 1: some samples failed, as the last ones may while the process exits.
         check(recorder.returncode in (0, 1), "record exited %d: %s", recorder.returncode,
               err.decode("utf-8", "replace")[-500:])
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
     with open(out) as source:
         lines = source.read().splitlines()
     gmp = [line for line in lines if "(libgmp" in line]

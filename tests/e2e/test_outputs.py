@@ -7,6 +7,7 @@ import json
 import os
 import random
 import re
+import shutil
 import xml.etree.ElementTree as ElementTree
 
 import lib
@@ -77,14 +78,31 @@ def run_node(name, args, timeout=120):
     return json.loads(result.text())
 
 
-def go_pprof(args, profile):
+def pprof_program():
+    """The program `go tool pprof` runs, built once per run: Go 1.24 and
+    later build it on first use, which takes minutes of CPU on a busy
+    machine. Its build cache stays in scratch space and is deleted."""
     go = lib.tool("go", "golang-go")
+
+    def build(directory):
+        home = os.path.join(directory, "home")
+        program = os.path.join(directory, "pprof")
+        result = lib.run([go, "build", "-o", program, "cmd/pprof"], timeout=280,
+                         env={"HOME": home, "GOCACHE": os.path.join(home, "cache"),
+                              "GOFLAGS": "-mod=mod"})
+        shutil.rmtree(home, ignore_errors=True)
+        check(result.code == 0, "go build cmd/pprof failed: %s", result.describe())
+        return program
+    return lib.cached("shared", "go-pprof", build)
+
+
+def go_pprof(args, profile):
+    program = pprof_program()
     home = lib.scratch("gohome")
-    # pprof writes nothing to the network for a local file; keep its caches
+    # pprof writes nothing to the network for a local file; keep its files
     # in scratch space.
-    result = lib.run([go, "tool", "pprof"] + list(args) + [profile], timeout=120,
-                     env={"HOME": home, "GOCACHE": os.path.join(home, "cache"), "GOFLAGS": "-mod=mod",
-                          "PPROF_TMPDIR": home})
+    result = lib.run([program] + list(args) + [profile], timeout=120,
+                     env={"HOME": home, "PPROF_TMPDIR": home})
     check(result.code == 0, "go tool pprof failed: %s", result.describe())
     return result.text()
 
@@ -382,6 +400,7 @@ def newest_interpreter():
 def test_record_pprof_and_speedscope(label):
     """record writes pprof and speedscope straight from a live process."""
     from test_record import Shares, record_shares, check_success
+    pprof_program()  # built before the fixture's minute starts
     with Shares(label) as fixture:
         profile = fixture.path("shares.pb.gz")
         result, summary, _ = record_shares(fixture, ["--rate", "200", "-o", profile], 1.0)

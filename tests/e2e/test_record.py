@@ -71,40 +71,21 @@ def check_left_running(proc):
     wait_for(lambda: cpu_ticks(pid) > before, "pid %d using CPU again" % pid)
 
 
-class Shares(object):
+class Shares(lib.Process):
     """shares.py run by interpreter LABEL, from the moment its parked threads
     are parked (its --info written) until it is ended by its PID."""
 
     def __init__(self, label, seconds=FIXTURE_SECONDS, extra=(), rest_ms=40):
-        self.python = lib.interpreter(label)
-        self.workdir = lib.scratch("record")
-        self.info_path = os.path.join(self.workdir, "info.json")
-        self.log_path = os.path.join(self.workdir, "fixture.log")
-        self.timeline_path = os.path.join(self.workdir, "timeline.txt")
-        self.argv = [self.python, SHARES, str(seconds), "--info", self.info_path,
-                     "--timeline", self.timeline_path, "--rest", str(rest_ms)] + list(extra)
+        workdir = lib.scratch("record")
+        self.info_path = os.path.join(workdir, "info.json")
+        self.timeline_path = os.path.join(workdir, "timeline.txt")
+        lib.Process.__init__(self, label, [SHARES, str(seconds), "--info", self.info_path,
+                                           "--timeline", self.timeline_path,
+                                           "--rest", str(rest_ms)] + list(extra),
+                             workdir=workdir, ready=self.info_path)
 
-    def __enter__(self):
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT,
-                                         env=lib.fixture_env())
-        self.pid = self.proc.pid
-        try:
-            lib.wait_for_file(self.proc, self.info_path, "shares.py", self.log_path)
-            self.info = lib.load_truth(self.info_path)
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            os.kill(self.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def path(self, name):
-        return os.path.join(self.workdir, name)
+    def settle(self):
+        self.info = lib.load_truth(self.info_path)
 
     def clock(self):
         """The fixture's wall clock, read here."""

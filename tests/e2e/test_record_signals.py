@@ -27,21 +27,16 @@ def run_beside_ticking(label, command):
     handler times that fall within its run."""
     workdir = lib.scratch("signals")
     times_path = os.path.join(workdir, "times.txt")
-    fixture = subprocess.Popen([lib.interpreter(label), TICKING, times_path, "60"],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, cwd=workdir)
-    try:
-        ready = fixture.stdout.readline().split()
+    with lib.Process(label, [TICKING, times_path, "60"], workdir=workdir,
+                     stdout=subprocess.PIPE) as fixture:
+        ready = fixture.proc.stdout.readline().split()
         check(ready and ready[0] == b"ready", "ticking.py did not start: %r", ready)
         argv = [part.replace("PID", str(fixture.pid)).replace("DIR", workdir) for part in command]
         started = time.time()
         result = lib.run_pycoreprof(argv, timeout=60)
         ended = time.time()
         check(result.code == 0, "expected exit 0: %s", result.describe())
-        check(fixture.poll() is None, "the fixture exited with %s", fixture.returncode)
-    finally:
-        if fixture.poll() is None:
-            fixture.kill()
-        fixture.wait()
+        check(fixture.proc.poll() is None, "the fixture exited with %s", fixture.proc.returncode)
     with open(times_path) as source:
         times = [float(line) for line in source if line.endswith("\n")]
     # The second after attaching and the end hold no sample stop to judge.
@@ -90,29 +85,21 @@ def test_starved_thread_holds_nothing_up(label):
         raise lib.Skip("needs two CPUs, this machine gives %d" % len(cpus))
     workdir = lib.scratch("starved")
     info_path = os.path.join(workdir, "info.json")
-    hog = subprocess.Popen([lib.interpreter(label), "-c", "import os; os.sched_setaffinity(0, {%d})\n"
-                            "while True: pass" % cpus[0]], stdin=subprocess.DEVNULL)
-    fixture = subprocess.Popen([lib.interpreter(label), STARVED, str(cpus[0]), info_path, "60"],
-                               stdin=subprocess.DEVNULL, cwd=workdir)
-    try:
-        deadline = time.time() + 30
-        while not os.path.exists(info_path) and fixture.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
-        check(os.path.exists(info_path), "starved.py did not start (exit %s)", fixture.poll())
+    hog = lib.Process(label, ["-c", "import os; os.sched_setaffinity(0, {%d})\n"
+                              "while True: pass" % cpus[0]], workdir=workdir, name="the CPU hog",
+                      log="hog.log")
+    fixture = lib.Process(label, [STARVED, str(cpus[0]), info_path, "60"], workdir=workdir,
+                          ready=info_path, timeout=30)
+    with hog, fixture:
         out = os.path.join(workdir, "starved.folded")
         # The profiler on the other CPUs, as it would be on a busy machine.
         result = lib.run(["taskset", "-c", ",".join(str(cpu) for cpu in cpus[1:]), lib.pycoreprof(),
                           "record", "--pid", str(fixture.pid), "--rate", "100", "--duration", "2",
                           "-o", out], timeout=60)
         check(result.code == 0, "expected exit 0: %s", result.describe())
-        check(fixture.poll() is None, "the fixture exited with %s", fixture.returncode)
+        check(fixture.proc.poll() is None, "the fixture exited with %s", fixture.proc.returncode)
         check(not any(state in "tT" for state in lib.task_states(fixture.pid)),
               "the fixture was left stopped")
-    finally:
-        for proc in (fixture, hog):
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
     text = result.stderr.decode("utf-8", "replace")
     match = re.search(r"(\d+) samples, .*max (\d+)us", text)
     check(match, "no summary with a pause: %s", result.describe())
