@@ -43,6 +43,9 @@ int usage_error(const char *command, const char *fmt, ...) __attribute__((format
 /* Write BUF to stdout; returns 0, or EXIT_FAIL after reporting when the
  * stream failed. main.c checks the stream once more at the end. */
 int write_stdout(const char *buf, size_t len);
+/* Write LEN bytes to PATH through a temporary file and a rename, so that a
+ * reader never sees half a file (output.c). Errors: -ERR_PERM, -ERR_IO. */
+int write_file_atomically(const char *path, const char *data, size_t len);
 struct process_stacks;
 struct dump_options;
 /* Print PS as JSON or text on stdout; the exit code: EXIT_PARTIAL when a

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "cmd/live_session.h"
 #include "cmd/profile_input.h"
 #include "pycoreprof/profile_out.h"
 

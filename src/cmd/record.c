@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "cmd/live_session.h"
 #include "cmd/native_cmd.h"
 #include "pycoreprof/agg.h"
+#include "pycoreprof/collect.h"
 #include "pycoreprof/profile_out.h"
 #include "pycoreprof/python.h"
 #include "pycoreprof/sampler.h"
@@ -188,6 +188,19 @@ static double recent_median(const double *pauses, size_t n)
 	size_t k = n < RECENT ? n : RECENT;
 	memcpy(copy, pauses + (n - k), k * sizeof(*copy));
 	return percentile(copy, k, 50);
+}
+
+/* "10ms", "250us", "1s" for an interval in seconds (static buffer). */
+static const char *format_interval(double seconds)
+{
+	static char text[32];
+	if (seconds >= 1 && seconds == (double)(long)seconds)
+		snprintf(text, sizeof(text), "%lds", (long)seconds);
+	else if (seconds >= 1e-3 && seconds * 1e3 == (double)(long)(seconds * 1e3 + 0.5))
+		snprintf(text, sizeof(text), "%ldms", (long)(seconds * 1e3 + 0.5));
+	else
+		snprintf(text, sizeof(text), "%.0fus", seconds * 1e6);
+	return text;
 }
 
 static char *default_output_name(pid_t pid, int format)

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "cmd/live_session.h"
 #include "cmd/report_inputs.h"
 #include "pycoreprof/agg.h"
 #include "pycoreprof/native.h"

@@ -11,8 +11,7 @@
 #include <time.h>
 
 #include "cmd/cmd.h"
-#include "cmd/live_session.h"
-#include "cmd/snapshot_capture.h"
+#include "pycoreprof/collect.h"
 
 static const char usage[] =
 	"usage: pycoreprof snapshot [options] --pid PID\n"

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cmd/snapshot_capture.h"
+#include "pycoreprof/collect.h"
 #include "pycoreprof/elf.h"
 #include "pycoreprof/native.h"
 #include "pycoreprof/stacks.h"

@@ -1,16 +1,15 @@
-/* Live sessions for `record` and `dump`, and the small file helpers the
- * commands share. */
+/* Live sessions for sampling: a running process opened with its walker
+ * (retried while a launched interpreter starts), and the sleep between
+ * samples that answers what its threads report. It never prints. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "cmd/live_session.h"
 #include "pycoreprof/base.h"
+#include "pycoreprof/collect.h"
 
 /* Errors that a moment later, or a consistent read, may not give. */
 static bool retryable(int ret)
@@ -115,49 +114,4 @@ void live_session_release(struct live_session *s)
 const char *session_command(const struct live_session *s)
 {
 	return s->command ? s->command : "?";
-}
-
-int write_file_atomically(const char *path, const char *data, size_t len)
-{
-	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	int ret = 0;
-	if (!tmp)
-		return -ERR_NOMEM;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ret = err_set_errno(errno == EACCES ? ERR_PERM : ERR_IO, errno, "cannot write %s", path);
-		goto out;
-	}
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = write(fd, data + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = err_set_errno(ERR_IO, errno, "cannot write %s", path);
-			break;
-		}
-		done += (size_t)n;
-	}
-	if (close(fd) < 0 && ret == 0)
-		ret = err_set_errno(ERR_IO, errno, "cannot write %s", path);
-	if (ret == 0 && rename(tmp, path) < 0)
-		ret = err_set_errno(ERR_IO, errno, "cannot rename %s to %s", tmp, path);
-	if (ret < 0)
-		unlink(tmp);
-out:
-	free(tmp);
-	return ret;
-}
-
-const char *format_interval(double seconds)
-{
-	static char text[32];
-	if (seconds >= 1 && seconds == (double)(long)seconds)
-		snprintf(text, sizeof(text), "%lds", (long)seconds);
-	else if (seconds >= 1e-3 && seconds * 1e3 == (double)(long)(seconds * 1e3 + 0.5))
-		snprintf(text, sizeof(text), "%ldms", (long)(seconds * 1e3 + 0.5));
-	else
-		snprintf(text, sizeof(text), "%.0fus", seconds * 1e6);
-	return text;
 }

@@ -1,0 +1,93 @@
+/* Collect layer: taking stacks from a target. It decides how a sample is
+ * taken (which threads stop, for how long, how often, what is read) and
+ * turns what was read into frames; every command that reads stacks goes
+ * through it. One-shot collection is in stacks.h, repeated sampling in
+ * sampler.h; this header has the rest: live sessions and snapshots. It never
+ * prints: errors are returned with context, and a failure inside one sample
+ * is counted, not returned. */
+#ifndef PYCOREPROF_COLLECT_H
+#define PYCOREPROF_COLLECT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "pycoreprof/base.h"
+#include "pycoreprof/python.h"
+#include "pycoreprof/sampler.h"
+#include "pycoreprof/stacks.h"
+#include "pycoreprof/target.h"
+
+/* Live sessions (live_session.c): a running process opened for sampling,
+ * the target with the Python walker once the interpreter is up (a
+ * just-launched interpreter is waited for), and closed so that the process
+ * always runs on detached. */
+struct live_session {
+	struct target *target;
+	struct pywalker *walker;
+	char version[32];        /* kept after close for the summary */
+	char *command;
+};
+
+/* Open PID; with WAIT_SECONDS > 0, retry until the interpreter is found
+ * (or *STOP is set, or the process exits). The target is added to the
+ * signal guard, which the caller installed. */
+int live_session_open(struct live_session *s, pid_t pid, bool freeze, double wait_seconds,
+                      volatile sig_atomic_t *stop);
+/* Detach and free the target and walker (version and command stay for the
+ * summary); safe to call twice. */
+void live_session_close(struct live_session *s);
+/* Close and free everything. */
+void live_session_release(struct live_session *s);
+const char *session_command(const struct live_session *s);
+
+/* Between samples, what the traced threads report (signals on their way
+ * to them wait in a stop until we pass them on) is answered at once: the
+ * sampling loop keeps SIGCHLD, which comes with each report, blocked, and
+ * sleeps with live_sleep_until(). */
+void live_reports_block(sigset_t *saved);
+void live_reports_restore(const sigset_t *saved);
+/* Sleep until DEADLINE (time_now() seconds) or *STOP; true when woken
+ * early by a report, to be answered (target_answer_reports()) before
+ * sleeping again. */
+bool live_sleep_until(double deadline, volatile sig_atomic_t *stop);
+
+/* Snapshots (capture.c): freeze a running process, walk every thread's
+ * Python stack through a recording target, let it go, and build the core
+ * file from the pages the walk read. */
+struct capture_options {
+	bool full;               /* every readable private or anonymous mapping */
+	bool native;             /* the top of each thread's stack too */
+	bool compress;
+	double interval;         /* seconds, recorded in the note; 0 for one-off */
+};
+
+struct capture_session {
+	struct target *live;     /* attached with PTRACE_SEIZE */
+	struct target *recorder; /* reads through LIVE, keeps every page */
+	struct pywalker *walker; /* reads through RECORDER */
+	struct snap_build_id *build_ids;   /* paths are the session's own copies */
+	size_t nbuild_ids;
+	struct capture_options opts;
+};
+
+struct capture_result {
+	struct strbuf file;      /* the bytes to write */
+	size_t pages;            /* pages stored */
+	size_t threads;
+	double paused;           /* seconds the process was stopped */
+	double build_seconds;    /* building and compressing, after resuming */
+	double capture_time;     /* CLOCK_REALTIME seconds */
+};
+
+/* Attach to PID and find its interpreter. Errors as live_target_open()
+ * and pywalker_new(). The process runs on when this returns. */
+int capture_session_open(struct capture_session *s, pid_t pid, const struct capture_options *opts);
+/* Take one snapshot into R (whose buffer is reset first). The process is
+ * running again when this returns, whatever happened. */
+int capture_session_take(struct capture_session *s, struct capture_result *r);
+/* Detach and free; safe on a zeroed or closed session. */
+void capture_session_close(struct capture_session *s);
+
+#endif
