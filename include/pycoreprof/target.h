@@ -269,6 +269,12 @@ static inline int guard_stop_signal(void)
  * process's initial stack; *COMMAND is the caller's. Errors when the stack
  * is not in the target. */
 int target_read_argv(struct target *t, char **command);
+/* Read the dynamic linker's list of loaded objects (targets/link_map.c:
+ * the executable's DT_DEBUG -> r_debug -> every link_map entry, its name and
+ * dynamic section) through T, for a recording target to keep: gdb finds a
+ * core's shared libraries through that list, not through NT_FILE. Nothing is
+ * returned; a read that fails ends the walk there. */
+void target_read_link_map(struct target *t);
 
 /* Every process below ROOT in the process tree now (children, their
  * children...). *OUT is the caller's to free. */
