@@ -23,12 +23,30 @@ struct sampler_options {
 	const char *process_root; /* a root frame naming the process, or NULL */
 };
 
+/* Seconds each freeze kept a target stopped, in the order taken
+ * (collect/pauses.c). Zero-initialised is empty. */
+struct pause_stats {
+	double *seconds;
+	size_t n, cap;
+};
+/* Add a pause; one that finds no memory is dropped (statistics only). */
+void pause_stats_add(struct pause_stats *p, double seconds);
+/* Add every pause of FROM to INTO, dropped together when memory is short. */
+void pause_stats_append(struct pause_stats *into, const struct pause_stats *from);
+void pause_stats_release(struct pause_stats *p);
+/* The PCT-th percentile (0..100) of the pauses, which it sorts; 0 when
+ * there is none. */
+double pause_stats_percentile(struct pause_stats *p, double pct);
+/* The median of the last pauses (1024 at most), for a status line: a copy
+ * of them is sorted, not the hours of pauses a long recording keeps. */
+double pause_stats_recent_median(const struct pause_stats *p);
+double pause_stats_sum(const struct pause_stats *p);
+
 struct sampler_stats {
 	uint64_t samples;        /* sampling rounds done */
 	uint64_t stacks;         /* thread stacks counted */
 	uint64_t errors;         /* rounds or stacks that could not be read */
-	double *pauses;          /* freeze mode: seconds each round kept the target stopped */
-	size_t npauses, pauses_cap;
+	struct pause_stats pauses; /* freeze mode: one per round */
 };
 
 struct thread_capture;
@@ -82,8 +100,5 @@ int sampler_native_copy(struct sampler_native *n, struct target *t, const struct
 int sampler_native_count(struct sampler_native *n, int copy, const struct pyframe *py, size_t npy,
                          struct aggregate *agg, bool by_function, uint32_t **ids, size_t *ids_cap, size_t *nids);
 void sampler_native_free(struct sampler_native *n);
-
-/* The P-th percentile (0..100) of N VALUES, which it sorts; 0 when N is 0. */
-double percentile(double *values, size_t n, double p);
 
 #endif

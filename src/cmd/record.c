@@ -179,17 +179,6 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 	return CMD_CONTINUE;
 }
 
-/* The median of the last pauses (1024 at most), for the status line: a copy
- * of them is sorted, not the hours of pauses a long recording keeps. */
-static double recent_median(const double *pauses, size_t n)
-{
-	enum { RECENT = 1024 };
-	double copy[RECENT];
-	size_t k = n < RECENT ? n : RECENT;
-	memcpy(copy, pauses + (n - k), k * sizeof(*copy));
-	return percentile(copy, k, 50);
-}
-
 /* "10ms", "250us", "1s" for an interval in seconds (static buffer). */
 static const char *format_interval(double seconds)
 {
@@ -395,14 +384,7 @@ static void follow_exec(struct recording *r, struct profiled *p)
 		kept->samples += st->samples; /* samples are counted on the root */
 	kept->stacks += st->stacks;
 	kept->errors += st->errors;
-	if (st->npauses) {
-		double *grown = xrealloc_array(kept->pauses, kept->npauses + st->npauses, sizeof(double));
-		if (grown) {
-			memcpy(grown + kept->npauses, st->pauses, st->npauses * sizeof(double));
-			kept->pauses = grown;
-			kept->npauses += st->npauses;
-		}
-	}
+	pause_stats_append(&kept->pauses, &st->pauses);
 	live_session_release(&p->session);
 	free(p->label);
 	p->label = NULL;
@@ -413,36 +395,25 @@ static void follow_exec(struct recording *r, struct profiled *p)
 
 struct totals {
 	uint64_t samples, errors;
-	double *pauses;
-	size_t npauses;
+	struct pause_stats pauses;
 };
 
 static void add_up(const struct recording *r, struct totals *t)
 {
 	memset(t, 0, sizeof(*t));
-	size_t all = r->retired.npauses;
-	for (size_t i = 0; i < r->nprocs; i++)
-		all += r->procs[i].sampler.stats.npauses;
-	t->pauses = all ? xcalloc(all, sizeof(double)) : NULL;
 	t->samples = r->retired.samples;
 	t->errors = r->retired.errors;
-	if (t->pauses && r->retired.npauses) {
-		memcpy(t->pauses, r->retired.pauses, r->retired.npauses * sizeof(double));
-		t->npauses = r->retired.npauses;
-	}
+	pause_stats_append(&t->pauses, &r->retired.pauses);
 	for (size_t i = 0; i < r->nprocs; i++) {
 		const struct sampler_stats *st = &r->procs[i].sampler.stats;
 		t->errors += st->errors;
 		if (i == 0)
 			t->samples += st->samples;
-		if (t->pauses) {
-			memcpy(t->pauses + t->npauses, st->pauses, st->npauses * sizeof(double));
-			t->npauses += st->npauses;
-		}
+		pause_stats_append(&t->pauses, &st->pauses);
 	}
 }
 
-static void print_summary(const struct record_options *o, const char *output, const struct totals *t,
+static void print_summary(const struct record_options *o, const char *output, struct totals *t,
                           double elapsed, size_t nprocesses)
 {
 	double rate = elapsed > 0 ? (double)t->samples / elapsed : 0.0;
@@ -450,12 +421,10 @@ static void print_summary(const struct record_options *o, const char *output, co
 	        (unsigned long long)t->errors, rate);
 	if (nprocesses > 1)
 		fprintf(stderr, ", %zu processes", nprocesses);
-	if (o->sampling.freeze && t->npauses) {
-		double stopped = 0;
-		for (size_t i = 0; i < t->npauses; i++)
-			stopped += t->pauses[i];
-		fprintf(stderr, ", pause median %.0fus p99 %.0fus max %.0fus", 1e6 * percentile(t->pauses, t->npauses, 50),
-		        1e6 * percentile(t->pauses, t->npauses, 99), 1e6 * percentile(t->pauses, t->npauses, 100));
+	if (o->sampling.freeze && t->pauses.n) {
+		double stopped = pause_stats_sum(&t->pauses);
+		fprintf(stderr, ", pause median %.0fus p99 %.0fus max %.0fus", 1e6 * pause_stats_percentile(&t->pauses, 50),
+		        1e6 * pause_stats_percentile(&t->pauses, 99), 1e6 * pause_stats_percentile(&t->pauses, 100));
 		/* What the process paid: the pauses' sum over the recording's
 		 * time (the tail counts, not only the median). With several
 		 * processes each had its own pauses: no one share fits them. */
@@ -540,8 +509,8 @@ int cmd_record(int argc, char **argv)
 			fprintf(stderr, "\r  %.1fs  %llu samples  %.1f/s  %llu errors", now - start,
 			        (unsigned long long)st->samples, (double)st->samples / (now - start),
 			        (unsigned long long)st->errors);
-			if (o.sampling.freeze && st->npauses)
-				fprintf(stderr, "  pause %.0fus median", 1e6 * recent_median(st->pauses, st->npauses));
+			if (o.sampling.freeze && st->pauses.n)
+				fprintf(stderr, "  pause %.0fus median", 1e6 * pause_stats_recent_median(&st->pauses));
 			fputs("   ", stderr);
 		}
 		while (live_sleep_until(next, &guard_stop_requested))
@@ -593,8 +562,8 @@ out:
 			status = child_exit_code(child_status);
 	}
 	guard_uninstall();
-	free(totals.pauses);
-	free(r.retired.pauses);
+	pause_stats_release(&totals.pauses);
+	pause_stats_release(&r.retired.pauses);
 	agg_release(&r.agg);
 	free(output);
 	free(subtitle);

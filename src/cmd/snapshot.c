@@ -152,40 +152,16 @@ static char *output_path(const struct snapshot_options *o, double when, unsigned
 	                 stamp, millis, serial_text, o->capture.compress ? ".gz" : "");
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-	double left = *(const double *)a, right = *(const double *)b;
-	return left < right ? -1 : left > right;
-}
-
 struct totals {
 	long written;
 	size_t bytes, max_pages;
-	double *pauses;
-	size_t npauses, cap;
+	struct pause_stats pauses;
 	double build_seconds;
 };
 
-static void add_pause(struct totals *t, double paused)
-{
-	if (t->npauses == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 64;
-		double *grown = xrealloc_array(t->pauses, cap, sizeof(*grown));
-		if (!grown)
-			return;
-		t->pauses = grown;
-		t->cap = cap;
-	}
-	t->pauses[t->npauses++] = paused;
-}
-
 static void print_summary(const struct snapshot_options *o, struct totals *t, const char *last)
 {
-	double median = 0;
-	if (t->npauses) {
-		qsort(t->pauses, t->npauses, sizeof(*t->pauses), compare_doubles);
-		median = t->pauses[t->npauses / 2];
-	}
+	double median = pause_stats_percentile(&t->pauses, 50);
 	if (t->written == 1)
 		fprintf(stderr, "Wrote %s (%zu bytes, %zu pages); pid %d stopped %.0f us, written in %.2f ms\n",
 		        last, t->bytes, t->max_pages, (int)o->pid, median * 1e6, t->build_seconds * 1e3);
@@ -243,7 +219,7 @@ static int run(const struct snapshot_options *o)
 		totals.build_seconds = result.build_seconds;
 		if (result.pages > totals.max_pages)
 			totals.max_pages = result.pages;
-		add_pause(&totals, result.paused);
+		pause_stats_add(&totals.pauses, result.paused);
 		if (o->capture.interval <= 0 || (o->count && totals.written >= o->count))
 			break;
 		next += o->capture.interval;
@@ -269,7 +245,7 @@ out:
 		live_reports_restore(&saved_mask);
 	guard_uninstall();
 	strbuf_release(&result.file);
-	free(totals.pauses);
+	pause_stats_release(&totals.pauses);
 	free(path);
 	free(last_plain);
 	return status;

@@ -52,7 +52,7 @@ void sampler_release(struct sampler *s)
 	free(s->captures);
 	free(s->ids);
 	free(s->memo);
-	free(s->stats.pauses);
+	pause_stats_release(&s->stats.pauses);
 	sampler_native_free(s->native);
 	memset(s, 0, sizeof(*s));
 }
@@ -251,20 +251,6 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 	return c->waiting ? agg_add_waiting(agg, s->ids, n, 1) : agg_add(agg, s->ids, n, 1);
 }
 
-static void record_pause(struct sampler *s, double seconds)
-{
-	struct sampler_stats *st = &s->stats;
-	if (st->npauses == st->pauses_cap) {
-		size_t cap = st->pauses_cap ? st->pauses_cap * 2 : 1024;
-		double *grown = xrealloc_array(st->pauses, cap, sizeof(*grown));
-		if (!grown)
-			return;
-		st->pauses = grown;
-		st->pauses_cap = cap;
-	}
-	st->pauses[st->npauses++] = seconds;
-}
-
 int sampler_sample(struct sampler *s)
 {
 	size_t ncaptured = 0;
@@ -284,7 +270,7 @@ int sampler_sample(struct sampler *s)
 		int captured = capture(s, false, &ncaptured, &torn);
 		target_resume_last(s->target, s->gil_holder);
 		target_resume(s->target);
-		record_pause(s, target_last_pause(s->target));
+		pause_stats_add(&s->stats.pauses, target_last_pause(s->target));
 		ret = captured;
 	} else {
 		if ((ret = target_refresh(s->target)) < 0)
@@ -323,19 +309,4 @@ int sampler_sample(struct sampler *s)
 		s->stats.stacks++;
 	}
 	return 0;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-double percentile(double *values, size_t n, double p)
-{
-	if (!n)
-		return 0;
-	qsort(values, n, sizeof(*values), compare_doubles);
-	size_t index = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
-	return values[index < n ? index : n - 1];
 }
