@@ -2,15 +2,16 @@
  * taken (which threads stop, for how long, how often, what is read) and
  * turns what was read into frames; every command that reads stacks goes
  * through it. One-shot collection is in stacks.h, repeated sampling in
- * sampler.h; this header has the rest: live sessions and snapshots. It never
- * prints: errors are returned with context, and a failure inside one sample
- * is counted, not returned. */
+ * sampler.h; this header has the rest: live sessions, the sampling clock and
+ * snapshots. It never prints: errors are returned with context, and a
+ * failure inside one sample is counted, not returned. */
 #ifndef PYCOREPROF_COLLECT_H
 #define PYCOREPROF_COLLECT_H
 
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "pycoreprof/base.h"
@@ -42,16 +43,31 @@ void live_session_close(struct live_session *s);
 void live_session_release(struct live_session *s);
 const char *session_command(const struct live_session *s);
 
-/* Between samples, what the traced threads report (signals on their way
- * to them wait in a stop until we pass them on) is answered at once: the
- * sampling loop keeps SIGCHLD, which comes with each report, blocked, and
- * sleeps with live_sleep_until(). */
-void live_reports_block(sigset_t *saved);
-void live_reports_restore(const sigset_t *saved);
-/* Sleep until DEADLINE (time_now() seconds) or *STOP; true when woken
- * early by a report, to be answered (target_answer_reports()) before
- * sleeping again. */
-bool live_sleep_until(double deadline, volatile sig_atomic_t *stop);
+/* The sampling clock (clock.c): ticks INTERVAL apart from its start.
+ * Between ticks, what the traced threads report (a signal on its way to a
+ * thread waits in a stop until we pass it on) is answered at once: SIGCHLD,
+ * which comes with each report, stays blocked while the clock runs, and the
+ * wait returns when one arrives. */
+struct sample_clock {
+	double interval;         /* seconds */
+	double start;            /* time_now() when started */
+	double next;             /* time_now() of the next tick */
+	uint64_t late;           /* ticks that came after their time */
+	sigset_t saved_mask;
+	bool started;
+};
+/* Start now (the first tick is now); blocks SIGCHLD in this thread. */
+void sample_clock_start(struct sample_clock *c, double interval);
+/* Move to the next tick, INTERVAL after the last one; when that time has
+ * passed already (the work took longer than INTERVAL), to now, counted in
+ * LATE: missed ticks are skipped rather than caught up in a burst. Returns
+ * the time now (time_now()). */
+double sample_clock_advance(struct sample_clock *c);
+/* Sleep until the next tick or *STOP; true when woken early by a report,
+ * to be answered (target_answer_reports()) before waiting again. */
+bool sample_clock_wait(struct sample_clock *c, volatile sig_atomic_t *stop);
+/* Restore the signal mask; safe when not started, and twice. */
+void sample_clock_stop(struct sample_clock *c);
 
 /* Snapshots (capture.c): freeze a running process, walk every thread's
  * Python stack through a recording target, let it go, and build the core

@@ -446,8 +446,7 @@ int cmd_record(int argc, char **argv)
 	char *output = NULL, *subtitle = NULL;
 	int child_status = -1;
 	int ret;
-	sigset_t saved_mask;
-	bool reports_blocked = false;
+	struct sample_clock clock = {0};
 	if (agg_init(&r.agg) < 0)
 		return report_error(-ERR_NOMEM);
 
@@ -471,10 +470,8 @@ int cmd_record(int argc, char **argv)
 	        o.subprocesses ? ", with its Python subprocesses" : "");
 
 	bool tty = isatty(STDERR_FILENO);
-	live_reports_block(&saved_mask);
-	reports_blocked = true;
-	double start = time_now(), next = start, last_status = start, last_scan = start;
-	uint64_t late = 0;
+	sample_clock_start(&clock, o.interval);
+	double start = clock.start, last_status = start, last_scan = start;
 	while (!guard_stop_signal() && r.procs[0].active) {
 		double now = time_now();
 		if (o.duration > 0 && now - start >= o.duration)
@@ -497,12 +494,7 @@ int cmd_record(int argc, char **argv)
 				goto out;
 			}
 		}
-		next += o.interval;
-		now = time_now();
-		if (next < now) {
-			late++;
-			next = now;
-		}
+		now = sample_clock_advance(&clock);
 		if (tty && now - last_status >= 0.5) {
 			const struct sampler_stats *st = &r.procs[0].sampler.stats;
 			last_status = now;
@@ -513,7 +505,7 @@ int cmd_record(int argc, char **argv)
 				fprintf(stderr, "  pause %.0fus median", 1e6 * pause_stats_recent_median(&st->pauses));
 			fputs("   ", stderr);
 		}
-		while (live_sleep_until(next, &guard_stop_requested))
+		while (sample_clock_wait(&clock, &guard_stop_requested))
 			for (size_t i = 0; i < r.nprocs; i++)
 				if (r.procs[i].active)
 					target_answer_reports(r.procs[i].session.target);
@@ -538,9 +530,9 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	}
 	print_summary(&o, output, &totals, elapsed, sampled);
-	if (late)
+	if (clock.late)
 		fprintf(stderr, "pycoreprof: fell behind %llu times: a sample took longer than the %s interval\n",
-		        (unsigned long long)late, format_interval(o.interval));
+		        (unsigned long long)clock.late, format_interval(o.interval));
 	status = totals.errors ? EXIT_PARTIAL : EXIT_OK;
 out:
 	for (size_t i = 0; i < r.nprocs; i++) {
@@ -550,8 +542,7 @@ out:
 		free(r.procs[i].label);
 	}
 	free(r.procs);
-	if (reports_blocked)
-		live_reports_restore(&saved_mask);
+	sample_clock_stop(&clock);
 	/* Only now, detached from it, may we wait for the launched child:
 	 * while we trace it, wait reports its ptrace stops too. */
 	if (o.command && pid > 0) {

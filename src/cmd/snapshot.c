@@ -179,8 +179,7 @@ static int run(const struct snapshot_options *o)
 	unsigned serial = 0;
 	int status = EXIT_OK;
 	int ret;
-	sigset_t saved_mask;
-	bool reports_blocked = false;
+	struct sample_clock clock = {0};
 	guard_install(GUARD_STOP_FIRST);
 	if (o->output_is_dir && mkdir(o->output, 0777) < 0 && errno != EEXIST) {
 		status = report_error(err_set_errno(ERR_IO, errno, "cannot create directory %s", o->output));
@@ -191,9 +190,7 @@ static int run(const struct snapshot_options *o)
 		status = report_error(ret);
 		goto out;
 	}
-	live_reports_block(&saved_mask);
-	reports_blocked = true;
-	double start = time_now(), next = start;
+	sample_clock_start(&clock, o->capture.interval);
 	while (!guard_stop_signal()) {
 		ret = capture_session_take(&session, &result);
 		if (ret == -ERR_PROCESS_GONE && totals.written)
@@ -222,14 +219,12 @@ static int run(const struct snapshot_options *o)
 		pause_stats_add(&totals.pauses, result.paused);
 		if (o->capture.interval <= 0 || (o->count && totals.written >= o->count))
 			break;
-		next += o->capture.interval;
-		/* Fallen behind (a slow disk, a busy machine): skip the missed
-		 * ticks rather than catch up in a burst. */
-		if (next < time_now())
-			next = time_now();
-		if (o->duration && next - start >= o->duration)
+		/* Fallen behind (a slow disk, a busy machine): the missed ticks
+		 * are skipped rather than caught up in a burst. */
+		sample_clock_advance(&clock);
+		if (o->duration && clock.next - clock.start >= o->duration)
 			break;
-		while (live_sleep_until(next, &guard_stop_requested))
+		while (sample_clock_wait(&clock, &guard_stop_requested))
 			target_answer_reports(session.live);
 	}
 	guard_remove(session.live);
@@ -241,8 +236,7 @@ static int run(const struct snapshot_options *o)
 out:
 	guard_remove(session.live);
 	capture_session_close(&session);
-	if (reports_blocked)
-		live_reports_restore(&saved_mask);
+	sample_clock_stop(&clock);
 	guard_uninstall();
 	strbuf_release(&result.file);
 	pause_stats_release(&totals.pauses);

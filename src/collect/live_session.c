@@ -1,8 +1,6 @@
-/* Live sessions for sampling: a running process opened with its walker
- * (retried while a launched interpreter starts), and the sleep between
- * samples that answers what its threads report. It never prints. */
-#include <errno.h>
-#include <pthread.h>
+/* Live sessions for sampling: a running process opened with its walker,
+ * retried while a launched interpreter starts, and closed so that it runs
+ * on detached. It never prints. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,42 +13,6 @@
 static bool retryable(int ret)
 {
 	return ret == -ERR_NOT_PYTHON || ret == -ERR_UNMAPPED || ret == -ERR_NOENT || ret == -ERR_CORRUPT;
-}
-
-static void child_signal_set(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGCHLD);
-}
-
-void live_reports_block(sigset_t *saved)
-{
-	sigset_t chld;
-	child_signal_set(&chld);
-	pthread_sigmask(SIG_BLOCK, &chld, saved);
-}
-
-void live_reports_restore(const sigset_t *saved)
-{
-	pthread_sigmask(SIG_SETMASK, saved, NULL);
-}
-
-bool live_sleep_until(double deadline, volatile sig_atomic_t *stop)
-{
-	sigset_t chld;
-	child_signal_set(&chld);
-	for (;;) {
-		double wait = deadline - time_now();
-		if ((stop && *stop) || wait <= 0)
-			return false;
-		struct timespec ts = {.tv_sec = (time_t)wait};
-		ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
-		int sig = sigtimedwait(&chld, NULL, &ts);
-		if (sig == SIGCHLD)
-			return true;
-		if (sig < 0 && errno != EINTR)
-			return false;   /* EAGAIN: the deadline passed */
-	}
 }
 
 int live_session_open(struct live_session *s, pid_t pid, bool freeze, double wait_seconds,
