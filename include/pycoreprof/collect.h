@@ -2,8 +2,8 @@
  * taken (which threads stop, for how long, how often, what is read) and
  * turns what was read into frames; every command that reads stacks goes
  * through it. One-shot collection is in stacks.h, repeated sampling in
- * sampler.h; this header has the rest: live sessions, the sampling clock and
- * snapshots. It never prints: errors are returned with context, and a
+ * sampler.h; this header has the rest: the frames a stack adds to an
+ * aggregate, live sessions, the sampling clock and snapshots. It never prints: errors are returned with context, and a
  * failure inside one sample is counted, not returned. */
 #ifndef PYCOREPROF_COLLECT_H
 #define PYCOREPROF_COLLECT_H
@@ -14,11 +14,41 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "pycoreprof/agg.h"
 #include "pycoreprof/base.h"
 #include "pycoreprof/python.h"
 #include "pycoreprof/sampler.h"
 #include "pycoreprof/stacks.h"
 #include "pycoreprof/target.h"
+
+/* Frames (frames.c): what a collected stack adds to an aggregate. */
+
+/* The frames above a thread's own, outermost first: a root naming the
+ * process, one naming the thread, and the marker of a stack read only in
+ * part. `record` and `report` both build them here. */
+struct stack_roots {
+	const char *process;     /* label of a process root, or NULL for none */
+	bool thread;             /* a root for the thread */
+	pid_t tid;
+	/* The thread root reads `thread TID "NAME"`, or `thread TID` when
+	 * NULL: `record` names live threads, `report` has never named the
+	 * threads of cores. */
+	const char *thread_name;
+	bool unreadable;         /* the walk stopped early: "[unreadable stack]" */
+};
+enum { STACK_ROOTS_MAX = 3 };
+/* Intern the frames ROOTS asks for into AGG and append their ids at
+ * IDS[*N], advancing *N (by STACK_ROOTS_MAX at most). */
+int stack_roots_add(struct aggregate *agg, const struct stack_roots *roots, uint32_t *ids, size_t *n);
+/* Intern a native frame: FUNCTION ("??" when NULL) in LIBRARY (a path,
+ * shown by its file name; NULL when in no file). */
+int native_frame_id(struct aggregate *agg, const char *function, const char *library, uint32_t *id);
+/* Count the collected stack TS once in AGG (as waiting when it was idle):
+ * with THREAD_ROOTS its thread root, its error marker, its frames; ids go
+ * to IDS, frames past MAX ids are left out (IDS has room for MAX, and for
+ * STACK_ROOTS_MAX when MAX is smaller). */
+int thread_stack_count(struct aggregate *agg, const struct thread_stack *ts, bool thread_roots, uint32_t *ids,
+                       size_t max);
 
 /* Live sessions (live_session.c): a running process opened for sampling,
  * the target with the Python walker once the interpreter is up (a

@@ -15,6 +15,7 @@
 #include "cmd/cmd.h"
 #include "cmd/report_inputs.h"
 #include "pycoreprof/agg.h"
+#include "pycoreprof/collect.h"
 #include "pycoreprof/native.h"
 #include "pycoreprof/profile_out.h"
 #include "pycoreprof/stacks.h"
@@ -73,38 +74,6 @@ struct batch {
 	double last_progress;
 };
 
-static int count_thread(struct aggregate *agg, const struct thread_stack *ts, bool thread_roots, uint32_t *ids)
-{
-	size_t n = 0;
-	int ret;
-	if (thread_roots) {
-		char label[32];
-		snprintf(label, sizeof(label), "thread %d", (int)ts->tid);
-		if ((ret = agg_frame(agg, AGG_THREAD, label, NULL, -1, &ids[n++])) < 0)
-			return ret;
-	}
-	if (ts->error && (ret = agg_frame(agg, AGG_ERROR, "[unreadable stack]", NULL, -1, &ids[n++])) < 0)
-		return ret;
-	for (size_t k = ts->nframes; k-- > 0 && n < MAX_FRAMES;) {
-		const struct stack_frame *f = &ts->frames[k];
-		if (f->kind == FRAME_NATIVE) {
-			const char *library = f->library ? strrchr(f->library, '/') : NULL;
-			library = library ? library + 1 : f->library;
-			ret = agg_frame(agg, AGG_NATIVE, f->function ? f->function : "??", library, -1, &ids[n++]);
-			if (ret < 0)
-				return ret;
-			continue;
-		}
-		const char *name = f->qualname ? f->qualname : f->function ? f->function : "?";
-		ret = agg_python_frame(agg, name, f->file, f->line, &ids[n++]);
-		if (ret < 0)
-			return ret;
-	}
-	if (!n)
-		return 0;
-	return ts->idle ? agg_add_waiting(agg, ids, n, 1) : agg_add(agg, ids, n, 1);
-}
-
 static int read_file(const struct report_options *opts, const char *path, struct file_result *r, uint32_t *ids)
 {
 	struct target *t = NULL;
@@ -149,7 +118,7 @@ static int read_file(const struct report_options *opts, const char *path, struct
 		const struct thread_stack *ts = &ps.threads[i];
 		if (!ts->is_python || !ts->nframes || (ts->idle && !opts->idle))
 			continue;
-		if ((ret = count_thread(&r->agg, ts, opts->threads, ids)) < 0)
+		if ((ret = thread_stack_count(&r->agg, ts, opts->threads, ids, MAX_FRAMES)) < 0)
 			goto out;
 		r->stacks++;
 	}

@@ -2,12 +2,11 @@
  * frames (with the target frozen in freeze mode), let the target run again,
  * then intern and count. Buffers grow during warm-up and are reused, so a
  * steady-state sample allocates nothing. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pycoreprof/base.h"
-#include "pycoreprof/sampler.h"
+#include "pycoreprof/collect.h"
 
 enum { MAX_DEPTH = 4096, LOST_ROUNDS = 5 };
 
@@ -217,7 +216,7 @@ static int python_frame_id(struct sampler *s, const struct pyframe *f, uint32_t 
 static int count_capture(struct sampler *s, const struct thread_capture *c)
 {
 	struct aggregate *agg = s->agg;
-	size_t need = c->nframes + 3;
+	size_t need = c->nframes + STACK_ROOTS_MAX;
 	size_t n = 0;
 	int ret;
 	if (need > s->ids_cap) {
@@ -227,15 +226,9 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 		s->ids = grown;
 		s->ids_cap = need;
 	}
-	if (s->opts.process_root && (ret = agg_frame(agg, AGG_PROCESS, s->opts.process_root, NULL, -1, &s->ids[n++])) < 0)
-		return ret;
-	if (s->opts.thread_roots) {
-		char label[64];
-		snprintf(label, sizeof(label), "thread %d \"%s\"", (int)c->tid, c->name);
-		if ((ret = agg_frame(agg, AGG_THREAD, label, NULL, -1, &s->ids[n++])) < 0)
-			return ret;
-	}
-	if (c->failed && (ret = agg_frame(agg, AGG_ERROR, "[unreadable stack]", NULL, -1, &s->ids[n++])) < 0)
+	struct stack_roots roots = {.process = s->opts.process_root, .thread = s->opts.thread_roots, .tid = c->tid,
+	                            .thread_name = c->name, .unreadable = c->failed};
+	if ((ret = stack_roots_add(agg, &roots, s->ids, &n)) < 0)
 		return ret;
 	if (s->native) {
 		ret = sampler_native_count(s->native, c->native_copy, c->frames, c->nframes, agg, s->opts.by_function,

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "pycoreprof/base.h"
-#include "pycoreprof/sampler.h"
+#include "pycoreprof/collect.h"
 
 enum { MAX_NATIVE = 1024 };
 
@@ -86,13 +86,6 @@ static bool grow(void **array, size_t *cap, size_t need, size_t size)
 	return true;
 }
 
-static int native_id(struct aggregate *agg, const struct native_frame *f, uint32_t *id)
-{
-	const char *library = f->library ? strrchr(f->library, '/') : NULL;
-	library = library ? library + 1 : f->library;
-	return agg_frame(agg, AGG_NATIVE, f->function ? f->function : "??", library, -1, id);
-}
-
 int sampler_native_count(struct sampler_native *n, int copy, const struct pyframe *py, size_t npy,
                          struct aggregate *agg, bool by_function, uint32_t **ids, size_t *ids_cap, size_t *nids)
 {
@@ -130,7 +123,7 @@ int sampler_native_count(struct sampler_native *n, int copy, const struct pyfram
 			ret = agg_python_frame(agg, code->qualname, code->filename, by_function ? -1 : py[m->index].line,
 			                       id);
 		} else {
-			ret = native_id(agg, &n->frames[m->index], id);
+			ret = native_frame_id(agg, n->frames[m->index].function, n->frames[m->index].library, id);
 		}
 		if (ret < 0)
 			return ret;
