@@ -92,13 +92,4 @@ int sampler_sample(struct sampler *s);
  * merged with the Python frames as MODE says. */
 int sampler_enable_native(struct sampler *s, struct native_unwinder *u, enum native_mode mode, size_t stack_bytes);
 
-/* sampler_native.c, for sampler.c: start a round; copy thread OS (returns
- * the copy's index, or -1 when it has no registers); count copy COPY merged
- * with PY into AGG, appending frame ids (root first) to *IDS. */
-void sampler_native_begin(struct sampler_native *n);
-int sampler_native_copy(struct sampler_native *n, struct target *t, const struct target_thread *os);
-int sampler_native_count(struct sampler_native *n, int copy, const struct pyframe *py, size_t npy,
-                         struct aggregate *agg, bool by_function, uint32_t **ids, size_t *ids_cap, size_t *nids);
-void sampler_native_free(struct sampler_native *n);
-
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collect/internal.h"
 #include "pycoreprof/base.h"
 #include "pycoreprof/collect.h"
 

@@ -5,27 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collect/internal.h"
 #include "pycoreprof/base.h"
 #include "pycoreprof/collect.h"
 
 enum { MAX_NATIVE = 1024 };
 
 struct sampler_native {
-	struct native_unwinder *unwinder;  /* borrowed */
-	enum native_mode mode;
-	uint32_t version_hex;    /* of the interpreter: how evaluation calls nest */
 	size_t stack_bytes;
 	struct native_copies copies;
-	uint64_t pcs[MAX_NATIVE], sps[MAX_NATIVE];
-	bool activation[MAX_NATIVE];
-	enum native_class classes[MAX_NATIVE];
-	struct native_frame frames[MAX_NATIVE];
-	/* per Python frame, and the merged order; grown on demand */
-	bool *entries;
-	uint64_t *shims;
-	size_t py_cap;
-	struct merged_frame *order;
-	size_t order_cap;
+	struct thread_merge merge;
 };
 
 int sampler_enable_native(struct sampler *s, struct native_unwinder *u, enum native_mode mode, size_t stack_bytes)
@@ -33,10 +22,11 @@ int sampler_enable_native(struct sampler *s, struct native_unwinder *u, enum nat
 	struct sampler_native *n = xcalloc(1, sizeof(*n));
 	if (!n)
 		return -ERR_NOMEM;
-	n->unwinder = u;
-	n->mode = mode;
 	n->stack_bytes = stack_bytes;
-	n->version_hex = pywalker_info(s->walker)->version_hex;
+	if (thread_merge_init(&n->merge, u, mode, pywalker_info(s->walker)->version_hex, false, MAX_NATIVE) < 0) {
+		free(n);
+		return -ERR_NOMEM;
+	}
 	sampler_native_free(s->native);
 	s->native = n;
 	/* Every thread walked needs its registers: wait for each stop. */
@@ -50,9 +40,7 @@ void sampler_native_free(struct sampler_native *n)
 	if (!n)
 		return;
 	native_copies_release(&n->copies);
-	free(n->entries);
-	free(n->shims);
-	free(n->order);
+	thread_merge_release(&n->merge);
 	free(n);
 }
 
@@ -71,17 +59,17 @@ int sampler_native_copy(struct sampler_native *n, struct target *t, const struct
 	return (int)index;
 }
 
-static bool grow(void **array, size_t *cap, size_t need, size_t size)
+static bool grow_ids(uint32_t **ids, size_t *cap, size_t need)
 {
 	if (need <= *cap)
 		return true;
 	size_t grown_cap = *cap ? *cap : 64;
 	while (grown_cap < need)
 		grown_cap *= 2;
-	void *grown = xrealloc_array(*array, grown_cap, size);
+	uint32_t *grown = xrealloc_array(*ids, grown_cap, sizeof(*grown));
 	if (!grown)
 		return false;
-	*array = grown;
+	*ids = grown;
 	*cap = grown_cap;
 	return true;
 }
@@ -89,41 +77,29 @@ static bool grow(void **array, size_t *cap, size_t need, size_t size)
 int sampler_native_count(struct sampler_native *n, int copy, const struct pyframe *py, size_t npy,
                          struct aggregate *agg, bool by_function, uint32_t **ids, size_t *ids_cap, size_t *nids)
 {
-	size_t nnative = 0;
-	if (copy < 0 || (size_t)copy >= n->copies.n ||
-	    native_unwind(n->unwinder, &n->copies.threads[copy], n->pcs, n->activation, n->sps, MAX_NATIVE,
-	                  &nnative) < 0)
-		nnative = 0;
-	for (size_t i = 0; i < nnative; i++) {
-		native_symbolize(n->unwinder, n->pcs[i], n->activation[i], false, &n->frames[i]);
-		n->classes[i] = n->frames[i].cls;
-	}
-	size_t py_cap = n->py_cap;
-	if (!grow((void **)&n->entries, &py_cap, npy + 1, sizeof(*n->entries)) ||
-	    !grow((void **)&n->shims, &n->py_cap, npy + 1, sizeof(*n->shims)) ||
-	    !grow((void **)&n->order, &n->order_cap, npy + nnative + 1, sizeof(*n->order)) ||
-	    !grow((void **)ids, ids_cap, *nids + npy + nnative + 1, sizeof(**ids)))
+	struct thread_merge *m = &n->merge;
+	/* A thread that cannot be unwound keeps its Python frames. */
+	(void)thread_merge_unwind(m, copy >= 0 && (size_t)copy < n->copies.n ? &n->copies.threads[copy] : NULL);
+	if (thread_merge_reserve(m, npy) < 0 || !grow_ids(ids, ids_cap, *nids + npy + m->nnative + 1))
 		return -ERR_NOMEM;
 	for (size_t i = 0; i < npy; i++) {
-		n->entries[i] = py[i].is_entry;
-		n->shims[i] = py[i].entry_shim;
+		m->py_entry[i] = py[i].is_entry;
+		m->py_shim[i] = py[i].entry_shim;
 	}
-	struct merge_input in = {.classes = n->classes, .sps = n->sps, .nnative = nnative, .py_entry = n->entries,
-	                         .py_shim = n->shims, .npy = npy, .mode = n->mode,
-	                         .one_per_eval = n->version_hex < 0x030b0000};
 	bool partial;
-	size_t count = native_merge(&in, n->order, &partial);
+	size_t count = thread_merge_run(m, npy, &partial);
 	/* The aggregate takes stacks root first. */
 	for (size_t k = count; k-- > 0;) {
-		const struct merged_frame *m = &n->order[k];
+		const struct merged_frame *mf = &m->order[k];
 		uint32_t *id = &(*ids)[(*nids)++];
 		int ret;
-		if (m->python) {
-			const struct pycode *code = py[m->index].code;
-			ret = agg_python_frame(agg, code->qualname, code->filename, by_function ? -1 : py[m->index].line,
+		if (mf->python) {
+			const struct pycode *code = py[mf->index].code;
+			ret = agg_python_frame(agg, code->qualname, code->filename, by_function ? -1 : py[mf->index].line,
 			                       id);
 		} else {
-			ret = native_frame_id(agg, n->frames[m->index].function, n->frames[m->index].library, id);
+			const struct native_frame *f = &m->native[mf->index];
+			ret = native_frame_id(agg, f->function, f->library, id);
 		}
 		if (ret < 0)
 			return ret;
