@@ -69,4 +69,10 @@ void process_stacks_release(struct process_stacks *ps);
 int process_stacks_add_native(struct process_stacks *ps, struct native_unwinder *u,
                               const struct native_copies *copies, enum native_mode mode);
 
+/* process_stacks_add_native() with a new unwinder of PS's target and
+ * walker in *U, which is the caller's to free either way (it may be NULL).
+ * Errors: native_unwinder_new()'s, -ERR_NOMEM. */
+int process_stacks_unwind(struct process_stacks *ps, const struct native_copies *copies, enum native_mode mode,
+                          struct native_unwinder **u);
+
 #endif

@@ -43,20 +43,6 @@ static bool parse_pid(const char *text, pid_t *pid)
 	return true;
 }
 
-/* Registers and stack tops of every thread, for unwinding once the
- * process runs again. */
-static int copy_threads(struct target *t, struct native_copies *copies, size_t stack_bytes)
-{
-	for (size_t i = 0; i < t->nthreads; i++) {
-		if (!t->threads[i].has_regs)
-			continue;
-		int ret = native_copy_thread(copies, t, &t->threads[i], stack_bytes);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
-}
-
 /* Open, read every stack, let go. Everything that needs the process
  * stopped happens between freeze and detach; the rest before or after. */
 static int collect(pid_t pid, bool freeze, struct target **t, struct pywalker **w, struct process_stacks *ps,
@@ -76,7 +62,7 @@ static int collect(pid_t pid, bool freeze, struct target **t, struct pywalker **
 		goto out;
 	ret = process_stacks_collect(*t, *w, "live", ps);
 	if (ret == 0 && copies)
-		ret = copy_threads(*t, copies, stack_bytes);
+		ret = native_copy_threads(copies, *t, stack_bytes);
 out:
 	target_detach(*t);
 	guard_remove(*t);
@@ -151,7 +137,7 @@ int cmd_dump(int argc, char **argv)
 		goto out;
 	}
 	if (native != NATIVE_OFF)
-		native_failed = !add_native_frames(&ps, t, w, &copies, native, &unwinder);
+		native_failed = !add_native_frames(&ps, &copies, native, &unwinder);
 	snprintf(origin, sizeof(origin), "pid %d", (int)pid);
 	struct dump_options dump_opts = {.show_source = show_source, .origin = origin};
 	status = print_stacks(&ps, json, &dump_opts, native_failed);

@@ -103,10 +103,7 @@ static int read_file(const struct report_options *opts, const char *path, struct
 	/* Native frames are a bonus: a file whose native stacks cannot be
 	 * unwound still counts with its Python frames. */
 	if (opts->native && native_unwinder_new(t, pywalker_info(w), &unwinder) == 0) {
-		for (size_t i = 0; i < t->nthreads && ret == 0; i++)
-			if (t->threads[i].has_regs)
-				ret = native_copy_thread(&copies, t, &t->threads[i], 0);
-		if (ret == 0)
+		if ((ret = native_copy_threads(&copies, t, 0)) == 0)
 			ret = process_stacks_add_native(&ps, unwinder, &copies, NATIVE_MERGED);
 		if (ret < 0)
 			goto out;

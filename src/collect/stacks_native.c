@@ -92,3 +92,12 @@ int process_stacks_add_native(struct process_stacks *ps, struct native_unwinder 
 	thread_merge_release(&merge);
 	return ret;
 }
+
+int process_stacks_unwind(struct process_stacks *ps, const struct native_copies *copies, enum native_mode mode,
+                          struct native_unwinder **u)
+{
+	int ret = native_unwinder_new(ps->target, pywalker_info(ps->walker), u);
+	if (ret == 0)
+		ret = process_stacks_add_native(ps, *u, copies, mode);
+	return ret;
+}
