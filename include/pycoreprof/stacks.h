@@ -60,6 +60,16 @@ struct process_stacks {
 int process_stacks_collect(struct target *t, struct pywalker *w, const char *source,
                            struct process_stacks *out);
 void process_stacks_release(struct process_stacks *ps);
+/* Open the running process PID, find its interpreter while it runs, then
+ * read every thread's stack in one freeze (without FREEZE: while it runs)
+ * with, when COPIES is not NULL, each thread's registers and STACK_BYTES of
+ * its stack, and detach: the process runs on untraced when this returns,
+ * whatever happened. The target is in the signal guard (which the caller
+ * installed) while attached. *T, *W and PS are the caller's to free, also
+ * on error. Errors: live_target_open()'s,
+ * pywalker_new()'s, target_freeze()'s, -ERR_NOMEM. */
+int process_stacks_collect_live(pid_t pid, bool freeze, struct native_copies *copies, size_t stack_bytes,
+                                struct target **t, struct pywalker **w, struct process_stacks *ps);
 
 /* Unwind the threads of COPIES with U and merge their native frames into
  * PS's Python frames (MODE says which native frames stay). Threads of
