@@ -158,39 +158,6 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Add every stack of FROM to INTO; frames are interned again in INTO. */
-static int merge(struct aggregate *into, const struct aggregate *from)
-{
-	uint32_t *map = xcalloc(from->nframes ? from->nframes : 1, sizeof(*map));
-	uint32_t *path = xcalloc(from->nnodes ? from->nnodes : 1, sizeof(*path));
-	int ret = 0;
-	if (!map || !path) {
-		ret = -ERR_NOMEM;
-		goto out;
-	}
-	for (size_t f = 0; f < from->nframes && ret == 0; f++) {
-		const struct agg_frame *fr = &from->frames[f];
-		ret = agg_frame_copy(into, fr, &map[f]);
-	}
-	for (size_t node = 1; node < from->nnodes && ret == 0; node++) {
-		if (!from->nodes[node].self)
-			continue;
-		size_t depth = 0;
-		for (uint32_t at = (uint32_t)node; at && depth < from->nnodes; at = from->nodes[at].parent)
-			path[depth++] = map[from->nodes[at].frame];
-		for (size_t k = 0; k < depth / 2; k++) {
-			uint32_t swap = path[k];
-			path[k] = path[depth - 1 - k];
-			path[depth - 1 - k] = swap;
-		}
-		ret = agg_add_counts(into, path, depth, from->nodes[node].self, from->nodes[node].waiting);
-	}
-out:
-	free(map);
-	free(path);
-	return ret;
-}
-
 /* Local time "YYYY-mm-ddTHH:MM[:SS]", "YYYY-mm-dd HH:MM[:SS]", "YYYY-mm-dd",
  * or Unix seconds, into CLOCK_REALTIME seconds. */
 static int parse_when(const char *text, double *seconds)
@@ -383,7 +350,7 @@ int cmd_report(int argc, char **argv)
 			continue;
 		}
 		stacks += r->stacks;
-		if ((ret = merge(&total, &r->agg)) < 0) {
+		if ((ret = agg_merge(&total, &r->agg)) < 0) {
 			status = report_error(ret);
 			goto out;
 		}
