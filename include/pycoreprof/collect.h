@@ -50,6 +50,32 @@ int native_frame_id(struct aggregate *agg, const char *function, const char *lib
 int thread_stack_count(struct aggregate *agg, const struct thread_stack *ts, bool thread_roots, uint32_t *ids,
                        size_t max);
 
+/* A core file or snapshot as one sample (file_sample.c): `report` reads
+ * each of its files so. */
+struct file_sample_options {
+	bool native;             /* native frames too, where the file has them */
+	bool idle;               /* keep threads that were waiting */
+	bool thread_roots;       /* a root frame per thread */
+	double since, until;     /* CLOCK_REALTIME seconds; 0 when not given */
+};
+struct file_sample {
+	struct aggregate agg;    /* initialised when the file was read */
+	uint64_t capture_ns;     /* when the snapshot was taken; 0 for other cores */
+	size_t stacks;           /* thread stacks counted */
+	bool out_of_range;       /* taken outside --since/--until (or when unknown): not read */
+};
+enum { FILE_SAMPLE_FRAMES = 4096, FILE_SAMPLE_IDS = FILE_SAMPLE_FRAMES + 2 };
+/* Read PATH and count each kept Python thread's stack once into S->agg,
+ * which it initialises (threads that were waiting are kept with IDLE; their
+ * stacks count as waiting). A file outside SINCE/UNTIL sets OUT_OF_RANGE and
+ * is not read. Native frames are a bonus: a file whose native stacks cannot
+ * be unwound counts with its Python frames. IDS is scratch of
+ * FILE_SAMPLE_IDS entries. Errors with context, S->agg then released:
+ * -ERR_NOT_ELF (also for an empty file) and the rest of
+ * core_target_open()'s, pywalker_new()'s, -ERR_NOMEM. */
+int file_sample_read(const char *path, const struct file_sample_options *opts, struct file_sample *s,
+                     uint32_t *ids);
+
 /* Live sessions (live_session.c): a running process opened for sampling,
  * the target with the Python walker once the interpreter is up (a
  * just-launched interpreter is waited for), and closed so that the process

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,9 +15,7 @@
 #include "cmd/report_inputs.h"
 #include "pycoreprof/agg.h"
 #include "pycoreprof/collect.h"
-#include "pycoreprof/native.h"
 #include "pycoreprof/profile_out.h"
-#include "pycoreprof/stacks.h"
 
 static const char usage[] =
 	"usage: pycoreprof report [options] INPUT...\n"
@@ -41,7 +38,6 @@ static const char usage[] =
 	"                       --native (and full cores)\n"
 	"  -h, --help           this help\n";
 
-#define MAX_FRAMES 4096
 #define MAX_JOBS 256
 
 struct report_options {
@@ -54,11 +50,8 @@ struct report_options {
 
 /* What one file gave: its own small aggregate, or why it was skipped. */
 struct file_result {
-	struct aggregate agg;
+	struct file_sample sample;
 	bool read;
-	bool out_of_range;       /* outside --since/--until */
-	uint64_t capture_ns;     /* when the snapshot was taken; 0 for other cores */
-	size_t stacks;
 	int error;               /* -ERR_x when skipped */
 	char *reason;
 };
@@ -76,68 +69,23 @@ struct batch {
 
 static int read_file(const struct report_options *opts, const char *path, struct file_result *r, uint32_t *ids)
 {
-	struct target *t = NULL;
-	struct pywalker *w = NULL;
-	struct process_stacks ps = {0};
-	struct native_unwinder *unwinder = NULL;
-	struct native_copies copies = {0};
-	struct stat st;
-	int ret;
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
-		ret = err_set(ERR_NOT_ELF, "%s is empty", path);
-		goto out;
-	}
-	if ((ret = core_target_open(path, NULL, &t)) < 0)
-		goto out;
-	r->capture_ns = t->capture_ns;
-	if (opts->since || opts->until) {
-		double taken = t->capture_ns / 1e9;
-		if (!t->capture_ns || (opts->since && taken < opts->since) || (opts->until && taken > opts->until)) {
-			r->out_of_range = true;
-			goto out;
-		}
-	}
-	if ((ret = pywalker_new(t, &w)) < 0 ||
-	    (ret = process_stacks_collect(t, w, "snapshot", &ps)) < 0)
-		goto out;
-	/* Native frames are a bonus: a file whose native stacks cannot be
-	 * unwound still counts with its Python frames. */
-	if (opts->native && native_unwinder_new(t, pywalker_info(w), &unwinder) == 0) {
-		if ((ret = native_copy_threads(&copies, t, 0)) == 0)
-			ret = process_stacks_add_native(&ps, unwinder, &copies, NATIVE_MERGED);
-		if (ret < 0)
-			goto out;
-	}
-	err_clear();
-	if ((ret = agg_init(&r->agg)) < 0)
-		goto out;
-	for (size_t i = 0; i < ps.nthreads; i++) {
-		const struct thread_stack *ts = &ps.threads[i];
-		if (!ts->is_python || !ts->nframes || (ts->idle && !opts->idle))
-			continue;
-		if ((ret = thread_stack_count(&r->agg, ts, opts->threads, ids, MAX_FRAMES)) < 0)
-			goto out;
-		r->stacks++;
-	}
-	r->read = true;
-out:
+	struct file_sample_options sample_opts = {.native = opts->native, .idle = opts->idle,
+	                                          .thread_roots = opts->threads, .since = opts->since,
+	                                          .until = opts->until};
+	int ret = file_sample_read(path, &sample_opts, &r->sample, ids);
 	if (ret < 0) {
-		agg_release(&r->agg);
 		r->error = ret;
 		r->reason = xasprintf("%s", *err_context() ? err_context() : err_message(ret));
+		return ret;
 	}
-	process_stacks_release(&ps);
-	native_unwinder_free(unwinder);
-	native_copies_release(&copies);
-	pywalker_free(w);
-	target_free(t);
-	return ret;
+	r->read = !r->sample.out_of_range;
+	return 0;
 }
 
 static void *worker(void *arg)
 {
 	struct batch *b = arg;
-	uint32_t *ids = xcalloc(MAX_FRAMES + 2, sizeof(*ids));
+	uint32_t *ids = xcalloc(FILE_SAMPLE_IDS, sizeof(*ids));
 	for (;;) {
 		size_t i = atomic_fetch_add(&b->next, 1);
 		if (i >= b->inputs->n)
@@ -273,7 +221,7 @@ static void print_summary(const struct input_list *inputs, const struct file_res
 			read++;
 			continue;
 		}
-		if (results[i].out_of_range) {
+		if (results[i].sample.out_of_range) {
 			out_of_range++;
 			continue;
 		}
@@ -343,14 +291,14 @@ int cmd_report(int argc, char **argv)
 		fputs("\r\033[K", stderr);
 	for (size_t i = 0; i < inputs.n; i++) {
 		struct file_result *r = &b.results[i];
-		if (r->out_of_range)
+		if (r->sample.out_of_range)
 			continue;
 		if (!r->read) {
 			fprintf(stderr, "pycoreprof: skipped %s: %s\n", inputs.paths[i], r->reason ? r->reason : "?");
 			continue;
 		}
-		stacks += r->stacks;
-		if ((ret = agg_merge(&total, &r->agg)) < 0) {
+		stacks += r->sample.stacks;
+		if ((ret = agg_merge(&total, &r->sample.agg)) < 0) {
 			status = report_error(ret);
 			goto out;
 		}
@@ -358,7 +306,7 @@ int cmd_report(int argc, char **argv)
 	/* The time the snapshots span, when they say when they were taken. */
 	uint64_t first_ns = 0, last_ns = 0;
 	for (size_t i = 0; i < inputs.n; i++) {
-		uint64_t taken = b.results[i].read ? b.results[i].capture_ns : 0;
+		uint64_t taken = b.results[i].read ? b.results[i].sample.capture_ns : 0;
 		if (taken && (!first_ns || taken < first_ns))
 			first_ns = taken;
 		if (taken > last_ns)
@@ -374,13 +322,13 @@ int cmd_report(int argc, char **argv)
 	if (stacks == 0)
 		status = EXIT_PARTIAL;
 	for (size_t i = 0; i < inputs.n; i++)
-		if (!b.results[i].read && !b.results[i].out_of_range)
+		if (!b.results[i].read && !b.results[i].sample.out_of_range)
 			status = EXIT_PARTIAL;
 out:
 	if (b.results)
 		for (size_t i = 0; i < inputs.n; i++) {
 			if (b.results[i].read)
-				agg_release(&b.results[i].agg);
+				agg_release(&b.results[i].sample.agg);
 			free(b.results[i].reason);
 		}
 	free(b.results);
