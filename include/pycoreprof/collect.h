@@ -3,7 +3,8 @@
  * turns what was read into frames; every command that reads stacks goes
  * through it. One-shot collection is in stacks.h, repeated sampling in
  * sampler.h; this header has the rest: the frames a stack adds to an
- * aggregate, live sessions, the sampling clock and snapshots. It never prints: errors are returned with context, and a
+ * aggregate, a file read as one sample, live sessions, the sampling clock,
+ * the tree of processes a recording follows, and snapshots. It never prints: errors are returned with context, and a
  * failure inside one sample is counted, not returned. */
 #ifndef PYCOREPROF_COLLECT_H
 #define PYCOREPROF_COLLECT_H
@@ -16,6 +17,7 @@
 
 #include "pycoreprof/agg.h"
 #include "pycoreprof/base.h"
+#include "pycoreprof/native.h"
 #include "pycoreprof/python.h"
 #include "pycoreprof/sampler.h"
 #include "pycoreprof/stacks.h"
@@ -124,6 +126,76 @@ double sample_clock_advance(struct sample_clock *c);
 bool sample_clock_wait(struct sample_clock *c, volatile sig_atomic_t *stop);
 /* Restore the signal mask; safe when not started, and twice. */
 void sample_clock_stop(struct sample_clock *c);
+
+/* A recording of a process tree (processes.c): the processes sampled
+ * together into one aggregate. The root is attached to or launched; with
+ * SUBPROCESSES the Python processes that appear below it join, each under
+ * a `process PID "command"` root; a process that exits stops being
+ * sampled, one that exec'd is opened anew. */
+struct tree_options {
+	struct sampler_options sampling;
+	bool subprocesses;
+	enum native_mode native; /* NATIVE_OFF, or native frames merged so */
+	size_t native_stack_bytes;
+	/* Told that process PID exec'd, before it is opened anew; may be NULL. */
+	void (*exec_seen)(pid_t pid);
+};
+
+/* One sampled process: the root, or a descendant. */
+struct profiled {
+	pid_t pid;
+	bool active;             /* being sampled */
+	bool rejected;           /* not (or no longer) worth trying */
+	int attempts;
+	struct live_session session;
+	struct sampler sampler;
+	struct native_unwinder *unwinder; /* with native frames */
+	char *label;             /* `process PID "cmdline"` root frame, or NULL */
+};
+
+struct process_tree {
+	struct tree_options opts;
+	struct aggregate *agg;   /* borrowed */
+	/* The root's pid, also when opening it failed: a launched command is
+	 * the caller's to wait for (0 when it could not be started). */
+	pid_t root;
+	struct sampler_stats retired;  /* of samplers replaced when a process exec'd */
+	struct profiled *procs;  /* procs[0] is the root; the array moves as it grows */
+	size_t nprocs, cap;
+	double last_scan;        /* time_now() of the last look for subprocesses */
+};
+
+/* Sampled processes and their sums over the recording. */
+struct tree_totals {
+	uint64_t samples;        /* the root's rounds */
+	uint64_t errors;         /* of every process */
+	struct pause_stats pauses; /* of every process; the caller releases it */
+	size_t sampled;          /* processes sampled at least once */
+};
+
+void process_tree_init(struct process_tree *tree, struct aggregate *agg, const struct tree_options *opts);
+/* Open the root: PID, or COMMAND (an argv) launched and given 10 s to
+ * start its interpreter. A launched command that cannot be profiled is
+ * stopped (SIGTERM) unless it exited already, and the error says which.
+ * The signal guard must be installed: its stop flag ends the wait. Errors:
+ * live_session_open()'s, -ERR_NOENT when COMMAND cannot be run, -ERR_IO,
+ * -ERR_NOMEM. */
+int process_tree_open(struct process_tree *tree, pid_t pid, char **command);
+/* One tick at NOW (time_now()): with subprocesses, once a second (counted
+ * from the first tick) look for new Python processes below the root; then
+ * one sample of each process sampled. Per-sample errors are counted in
+ * each sampler's stats. Returns 0, or an error that is not one process's
+ * (-ERR_NOMEM). */
+int process_tree_sample(struct process_tree *tree, double now);
+/* Whether the root is still sampled. */
+bool process_tree_sampling(const struct process_tree *tree);
+/* target_answer_reports() of every process sampled. */
+void process_tree_answer_reports(struct process_tree *tree);
+/* Detach every process; statistics, versions and commands stay. */
+void process_tree_close(struct process_tree *tree);
+void process_tree_totals(const struct process_tree *tree, struct tree_totals *totals);
+/* Detach and free everything; safe after a failed open. */
+void process_tree_release(struct process_tree *tree);
 
 /* Snapshots (capture.c): freeze a running process, walk every thread's
  * Python stack through a recording target, let it go, and build the core
