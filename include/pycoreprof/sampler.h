@@ -1,7 +1,8 @@
-/* Sampling: one sample of every thread of a live target into an aggregate,
- * in freeze mode (all threads stopped while the stacks are read, then
- * resumed before anything is decoded or counted) or nonblocking mode (read
- * while the process runs; torn reads become counted errors). */
+/* Sampling (collect layer, src/collect/sampler*.c): one sample of every
+ * thread of a live target into an aggregate, in freeze mode (all threads
+ * stopped while the stacks are read, then resumed before anything is
+ * decoded or counted) or nonblocking mode (read while the process runs;
+ * torn reads become counted errors). */
 #ifndef PYCOREPROF_SAMPLER_H
 #define PYCOREPROF_SAMPLER_H
 

@@ -1,7 +1,8 @@
-/* Stack collection: every thread of a target with its frames now, joining
- * the target's OS threads (tid, registers, run state, crash signal) with the
- * Python walker's thread states, and optionally their native frames merged
- * in. Shared by `core` and `dump`; writers in out.h turn it into text or
+/* One-shot stack collection (collect layer, src/collect/stacks*.c): every
+ * thread of a target with its frames now, joining the target's OS threads
+ * (tid, registers, run state, crash signal) with the Python walker's thread
+ * states, and optionally their native frames merged in. Used by `core`,
+ * `dump`, `report` and snapshots; writers in out.h turn it into text or
  * JSON. */
 #ifndef PYCOREPROF_STACKS_H
 #define PYCOREPROF_STACKS_H

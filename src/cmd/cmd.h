@@ -4,6 +4,8 @@
  *
  * Adding a command:
  *  1. write src/cmd/NAME.c with cmd_NAME() and its --help text;
+ *     it parses options, wires and prints: stacks are taken through the
+ *     collect layer (pycoreprof/collect.h), other logic goes below src/cmd/;
  *  2. declare it below and add it to the table in src/main.c;
  *  3. document it in docs/NAME.md and list it in README.md;
  *  4. add end-to-end tests in tests/e2e/test_NAME.py. */
