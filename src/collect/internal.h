@@ -13,6 +13,10 @@
 #include "pycoreprof/python.h"
 #include "pycoreprof/target.h"
 
+/* Grow *ARRAY of SIZE-byte entries (capacity *CAP, doubled from 64) to hold
+ * NEED; false when memory is short, *ARRAY then unchanged. */
+bool collect_grow(void **array, size_t *cap, size_t need, size_t size);
+
 /* One thread's native frames unwound, symbolized and merged with its
  * Python frames (thread_merge.c): the input of native_merge() assembled in
  * one place for one-shot and sampled stacks. Buffers are sized once (native

@@ -59,28 +59,14 @@ int sampler_native_copy(struct sampler_native *n, struct target *t, const struct
 	return (int)index;
 }
 
-static bool grow_ids(uint32_t **ids, size_t *cap, size_t need)
-{
-	if (need <= *cap)
-		return true;
-	size_t grown_cap = *cap ? *cap : 64;
-	while (grown_cap < need)
-		grown_cap *= 2;
-	uint32_t *grown = xrealloc_array(*ids, grown_cap, sizeof(*grown));
-	if (!grown)
-		return false;
-	*ids = grown;
-	*cap = grown_cap;
-	return true;
-}
-
 int sampler_native_count(struct sampler_native *n, int copy, const struct pyframe *py, size_t npy,
                          struct aggregate *agg, bool by_function, uint32_t **ids, size_t *ids_cap, size_t *nids)
 {
 	struct thread_merge *m = &n->merge;
 	/* A thread that cannot be unwound keeps its Python frames. */
 	(void)thread_merge_unwind(m, copy >= 0 && (size_t)copy < n->copies.n ? &n->copies.threads[copy] : NULL);
-	if (thread_merge_reserve(m, npy) < 0 || !grow_ids(ids, ids_cap, *nids + npy + m->nnative + 1))
+	if (thread_merge_reserve(m, npy) < 0 ||
+	    !collect_grow((void **)ids, ids_cap, *nids + npy + m->nnative + 1, sizeof(**ids)))
 		return -ERR_NOMEM;
 	for (size_t i = 0; i < npy; i++) {
 		m->py_entry[i] = py[i].is_entry;

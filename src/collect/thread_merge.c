@@ -60,7 +60,7 @@ int thread_merge_unwind(struct thread_merge *m, const struct native_thread_copy 
 	return 0;
 }
 
-static bool grow(void **array, size_t *cap, size_t need, size_t size)
+bool collect_grow(void **array, size_t *cap, size_t need, size_t size)
 {
 	if (need <= *cap)
 		return true;
@@ -78,9 +78,9 @@ static bool grow(void **array, size_t *cap, size_t need, size_t size)
 int thread_merge_reserve(struct thread_merge *m, size_t npy)
 {
 	size_t py_cap = m->py_cap;
-	if (!grow((void **)&m->py_entry, &py_cap, npy + 1, sizeof(*m->py_entry)) ||
-	    !grow((void **)&m->py_shim, &m->py_cap, npy + 1, sizeof(*m->py_shim)) ||
-	    !grow((void **)&m->order, &m->order_cap, npy + m->nnative + 1, sizeof(*m->order)))
+	if (!collect_grow((void **)&m->py_entry, &py_cap, npy + 1, sizeof(*m->py_entry)) ||
+	    !collect_grow((void **)&m->py_shim, &m->py_cap, npy + 1, sizeof(*m->py_shim)) ||
+	    !collect_grow((void **)&m->order, &m->order_cap, npy + m->nnative + 1, sizeof(*m->order)))
 		return -ERR_NOMEM;
 	return 0;
 }
