@@ -4,8 +4,9 @@
  * through it. One-shot collection is in stacks.h, repeated sampling in
  * sampler.h; this header has the rest: the frames a stack adds to an
  * aggregate, a file read as one sample, live sessions, the sampling clock,
- * the tree of processes a recording follows, and snapshots. It never prints: errors are returned with context, and a
- * failure inside one sample is counted, not returned. */
+ * the tree of processes a recording follows, and snapshots. It never
+ * prints: errors are returned with context, and a failure inside one sample
+ * is counted, not returned. */
 #ifndef PYCOREPROF_COLLECT_H
 #define PYCOREPROF_COLLECT_H
 
@@ -99,7 +100,8 @@ int live_session_open(struct live_session *s, pid_t pid, bool freeze, double wai
 void live_session_close(struct live_session *s);
 /* Close and free everything. */
 void live_session_release(struct live_session *s);
-const char *session_command(const struct live_session *s);
+/* The command line, "?" when unknown. */
+const char *live_session_command(const struct live_session *s);
 
 /* The sampling clock (clock.c): ticks INTERVAL apart from its start.
  * Between ticks, what the traced threads report (a signal on its way to a
@@ -225,8 +227,10 @@ struct capture_result {
 	double capture_time;     /* CLOCK_REALTIME seconds */
 };
 
-/* Attach to PID and find its interpreter. Errors as live_target_open()
- * and pywalker_new(). The process runs on when this returns. */
+/* Attach to PID and find its interpreter. The process runs on when this
+ * returns; it is in the signal guard (which the caller installed) until the
+ * session is closed. Errors as live_target_open(), pywalker_new() and
+ * guard_add(). */
 int capture_session_open(struct capture_session *s, pid_t pid, const struct capture_options *opts);
 /* Take one snapshot into R (whose buffer is reset first). The process is
  * running again when this returns, whatever happened. */

@@ -105,7 +105,8 @@ int cmd_dump(int argc, char **argv)
 	bool native_failed = false;
 	int status;
 	guard_install(GUARD_DIE);
-	int ret = process_stacks_collect_live(pid, freeze, native != NATIVE_OFF ? &copies : NULL, stack_bytes, &t, &w, &ps);
+	int ret = process_stacks_collect_live(pid, freeze, native != NATIVE_OFF ? &copies : NULL, stack_bytes, &t, &w,
+	                                      &ps);
 	guard_uninstall();
 	if (ret < 0) {
 		status = report_error(ret);

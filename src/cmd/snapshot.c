@@ -185,8 +185,7 @@ static int run(const struct snapshot_options *o)
 		status = report_error(err_set_errno(ERR_IO, errno, "cannot create directory %s", o->output));
 		goto out;
 	}
-	ret = capture_session_open(&session, o->pid, &o->capture);
-	if (ret < 0 || (ret = guard_add(session.live)) < 0) {
+	if ((ret = capture_session_open(&session, o->pid, &o->capture)) < 0) {
 		status = report_error(ret);
 		goto out;
 	}
@@ -227,14 +226,12 @@ static int run(const struct snapshot_options *o)
 		while (sample_clock_wait(&clock, &guard_stop_requested))
 			target_answer_reports(session.live);
 	}
-	guard_remove(session.live);
 	capture_session_close(&session);
 	if (totals.written)
 		print_summary(o, &totals, path);
 	if (status == EXIT_OK && guard_stop_signal() && !totals.written)
 		status = EXIT_FAIL;
 out:
-	guard_remove(session.live);
 	capture_session_close(&session);
 	sample_clock_stop(&clock);
 	guard_uninstall();

@@ -78,6 +78,8 @@ int capture_session_open(struct capture_session *s, pid_t pid, const struct capt
 		goto out;
 	ret = pywalker_new(s->recorder, &s->walker);
 	target_resume(s->recorder);
+	if (ret == 0)
+		ret = guard_add(s->live);
 out:
 	if (ret < 0)
 		capture_session_close(s);
@@ -90,6 +92,7 @@ void capture_session_close(struct capture_session *s)
 	s->walker = NULL;
 	target_free(s->recorder);
 	s->recorder = NULL;
+	guard_remove(s->live);
 	target_free(s->live);
 	s->live = NULL;
 	for (size_t i = 0; s->build_ids && i < s->nbuild_ids; i++)

@@ -73,7 +73,7 @@ void live_session_release(struct live_session *s)
 	s->command = NULL;
 }
 
-const char *session_command(const struct live_session *s)
+const char *live_session_command(const struct live_session *s)
 {
 	return s->command ? s->command : "?";
 }

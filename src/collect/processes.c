@@ -49,7 +49,7 @@ static int start_process(struct process_tree *tree, struct profiled *p, double w
 		return ret;
 	struct sampler_options sampling = tree->opts.sampling;
 	if (tree->opts.subprocesses) {
-		const char *command = session_command(&p->session);
+		const char *command = live_session_command(&p->session);
 		p->label = xasprintf("process %d \"%s\"", (int)p->pid, command);
 		if (!p->label)
 			return -ERR_NOMEM;
