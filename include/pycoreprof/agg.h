@@ -61,6 +61,9 @@ int agg_add(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t co
 int agg_add_waiting(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count);
 /* COUNT samples of which WAITING (at most COUNT) were waiting. */
 int agg_add_counts(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count, uint64_t waiting);
+/* Add every stack of FROM, with its counts, to INTO; frames are interned
+ * again in INTO. Errors: -ERR_NOMEM. */
+int agg_merge(struct aggregate *into, const struct aggregate *from);
 /* Waiting samples through each node (its own and its descendants'), in a
  * new array indexed by node id; NULL when out of memory. */
 uint64_t *agg_waiting_totals(const struct aggregate *agg);

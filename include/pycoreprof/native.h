@@ -58,6 +58,8 @@ struct native_copies {
  * unwind ends early). */
 int native_copy_thread(struct native_copies *c, struct target *t, const struct target_thread *th,
                        size_t bytes);
+/* native_copy_thread() for every thread of T that has registers. */
+int native_copy_threads(struct native_copies *c, struct target *t, size_t bytes);
 void native_copies_clear(struct native_copies *c);
 void native_copies_release(struct native_copies *c);
 

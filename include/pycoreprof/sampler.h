@@ -1,7 +1,8 @@
-/* Sampling: one sample of every thread of a live target into an aggregate,
- * in freeze mode (all threads stopped while the stacks are read, then
- * resumed before anything is decoded or counted) or nonblocking mode (read
- * while the process runs; torn reads become counted errors). */
+/* Sampling (collect layer, src/collect/sampler*.c): one sample of every
+ * thread of a live target into an aggregate, in freeze mode (all threads
+ * stopped while the stacks are read, then resumed before anything is
+ * decoded or counted) or nonblocking mode (read while the process runs;
+ * torn reads become counted errors). */
 #ifndef PYCOREPROF_SAMPLER_H
 #define PYCOREPROF_SAMPLER_H
 
@@ -23,12 +24,30 @@ struct sampler_options {
 	const char *process_root; /* a root frame naming the process, or NULL */
 };
 
+/* Seconds each freeze kept a target stopped, in the order taken
+ * (collect/pauses.c). Zero-initialised is empty. */
+struct pause_stats {
+	double *seconds;
+	size_t n, cap;
+};
+/* Add a pause; one that finds no memory is dropped (statistics only). */
+void pause_stats_add(struct pause_stats *p, double seconds);
+/* Add every pause of FROM to INTO, dropped together when memory is short. */
+void pause_stats_append(struct pause_stats *into, const struct pause_stats *from);
+void pause_stats_release(struct pause_stats *p);
+/* The PCT-th percentile (0..100) of the pauses, which it sorts; 0 when
+ * there is none. */
+double pause_stats_percentile(struct pause_stats *p, double pct);
+/* The median of the last pauses (1024 at most), for a status line: a copy
+ * of them is sorted, not the hours of pauses a long recording keeps. */
+double pause_stats_recent_median(const struct pause_stats *p);
+double pause_stats_sum(const struct pause_stats *p);
+
 struct sampler_stats {
 	uint64_t samples;        /* sampling rounds done */
 	uint64_t stacks;         /* thread stacks counted */
 	uint64_t errors;         /* rounds or stacks that could not be read */
-	double *pauses;          /* freeze mode: seconds each round kept the target stopped */
-	size_t npauses, pauses_cap;
+	struct pause_stats pauses; /* freeze mode: one per round */
 };
 
 struct thread_capture;
@@ -73,14 +92,5 @@ int sampler_sample(struct sampler *s);
  * frozen, then unwound with U (borrowed; it must outlive the sampler) and
  * merged with the Python frames as MODE says. */
 int sampler_enable_native(struct sampler *s, struct native_unwinder *u, enum native_mode mode, size_t stack_bytes);
-
-/* sampler_native.c, for sampler.c: start a round; copy thread OS (returns
- * the copy's index, or -1 when it has no registers); count copy COPY merged
- * with PY into AGG, appending frame ids (root first) to *IDS. */
-void sampler_native_begin(struct sampler_native *n);
-int sampler_native_copy(struct sampler_native *n, struct target *t, const struct target_thread *os);
-int sampler_native_count(struct sampler_native *n, int copy, const struct pyframe *py, size_t npy,
-                         struct aggregate *agg, bool by_function, uint32_t **ids, size_t *ids_cap, size_t *nids);
-void sampler_native_free(struct sampler_native *n);
 
 #endif

@@ -1,7 +1,8 @@
-/* Stack collection: every thread of a target with its frames now, joining
- * the target's OS threads (tid, registers, run state, crash signal) with the
- * Python walker's thread states, and optionally their native frames merged
- * in. Shared by `core` and `dump`; writers in out.h turn it into text or
+/* One-shot stack collection (collect layer, src/collect/stacks*.c): every
+ * thread of a target with its frames now, joining the target's OS threads
+ * (tid, registers, run state, crash signal) with the Python walker's thread
+ * states, and optionally their native frames merged in. Used by `core`,
+ * `dump`, `report` and snapshots; writers in out.h turn it into text or
  * JSON. */
 #ifndef PYCOREPROF_STACKS_H
 #define PYCOREPROF_STACKS_H
@@ -60,6 +61,16 @@ struct process_stacks {
 int process_stacks_collect(struct target *t, struct pywalker *w, const char *source,
                            struct process_stacks *out);
 void process_stacks_release(struct process_stacks *ps);
+/* Open the running process PID, find its interpreter while it runs, then
+ * read every thread's stack in one freeze (without FREEZE: while it runs)
+ * with, when COPIES is not NULL, each thread's registers and STACK_BYTES of
+ * its stack, and detach: the process runs on untraced when this returns,
+ * whatever happened. The target is in the signal guard (which the caller
+ * installed) while attached. *T, *W and PS are the caller's to free, also
+ * on error. Errors: live_target_open()'s,
+ * pywalker_new()'s, target_freeze()'s, -ERR_NOMEM. */
+int process_stacks_collect_live(pid_t pid, bool freeze, struct native_copies *copies, size_t stack_bytes,
+                                struct target **t, struct pywalker **w, struct process_stacks *ps);
 
 /* Unwind the threads of COPIES with U and merge their native frames into
  * PS's Python frames (MODE says which native frames stay). Threads of
@@ -68,5 +79,11 @@ void process_stacks_release(struct process_stacks *ps);
  * and says why in native_error. Errors: -ERR_NOMEM only. */
 int process_stacks_add_native(struct process_stacks *ps, struct native_unwinder *u,
                               const struct native_copies *copies, enum native_mode mode);
+
+/* process_stacks_add_native() with a new unwinder of PS's target and
+ * walker in *U, which is the caller's to free either way (it may be NULL).
+ * Errors: native_unwinder_new()'s, -ERR_NOMEM. */
+int process_stacks_unwind(struct process_stacks *ps, const struct native_copies *copies, enum native_mode mode,
+                          struct native_unwinder **u);
 
 #endif

@@ -187,6 +187,10 @@ struct live_open_options {
  * Errors: -ERR_NO_PROCESS, -ERR_PERM (with a hint about root,
  * CAP_SYS_PTRACE, ptrace_scope and containers' --cap-add SYS_PTRACE). */
 int live_target_open(pid_t pid, const struct live_open_options *opts, struct target **out);
+/* Start COMMAND (argv, NULL-terminated; PATH searched) as our child with
+ * default signal actions and return once it has exec'd: *PID is the child.
+ * Errors: -ERR_NOENT when it could not be run (*PID then 0), -ERR_IO. */
+int live_launch(char **command, pid_t *pid);
 /* After target_detach() on a process we launched: wait until the child PID
  * ends (its wait status in *CHILD_STATUS, left alone when it was not ours to
  * reap), reaping and letting go of any of its threads still traced. */
@@ -270,6 +274,12 @@ static inline int guard_stop_signal(void)
  * process's initial stack; *COMMAND is the caller's. Errors when the stack
  * is not in the target. */
 int target_read_argv(struct target *t, char **command);
+/* Read the dynamic linker's list of loaded objects (targets/link_map.c:
+ * the executable's DT_DEBUG -> r_debug -> every link_map entry, its name and
+ * dynamic section) through T, for a recording target to keep: gdb finds a
+ * core's shared libraries through that list, not through NT_FILE. Nothing is
+ * returned; a read that fails ends the walk there. */
+void target_read_link_map(struct target *t);
 
 /* Every process below ROOT in the process tree now (children, their
  * children...). *OUT is the caller's to free. */

@@ -4,6 +4,8 @@
  *
  * Adding a command:
  *  1. write src/cmd/NAME.c with cmd_NAME() and its --help text;
+ *     it parses options, wires and prints: stacks are taken through the
+ *     collect layer (pycoreprof/collect.h), other logic goes below src/cmd/;
  *  2. declare it below and add it to the table in src/main.c;
  *  3. document it in docs/NAME.md and list it in README.md;
  *  4. add end-to-end tests in tests/e2e/test_NAME.py. */
@@ -43,6 +45,9 @@ int usage_error(const char *command, const char *fmt, ...) __attribute__((format
 /* Write BUF to stdout; returns 0, or EXIT_FAIL after reporting when the
  * stream failed. main.c checks the stream once more at the end. */
 int write_stdout(const char *buf, size_t len);
+/* Write LEN bytes to PATH through a temporary file and a rename, so that a
+ * reader never sees half a file (output.c). Errors: -ERR_PERM, -ERR_IO. */
+int write_file_atomically(const char *path, const char *data, size_t len);
 struct process_stacks;
 struct dump_options;
 /* Print PS as JSON or text on stdout; the exit code: EXIT_PARTIAL when a

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "cmd/live_session.h"
 #include "pycoreprof/formats.h"
 
 static const char usage[] =

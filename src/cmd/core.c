@@ -78,14 +78,11 @@ int cmd_core(int argc, char **argv)
 	}
 	if (native != NATIVE_OFF) {
 		/* A core does not change: the unwinder reads it directly. */
-		for (size_t i = 0; i < t->nthreads && ret == 0; i++)
-			if (t->threads[i].has_regs)
-				ret = native_copy_thread(&copies, t, &t->threads[i], 0);
-		if (ret < 0) {
+		if ((ret = native_copy_threads(&copies, t, 0)) < 0) {
 			status = report_error(ret);
 			goto out;
 		}
-		native_failed = !add_native_frames(&ps, t, w, &copies, native, &unwinder);
+		native_failed = !add_native_frames(&ps, &copies, native, &unwinder);
 	}
 	struct dump_options dump_opts = {.show_source = show_source, .origin = path};
 	status = print_stacks(&ps, json, &dump_opts, native_failed);

@@ -43,47 +43,6 @@ static bool parse_pid(const char *text, pid_t *pid)
 	return true;
 }
 
-/* Registers and stack tops of every thread, for unwinding once the
- * process runs again. */
-static int copy_threads(struct target *t, struct native_copies *copies, size_t stack_bytes)
-{
-	for (size_t i = 0; i < t->nthreads; i++) {
-		if (!t->threads[i].has_regs)
-			continue;
-		int ret = native_copy_thread(copies, t, &t->threads[i], stack_bytes);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
-}
-
-/* Open, read every stack, let go. Everything that needs the process
- * stopped happens between freeze and detach; the rest before or after. */
-static int collect(pid_t pid, bool freeze, struct target **t, struct pywalker **w, struct process_stacks *ps,
-                   struct native_copies *copies, size_t stack_bytes)
-{
-	struct live_open_options open_opts = {.freeze = freeze};
-	int ret;
-	guard_install(GUARD_DIE);
-	if ((ret = live_target_open(pid, &open_opts, t)) < 0 || (ret = guard_add(*t)) < 0)
-		goto out;
-	/* Finding the interpreter opens files and takes time: do it before
-	 * stopping the process. */
-	if ((ret = pywalker_new(*t, w)) < 0)
-		goto out;
-	ret = freeze ? target_freeze(*t) : target_refresh(*t);
-	if (ret < 0)
-		goto out;
-	ret = process_stacks_collect(*t, *w, "live", ps);
-	if (ret == 0 && copies)
-		ret = copy_threads(*t, copies, stack_bytes);
-out:
-	target_detach(*t);
-	guard_remove(*t);
-	guard_uninstall();
-	return ret;
-}
-
 int cmd_dump(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -145,13 +104,16 @@ int cmd_dump(int argc, char **argv)
 	char origin[32];
 	bool native_failed = false;
 	int status;
-	int ret = collect(pid, freeze, &t, &w, &ps, native != NATIVE_OFF ? &copies : NULL, stack_bytes);
+	guard_install(GUARD_DIE);
+	int ret = process_stacks_collect_live(pid, freeze, native != NATIVE_OFF ? &copies : NULL, stack_bytes, &t, &w,
+	                                      &ps);
+	guard_uninstall();
 	if (ret < 0) {
 		status = report_error(ret);
 		goto out;
 	}
 	if (native != NATIVE_OFF)
-		native_failed = !add_native_frames(&ps, t, w, &copies, native, &unwinder);
+		native_failed = !add_native_frames(&ps, &copies, native, &unwinder);
 	snprintf(origin, sizeof(origin), "pid %d", (int)pid);
 	struct dump_options dump_opts = {.show_source = show_source, .origin = origin};
 	status = print_stacks(&ps, json, &dump_opts, native_failed);

@@ -26,12 +26,10 @@ int parse_stack_bytes(const char *text, size_t *bytes)
 	return 0;
 }
 
-bool add_native_frames(struct process_stacks *ps, struct target *t, struct pywalker *w,
-                       const struct native_copies *copies, enum native_mode mode, struct native_unwinder **u)
+bool add_native_frames(struct process_stacks *ps, const struct native_copies *copies, enum native_mode mode,
+                       struct native_unwinder **u)
 {
-	int ret = native_unwinder_new(t, pywalker_info(w), u);
-	if (ret == 0)
-		ret = process_stacks_add_native(ps, *u, copies, mode);
+	int ret = process_stacks_unwind(ps, copies, mode, u);
 	if (ret == 0)
 		return true;
 	report_error(ret);

@@ -15,7 +15,7 @@ int parse_stack_bytes(const char *text, size_t *bytes);
 /* Unwind COPIES into PS. On failure the error is printed and false is
  * returned; PS keeps its Python frames. *U is the caller's to free either
  * way (it may be NULL). */
-bool add_native_frames(struct process_stacks *ps, struct target *t, struct pywalker *w,
-                       const struct native_copies *copies, enum native_mode mode, struct native_unwinder **u);
+bool add_native_frames(struct process_stacks *ps, const struct native_copies *copies, enum native_mode mode,
+                       struct native_unwinder **u);
 
 #endif

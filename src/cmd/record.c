@@ -1,8 +1,6 @@
 /* `pycoreprof record` (the default command): sample a running process, or
  * launch one, into a flame graph or folded stacks. The target is resumed and
  * detached on every exit path. */
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,13 +11,10 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "cmd/live_session.h"
 #include "cmd/native_cmd.h"
 #include "pycoreprof/agg.h"
+#include "pycoreprof/collect.h"
 #include "pycoreprof/formats.h"
-#include "pycoreprof/python.h"
-#include "pycoreprof/sampler.h"
-#include "pycoreprof/target.h"
 
 static const char usage[] =
 	"usage: pycoreprof record [options] --pid PID\n"
@@ -182,15 +177,17 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 	return CMD_CONTINUE;
 }
 
-/* The median of the last pauses (1024 at most), for the status line: a copy
- * of them is sorted, not the hours of pauses a long recording keeps. */
-static double recent_median(const double *pauses, size_t n)
+/* "10ms", "250us", "1s" for an interval in seconds (static buffer). */
+static const char *format_interval(double seconds)
 {
-	enum { RECENT = 1024 };
-	double copy[RECENT];
-	size_t k = n < RECENT ? n : RECENT;
-	memcpy(copy, pauses + (n - k), k * sizeof(*copy));
-	return percentile(copy, k, 50);
+	static char text[32];
+	if (seconds >= 1 && seconds == (double)(long)seconds)
+		snprintf(text, sizeof(text), "%lds", (long)seconds);
+	else if (seconds >= 1e-3 && seconds * 1e3 == (double)(long)(seconds * 1e3 + 0.5))
+		snprintf(text, sizeof(text), "%ldms", (long)(seconds * 1e3 + 0.5));
+	else
+		snprintf(text, sizeof(text), "%.0fus", seconds * 1e6);
+	return text;
 }
 
 static char *default_output_name(pid_t pid, int format)
@@ -216,61 +213,6 @@ static int write_profile(const struct record_options *o, const struct aggregate 
 	return ret;
 }
 
-/* Launch COMMAND and return once it has exec'd (or failed to): a pipe
- * closed on exec tells the two apart, so we never sample our own copy. */
-static int launch(char **command, pid_t *pid)
-{
-	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return err_set_errno(ERR_IO, errno, "cannot start %s", command[0]);
-	pid_t child = fork();
-	if (child < 0) {
-		int saved = errno;
-		close(fds[0]);
-		close(fds[1]);
-		return err_set_errno(ERR_IO, saved, "cannot start %s", command[0]);
-	}
-	if (child == 0) {
-		close(fds[0]);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGQUIT, SIG_DFL);
-		execvp(command[0], command);
-		int exec_errno = errno;
-		ssize_t ignored = write(fds[1], &exec_errno, sizeof(exec_errno));
-		(void)ignored;
-		_exit(127);
-	}
-	close(fds[1]);
-	int exec_errno = 0;
-	ssize_t got;
-	while ((got = read(fds[0], &exec_errno, sizeof(exec_errno))) < 0 && errno == EINTR)
-		;
-	close(fds[0]);
-	*pid = child;
-	if (got > 0) {
-		waitpid(child, NULL, 0);
-		*pid = 0;
-		return err_set_errno(ERR_NOENT, exec_errno, "cannot run %s", command[0]);
-	}
-	return 0;
-}
-
-/* A launched command that could not be profiled: say whether it already
- * exited, and stop it otherwise (it was started only to be profiled). */
-static int explain_launch_failure(const char *command, pid_t pid, int ret)
-{
-	siginfo_t info = {0};
-	if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
-		return err_set(ERR_NOT_PYTHON, "%s exited before a Python interpreter could be found in it", command);
-	kill(pid, SIGTERM);
-	if (ret == -ERR_NOT_PYTHON)
-		return err_set(ERR_NOT_PYTHON, "no Python interpreter in %s (pid %d) after 10 s; stopped it", command,
-		               (int)pid);
-	return ret;
-}
-
 /* The launched child's exit status as our exit code. */
 static int child_exit_code(int status)
 {
@@ -281,146 +223,13 @@ static int child_exit_code(int status)
 	return EXIT_FAIL;
 }
 
-/* One sampled process: the root, or a descendant with --subprocesses. */
-struct profiled {
-	pid_t pid;
-	bool active;             /* being sampled */
-	bool rejected;           /* not (or no longer) worth trying */
-	int attempts;
-	struct live_session session;
-	struct sampler sampler;
-	struct native_unwinder *unwinder; /* with --native */
-	char *label;             /* `process PID "cmdline"` root frame, or NULL */
-};
-
-struct recording {
-	const struct record_options *opts;
-	struct aggregate agg;
-	struct sampler_stats retired;  /* of samplers replaced when a process exec'd */
-	struct profiled *procs;
-	size_t nprocs, cap;
-};
-
-static struct profiled *add_process(struct recording *r, pid_t pid)
+/* The process tree tells that PID exec'd: say so. */
+static void say_exec_seen(pid_t pid)
 {
-	struct profiled *p = ARRAY_PUSH(r->procs, r->nprocs, r->cap);
-	if (p)
-		p->pid = pid;
-	return p;
+	fprintf(stderr, "pycoreprof: process %d changed (exec?); looking for its interpreter again\n", (int)pid);
 }
 
-/* Open P for sampling; WAIT_SECONDS covers an interpreter still starting. */
-static int start_process(struct recording *r, struct profiled *p, double wait_seconds)
-{
-	int ret = live_session_open(&p->session, p->pid, r->opts->sampling.freeze, wait_seconds, &guard_stop_requested);
-	if (ret < 0)
-		return ret;
-	struct sampler_options sampling = r->opts->sampling;
-	if (r->opts->subprocesses) {
-		const char *command = session_command(&p->session);
-		p->label = xasprintf("process %d \"%s\"", (int)p->pid, command);
-		if (!p->label)
-			return -ERR_NOMEM;
-		sampling.process_root = p->label;
-	}
-	sampler_release(&p->sampler);
-	native_unwinder_free(p->unwinder);
-	p->unwinder = NULL;
-	sampler_init(&p->sampler, p->session.target, p->session.walker, &r->agg, &sampling);
-	if (r->opts->native != NATIVE_OFF &&
-	    ((ret = native_unwinder_new(p->session.target, pywalker_info(p->session.walker), &p->unwinder)) < 0 ||
-	     (ret = sampler_enable_native(&p->sampler, p->unwinder, r->opts->native, r->opts->native_stack_bytes)) < 0))
-		return ret;
-	p->active = true;
-	return 0;
-}
-
-/* --subprocesses: pick up Python processes that appeared below the root. */
-static void find_subprocesses(struct recording *r)
-{
-	pid_t *pids;
-	size_t n;
-	if (live_list_descendants(r->procs[0].pid, &pids, &n) < 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		struct profiled *p = NULL;
-		for (size_t k = 0; k < r->nprocs; k++)
-			if (r->procs[k].pid == pids[i])
-				p = &r->procs[k];
-		if (!p && !(p = add_process(r, pids[i])))
-			break;
-		if (p->active || p->rejected)
-			continue;
-		/* A child may still be exec'ing its interpreter: a few tries. */
-		if (start_process(r, p, 0) < 0 && ++p->attempts >= 3) {
-			live_session_release(&p->session);
-			p->rejected = true;
-		}
-	}
-	free(pids);
-}
-
-static void stop_process(struct profiled *p)
-{
-	live_session_close(&p->session);
-	p->active = false;
-	p->rejected = true;
-}
-
-/* The interpreter vanished from where it was: the process exec'd (a
- * launcher handing over, a worker re-executing itself). Keep what was
- * counted and open the process anew. */
-static void follow_exec(struct recording *r, struct profiled *p)
-{
-	struct sampler_stats *st = &p->sampler.stats, *kept = &r->retired;
-	if (p == &r->procs[0])
-		kept->samples += st->samples; /* samples are counted on the root */
-	kept->stacks += st->stacks;
-	kept->errors += st->errors;
-	if (st->npauses && ARRAY_GROW(kept->pauses, kept->pauses_cap, kept->npauses + st->npauses) == 0) {
-		memcpy(kept->pauses + kept->npauses, st->pauses, st->npauses * sizeof(double));
-		kept->npauses += st->npauses;
-	}
-	live_session_release(&p->session);
-	free(p->label);
-	p->label = NULL;
-	fprintf(stderr, "pycoreprof: process %d changed (exec?); looking for its interpreter again\n", (int)p->pid);
-	if (start_process(r, p, 2.0) < 0)
-		stop_process(p);
-}
-
-struct totals {
-	uint64_t samples, errors;
-	double *pauses;
-	size_t npauses;
-};
-
-static void add_up(const struct recording *r, struct totals *t)
-{
-	memset(t, 0, sizeof(*t));
-	size_t all = r->retired.npauses;
-	for (size_t i = 0; i < r->nprocs; i++)
-		all += r->procs[i].sampler.stats.npauses;
-	t->pauses = all ? xcalloc(all, sizeof(double)) : NULL;
-	t->samples = r->retired.samples;
-	t->errors = r->retired.errors;
-	if (t->pauses && r->retired.npauses) {
-		memcpy(t->pauses, r->retired.pauses, r->retired.npauses * sizeof(double));
-		t->npauses = r->retired.npauses;
-	}
-	for (size_t i = 0; i < r->nprocs; i++) {
-		const struct sampler_stats *st = &r->procs[i].sampler.stats;
-		t->errors += st->errors;
-		if (i == 0)
-			t->samples += st->samples;
-		if (t->pauses) {
-			memcpy(t->pauses + t->npauses, st->pauses, st->npauses * sizeof(double));
-			t->npauses += st->npauses;
-		}
-	}
-}
-
-static void print_summary(const struct record_options *o, const char *output, const struct totals *t,
+static void print_summary(const struct record_options *o, const char *output, struct tree_totals *t,
                           double elapsed, size_t nprocesses)
 {
 	double rate = elapsed > 0 ? (double)t->samples / elapsed : 0.0;
@@ -428,12 +237,10 @@ static void print_summary(const struct record_options *o, const char *output, co
 	        (unsigned long long)t->errors, rate);
 	if (nprocesses > 1)
 		fprintf(stderr, ", %zu processes", nprocesses);
-	if (o->sampling.freeze && t->npauses) {
-		double stopped = 0;
-		for (size_t i = 0; i < t->npauses; i++)
-			stopped += t->pauses[i];
-		fprintf(stderr, ", pause median %.0fus p99 %.0fus max %.0fus", 1e6 * percentile(t->pauses, t->npauses, 50),
-		        1e6 * percentile(t->pauses, t->npauses, 99), 1e6 * percentile(t->pauses, t->npauses, 100));
+	if (o->sampling.freeze && t->pauses.n) {
+		double stopped = pause_stats_sum(&t->pauses);
+		fprintf(stderr, ", pause median %.0fus p99 %.0fus max %.0fus", 1e6 * pause_stats_percentile(&t->pauses, 50),
+		        1e6 * pause_stats_percentile(&t->pauses, 99), 1e6 * pause_stats_percentile(&t->pauses, 100));
 		/* What the process paid: the pauses' sum over the recording's
 		 * time (the tail counts, not only the median). With several
 		 * processes each had its own pauses: no one share fits them. */
@@ -450,130 +257,90 @@ int cmd_record(int argc, char **argv)
 	if (status != CMD_CONTINUE)
 		return status;
 
-	struct recording r = {.opts = &o};
-	struct totals totals = {0};
+	struct aggregate agg;
+	struct process_tree tree;
+	struct tree_options tree_opts = {.sampling = o.sampling, .subprocesses = o.subprocesses, .native = o.native,
+	                                 .native_stack_bytes = o.native_stack_bytes, .exec_seen = say_exec_seen};
+	struct tree_totals totals = {0};
 	char *output = NULL, *subtitle = NULL;
 	int child_status = -1;
 	int ret;
-	sigset_t saved_mask;
-	bool reports_blocked = false;
-	if (agg_init(&r.agg) < 0)
+	struct sample_clock clock = {0};
+	if (agg_init(&agg) < 0)
 		return report_error(-ERR_NOMEM);
+	process_tree_init(&tree, &agg, &tree_opts);
 
 	guard_install(GUARD_STOP_FIRST);
 
-	pid_t pid = o.pid;
-	if (o.command && (ret = launch(o.command, &pid)) < 0) {
+	if ((ret = process_tree_open(&tree, o.pid, o.command)) < 0) {
 		status = report_error(ret);
 		goto out;
 	}
-	struct profiled *root = add_process(&r, pid);
-	/* A launched interpreter needs a moment before its runtime exists. */
-	if (!root || (ret = start_process(&r, root, o.command ? 10.0 : 0)) < 0) {
-		if (o.command && root)
-			ret = explain_launch_failure(o.command[0], pid, ret);
-		status = report_error(root ? ret : -ERR_NOMEM);
-		goto out;
-	}
-	fprintf(stderr, "Sampling process %d (%s, Python %s) every %s%s. Ctrl-C to stop.\n", (int)pid,
-	        session_command(&root->session), root->session.version, format_interval(o.interval),
+	const struct live_session *root = &tree.procs[0].session;
+	fprintf(stderr, "Sampling process %d (%s, Python %s) every %s%s. Ctrl-C to stop.\n", (int)tree.root,
+	        live_session_command(root), root->version, format_interval(o.interval),
 	        o.subprocesses ? ", with its Python subprocesses" : "");
 
 	bool tty = isatty(STDERR_FILENO);
-	live_reports_block(&saved_mask);
-	reports_blocked = true;
-	double start = time_now(), next = start, last_status = start, last_scan = start;
-	uint64_t late = 0;
-	while (!guard_stop_signal() && r.procs[0].active) {
+	sample_clock_start(&clock, o.interval);
+	double start = clock.start, last_status = start;
+	while (!guard_stop_signal() && process_tree_sampling(&tree)) {
 		double now = time_now();
 		if (o.duration > 0 && now - start >= o.duration)
 			break;
-		if (o.subprocesses && now - last_scan >= 1.0) {
-			last_scan = now;
-			find_subprocesses(&r);
+		if ((ret = process_tree_sample(&tree, now)) < 0) {
+			status = report_error(ret);
+			goto out;
 		}
-		for (size_t i = 0; i < r.nprocs; i++) {
-			struct profiled *p = &r.procs[i];
-			if (!p->active)
-				continue;
-			ret = sampler_sample(&p->sampler);
-			if (ret == -ERR_PROCESS_GONE) {
-				stop_process(p);
-			} else if (ret == -ERR_NOT_PYTHON) {
-				follow_exec(&r, p);
-			} else if (ret < 0) {
-				status = report_error(ret);
-				goto out;
-			}
-		}
-		next += o.interval;
-		now = time_now();
-		if (next < now) {
-			late++;
-			next = now;
-		}
+		now = sample_clock_advance(&clock);
 		if (tty && now - last_status >= 0.5) {
-			const struct sampler_stats *st = &r.procs[0].sampler.stats;
+			const struct sampler_stats *st = &tree.procs[0].sampler.stats;
 			last_status = now;
 			fprintf(stderr, "\r  %.1fs  %llu samples  %.1f/s  %llu errors", now - start,
 			        (unsigned long long)st->samples, (double)st->samples / (now - start),
 			        (unsigned long long)st->errors);
-			if (o.sampling.freeze && st->npauses)
-				fprintf(stderr, "  pause %.0fus median", 1e6 * recent_median(st->pauses, st->npauses));
+			if (o.sampling.freeze && st->pauses.n)
+				fprintf(stderr, "  pause %.0fus median", 1e6 * pause_stats_recent_median(&st->pauses));
 			fputs("   ", stderr);
 		}
-		while (live_sleep_until(next, &guard_stop_requested))
-			for (size_t i = 0; i < r.nprocs; i++)
-				if (r.procs[i].active)
-					target_answer_reports(r.procs[i].session.target);
+		while (sample_clock_wait(&clock, &guard_stop_requested))
+			process_tree_answer_reports(&tree);
 	}
 	double elapsed = time_now() - start;
-	for (size_t i = 0; i < r.nprocs; i++)
-		live_session_close(&r.procs[i].session);
+	process_tree_close(&tree);
 	if (tty)
 		fputs("\r\033[K", stderr);
 
-	size_t sampled = 0;
-	for (size_t i = 0; i < r.nprocs; i++)
-		sampled += r.procs[i].sampler.stats.samples > 0;
-	add_up(&r, &totals);
-	output = o.output ? xstrdup(o.output) : default_output_name(pid, o.format);
-	/* add_process() may have moved the array: no `root` from here on. */
-	subtitle = xasprintf("%s; Python %s; %.1fs, %llu samples, %.1f/s", session_command(&r.procs[0].session),
-	                     r.procs[0].session.version, elapsed, (unsigned long long)totals.samples,
+	process_tree_totals(&tree, &totals);
+	output = o.output ? xstrdup(o.output) : default_output_name(tree.root, o.format);
+	/* The tree's array may have moved: no `root` from here on. */
+	subtitle = xasprintf("%s; Python %s; %.1fs, %llu samples, %.1f/s", live_session_command(&tree.procs[0].session),
+	                     tree.procs[0].session.version, elapsed, (unsigned long long)totals.samples,
 	                     elapsed > 0 ? (double)totals.samples / elapsed : 0.0);
-	if (!output || !subtitle || (ret = write_profile(&o, &r.agg, output, subtitle, elapsed)) < 0) {
+	if (!output || !subtitle || (ret = write_profile(&o, &agg, output, subtitle, elapsed)) < 0) {
 		status = report_error(output && subtitle ? ret : -ERR_NOMEM);
 		goto out;
 	}
-	print_summary(&o, output, &totals, elapsed, sampled);
-	if (late)
+	print_summary(&o, output, &totals, elapsed, totals.sampled);
+	if (clock.late)
 		fprintf(stderr, "pycoreprof: fell behind %llu times: a sample took longer than the %s interval\n",
-		        (unsigned long long)late, format_interval(o.interval));
+		        (unsigned long long)clock.late, format_interval(o.interval));
 	status = totals.errors ? EXIT_PARTIAL : EXIT_OK;
 out:
-	for (size_t i = 0; i < r.nprocs; i++) {
-		live_session_release(&r.procs[i].session);
-		sampler_release(&r.procs[i].sampler);
-		native_unwinder_free(r.procs[i].unwinder);
-		free(r.procs[i].label);
-	}
-	free(r.procs);
-	if (reports_blocked)
-		live_reports_restore(&saved_mask);
+	process_tree_release(&tree);
+	sample_clock_stop(&clock);
 	/* Only now, detached from it, may we wait for the launched child:
 	 * while we trace it, wait reports its ptrace stops too. */
-	if (o.command && pid > 0) {
+	if (o.command && tree.root > 0) {
 		if (guard_stop_signal() && guard_stop_signal() != SIGINT)
-			kill(pid, SIGTERM);
-		live_wait_launched(pid, &child_status);
+			kill(tree.root, SIGTERM);
+		live_wait_launched(tree.root, &child_status);
 		if (status == EXIT_OK || status == EXIT_PARTIAL)
 			status = child_exit_code(child_status);
 	}
 	guard_uninstall();
-	free(totals.pauses);
-	free(r.retired.pauses);
-	agg_release(&r.agg);
+	pause_stats_release(&totals.pauses);
+	agg_release(&agg);
 	free(output);
 	free(subtitle);
 	return status;

@@ -8,17 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "cmd/live_session.h"
 #include "cmd/report_inputs.h"
 #include "pycoreprof/agg.h"
 #include "pycoreprof/formats.h"
 #include "pycoreprof/native.h"
 #include "pycoreprof/stacks.h"
+#include "pycoreprof/collect.h"
 
 static const char usage[] =
 	"usage: pycoreprof report [options] INPUT...\n"
@@ -41,7 +40,6 @@ static const char usage[] =
 	"                       --native (and full cores)\n"
 	"  -h, --help           this help\n";
 
-#define MAX_FRAMES 4096
 #define MAX_JOBS 256
 
 struct report_options {
@@ -54,11 +52,8 @@ struct report_options {
 
 /* What one file gave: its own small aggregate, or why it was skipped. */
 struct file_result {
-	struct aggregate agg;
+	struct file_sample sample;
 	bool read;
-	bool out_of_range;       /* outside --since/--until */
-	uint64_t capture_ns;     /* when the snapshot was taken; 0 for other cores */
-	size_t stacks;
 	int error;               /* -ERR_x when skipped */
 	char *reason;
 };
@@ -74,105 +69,25 @@ struct batch {
 	double last_progress;
 };
 
-static int count_thread(struct aggregate *agg, const struct thread_stack *ts, bool thread_roots, uint32_t *ids)
-{
-	size_t n = 0;
-	int ret;
-	if (thread_roots) {
-		char label[32];
-		snprintf(label, sizeof(label), "thread %d", (int)ts->tid);
-		if ((ret = agg_frame(agg, AGG_THREAD, label, NULL, -1, &ids[n++])) < 0)
-			return ret;
-	}
-	if (ts->error && (ret = agg_frame(agg, AGG_ERROR, "[unreadable stack]", NULL, -1, &ids[n++])) < 0)
-		return ret;
-	for (size_t k = ts->nframes; k-- > 0 && n < MAX_FRAMES;) {
-		const struct stack_frame *f = &ts->frames[k];
-		if (f->kind == FRAME_NATIVE) {
-			const char *library = f->library ? strrchr(f->library, '/') : NULL;
-			library = library ? library + 1 : f->library;
-			ret = agg_frame(agg, AGG_NATIVE, f->function ? f->function : "??", library, -1, &ids[n++]);
-			if (ret < 0)
-				return ret;
-			continue;
-		}
-		const char *name = f->qualname ? f->qualname : f->function ? f->function : "?";
-		ret = agg_python_frame(agg, name, f->file, f->line, &ids[n++]);
-		if (ret < 0)
-			return ret;
-	}
-	if (!n)
-		return 0;
-	return ts->idle ? agg_add_waiting(agg, ids, n, 1) : agg_add(agg, ids, n, 1);
-}
-
 static int read_file(const struct report_options *opts, const char *path, struct file_result *r, uint32_t *ids)
 {
-	struct target *t = NULL;
-	struct pywalker *w = NULL;
-	struct process_stacks ps = {0};
-	struct native_unwinder *unwinder = NULL;
-	struct native_copies copies = {0};
-	struct stat st;
-	int ret;
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
-		ret = err_set(ERR_NOT_ELF, "%s is empty", path);
-		goto out;
-	}
-	if ((ret = core_target_open(path, NULL, &t)) < 0)
-		goto out;
-	r->capture_ns = t->capture_ns;
-	if (opts->since || opts->until) {
-		double taken = t->capture_ns / 1e9;
-		if (!t->capture_ns || (opts->since && taken < opts->since) || (opts->until && taken > opts->until)) {
-			r->out_of_range = true;
-			goto out;
-		}
-	}
-	if ((ret = pywalker_new(t, &w)) < 0 ||
-	    (ret = process_stacks_collect(t, w, "snapshot", &ps)) < 0)
-		goto out;
-	/* Native frames are a bonus: a file whose native stacks cannot be
-	 * unwound still counts with its Python frames. */
-	if (opts->native && native_unwinder_new(t, pywalker_info(w), &unwinder) == 0) {
-		for (size_t i = 0; i < t->nthreads && ret == 0; i++)
-			if (t->threads[i].has_regs)
-				ret = native_copy_thread(&copies, t, &t->threads[i], 0);
-		if (ret == 0)
-			ret = process_stacks_add_native(&ps, unwinder, &copies, NATIVE_MERGED);
-		if (ret < 0)
-			goto out;
-	}
-	err_clear();
-	if ((ret = agg_init(&r->agg)) < 0)
-		goto out;
-	for (size_t i = 0; i < ps.nthreads; i++) {
-		const struct thread_stack *ts = &ps.threads[i];
-		if (!ts->is_python || !ts->nframes || (ts->idle && !opts->idle))
-			continue;
-		if ((ret = count_thread(&r->agg, ts, opts->threads, ids)) < 0)
-			goto out;
-		r->stacks++;
-	}
-	r->read = true;
-out:
+	struct file_sample_options sample_opts = {.native = opts->native, .idle = opts->idle,
+	                                          .thread_roots = opts->threads, .since = opts->since,
+	                                          .until = opts->until};
+	int ret = file_sample_read(path, &sample_opts, &r->sample, ids);
 	if (ret < 0) {
-		agg_release(&r->agg);
 		r->error = ret;
 		r->reason = xasprintf("%s", *err_context() ? err_context() : err_message(ret));
+		return ret;
 	}
-	process_stacks_release(&ps);
-	native_unwinder_free(unwinder);
-	native_copies_release(&copies);
-	pywalker_free(w);
-	target_free(t);
-	return ret;
+	r->read = !r->sample.out_of_range;
+	return 0;
 }
 
 static void *worker(void *arg)
 {
 	struct batch *b = arg;
-	uint32_t *ids = xcalloc(MAX_FRAMES + 2, sizeof(*ids));
+	uint32_t *ids = xcalloc(FILE_SAMPLE_IDS, sizeof(*ids));
 	for (;;) {
 		size_t i = atomic_fetch_add(&b->next, 1);
 		if (i >= b->inputs->n)
@@ -191,39 +106,6 @@ static void *worker(void *arg)
 	}
 	free(ids);
 	return NULL;
-}
-
-/* Add every stack of FROM to INTO; frames are interned again in INTO. */
-static int merge(struct aggregate *into, const struct aggregate *from)
-{
-	uint32_t *map = xcalloc(from->nframes ? from->nframes : 1, sizeof(*map));
-	uint32_t *path = xcalloc(from->nnodes ? from->nnodes : 1, sizeof(*path));
-	int ret = 0;
-	if (!map || !path) {
-		ret = -ERR_NOMEM;
-		goto out;
-	}
-	for (size_t f = 0; f < from->nframes && ret == 0; f++) {
-		const struct agg_frame *fr = &from->frames[f];
-		ret = agg_frame_copy(into, fr, &map[f]);
-	}
-	for (size_t node = 1; node < from->nnodes && ret == 0; node++) {
-		if (!from->nodes[node].self)
-			continue;
-		size_t depth = 0;
-		for (uint32_t at = (uint32_t)node; at && depth < from->nnodes; at = from->nodes[at].parent)
-			path[depth++] = map[from->nodes[at].frame];
-		for (size_t k = 0; k < depth / 2; k++) {
-			uint32_t swap = path[k];
-			path[k] = path[depth - 1 - k];
-			path[depth - 1 - k] = swap;
-		}
-		ret = agg_add_counts(into, path, depth, from->nodes[node].self, from->nodes[node].waiting);
-	}
-out:
-	free(map);
-	free(path);
-	return ret;
 }
 
 /* Local time "YYYY-mm-ddTHH:MM[:SS]", "YYYY-mm-dd HH:MM[:SS]", "YYYY-mm-dd",
@@ -343,7 +225,7 @@ static void print_summary(const struct input_list *inputs, const struct file_res
 			read++;
 			continue;
 		}
-		if (results[i].out_of_range) {
+		if (results[i].sample.out_of_range) {
 			out_of_range++;
 			continue;
 		}
@@ -413,14 +295,14 @@ int cmd_report(int argc, char **argv)
 		fputs("\r\033[K", stderr);
 	for (size_t i = 0; i < inputs.n; i++) {
 		struct file_result *r = &b.results[i];
-		if (r->out_of_range)
+		if (r->sample.out_of_range)
 			continue;
 		if (!r->read) {
 			fprintf(stderr, "pycoreprof: skipped %s: %s\n", inputs.paths[i], r->reason ? r->reason : "?");
 			continue;
 		}
-		stacks += r->stacks;
-		if ((ret = merge(&total, &r->agg)) < 0) {
+		stacks += r->sample.stacks;
+		if ((ret = agg_merge(&total, &r->sample.agg)) < 0) {
 			status = report_error(ret);
 			goto out;
 		}
@@ -428,7 +310,7 @@ int cmd_report(int argc, char **argv)
 	/* The time the snapshots span, when they say when they were taken. */
 	uint64_t first_ns = 0, last_ns = 0;
 	for (size_t i = 0; i < inputs.n; i++) {
-		uint64_t taken = b.results[i].read ? b.results[i].capture_ns : 0;
+		uint64_t taken = b.results[i].read ? b.results[i].sample.capture_ns : 0;
 		if (taken && (!first_ns || taken < first_ns))
 			first_ns = taken;
 		if (taken > last_ns)
@@ -444,13 +326,13 @@ int cmd_report(int argc, char **argv)
 	if (stacks == 0)
 		status = EXIT_PARTIAL;
 	for (size_t i = 0; i < inputs.n; i++)
-		if (!b.results[i].read && !b.results[i].out_of_range)
+		if (!b.results[i].read && !b.results[i].sample.out_of_range)
 			status = EXIT_PARTIAL;
 out:
 	if (b.results)
 		for (size_t i = 0; i < inputs.n; i++) {
 			if (b.results[i].read)
-				agg_release(&b.results[i].agg);
+				agg_release(&b.results[i].sample.agg);
 			free(b.results[i].reason);
 		}
 	free(b.results);

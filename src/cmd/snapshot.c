@@ -11,8 +11,7 @@
 #include <time.h>
 
 #include "cmd/cmd.h"
-#include "cmd/live_session.h"
-#include "cmd/snapshot_capture.h"
+#include "pycoreprof/collect.h"
 
 static const char usage[] =
 	"usage: pycoreprof snapshot [options] --pid PID\n"
@@ -156,21 +155,13 @@ static char *output_path(const struct snapshot_options *o, double when, unsigned
 struct totals {
 	long written;
 	size_t bytes, max_pages;
-	double *pauses;
-	size_t npauses, cap;
+	struct pause_stats pauses;
 	double build_seconds;
 };
 
-static void add_pause(struct totals *t, double paused)
-{
-	if (ARRAY_GROW(t->pauses, t->cap, t->npauses + 1) < 0)
-		return;
-	t->pauses[t->npauses++] = paused;
-}
-
 static void print_summary(const struct snapshot_options *o, struct totals *t, const char *last)
 {
-	double median = percentile(t->pauses, t->npauses, 50);
+	double median = pause_stats_percentile(&t->pauses, 50);
 	if (t->written == 1)
 		fprintf(stderr, "Wrote %s (%zu bytes, %zu pages); pid %d stopped %.0f us, written in %.2f ms\n",
 		        last, t->bytes, t->max_pages, (int)o->pid, median * 1e6, t->build_seconds * 1e3);
@@ -188,21 +179,17 @@ static int run(const struct snapshot_options *o)
 	unsigned serial = 0;
 	int status = EXIT_OK;
 	int ret;
-	sigset_t saved_mask;
-	bool reports_blocked = false;
+	struct sample_clock clock = {0};
 	guard_install(GUARD_STOP_FIRST);
 	if (o->output_is_dir && mkdir(o->output, 0777) < 0 && errno != EEXIST) {
 		status = report_error(err_set_errno(ERR_IO, errno, "cannot create directory %s", o->output));
 		goto out;
 	}
-	ret = capture_session_open(&session, o->pid, &o->capture);
-	if (ret < 0 || (ret = guard_add(session.live)) < 0) {
+	if ((ret = capture_session_open(&session, o->pid, &o->capture)) < 0) {
 		status = report_error(ret);
 		goto out;
 	}
-	live_reports_block(&saved_mask);
-	reports_blocked = true;
-	double start = time_now(), next = start;
+	sample_clock_start(&clock, o->capture.interval);
 	while (!guard_stop_signal()) {
 		ret = capture_session_take(&session, &result);
 		if (ret == -ERR_PROCESS_GONE && totals.written)
@@ -228,33 +215,28 @@ static int run(const struct snapshot_options *o)
 		totals.build_seconds = result.build_seconds;
 		if (result.pages > totals.max_pages)
 			totals.max_pages = result.pages;
-		add_pause(&totals, result.paused);
+		pause_stats_add(&totals.pauses, result.paused);
 		if (o->capture.interval <= 0 || (o->count && totals.written >= o->count))
 			break;
-		next += o->capture.interval;
-		/* Fallen behind (a slow disk, a busy machine): skip the missed
-		 * ticks rather than catch up in a burst. */
-		if (next < time_now())
-			next = time_now();
-		if (o->duration && next - start >= o->duration)
+		/* Fallen behind (a slow disk, a busy machine): the missed ticks
+		 * are skipped rather than caught up in a burst. */
+		sample_clock_advance(&clock);
+		if (o->duration && clock.next - clock.start >= o->duration)
 			break;
-		while (live_sleep_until(next, &guard_stop_requested))
+		while (sample_clock_wait(&clock, &guard_stop_requested))
 			target_answer_reports(session.live);
 	}
-	guard_remove(session.live);
 	capture_session_close(&session);
 	if (totals.written)
 		print_summary(o, &totals, path);
 	if (status == EXIT_OK && guard_stop_signal() && !totals.written)
 		status = EXIT_FAIL;
 out:
-	guard_remove(session.live);
 	capture_session_close(&session);
-	if (reports_blocked)
-		live_reports_restore(&saved_mask);
+	sample_clock_stop(&clock);
 	guard_uninstall();
 	strbuf_release(&result.file);
-	free(totals.pauses);
+	pause_stats_release(&totals.pauses);
 	free(path);
 	free(last_plain);
 	return status;

@@ -62,6 +62,18 @@ int native_copy_thread(struct native_copies *c, struct target *t, const struct t
 	return 0;
 }
 
+int native_copy_threads(struct native_copies *c, struct target *t, size_t bytes)
+{
+	for (size_t i = 0; i < t->nthreads; i++) {
+		if (!t->threads[i].has_regs)
+			continue;
+		int ret = native_copy_thread(c, t, &t->threads[i], bytes);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 void native_copies_clear(struct native_copies *c)
 {
 	c->n = 0;

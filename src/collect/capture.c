@@ -7,25 +7,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cmd/snapshot_capture.h"
+#include "pycoreprof/collect.h"
 #include "pycoreprof/elf.h"
 #include "pycoreprof/native.h"
 #include "pycoreprof/stacks.h"
 
 #define PAGE_BYTES 4096u
 #define AT_SYSINFO_EHDR_TYPE 33
-#define AT_PHDR_TYPE 3
-#define AT_PHNUM_TYPE 5
-#define PT_DYNAMIC_TYPE 2
-#define PT_PHDR_TYPE 6
-#define DT_DEBUG_TAG 21
-#define PHDR_SIZE 56u               /* Elf64_Phdr */
-#define PHDR_VADDR 16u              /* p_vaddr in it */
-#define R_DEBUG_MAP 8u              /* r_map in struct r_debug */
-#define MAX_PHDRS 64
-#define MAX_DYNAMIC 512
-#define MAX_LINK_MAPS 1024
-#define MAX_PATH_BYTES 4096
 
 static double realtime_now(void)
 {
@@ -90,6 +78,8 @@ int capture_session_open(struct capture_session *s, pid_t pid, const struct capt
 		goto out;
 	ret = pywalker_new(s->recorder, &s->walker);
 	target_resume(s->recorder);
+	if (ret == 0)
+		ret = guard_add(s->live);
 out:
 	if (ret < 0)
 		capture_session_close(s);
@@ -102,6 +92,7 @@ void capture_session_close(struct capture_session *s)
 	s->walker = NULL;
 	target_free(s->recorder);
 	s->recorder = NULL;
+	guard_remove(s->live);
 	target_free(s->live);
 	s->live = NULL;
 	for (size_t i = 0; s->build_ids && i < s->nbuild_ids; i++)
@@ -133,71 +124,11 @@ static void record_elf_headers(struct target *recorder)
 	}
 }
 
-/* Read (so record) a dynamic section: 16-byte entries up to DT_NULL. */
-static void record_dynamic(struct target *recorder, uint64_t addr, uint64_t *debug)
-{
-	for (int i = 0; i < MAX_DYNAMIC; i++) {
-		uint64_t entry[2];
-		if (target_read(recorder, addr + 16u * (uint64_t)i, entry, sizeof(entry)) < 0 || entry[0] == 0)
-			return;
-		if (entry[0] == DT_DEBUG_TAG && debug)
-			*debug = entry[1];
-	}
-}
-
-static void record_string(struct target *recorder, uint64_t addr)
-{
-	for (int i = 0; i < MAX_PATH_BYTES; i++) {
-		char c;
-		if (target_read(recorder, addr + (uint64_t)i, &c, 1) < 0 || !c)
-			return;
-	}
-}
-
-/* gdb finds shared libraries through the dynamic linker's list (the
- * executable's DT_DEBUG -> r_debug -> link_map entries), not NT_FILE: read
- * it so that it is stored. */
-static void record_link_map(struct target *recorder)
-{
-	uint64_t phdr_addr = target_auxv(recorder, AT_PHDR_TYPE), phnum = target_auxv(recorder, AT_PHNUM_TYPE);
-	uint64_t bias = 0, dynamic = 0, debug = 0;
-	bool have_bias = false;
-	for (uint64_t i = 0; phdr_addr && i < phnum && i < MAX_PHDRS; i++) {
-		uint32_t type;
-		uint64_t vaddr;
-		uint64_t at = phdr_addr + i * PHDR_SIZE;
-		if (target_read(recorder, at, &type, sizeof(type)) < 0 ||
-		    target_read(recorder, at + PHDR_VADDR, &vaddr, sizeof(vaddr)) < 0)
-			return;
-		if (type == PT_PHDR_TYPE) {
-			bias = phdr_addr - vaddr;
-			have_bias = true;
-		} else if (type == PT_DYNAMIC_TYPE) {
-			dynamic = vaddr;
-		}
-	}
-	if (!have_bias || !dynamic)
-		return;
-	record_dynamic(recorder, dynamic + bias, &debug);
-	uint64_t map = 0;
-	if (!debug || target_read(recorder, debug, &map, sizeof(map)) < 0 ||
-	    target_read(recorder, debug + R_DEBUG_MAP, &map, sizeof(map)) < 0)
-		return;
-	for (int n = 0; map && n < MAX_LINK_MAPS; n++) {
-		uint64_t entry[5];   /* l_addr, l_name, l_ld, l_next, l_prev */
-		if (target_read(recorder, map, entry, sizeof(entry)) < 0)
-			return;
-		record_string(recorder, entry[1]);
-		if (entry[2])
-			record_dynamic(recorder, entry[2], NULL);
-		map = entry[3];
-	}
-}
-
 static void record_stack_tops(struct target *recorder)
 {
 	record_elf_headers(recorder);
-	record_link_map(recorder);
+	/* gdb finds shared libraries through the dynamic linker's list. */
+	target_read_link_map(recorder);
 	/* The vDSO is code in no file: unwinding through it needs its bytes. */
 	const struct target_mapping *vdso = target_find_mapping(recorder, target_auxv(recorder, AT_SYSINFO_EHDR_TYPE));
 	if (vdso && target_auxv(recorder, AT_SYSINFO_EHDR_TYPE))

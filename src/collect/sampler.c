@@ -2,12 +2,12 @@
  * frames (with the target frozen in freeze mode), let the target run again,
  * then intern and count. Buffers grow during warm-up and are reused, so a
  * steady-state sample allocates nothing. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "collect/internal.h"
 #include "pycoreprof/base.h"
-#include "pycoreprof/sampler.h"
+#include "pycoreprof/collect.h"
 
 enum { MAX_DEPTH = 4096, LOST_ROUNDS = 5 };
 
@@ -52,7 +52,7 @@ void sampler_release(struct sampler *s)
 	free(s->captures);
 	free(s->ids);
 	hashtab_release(&s->memo);
-	free(s->stats.pauses);
+	pause_stats_release(&s->stats.pauses);
 	sampler_native_free(s->native);
 	memset(s, 0, sizeof(*s));
 }
@@ -194,20 +194,14 @@ static int python_frame_id(struct sampler *s, const struct pyframe *f, uint32_t 
 static int count_capture(struct sampler *s, const struct thread_capture *c)
 {
 	struct aggregate *agg = s->agg;
-	size_t need = c->nframes + 3;
+	size_t need = c->nframes + STACK_ROOTS_MAX;
 	size_t n = 0;
 	int ret;
 	if (ARRAY_GROW(s->ids, s->ids_cap, need) < 0)
 		return -ERR_NOMEM;
-	if (s->opts.process_root && (ret = agg_frame(agg, AGG_PROCESS, s->opts.process_root, NULL, -1, &s->ids[n++])) < 0)
-		return ret;
-	if (s->opts.thread_roots) {
-		char label[64];
-		snprintf(label, sizeof(label), "thread %d \"%s\"", (int)c->tid, c->name);
-		if ((ret = agg_frame(agg, AGG_THREAD, label, NULL, -1, &s->ids[n++])) < 0)
-			return ret;
-	}
-	if (c->failed && (ret = agg_frame(agg, AGG_ERROR, "[unreadable stack]", NULL, -1, &s->ids[n++])) < 0)
+	struct stack_roots roots = {.process = s->opts.process_root, .thread = s->opts.thread_roots, .tid = c->tid,
+	                            .thread_name = c->name, .unreadable = c->failed};
+	if ((ret = stack_roots_add(agg, &roots, s->ids, &n)) < 0)
 		return ret;
 	if (s->native) {
 		ret = sampler_native_count(s->native, c->native_copy, c->frames, c->nframes, agg, s->opts.by_function,
@@ -221,14 +215,6 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 	if (!n)
 		return 0;
 	return c->waiting ? agg_add_waiting(agg, s->ids, n, 1) : agg_add(agg, s->ids, n, 1);
-}
-
-static void record_pause(struct sampler *s, double seconds)
-{
-	struct sampler_stats *st = &s->stats;
-	if (ARRAY_GROW(st->pauses, st->pauses_cap, st->npauses + 1) < 0)
-		return;
-	st->pauses[st->npauses++] = seconds;
 }
 
 int sampler_sample(struct sampler *s)
@@ -250,7 +236,7 @@ int sampler_sample(struct sampler *s)
 		int captured = capture(s, false, &ncaptured, &torn);
 		target_resume_last(s->target, s->gil_holder);
 		target_resume(s->target);
-		record_pause(s, target_last_pause(s->target));
+		pause_stats_add(&s->stats.pauses, target_last_pause(s->target));
 		ret = captured;
 	} else {
 		if ((ret = target_refresh(s->target)) < 0)

@@ -1,6 +1,7 @@
 /* Collecting every thread's stack: joins the target's OS threads with the
  * Python thread states, marks the crashed thread, the GIL holder and idle
- * threads, and orders them crashed first, then oldest first. */
+ * threads, and orders them crashed first, then oldest first; for a running
+ * process, within one freeze. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,4 +126,29 @@ void process_stacks_release(struct process_stacks *ps)
 	free(ps->threads);
 	ps->threads = NULL;
 	ps->nthreads = ps->threads_cap = 0;
+}
+
+/* Everything that needs the process stopped happens between freeze and
+ * detach; the rest before or after. */
+int process_stacks_collect_live(pid_t pid, bool freeze, struct native_copies *copies, size_t stack_bytes,
+                                struct target **t, struct pywalker **w, struct process_stacks *ps)
+{
+	struct live_open_options open_opts = {.freeze = freeze};
+	int ret;
+	if ((ret = live_target_open(pid, &open_opts, t)) < 0 || (ret = guard_add(*t)) < 0)
+		goto out;
+	/* Finding the interpreter opens files and takes time: do it before
+	 * stopping the process. */
+	if ((ret = pywalker_new(*t, w)) < 0)
+		goto out;
+	ret = freeze ? target_freeze(*t) : target_refresh(*t);
+	if (ret < 0)
+		goto out;
+	ret = process_stacks_collect(*t, *w, "live", ps);
+	if (ret == 0 && copies)
+		ret = native_copy_threads(copies, *t, stack_bytes);
+out:
+	target_detach(*t);
+	guard_remove(*t);
+	return ret;
 }

@@ -1,0 +1,241 @@
+/* Collect layer: taking stacks from a target. It decides how a sample is
+ * taken (which threads stop, for how long, how often, what is read) and
+ * turns what was read into frames; every command that reads stacks goes
+ * through it. One-shot collection is in stacks.h, repeated sampling in
+ * sampler.h; this header has the rest: the frames a stack adds to an
+ * aggregate, a file read as one sample, live sessions, the sampling clock,
+ * the tree of processes a recording follows, and snapshots. It never
+ * prints: errors are returned with context, and a failure inside one sample
+ * is counted, not returned. */
+#ifndef PYCOREPROF_COLLECT_H
+#define PYCOREPROF_COLLECT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pycoreprof/agg.h"
+#include "pycoreprof/base.h"
+#include "pycoreprof/native.h"
+#include "pycoreprof/python.h"
+#include "pycoreprof/sampler.h"
+#include "pycoreprof/stacks.h"
+#include "pycoreprof/target.h"
+
+/* Frames (frames.c): what a collected stack adds to an aggregate. */
+
+/* The frames above a thread's own, outermost first: a root naming the
+ * process, one naming the thread, and the marker of a stack read only in
+ * part. `record` and `report` both build them here. */
+struct stack_roots {
+	const char *process;     /* label of a process root, or NULL for none */
+	bool thread;             /* a root for the thread */
+	pid_t tid;
+	/* The thread root reads `thread TID "NAME"`, or `thread TID` when
+	 * NULL: `record` names live threads, `report` has never named the
+	 * threads of cores. */
+	const char *thread_name;
+	bool unreadable;         /* the walk stopped early: "[unreadable stack]" */
+};
+enum { STACK_ROOTS_MAX = 3 };
+/* Intern the frames ROOTS asks for into AGG and append their ids at
+ * IDS[*N], advancing *N (by STACK_ROOTS_MAX at most). */
+int stack_roots_add(struct aggregate *agg, const struct stack_roots *roots, uint32_t *ids, size_t *n);
+/* Intern a native frame: FUNCTION ("??" when NULL) in LIBRARY (a path,
+ * shown by its file name; NULL when in no file). */
+int native_frame_id(struct aggregate *agg, const char *function, const char *library, uint32_t *id);
+/* Count the collected stack TS once in AGG (as waiting when it was idle):
+ * with THREAD_ROOTS its thread root, its error marker, its frames; ids go
+ * to IDS, frames past MAX ids are left out (IDS has room for MAX, and for
+ * STACK_ROOTS_MAX when MAX is smaller). */
+int thread_stack_count(struct aggregate *agg, const struct thread_stack *ts, bool thread_roots, uint32_t *ids,
+                       size_t max);
+
+/* A core file or snapshot as one sample (file_sample.c): `report` reads
+ * each of its files so. */
+struct file_sample_options {
+	bool native;             /* native frames too, where the file has them */
+	bool idle;               /* keep threads that were waiting */
+	bool thread_roots;       /* a root frame per thread */
+	double since, until;     /* CLOCK_REALTIME seconds; 0 when not given */
+};
+struct file_sample {
+	struct aggregate agg;    /* initialised when the file was read */
+	uint64_t capture_ns;     /* when the snapshot was taken; 0 for other cores */
+	size_t stacks;           /* thread stacks counted */
+	bool out_of_range;       /* taken outside --since/--until (or when unknown): not read */
+};
+enum { FILE_SAMPLE_FRAMES = 4096, FILE_SAMPLE_IDS = FILE_SAMPLE_FRAMES + 2 };
+/* Read PATH and count each kept Python thread's stack once into S->agg,
+ * which it initialises (threads that were waiting are kept with IDLE; their
+ * stacks count as waiting). A file outside SINCE/UNTIL sets OUT_OF_RANGE and
+ * is not read. Native frames are a bonus: a file whose native stacks cannot
+ * be unwound counts with its Python frames. IDS is scratch of
+ * FILE_SAMPLE_IDS entries. Errors with context, S->agg then released:
+ * -ERR_NOT_ELF (also for an empty file) and the rest of
+ * core_target_open()'s, pywalker_new()'s, -ERR_NOMEM. */
+int file_sample_read(const char *path, const struct file_sample_options *opts, struct file_sample *s,
+                     uint32_t *ids);
+
+/* Live sessions (live_session.c): a running process opened for sampling,
+ * the target with the Python walker once the interpreter is up (a
+ * just-launched interpreter is waited for), and closed so that the process
+ * always runs on detached. */
+struct live_session {
+	struct target *target;
+	struct pywalker *walker;
+	char version[32];        /* kept after close for the summary */
+	char *command;
+};
+
+/* Open PID; with WAIT_SECONDS > 0, retry until the interpreter is found
+ * (or *STOP is set, or the process exits). The target is added to the
+ * signal guard, which the caller installed. */
+int live_session_open(struct live_session *s, pid_t pid, bool freeze, double wait_seconds,
+                      volatile sig_atomic_t *stop);
+/* Detach and free the target and walker (version and command stay for the
+ * summary); safe to call twice. */
+void live_session_close(struct live_session *s);
+/* Close and free everything. */
+void live_session_release(struct live_session *s);
+/* The command line, "?" when unknown. */
+const char *live_session_command(const struct live_session *s);
+
+/* The sampling clock (clock.c): ticks INTERVAL apart from its start.
+ * Between ticks, what the traced threads report (a signal on its way to a
+ * thread waits in a stop until we pass it on) is answered at once: SIGCHLD,
+ * which comes with each report, stays blocked while the clock runs, and the
+ * wait returns when one arrives. */
+struct sample_clock {
+	double interval;         /* seconds */
+	double start;            /* time_now() when started */
+	double next;             /* time_now() of the next tick */
+	uint64_t late;           /* ticks that came after their time */
+	sigset_t saved_mask;
+	bool started;
+};
+/* Start now (the first tick is now); blocks SIGCHLD in this thread. */
+void sample_clock_start(struct sample_clock *c, double interval);
+/* Move to the next tick, INTERVAL after the last one; when that time has
+ * passed already (the work took longer than INTERVAL), to now, counted in
+ * LATE: missed ticks are skipped rather than caught up in a burst. Returns
+ * the time now (time_now()). */
+double sample_clock_advance(struct sample_clock *c);
+/* Sleep until the next tick or *STOP; true when woken early by a report,
+ * to be answered (target_answer_reports()) before waiting again. */
+bool sample_clock_wait(struct sample_clock *c, volatile sig_atomic_t *stop);
+/* Restore the signal mask; safe when not started, and twice. */
+void sample_clock_stop(struct sample_clock *c);
+
+/* A recording of a process tree (processes.c): the processes sampled
+ * together into one aggregate. The root is attached to or launched; with
+ * SUBPROCESSES the Python processes that appear below it join, each under
+ * a `process PID "command"` root; a process that exits stops being
+ * sampled, one that exec'd is opened anew. */
+struct tree_options {
+	struct sampler_options sampling;
+	bool subprocesses;
+	enum native_mode native; /* NATIVE_OFF, or native frames merged so */
+	size_t native_stack_bytes;
+	/* Told that process PID exec'd, before it is opened anew; may be NULL. */
+	void (*exec_seen)(pid_t pid);
+};
+
+/* One sampled process: the root, or a descendant. */
+struct profiled {
+	pid_t pid;
+	bool active;             /* being sampled */
+	bool rejected;           /* not (or no longer) worth trying */
+	int attempts;
+	struct live_session session;
+	struct sampler sampler;
+	struct native_unwinder *unwinder; /* with native frames */
+	char *label;             /* `process PID "cmdline"` root frame, or NULL */
+};
+
+struct process_tree {
+	struct tree_options opts;
+	struct aggregate *agg;   /* borrowed */
+	/* The root's pid, also when opening it failed: a launched command is
+	 * the caller's to wait for (0 when it could not be started). */
+	pid_t root;
+	struct sampler_stats retired;  /* of samplers replaced when a process exec'd */
+	struct profiled *procs;  /* procs[0] is the root; the array moves as it grows */
+	size_t nprocs, cap;
+	double last_scan;        /* time_now() of the last look for subprocesses */
+};
+
+/* Sampled processes and their sums over the recording. */
+struct tree_totals {
+	uint64_t samples;        /* the root's rounds */
+	uint64_t errors;         /* of every process */
+	struct pause_stats pauses; /* of every process; the caller releases it */
+	size_t sampled;          /* processes sampled at least once */
+};
+
+void process_tree_init(struct process_tree *tree, struct aggregate *agg, const struct tree_options *opts);
+/* Open the root: PID, or COMMAND (an argv) launched and given 10 s to
+ * start its interpreter. A launched command that cannot be profiled is
+ * stopped (SIGTERM) unless it exited already, and the error says which.
+ * The signal guard must be installed: its stop flag ends the wait. Errors:
+ * live_session_open()'s, -ERR_NOENT when COMMAND cannot be run, -ERR_IO,
+ * -ERR_NOMEM. */
+int process_tree_open(struct process_tree *tree, pid_t pid, char **command);
+/* One tick at NOW (time_now()): with subprocesses, once a second (counted
+ * from the first tick) look for new Python processes below the root; then
+ * one sample of each process sampled. Per-sample errors are counted in
+ * each sampler's stats. Returns 0, or an error that is not one process's
+ * (-ERR_NOMEM). */
+int process_tree_sample(struct process_tree *tree, double now);
+/* Whether the root is still sampled. */
+bool process_tree_sampling(const struct process_tree *tree);
+/* target_answer_reports() of every process sampled. */
+void process_tree_answer_reports(struct process_tree *tree);
+/* Detach every process; statistics, versions and commands stay. */
+void process_tree_close(struct process_tree *tree);
+void process_tree_totals(const struct process_tree *tree, struct tree_totals *totals);
+/* Detach and free everything; safe after a failed open. */
+void process_tree_release(struct process_tree *tree);
+
+/* Snapshots (capture.c): freeze a running process, walk every thread's
+ * Python stack through a recording target, let it go, and build the core
+ * file from the pages the walk read. */
+struct capture_options {
+	bool full;               /* every readable private or anonymous mapping */
+	bool native;             /* the top of each thread's stack too */
+	bool compress;
+	double interval;         /* seconds, recorded in the note; 0 for one-off */
+};
+
+struct capture_session {
+	struct target *live;     /* attached with PTRACE_SEIZE */
+	struct target *recorder; /* reads through LIVE, keeps every page */
+	struct pywalker *walker; /* reads through RECORDER */
+	struct snap_build_id *build_ids;   /* paths are the session's own copies */
+	size_t nbuild_ids;
+	struct capture_options opts;
+};
+
+struct capture_result {
+	struct strbuf file;      /* the bytes to write */
+	size_t pages;            /* pages stored */
+	size_t threads;
+	double paused;           /* seconds the process was stopped */
+	double build_seconds;    /* building and compressing, after resuming */
+	double capture_time;     /* CLOCK_REALTIME seconds */
+};
+
+/* Attach to PID and find its interpreter. The process runs on when this
+ * returns; it is in the signal guard (which the caller installed) until the
+ * session is closed. Errors as live_target_open(), pywalker_new() and
+ * guard_add(). */
+int capture_session_open(struct capture_session *s, pid_t pid, const struct capture_options *opts);
+/* Take one snapshot into R (whose buffer is reset first). The process is
+ * running again when this returns, whatever happened. */
+int capture_session_take(struct capture_session *s, struct capture_result *r);
+/* Detach and free; safe on a zeroed or closed session. */
+void capture_session_close(struct capture_session *s);
+
+#endif

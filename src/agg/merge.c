@@ -1,0 +1,39 @@
+/* Merging aggregates: every stack of one added to another, with its own
+ * and its waiting counts; frames are interned again in the target. Used by
+ * `report`, whose files are read into aggregates of their own. */
+#include <stdlib.h>
+
+#include "pycoreprof/agg.h"
+#include "pycoreprof/base.h"
+
+int agg_merge(struct aggregate *into, const struct aggregate *from)
+{
+	uint32_t *map = xcalloc(from->nframes ? from->nframes : 1, sizeof(*map));
+	uint32_t *path = xcalloc(from->nnodes ? from->nnodes : 1, sizeof(*path));
+	int ret = 0;
+	if (!map || !path) {
+		ret = -ERR_NOMEM;
+		goto out;
+	}
+	for (size_t f = 0; f < from->nframes && ret == 0; f++) {
+		const struct agg_frame *fr = &from->frames[f];
+		ret = agg_frame_copy(into, fr, &map[f]);
+	}
+	for (size_t node = 1; node < from->nnodes && ret == 0; node++) {
+		if (!from->nodes[node].self)
+			continue;
+		size_t depth = 0;
+		for (uint32_t at = (uint32_t)node; at && depth < from->nnodes; at = from->nodes[at].parent)
+			path[depth++] = map[from->nodes[at].frame];
+		for (size_t k = 0; k < depth / 2; k++) {
+			uint32_t swap = path[k];
+			path[k] = path[depth - 1 - k];
+			path[depth - 1 - k] = swap;
+		}
+		ret = agg_add_counts(into, path, depth, from->nodes[node].self, from->nodes[node].waiting);
+	}
+out:
+	free(map);
+	free(path);
+	return ret;
+}
