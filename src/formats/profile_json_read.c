@@ -138,7 +138,7 @@ static int read_frames(struct scan *s, struct aggregate *agg, uint32_t **ids, si
 {
 	static const char *const kinds[] = {"python", "native", "thread", "process", "error"};
 	char *name = NULL, *file = NULL;
-	size_t ids_cap = *count;
+	size_t ids_cap = *count;    /* what *IDS is known to hold */
 	int ret = 0;
 	if (!eat(s, '['))
 		return bad(s, "\"frames\" is not an array");
