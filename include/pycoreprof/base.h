@@ -1,7 +1,7 @@
 /* Base layer: error codes with their messages, error context, allocation
- * helpers, growable string buffers, sorted-range search, the clock and
- * percentiles. Everything above includes this; it includes nothing of the
- * project. It never prints. */
+ * helpers, growable string buffers and arrays, sorted-range search, the
+ * clock and percentiles. Everything above includes this; it includes
+ * nothing of the project. It never prints. */
 #ifndef PYCOREPROF_BASE_H
 #define PYCOREPROF_BASE_H
 
@@ -94,6 +94,17 @@ void strbuf_add_utf8(struct strbuf *sb, uint32_t code_point);
  * unless allocation failed). */
 char *strbuf_detach(struct strbuf *sb);
 static inline bool strbuf_ok(const struct strbuf *sb) { return !sb->failed; }
+
+/* array.c: make room for NEED elements of SIZE bytes in an array. ITEMS
+ * points to the array's pointer (NULL at first), *CAP is its capacity in
+ * elements; the capacity at least doubles, to NEED or more. Like realloc:
+ * the elements kept are kept, new ones are not initialised. Returns 0, or
+ * -ERR_NOMEM (also when the size overflows) with *ITEMS and *CAP unchanged.
+ * ARRAY_GROW(ids, ids_cap, n + 1) does it for a typed array and returns 0
+ * at once when there is room (it evaluates its arguments more than once). */
+int array_grow(void *items, size_t *cap, size_t need, size_t size);
+#define ARRAY_GROW(items, cap, need)                                          \
+	((need) <= (cap) ? 0 : array_grow(&(items), &(cap), (need), sizeof(*(items))))
 
 /* search.c: binary search in an array of COUNT structs of SIZE bytes,
  * sorted by the uint64_t field at byte OFFSET of each (ascending; equal

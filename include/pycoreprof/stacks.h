@@ -49,7 +49,7 @@ struct process_stacks {
 	struct target *target;   /* borrowed */
 	struct pywalker *walker; /* borrowed */
 	struct thread_stack *threads; /* crashed thread first, then oldest first */
-	size_t nthreads;
+	size_t nthreads, threads_cap;
 	size_t errors;           /* threads whose walk failed part-way */
 	enum native_mode native; /* set by process_stacks_add_native() */
 };

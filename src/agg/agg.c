@@ -114,14 +114,8 @@ int agg_frame(struct aggregate *agg, enum agg_frame_kind kind, const char *name,
 			return 0;
 		}
 	}
-	if (agg->nframes == agg->frames_cap) {
-		size_t cap = agg->frames_cap ? agg->frames_cap * 2 : 256;
-		struct agg_frame *grown = xrealloc_array(agg->frames, cap, sizeof(*grown));
-		if (!grown)
-			return -ERR_NOMEM;
-		agg->frames = grown;
-		agg->frames_cap = cap;
-	}
+	if (ARRAY_GROW(agg->frames, agg->frames_cap, agg->nframes + 1) < 0)
+		return -ERR_NOMEM;
 	struct agg_frame *f = &agg->frames[agg->nframes];
 	f->name = xstrdup(name ? name : "?");
 	f->file = file ? xstrdup(file) : NULL;
@@ -205,14 +199,8 @@ static int child(struct aggregate *agg, uint32_t parent, uint32_t frame, uint32_
 		*out = found;
 		return 0;
 	}
-	if (agg->nnodes == agg->nodes_cap) {
-		size_t cap = agg->nodes_cap * 2;
-		struct agg_node *grown = xrealloc_array(agg->nodes, cap, sizeof(*grown));
-		if (!grown)
-			return -ERR_NOMEM;
-		agg->nodes = grown;
-		agg->nodes_cap = cap;
-	}
+	if (ARRAY_GROW(agg->nodes, agg->nodes_cap, agg->nnodes + 1) < 0)
+		return -ERR_NOMEM;
 	uint32_t id = (uint32_t)agg->nnodes++;
 	struct agg_node *n = &agg->nodes[id];
 	struct agg_node *p = &agg->nodes[parent];

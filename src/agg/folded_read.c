@@ -221,14 +221,9 @@ static int split_lines(const char *text, size_t text_len, const char *origin, st
 			return err_set(ERR_CORRUPT, "%s:%zu: not a folded stack line (expected \"frame;frame COUNT\")",
 			               origin, lineno);
 		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			struct folded_line *grown = xrealloc_array(lines, cap, sizeof(*grown));
-			if (!grown) {
-				free(lines);
-				return -ERR_NOMEM;
-			}
-			lines = grown;
+		if (ARRAY_GROW(lines, cap, n + 1) < 0) {
+			free(lines);
+			return -ERR_NOMEM;
 		}
 		lines[n++] = (struct folded_line){.stack = line, .len = (size_t)(space - line), .count = value};
 	}
@@ -255,14 +250,9 @@ static int intern_lines(struct aggregate *agg, struct folded_line *lines, size_t
 			size_t frame_len = (size_t)(semi - frame);
 			if (!frame_len)
 				continue;   /* "a;;b": no empty frame */
-			if (nids == cap) {
-				cap = cap ? cap * 2 : 4096;
-				uint32_t *grown = xrealloc_array(ids, cap, sizeof(*grown));
-				if (!grown) {
-					ret = -ERR_NOMEM;
-					goto out;
-				}
-				ids = grown;
+			if (ARRAY_GROW(ids, cap, nids + 1) < 0) {
+				ret = -ERR_NOMEM;
+				goto out;
 			}
 			if ((ret = label_id(agg, &memo, frame, frame_len, &scratch, &ids[nids])) < 0)
 				goto out;
@@ -301,15 +291,9 @@ int agg_read_folded(struct aggregate *agg, const char *text, size_t len, const c
 	for (size_t l = 0; l < nlines; l++) {
 		const uint32_t *frames = ids + lines[l].first;
 		size_t depth = lines[l].depth, known = 0;
-		if (depth > path_cap) {
-			size_t cap = depth * 2;
-			uint32_t *grown = xrealloc_array(path, cap, sizeof(*grown));
-			if (!grown) {
-				ret = -ERR_NOMEM;
-				goto out;
-			}
-			path = grown;
-			path_cap = cap;
+		if (ARRAY_GROW(path, path_cap, depth) < 0) {
+			ret = -ERR_NOMEM;
+			goto out;
 		}
 		while (known < depth && known < nprev && frames[known] == prev[known])
 			known++;

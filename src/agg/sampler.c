@@ -221,13 +221,8 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 	size_t need = c->nframes + 3;
 	size_t n = 0;
 	int ret;
-	if (need > s->ids_cap) {
-		uint32_t *grown = xrealloc_array(s->ids, need, sizeof(*grown));
-		if (!grown)
-			return -ERR_NOMEM;
-		s->ids = grown;
-		s->ids_cap = need;
-	}
+	if (ARRAY_GROW(s->ids, s->ids_cap, need) < 0)
+		return -ERR_NOMEM;
 	if (s->opts.process_root && (ret = agg_frame(agg, AGG_PROCESS, s->opts.process_root, NULL, -1, &s->ids[n++])) < 0)
 		return ret;
 	if (s->opts.thread_roots) {
@@ -255,14 +250,8 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 static void record_pause(struct sampler *s, double seconds)
 {
 	struct sampler_stats *st = &s->stats;
-	if (st->npauses == st->pauses_cap) {
-		size_t cap = st->pauses_cap ? st->pauses_cap * 2 : 1024;
-		double *grown = xrealloc_array(st->pauses, cap, sizeof(*grown));
-		if (!grown)
-			return;
-		st->pauses = grown;
-		st->pauses_cap = cap;
-	}
+	if (ARRAY_GROW(st->pauses, st->pauses_cap, st->npauses + 1) < 0)
+		return;
 	st->pauses[st->npauses++] = seconds;
 }
 

@@ -70,21 +70,6 @@ int sampler_native_copy(struct sampler_native *n, struct target *t, const struct
 	return (int)index;
 }
 
-static bool grow(void **array, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return true;
-	size_t grown_cap = *cap ? *cap : 64;
-	while (grown_cap < need)
-		grown_cap *= 2;
-	void *grown = xrealloc_array(*array, grown_cap, size);
-	if (!grown)
-		return false;
-	*array = grown;
-	*cap = grown_cap;
-	return true;
-}
-
 static int native_id(struct aggregate *agg, const struct native_frame *f, uint32_t *id)
 {
 	const char *library = f->library ? strrchr(f->library, '/') : NULL;
@@ -105,10 +90,9 @@ int sampler_native_count(struct sampler_native *n, int copy, const struct pyfram
 		n->classes[i] = n->frames[i].cls;
 	}
 	size_t py_cap = n->py_cap;
-	if (!grow((void **)&n->entries, &py_cap, npy + 1, sizeof(*n->entries)) ||
-	    !grow((void **)&n->shims, &n->py_cap, npy + 1, sizeof(*n->shims)) ||
-	    !grow((void **)&n->order, &n->order_cap, npy + nnative + 1, sizeof(*n->order)) ||
-	    !grow((void **)ids, ids_cap, *nids + npy + nnative + 1, sizeof(**ids)))
+	if (ARRAY_GROW(n->entries, py_cap, npy + 1) < 0 || ARRAY_GROW(n->shims, n->py_cap, npy + 1) < 0 ||
+	    ARRAY_GROW(n->order, n->order_cap, npy + nnative + 1) < 0 ||
+	    ARRAY_GROW(*ids, *ids_cap, *nids + npy + nnative + 1) < 0)
 		return -ERR_NOMEM;
 	for (size_t i = 0; i < npy; i++) {
 		n->entries[i] = py[i].is_entry;

@@ -306,14 +306,8 @@ struct recording {
 
 static struct profiled *add_process(struct recording *r, pid_t pid)
 {
-	if (r->nprocs == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 8;
-		struct profiled *grown = xrealloc_array(r->procs, cap, sizeof(*grown));
-		if (!grown)
-			return NULL;
-		r->procs = grown;
-		r->cap = cap;
-	}
+	if (ARRAY_GROW(r->procs, r->cap, r->nprocs + 1) < 0)
+		return NULL;
 	struct profiled *p = &r->procs[r->nprocs++];
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
@@ -388,13 +382,9 @@ static void follow_exec(struct recording *r, struct profiled *p)
 		kept->samples += st->samples; /* samples are counted on the root */
 	kept->stacks += st->stacks;
 	kept->errors += st->errors;
-	if (st->npauses) {
-		double *grown = xrealloc_array(kept->pauses, kept->npauses + st->npauses, sizeof(double));
-		if (grown) {
-			memcpy(grown + kept->npauses, st->pauses, st->npauses * sizeof(double));
-			kept->pauses = grown;
-			kept->npauses += st->npauses;
-		}
+	if (st->npauses && ARRAY_GROW(kept->pauses, kept->pauses_cap, kept->npauses + st->npauses) == 0) {
+		memcpy(kept->pauses + kept->npauses, st->pauses, st->npauses * sizeof(double));
+		kept->npauses += st->npauses;
 	}
 	live_session_release(&p->session);
 	free(p->label);

@@ -15,14 +15,8 @@
 
 static int add_path(struct input_list *list, const char *path)
 {
-	if (list->n == list->cap) {
-		size_t cap = list->cap ? 2 * list->cap : 64;
-		char **grown = xrealloc_array(list->paths, cap, sizeof(*grown));
-		if (!grown)
-			return -ERR_NOMEM;
-		list->paths = grown;
-		list->cap = cap;
-	}
+	if (ARRAY_GROW(list->paths, list->cap, list->n + 1) < 0)
+		return -ERR_NOMEM;
 	if (!(list->paths[list->n] = xstrdup(path)))
 		return -ERR_NOMEM;
 	list->n++;

@@ -196,14 +196,8 @@ struct totals {
 
 static void add_pause(struct totals *t, double paused)
 {
-	if (t->npauses == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 64;
-		double *grown = xrealloc_array(t->pauses, cap, sizeof(*grown));
-		if (!grown)
-			return;
-		t->pauses = grown;
-		t->cap = cap;
-	}
+	if (ARRAY_GROW(t->pauses, t->cap, t->npauses + 1) < 0)
+		return;
 	t->pauses[t->npauses++] = paused;
 }
 

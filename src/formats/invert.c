@@ -17,13 +17,8 @@ static int add_reversed(void *opaque, const uint32_t *frames, size_t depth, uint
 {
 	struct invert_ctx *c = opaque;
 	int ret;
-	if (depth > c->cap) {
-		uint32_t *grown = xrealloc_array(c->ids, depth * 2, sizeof(*grown));
-		if (!grown)
-			return -ERR_NOMEM;
-		c->ids = grown;
-		c->cap = depth * 2;
-	}
+	if (ARRAY_GROW(c->ids, c->cap, depth) < 0)
+		return -ERR_NOMEM;
 	for (size_t i = 0; i < depth; i++) {
 		const struct agg_frame *f = &c->in->frames[frames[depth - 1 - i]];
 		if ((ret = agg_frame_copy(c->out, f, &c->ids[i])) < 0)

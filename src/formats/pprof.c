@@ -40,7 +40,7 @@ struct pprof {
 	uint32_t *function_of;          /* canonical frame index -> function id */
 	uint32_t *mapping_of;           /* canonical frame index -> mapping id, 0: none */
 	uint32_t *mapping_file;         /* mapping id - 1 -> string index */
-	size_t nmappings;
+	size_t nmappings, mappings_cap;
 	char **owned;                   /* strings made here (system names) */
 	size_t nowned, owned_cap;
 	struct strbuf message, scratch;
@@ -81,14 +81,8 @@ static int intern(struct string_table *t, const char *s, uint32_t *index)
 			*index = t->slots[k];
 			return 0;
 		}
-	if (t->count == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		const char **grown = xrealloc_array(t->strings, cap, sizeof(*grown));
-		if (!grown)
-			return -ERR_NOMEM;
-		t->strings = grown;
-		t->cap = cap;
-	}
+	if (ARRAY_GROW(t->strings, t->cap, t->count + 1) < 0)
+		return -ERR_NOMEM;
 	t->strings[t->count] = s;
 	t->slots[k] = (uint32_t)t->count;
 	*index = (uint32_t)t->count++;
@@ -99,15 +93,9 @@ static char *own(struct pprof *p, char *s)
 {
 	if (!s)
 		return NULL;
-	if (p->nowned == p->owned_cap) {
-		size_t cap = p->owned_cap ? p->owned_cap * 2 : 256;
-		char **grown = xrealloc_array(p->owned, cap, sizeof(*grown));
-		if (!grown) {
-			free(s);
-			return NULL;
-		}
-		p->owned = grown;
-		p->owned_cap = cap;
+	if (ARRAY_GROW(p->owned, p->owned_cap, p->nowned + 1) < 0) {
+		free(s);
+		return NULL;
 	}
 	p->owned[p->nowned++] = s;
 	return s;
@@ -167,14 +155,8 @@ static int function_for(struct pprof *p, const struct agg_frame *f, uint32_t *id
 		return -ERR_NOMEM;
 	if ((ret = intern(&p->strings, system, &system_name)) < 0)
 		return ret;
-	if (p->nfunctions == p->functions_cap) {
-		size_t cap = p->functions_cap ? p->functions_cap * 2 : 256;
-		struct function *grown = xrealloc_array(p->functions, cap, sizeof(*grown));
-		if (!grown)
-			return -ERR_NOMEM;
-		p->functions = grown;
-		p->functions_cap = cap;
-	}
+	if (ARRAY_GROW(p->functions, p->functions_cap, p->nfunctions + 1) < 0)
+		return -ERR_NOMEM;
 	p->functions[p->nfunctions] = (struct function){name, system_name, file, f->line > 0 ? f->line : 0, native};
 	p->function_slots[k] = (uint32_t)p->nfunctions;
 	*id = (uint32_t)++p->nfunctions;
@@ -192,10 +174,8 @@ static int mapping_for(struct pprof *p, const char *library, uint32_t *id)
 			*id = (uint32_t)i + 1;
 			return 0;
 		}
-	uint32_t *grown = xrealloc_array(p->mapping_file, p->nmappings + 1, sizeof(*grown));
-	if (!grown)
+	if (ARRAY_GROW(p->mapping_file, p->mappings_cap, p->nmappings + 1) < 0)
 		return -ERR_NOMEM;
-	p->mapping_file = grown;
 	p->mapping_file[p->nmappings] = file;
 	*id = (uint32_t)++p->nmappings;
 	return 0;
@@ -212,13 +192,8 @@ static void add_value_type(struct pprof *p, unsigned field, uint32_t type, uint3
 static int add_sample(void *opaque, const uint32_t *frames, size_t depth, uint64_t count, uint64_t waiting)
 {
 	struct pprof *p = opaque;
-	if (depth > p->ids_cap) {
-		uint64_t *grown = xrealloc_array(p->ids, depth * 2, sizeof(*grown));
-		if (!grown)
-			return -ERR_NOMEM;
-		p->ids = grown;
-		p->ids_cap = depth * 2;
-	}
+	if (ARRAY_GROW(p->ids, p->ids_cap, depth) < 0)
+		return -ERR_NOMEM;
 	/* Locations are numbered as the walk meets them; listed leaf first. */
 	frame_order_note(&p->order, frames, depth);
 	for (size_t i = 0; i < depth; i++)

@@ -138,6 +138,7 @@ static int read_frames(struct scan *s, struct aggregate *agg, uint32_t **ids, si
 {
 	static const char *const kinds[] = {"python", "native", "thread", "process", "error"};
 	char *name = NULL, *file = NULL;
+	size_t ids_cap = *count;    /* what *IDS is known to hold */
 	int ret = 0;
 	if (!eat(s, '['))
 		return bad(s, "\"frames\" is not an array");
@@ -190,15 +191,13 @@ static int read_frames(struct scan *s, struct aggregate *agg, uint32_t **ids, si
 			ret = bad(s, "a frame needs a name");
 			goto out;
 		}
-		uint32_t *grown = xrealloc_array(*ids, *count + 1, sizeof(*grown));
-		if (!grown) {
+		if (ARRAY_GROW(*ids, ids_cap, *count + 1) < 0) {
 			ret = -ERR_NOMEM;
 			goto out;
 		}
-		*ids = grown;
 		struct agg_frame read = {.name = name, .file = file, .line = line >= 0 && line < 1 << 30 ? (int)line : -1,
 		                         .kind = kind, .origin = origin};
-		if ((ret = agg_frame_copy(agg, &read, &grown[(*count)++])) < 0)
+		if ((ret = agg_frame_copy(agg, &read, &(*ids)[(*count)++])) < 0)
 			goto out;
 		free(name);
 		free(file);
@@ -254,15 +253,9 @@ static int read_stacks(struct scan *s, struct aggregate *agg, const uint32_t *id
 						ret = bad(s, "a stack names a frame that is not in the table");
 						goto out;
 					}
-					if (depth == cap) {
-						size_t grown_cap = cap ? cap * 2 : 64;
-						uint32_t *grown = xrealloc_array(stack, grown_cap, sizeof(*grown));
-						if (!grown) {
-							ret = -ERR_NOMEM;
-							goto out;
-						}
-						stack = grown;
-						cap = grown_cap;
+					if (ARRAY_GROW(stack, cap, depth + 1) < 0) {
+						ret = -ERR_NOMEM;
+						goto out;
 					}
 					stack[depth++] = ids[(size_t)value];
 				} while (eat(s, ','));

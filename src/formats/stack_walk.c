@@ -18,14 +18,8 @@ static int visit(struct walk *w, uint32_t node, size_t depth)
 	const struct agg_node *n = &w->agg->nodes[node];
 	int ret = 0;
 	if (node != 0) {
-		if (depth == w->cap) {
-			size_t cap = w->cap ? w->cap * 2 : 64;
-			uint32_t *grown = xrealloc_array(w->path, cap, sizeof(*grown));
-			if (!grown)
-				return -ERR_NOMEM;
-			w->path = grown;
-			w->cap = cap;
-		}
+		if (ARRAY_GROW(w->path, w->cap, depth + 1) < 0)
+			return -ERR_NOMEM;
 		w->path[depth++] = n->frame;
 		if (n->self && (ret = w->fn(w->ctx, w->path, depth, n->self, n->waiting)) < 0)
 			return ret;

@@ -8,13 +8,8 @@
 
 int py_scratch(struct pywalker *w, size_t size, uint8_t **out)
 {
-	if (size > w->scratch_cap) {
-		uint8_t *grown = xrealloc_array(w->scratch, size, 1);
-		if (!grown)
-			return -ERR_NOMEM;
-		w->scratch = grown;
-		w->scratch_cap = size;
-	}
+	if (ARRAY_GROW(w->scratch, w->scratch_cap, size) < 0)
+		return -ERR_NOMEM;
 	*out = w->scratch;
 	return 0;
 }

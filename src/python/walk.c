@@ -168,15 +168,9 @@ int pywalker_threads(struct pywalker *w, const struct pythread **threads, size_t
 				              (unsigned long long)tstate, (unsigned long long)interp);
 				goto done;
 			}
-			if (n >= w->threads_cap) {
-				size_t cap = w->threads_cap ? w->threads_cap * 2 : 16;
-				struct pythread *grown = xrealloc_array(w->threads, cap, sizeof(*grown));
-				if (!grown) {
-					ret = -ERR_NOMEM;
-					goto done;
-				}
-				w->threads = grown;
-				w->threads_cap = cap;
+			if (ARRAY_GROW(w->threads, w->threads_cap, n + 1) < 0) {
+				ret = -ERR_NOMEM;
+				goto done;
 			}
 			struct pythread *th = &w->threads[n++];
 			memset(th, 0, sizeof(*th));

@@ -313,10 +313,8 @@ static struct core_file *get_file(struct target *t, struct core_backend *core, c
 	for (size_t i = 0; i < core->nfiles; i++)
 		if (strcmp(core->files[i].recorded_path, path) == 0)
 			return &core->files[i];
-	struct core_file *grown = xrealloc_array(core->files, core->nfiles + 1, sizeof(*grown));
-	if (!grown)
+	if (ARRAY_GROW(core->files, core->files_cap, core->nfiles + 1) < 0)
 		return NULL;
-	core->files = grown;
 	struct core_file *file = &core->files[core->nfiles];
 	*file = (struct core_file){ .fd = -1, .recorded_path = xstrdup(path) };
 	if (!file->recorded_path)
@@ -423,5 +421,5 @@ void core_files_release(struct core_backend *core)
 	}
 	free(core->files);
 	core->files = NULL;
-	core->nfiles = 0;
+	core->nfiles = core->files_cap = 0;
 }

@@ -43,7 +43,7 @@ struct core_backend {
 	size_t nsegments;
 	size_t last_segment;        /* index of the last hit, a cheap cache */
 	struct core_file *files;
-	size_t nfiles;
+	size_t nfiles, files_cap;
 	char *exe_override;         /* --exe, NULL when not given */
 	/* Build-ids a snapshot's pycoreprof note recorded, by file path: used
 	 * when the core holds no header page of the file to read one from. */

@@ -113,14 +113,9 @@ int core_build_mappings(struct target *t, struct core_backend *core)
 			if (f < nfiles && files[f].start < seg_end)
 				piece_end = files[f].start > cursor ? files[f].start : cursor;
 			if (piece_end > cursor) {
-				if (nall == capacity) {
-					capacity *= 2;
-					struct target_mapping *grown = xrealloc_array(all, capacity, sizeof(*all));
-					if (!grown) {
-						ret = -ERR_NOMEM;
-						goto out;
-					}
-					all = grown;
+				if (ARRAY_GROW(all, capacity, nall + 1) < 0) {
+					ret = -ERR_NOMEM;
+					goto out;
 				}
 				struct target_mapping *anon = &all[nall++];
 				*anon = (struct target_mapping){ .start = cursor, .end = piece_end };

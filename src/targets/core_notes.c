@@ -70,14 +70,8 @@ static int parse_prstatus(struct note_parse *parse, const uint8_t *desc, size_t 
 	struct target *t = parse->t;
 	if (size < PRSTATUS_MIN_SIZE)
 		return too_small(parse, "NT_PRSTATUS", size);
-	if (t->nthreads == parse->threads_capacity) {
-		size_t capacity = parse->threads_capacity ? 2 * parse->threads_capacity : 8;
-		struct target_thread *grown = xrealloc_array(t->threads, capacity, sizeof(*grown));
-		if (!grown)
-			return -ERR_NOMEM;
-		t->threads = grown;
-		parse->threads_capacity = capacity;
-	}
+	if (ARRAY_GROW(t->threads, parse->threads_capacity, t->nthreads + 1) < 0)
+		return -ERR_NOMEM;
 	struct target_thread *thread = &t->threads[t->nthreads++];
 	int16_t cursig;
 	memcpy(&cursig, desc + PRSTATUS_CURSIG, sizeof(cursig));

@@ -59,13 +59,10 @@ int live_proc_read_file(pid_t pid, const char *name, char **out, size_t *len)
 				ret = err_set(ERR_LIMIT, "%s is larger than %u bytes", path, MAX_PROC_FILE);
 				goto out;
 			}
-			char *grown = xrealloc_array(buf, cap * 2, 1);
-			if (!grown) {
+			if (ARRAY_GROW(buf, cap, used + 2) < 0) {
 				ret = -ERR_NOMEM;
 				goto out;
 			}
-			buf = grown;
-			cap *= 2;
 		}
 		ssize_t n = read(fd, buf + used, cap - used - 1);
 		if (n < 0 && errno == EINTR)
@@ -136,18 +133,17 @@ int live_proc_executable(pid_t pid, char **out)
 {
 	char link[64];
 	char *buf = NULL;
-	size_t cap = 256;
+	size_t cap = 0;
 	int ret = 0;
 	bool deleted;
 	*out = NULL;
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
 	for (;;) {
-		char *grown = xrealloc_array(buf, cap, 1);
-		if (!grown) {
+		/* 256 bytes first, then twice as many each time the link fills them. */
+		if (ARRAY_GROW(buf, cap, cap + 256) < 0) {
 			ret = -ERR_NOMEM;
 			goto out;
 		}
-		buf = grown;
 		ssize_t n = readlink(link, buf, cap);
 		if (n < 0) {
 			int saved = errno;
@@ -169,7 +165,6 @@ int live_proc_executable(pid_t pid, char **out)
 			ret = err_set(ERR_LIMIT, "%s is too long", link);
 			goto out;
 		}
-		cap *= 2;
 	}
 	strip_deleted(buf, &deleted);
 	*out = buf;

@@ -33,7 +33,7 @@ static pid_t parent_of(pid_t pid)
 int live_list_descendants(pid_t root, pid_t **out, size_t *count)
 {
 	pid_t *pids = NULL, *parents = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, pids_cap = 0, parents_cap = 0;
 	int ret = 0;
 	DIR *dir = opendir("/proc");
 	if (!dir)
@@ -46,20 +46,9 @@ int live_list_descendants(pid_t root, pid_t **out, size_t *count)
 		pid_t ppid = parent_of(pid);
 		if (ppid <= 0)
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			pid_t *grown_pids = xrealloc_array(pids, cap, sizeof(*pids));
-			if (!grown_pids) {
-				ret = -ERR_NOMEM;
-				goto out;
-			}
-			pids = grown_pids;
-			pid_t *grown_parents = xrealloc_array(parents, cap, sizeof(*parents));
-			if (!grown_parents) {
-				ret = -ERR_NOMEM;
-				goto out;
-			}
-			parents = grown_parents;
+		if (ARRAY_GROW(pids, pids_cap, n + 1) < 0 || ARRAY_GROW(parents, parents_cap, n + 1) < 0) {
+			ret = -ERR_NOMEM;
+			goto out;
 		}
 		pids[n] = pid;
 		parents[n] = ppid;

@@ -20,15 +20,11 @@ static uint64_t stack_end(const struct target *t, uint64_t sp)
 
 static int reserve(struct native_copies *c)
 {
-	if (c->n < c->cap)
-		return 0;
-	size_t cap = c->cap ? 2 * c->cap : 16;
-	struct native_thread_copy *grown = xrealloc_array(c->threads, cap, sizeof(*grown));
-	if (!grown)
+	size_t old_cap = c->cap;
+	if (ARRAY_GROW(c->threads, c->cap, c->n + 1) < 0)
 		return -ERR_NOMEM;
-	memset(grown + c->cap, 0, (cap - c->cap) * sizeof(*grown));
-	c->threads = grown;
-	c->cap = cap;
+	/* Copies are reused: a new one starts without a stack buffer. */
+	memset(c->threads + old_cap, 0, (c->cap - old_cap) * sizeof(*c->threads));
 	return 0;
 }
 
@@ -51,13 +47,8 @@ int native_copy_thread(struct native_copies *c, struct target *t, const struct t
 	size_t want = bytes;
 	if (end > sp && end - sp < want)
 		want = (size_t)(end - sp);
-	if (want > copy->stack_cap) {
-		uint8_t *grown = realloc(copy->stack, want);
-		if (!grown)
-			return err_set(ERR_NOMEM, "cannot keep %zu bytes of the stack of thread %d", want, (int)th->tid);
-		copy->stack = grown;
-		copy->stack_cap = want;
-	}
+	if (ARRAY_GROW(copy->stack, copy->stack_cap, want) < 0)
+		return err_set(ERR_NOMEM, "cannot keep %zu bytes of the stack of thread %d", want, (int)th->tid);
 	/* A stack whose end we do not know: take less until a read succeeds. */
 	while (want >= MIN_COPY || (want && end > sp)) {
 		if (target_read(t, sp, copy->stack, want) == 0) {

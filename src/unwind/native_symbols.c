@@ -97,15 +97,9 @@ static const struct native_function *look_up_function(struct native_unwinder *u,
 			return NULL;
 	}
 	f.cls = classify(u, m, f.name);
-	if (m->nfunctions == m->functions_cap) {
-		size_t cap = m->functions_cap ? 2 * m->functions_cap : 64;
-		struct native_function *grown = xrealloc_array(m->functions, cap, sizeof(*grown));
-		if (!grown) {
-			free(f.name);
-			return NULL;
-		}
-		m->functions = grown;
-		m->functions_cap = cap;
+	if (ARRAY_GROW(m->functions, m->functions_cap, m->nfunctions + 1) < 0) {
+		free(f.name);
+		return NULL;
 	}
 	memmove(m->functions + slot + 1, m->functions + slot, (m->nfunctions - slot) * sizeof(f));
 	m->functions[slot] = f;

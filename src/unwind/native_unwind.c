@@ -115,14 +115,8 @@ static bool is_interpreter(const struct native_unwinder *u, const char *path, co
 
 static struct native_module *add_module(struct native_unwinder *u, size_t *cap)
 {
-	if (u->nmodules == *cap) {
-		size_t grown_cap = *cap ? *cap * 2 : 64;
-		struct native_module *grown = xrealloc_array(u->modules, grown_cap, sizeof(*grown));
-		if (!grown)
-			return NULL;
-		u->modules = grown;
-		*cap = grown_cap;
-	}
+	if (ARRAY_GROW(u->modules, *cap, u->nmodules + 1) < 0)
+		return NULL;
 	struct native_module *m = &u->modules[u->nmodules];
 	memset(m, 0, sizeof(*m));
 	return m;

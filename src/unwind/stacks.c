@@ -83,6 +83,7 @@ int process_stacks_collect(struct target *t, struct pywalker *w, const char *sou
 		free(scratch);
 		return -ERR_NOMEM;
 	}
+	out->threads_cap = npy + 1;
 	/* Thread states are newest first; report oldest first. */
 	for (size_t k = npy; k-- > 0;) {
 		const struct pythread *th = &pythreads[k];
@@ -123,5 +124,5 @@ void process_stacks_release(struct process_stacks *ps)
 	}
 	free(ps->threads);
 	ps->threads = NULL;
-	ps->nthreads = 0;
+	ps->nthreads = ps->threads_cap = 0;
 }

@@ -28,10 +28,8 @@ static struct thread_stack *thread_of(struct process_stacks *ps, pid_t tid)
 
 static struct thread_stack *add_thread(struct process_stacks *ps, pid_t tid)
 {
-	struct thread_stack *grown = xrealloc_array(ps->threads, ps->nthreads + 1, sizeof(*grown));
-	if (!grown)
+	if (ARRAY_GROW(ps->threads, ps->threads_cap, ps->nthreads + 1) < 0)
 		return NULL;
-	ps->threads = grown;
 	struct thread_stack *ts = &ps->threads[ps->nthreads++];
 	memset(ts, 0, sizeof(*ts));
 	ts->tid = tid;

@@ -68,9 +68,54 @@ static void test_range_search(void)
 	CHECK(same, "agrees with a linear scan for every count and key");
 }
 
+static void test_array_grow(void)
+{
+	uint32_t *ids = NULL;
+	size_t cap = 0;
+	CHECK(ARRAY_GROW(ids, cap, 1) == 0 && ids && cap >= 1, "the first growth allocates");
+	bool kept = true;
+	size_t n = 0, grown = 0;
+	for (; n < 100000; n++) {
+		size_t before = cap;
+		if (ARRAY_GROW(ids, cap, n + 1) < 0)
+			break;
+		if (cap != before) {
+			grown++;
+			kept &= cap >= 2 * before;
+		}
+		ids[n] = (uint32_t)n * 7;
+	}
+	CHECK(n == 100000 && grown < 20, "100000 appends, %zu growths", grown);
+	CHECK(kept, "each growth at least doubles");
+	bool same = true;
+	for (size_t i = 0; i < n; i++)
+		same &= ids[i] == (uint32_t)i * 7;
+	CHECK(same, "growth keeps the elements");
+	CHECK(ARRAY_GROW(ids, cap, cap) == 0, "no growth when there is room");
+	size_t big = 10 * cap;
+	CHECK(ARRAY_GROW(ids, cap, big) == 0 && cap >= big, "a need past twice the capacity is met");
+
+	uint32_t *before = ids;
+	size_t cap_before = cap;
+	err_clear();
+	CHECK(ARRAY_GROW(ids, cap, SIZE_MAX / 2) == -ERR_NOMEM, "a size that overflows is -ERR_NOMEM");
+	CHECK(ids == before && cap == cap_before, "a failed growth leaves the array and its capacity");
+	CHECK(err_last_code() == ERR_NOMEM && strstr(err_context(), "overflows"), "the error says it overflows: %s",
+	      err_context());
+	CHECK(ARRAY_GROW(ids, cap, SIZE_MAX) == -ERR_NOMEM, "SIZE_MAX elements is -ERR_NOMEM");
+	free(ids);
+
+	/* Near the top of size_t the doubling itself must not wrap. */
+	char *bytes = NULL;
+	size_t huge = SIZE_MAX / 2 + 1;
+	CHECK(array_grow(&bytes, &huge, huge + 1, 1) == -ERR_NOMEM && !bytes && huge == SIZE_MAX / 2 + 1,
+	      "a capacity past SIZE_MAX / 2 does not wrap");
+}
+
 int main(void)
 {
 	test_percentile();
 	test_range_search();
+	test_array_grow();
 	return unit_done();
 }
