@@ -42,8 +42,7 @@ struct aggregate {
 	uint64_t samples;
 	/* hash tables: frame lookup and (parent, frame) -> child for the
 	 * children of wide nodes (the others are found among their siblings) */
-	uint32_t *frame_slots, *node_slots;
-	size_t frame_slots_cap, node_slots_cap, nhashed_nodes;
+	struct hashtab frame_index, child_index;
 };
 
 int agg_init(struct aggregate *agg);

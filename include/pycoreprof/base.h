@@ -1,7 +1,7 @@
 /* Base layer: error codes with their messages, error context, allocation
- * helpers, growable string buffers and arrays, sorted-range search, the
- * clock and percentiles. Everything above includes this; it includes
- * nothing of the project. It never prints. */
+ * helpers, growable string buffers and arrays, a hash table, sorted-range
+ * search, the clock and percentiles. Everything above includes this; it
+ * includes nothing of the project. It never prints. */
 #ifndef PYCOREPROF_BASE_H
 #define PYCOREPROF_BASE_H
 
@@ -105,6 +105,109 @@ static inline bool strbuf_ok(const struct strbuf *sb) { return !sb->failed; }
 int array_grow(void *items, size_t *cap, size_t need, size_t size);
 #define ARRAY_GROW(items, cap, need)                                          \
 	((need) <= (cap) ? 0 : array_grow(&(items), &(cap), (need), sizeof(*(items))))
+
+/* hashtab.c: one hash for every table. hash_u64 mixes a 64-bit integer
+ * (a bijection: 0 only for 0); hash_pair and hash_bytes (LEN bytes at DATA,
+ * mixed into SEED, which may be another hash) are never 0, so they can key a
+ * hashtab as they are. */
+static inline uint64_t hash_u64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xBF58476D1CE4E5B9ull;
+	x ^= x >> 27;
+	x *= 0x94D049BB133111EBull;
+	return x ^ (x >> 31);
+}
+static inline uint64_t hash_pair(uint64_t a, uint64_t b)
+{
+	uint64_t h = hash_u64(hash_u64(a) + b);
+	return h ? h : 1;
+}
+uint64_t hash_bytes(uint64_t seed, const void *data, size_t len);
+
+/* An open-addressing hash table with linear probing, at most half full.
+ * Slots are the caller's struct of SLOT_SIZE bytes whose first member is a
+ * uint64_t, the key; key 0 marks an empty slot, so keys are never 0. A key
+ * is either the whole key (an address: hashtab_find, hashtab_slot_for) or a
+ * hash of a longer one (hash_bytes, hash_pair): then entries may share it,
+ * and hashtab_next() hands out each for the caller to compare.
+ * A zeroed hashtab is empty and valid. Lookups allocate nothing; slot
+ * pointers stay valid until the table grows. The table owns its slots,
+ * never what they point to. */
+struct hashtab {
+	void *slots;
+	size_t slot_size, cap, count;  /* cap: 0 or a power of two */
+};
+/* Room for COUNT entries in all (call before inserting, with the count the
+ * table will have); the table's slots move when it grows. 0 or -ERR_NOMEM,
+ * the table unchanged on failure. */
+int hashtab_grow(struct hashtab *t, size_t count, size_t slot_size);
+static inline int hashtab_reserve(struct hashtab *t, size_t count, size_t slot_size)
+{
+	return count <= t->cap / 2 ? 0 : hashtab_grow(t, count, slot_size);
+}
+/* Free the slots; the table is empty again. */
+void hashtab_release(struct hashtab *t);
+/* Slot INDEX (< cap), for walking every slot: those whose key is 0 are empty. */
+static inline void *hashtab_slot(const struct hashtab *t, size_t index)
+{
+	return (char *)t->slots + index * t->slot_size;
+}
+static inline uint64_t hashtab_key_at(const struct hashtab *t, size_t index)
+{
+	return *(const uint64_t *)hashtab_slot(t, index);
+}
+/* The slot holding KEY, or NULL. */
+static inline void *hashtab_find(const struct hashtab *t, uint64_t key)
+{
+	if (!t->cap)
+		return NULL;
+	for (size_t i = hash_u64(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+		uint64_t held = hashtab_key_at(t, i);
+		if (!held)
+			return NULL;
+		if (held == key)
+			return hashtab_slot(t, i);
+	}
+}
+/* The slot holding KEY, or the empty slot where it belongs (fill it with
+ * hashtab_claim). The table must have room (hashtab_reserve). */
+static inline void *hashtab_slot_for(const struct hashtab *t, uint64_t key)
+{
+	size_t i = hash_u64(key) & (t->cap - 1);
+	while (hashtab_key_at(t, i) && hashtab_key_at(t, i) != key)
+		i = (i + 1) & (t->cap - 1);
+	return hashtab_slot(t, i);
+}
+/* Entries sharing a hashed KEY, one by one:
+ *     size_t pos = hashtab_start(t, key);
+ *     while ((slot = hashtab_next(t, key, &pos))) compare, return if equal;
+ * after which hashtab_slot(t, pos) is the empty slot where a new entry with
+ * KEY belongs. The table must have room (hashtab_reserve). */
+static inline size_t hashtab_start(const struct hashtab *t, uint64_t key)
+{
+	return hash_u64(key) & (t->cap - 1);
+}
+static inline void *hashtab_next(const struct hashtab *t, uint64_t key, size_t *pos)
+{
+	for (;; *pos = (*pos + 1) & (t->cap - 1)) {
+		uint64_t held = hashtab_key_at(t, *pos);
+		if (!held)
+			return NULL;
+		if (held == key) {
+			void *slot = hashtab_slot(t, *pos);
+			*pos = (*pos + 1) & (t->cap - 1);
+			return slot;
+		}
+	}
+}
+/* Give the empty SLOT (from hashtab_slot_for, or hashtab_slot at the end of
+ * hashtab_next) to KEY; the caller fills the rest of it. */
+static inline void hashtab_claim(struct hashtab *t, void *slot, uint64_t key)
+{
+	*(uint64_t *)slot = key;
+	t->count++;
+}
 
 /* search.c: binary search in an array of COUNT structs of SIZE bytes,
  * sorted by the uint64_t field at byte OFFSET of each (ascending; equal

@@ -36,6 +36,7 @@ struct thread_capture;
 /* (code object, instruction offset) -> aggregate frame id, so that a frame
  * seen before costs one probe: no line-table walk, no string hashing. */
 struct frame_memo_slot {
+	uint64_t hash;           /* of code and offset: the hashtab key */
 	const struct pycode *code;
 	int byte_offset;
 	uint32_t frame_id;
@@ -53,8 +54,7 @@ struct sampler {
 	uint32_t *ids;
 	size_t ids_cap;
 	struct sampler_native *native; /* NULL unless sampler_enable_native() */
-	struct frame_memo_slot *memo;
-	size_t memo_cap, memo_used;
+	struct hashtab memo;     /* of frame_memo_slot */
 	int lost_rounds;         /* consecutive rounds that found no thread state */
 	pid_t gil_holder;        /* the last capture's GIL holder, or 0 */
 };

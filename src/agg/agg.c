@@ -9,68 +9,29 @@
 #include "pycoreprof/agg.h"
 
 enum {
-	EMPTY = UINT32_MAX,
 	WIDE = 8,            /* children found by scanning up to this many */
 };
 
-static uint64_t hash_bytes(uint64_t h, const char *s)
+/* A slot of both tables: the hash of a frame, or of a (parent, frame)
+ * pair, and the id of the frame or child node it was made from. */
+struct id_slot {
+	uint64_t hash;
+	uint32_t id;
+};
+
+static uint64_t text_hash(uint64_t seed, const char *text)
 {
-	if (!s)
-		return h * 31 + 7;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001B3ull;
-	return h;
+	return text ? hash_bytes(seed, text, strlen(text)) : seed;
 }
 
 static uint64_t frame_hash(enum agg_frame_kind kind, const char *name, const char *file, int line)
 {
-	uint64_t h = 0xCBF29CE484222325ull ^ (uint64_t)kind;
-	h = hash_bytes(h, name);
-	h = hash_bytes(h, file);
-	return (h ^ (uint64_t)(uint32_t)line) * 0x9E3779B97F4A7C15ull;
-}
-
-static uint64_t node_hash(uint32_t parent, uint32_t frame)
-{
-	/* The low bits of a product depend only on the low bits of its
-	 * factors: fold the high half down, or the parent would not count. */
-	uint64_t h = (((uint64_t)parent << 32) | frame) * 0x9E3779B97F4A7C15ull;
-	return h ^ (h >> 29);
+	return text_hash(text_hash(hash_pair(kind, (uint32_t)line), name), file);
 }
 
 static bool same_text(const char *a, const char *b)
 {
 	return a == b || (a && b && !strcmp(a, b));
-}
-
-static int rehash(uint32_t **slots, size_t *cap, size_t want, size_t count,
-                  uint64_t (*hash_of)(const struct aggregate *, uint32_t), const struct aggregate *agg)
-{
-	size_t new_cap = *cap ? *cap : 1024;
-	while (new_cap < want * 2)
-		new_cap *= 2;
-	if (new_cap == *cap)
-		return 0;
-	uint32_t *fresh = xrealloc_array(NULL, new_cap, sizeof(*fresh));
-	if (!fresh)
-		return -ERR_NOMEM;
-	memset(fresh, 0xFF, new_cap * sizeof(*fresh));
-	for (uint32_t id = 0; id < count; id++) {
-		size_t s = hash_of(agg, id) & (new_cap - 1);
-		while (fresh[s] != EMPTY)
-			s = (s + 1) & (new_cap - 1);
-		fresh[s] = id;
-	}
-	free(*slots);
-	*slots = fresh;
-	*cap = new_cap;
-	return 0;
-}
-
-static uint64_t frame_hash_of(const struct aggregate *agg, uint32_t id)
-{
-	const struct agg_frame *f = &agg->frames[id];
-	return frame_hash(f->kind, f->name, f->file, f->line);
 }
 
 int agg_init(struct aggregate *agg)
@@ -92,25 +53,24 @@ void agg_release(struct aggregate *agg)
 	}
 	free(agg->frames);
 	free(agg->nodes);
-	free(agg->frame_slots);
-	free(agg->node_slots);
+	hashtab_release(&agg->frame_index);
+	hashtab_release(&agg->child_index);
 	memset(agg, 0, sizeof(*agg));
 }
 
 int agg_frame(struct aggregate *agg, enum agg_frame_kind kind, const char *name, const char *file, int line,
               uint32_t *id)
 {
+	struct hashtab *index = &agg->frame_index;
 	int ret;
-	if (agg->nframes * 2 >= agg->frame_slots_cap &&
-	    (ret = rehash(&agg->frame_slots, &agg->frame_slots_cap, agg->nframes + 1, agg->nframes, frame_hash_of,
-	                  agg)) < 0)
+	if ((ret = hashtab_reserve(index, agg->nframes + 1, sizeof(struct id_slot))) < 0)
 		return ret;
-	size_t mask = agg->frame_slots_cap - 1;
-	size_t s = frame_hash(kind, name, file, line) & mask;
-	for (; agg->frame_slots[s] != EMPTY; s = (s + 1) & mask) {
-		const struct agg_frame *f = &agg->frames[agg->frame_slots[s]];
+	uint64_t hash = frame_hash(kind, name, file, line);
+	size_t pos = hashtab_start(index, hash);
+	for (const struct id_slot *slot; (slot = hashtab_next(index, hash, &pos));) {
+		const struct agg_frame *f = &agg->frames[slot->id];
 		if (f->kind == kind && f->line == line && same_text(f->name, name) && same_text(f->file, file)) {
-			*id = agg->frame_slots[s];
+			*id = slot->id;
 			return 0;
 		}
 	}
@@ -127,49 +87,29 @@ int agg_frame(struct aggregate *agg, enum agg_frame_kind kind, const char *name,
 	f->line = line;
 	f->kind = kind;
 	f->origin = AGG_FROM_ELSEWHERE;
-	agg->frame_slots[s] = (uint32_t)agg->nframes;
+	struct id_slot *slot = hashtab_slot(index, pos);
+	hashtab_claim(index, slot, hash);
+	slot->id = (uint32_t)agg->nframes;
 	*id = (uint32_t)agg->nframes++;
 	return 0;
 }
 
-/* Index the children of wide nodes, in a table of at least WANT * 2 slots. */
-static int rehash_children(struct aggregate *agg, size_t want)
-{
-	size_t cap = agg->node_slots_cap ? agg->node_slots_cap : 1024;
-	while (cap < want * 2)
-		cap *= 2;
-	uint32_t *fresh = xrealloc_array(NULL, cap, sizeof(*fresh));
-	if (!fresh)
-		return -ERR_NOMEM;
-	memset(fresh, 0xFF, cap * sizeof(*fresh));
-	for (uint32_t id = 1; id < agg->nnodes; id++) {
-		const struct agg_node *n = &agg->nodes[id];
-		if (agg->nodes[n->parent].nchildren <= WIDE)
-			continue;
-		size_t s = node_hash(n->parent, n->frame) & (cap - 1);
-		while (fresh[s] != EMPTY)
-			s = (s + 1) & (cap - 1);
-		fresh[s] = id;
-	}
-	free(agg->node_slots);
-	agg->node_slots = fresh;
-	agg->node_slots_cap = cap;
-	return 0;
-}
-
+/* Index child ID of a wide node. */
 static int hash_child(struct aggregate *agg, uint32_t id)
 {
+	struct hashtab *index = &agg->child_index;
 	int ret;
-	if ((agg->nhashed_nodes + 1) * 2 > agg->node_slots_cap &&
-	    (ret = rehash_children(agg, agg->nhashed_nodes + 1)) < 0)
+	if ((ret = hashtab_reserve(index, index->count + 1, sizeof(struct id_slot))) < 0)
 		return ret;
 	const struct agg_node *n = &agg->nodes[id];
-	size_t mask = agg->node_slots_cap - 1;
-	size_t s = node_hash(n->parent, n->frame) & mask;
-	while (agg->node_slots[s] != EMPTY && agg->node_slots[s] != id)
-		s = (s + 1) & mask;
-	agg->nhashed_nodes += agg->node_slots[s] == EMPTY;
-	agg->node_slots[s] = id;
+	uint64_t hash = hash_pair(n->parent, n->frame);
+	size_t pos = hashtab_start(index, hash);
+	for (const struct id_slot *slot; (slot = hashtab_next(index, hash, &pos));)
+		if (slot->id == id)
+			return 0;
+	struct id_slot *slot = hashtab_slot(index, pos);
+	hashtab_claim(index, slot, hash);
+	slot->id = id;
 	return 0;
 }
 
@@ -182,11 +122,12 @@ static uint32_t find_child(const struct aggregate *agg, uint32_t parent, uint32_
 				return c;
 		return 0;
 	}
-	size_t mask = agg->node_slots_cap - 1;
-	for (size_t s = node_hash(parent, frame) & mask; agg->node_slots[s] != EMPTY; s = (s + 1) & mask) {
-		const struct agg_node *n = &agg->nodes[agg->node_slots[s]];
+	uint64_t hash = hash_pair(parent, frame);
+	size_t pos = hashtab_start(&agg->child_index, hash);
+	for (const struct id_slot *slot; (slot = hashtab_next(&agg->child_index, hash, &pos));) {
+		const struct agg_node *n = &agg->nodes[slot->id];
 		if (n->parent == parent && n->frame == frame)
-			return agg->node_slots[s];
+			return slot->id;
 	}
 	return 0;
 }

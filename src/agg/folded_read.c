@@ -58,73 +58,35 @@ static int intern_label(struct aggregate *agg, const char *text, size_t text_len
 /* Labels seen in this input, by their text, with their frame ids: a file of
  * many stacks repeats few labels, and a repeat then costs a hash of its
  * bytes instead of parsing and interning. The texts point into the input. */
-struct label_memo {
-	struct label_slot {
-		const char *text;       /* NULL: empty slot */
-		size_t len;
-		uint64_t hash;
-		uint32_t id;
-	} *slots;
-	size_t cap, used;
+struct label_slot {
+	uint64_t hash;           /* of the text: the hashtab key */
+	const char *text;
+	size_t len;
+	uint32_t id;
 };
 
-/* Eight bytes at a time: labels are tens of bytes long. */
-static uint64_t label_hash(const char *text, size_t len)
-{
-	uint64_t h = 0x9E3779B97F4A7C15ull ^ len, word;
-	size_t i = 0;
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&word, text + i, 8);
-		h = (h ^ word) * 0xBF58476D1CE4E5B9ull;
-		h ^= h >> 31;
-	}
-	word = 0;
-	memcpy(&word, text + i, len - i);
-	h = (h ^ word) * 0x94D049BB133111EBull;
-	return h ^ (h >> 29);
-}
-
-static int memo_grow(struct label_memo *memo)
-{
-	size_t cap = memo->cap ? memo->cap * 2 : 1024;
-	struct label_slot *fresh = xcalloc(cap, sizeof(*fresh));
-	if (!fresh)
-		return -ERR_NOMEM;
-	for (size_t i = 0; i < memo->cap; i++) {
-		const struct label_slot *old = &memo->slots[i];
-		if (!old->text)
-			continue;
-		size_t s = old->hash & (cap - 1);
-		while (fresh[s].text)
-			s = (s + 1) & (cap - 1);
-		fresh[s] = *old;
-	}
-	free(memo->slots);
-	memo->slots = fresh;
-	memo->cap = cap;
-	return 0;
-}
-
 /* The frame id of label TEXT (LEN bytes), interned on first sight. */
-static int label_id(struct aggregate *agg, struct label_memo *memo, const char *text, size_t len,
+static int label_id(struct aggregate *agg, struct hashtab *memo, const char *text, size_t len,
                     struct strbuf *scratch, uint32_t *id)
 {
 	int ret;
-	if ((memo->used + 1) * 2 > memo->cap && (ret = memo_grow(memo)) < 0)
+	if ((ret = hashtab_reserve(memo, memo->count + 1, sizeof(struct label_slot))) < 0)
 		return ret;
-	uint64_t hash = label_hash(text, len);
-	size_t mask = memo->cap - 1, s = hash & mask;
-	for (; memo->slots[s].text; s = (s + 1) & mask) {
-		const struct label_slot *slot = &memo->slots[s];
-		if (slot->hash == hash && slot->len == len && !memcmp(slot->text, text, len)) {
+	uint64_t hash = hash_bytes(0, text, len);
+	size_t pos = hashtab_start(memo, hash);
+	for (const struct label_slot *slot; (slot = hashtab_next(memo, hash, &pos));) {
+		if (slot->len == len && !memcmp(slot->text, text, len)) {
 			*id = slot->id;
 			return 0;
 		}
 	}
 	if ((ret = intern_label(agg, text, len, scratch, id)) < 0)
 		return ret;
-	memo->slots[s] = (struct label_slot){.text = text, .len = len, .hash = hash, .id = *id};
-	memo->used++;
+	struct label_slot *slot = hashtab_slot(memo, pos);
+	hashtab_claim(memo, slot, hash);
+	slot->text = text;
+	slot->len = len;
+	slot->id = *id;
 	return 0;
 }
 
@@ -236,7 +198,7 @@ static int split_lines(const char *text, size_t text_len, const char *origin, st
 static int intern_lines(struct aggregate *agg, struct folded_line *lines, size_t nlines, uint32_t **ids_out)
 {
 	struct strbuf scratch = {0};
-	struct label_memo memo = {0};
+	struct hashtab memo = {0};
 	uint32_t *ids = NULL;
 	size_t nids = 0, cap = 0;
 	int ret = 0;
@@ -262,7 +224,7 @@ static int intern_lines(struct aggregate *agg, struct folded_line *lines, size_t
 	}
 out:
 	strbuf_release(&scratch);
-	free(memo.slots);
+	hashtab_release(&memo);
 	if (ret < 0) {
 		free(ids);
 		ids = NULL;

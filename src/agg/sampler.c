@@ -52,7 +52,7 @@ void sampler_release(struct sampler *s)
 		free(s->captures[i].frames);
 	free(s->captures);
 	free(s->ids);
-	free(s->memo);
+	hashtab_release(&s->memo);
 	free(s->stats.pauses);
 	sampler_native_free(s->native);
 	memset(s, 0, sizeof(*s));
@@ -165,53 +165,30 @@ static void resolve(struct sampler *s, size_t ncaptured)
 	}
 }
 
-static size_t memo_slot(const struct pycode *code, int byte_offset, size_t cap)
-{
-	uint64_t h = ((uint64_t)(uintptr_t)code ^ ((uint64_t)(uint32_t)byte_offset << 40)) * 0x9E3779B97F4A7C15ull;
-	return (size_t)(h >> 20) & (cap - 1);
-}
-
-static int memo_grow(struct sampler *s)
-{
-	size_t cap = s->memo_cap ? s->memo_cap * 2 : 1024;
-	struct frame_memo_slot *fresh = xcalloc(cap, sizeof(*fresh));
-	if (!fresh)
-		return -ERR_NOMEM;
-	for (size_t i = 0; i < s->memo_cap; i++) {
-		const struct frame_memo_slot *old = &s->memo[i];
-		if (!old->code)
-			continue;
-		size_t k = memo_slot(old->code, old->byte_offset, cap);
-		while (fresh[k].code)
-			k = (k + 1) & (cap - 1);
-		fresh[k] = *old;
-	}
-	free(s->memo);
-	s->memo = fresh;
-	s->memo_cap = cap;
-	return 0;
-}
-
 /* The aggregate's id for a Python frame; computed once per distinct
  * (code, offset). Code objects live as long as the walker, so their
  * addresses are stable keys. */
 static int python_frame_id(struct sampler *s, const struct pyframe *f, uint32_t *id)
 {
 	int ret;
-	if (s->memo_used * 2 >= s->memo_cap && (ret = memo_grow(s)) < 0)
+	if ((ret = hashtab_reserve(&s->memo, s->memo.count + 1, sizeof(struct frame_memo_slot))) < 0)
 		return ret;
-	size_t k = memo_slot(f->code, f->byte_offset, s->memo_cap);
-	for (; s->memo[k].code; k = (k + 1) & (s->memo_cap - 1)) {
-		if (s->memo[k].code == f->code && s->memo[k].byte_offset == f->byte_offset) {
-			*id = s->memo[k].frame_id;
+	uint64_t hash = hash_pair((uintptr_t)f->code, (uint32_t)f->byte_offset);
+	size_t pos = hashtab_start(&s->memo, hash);
+	for (const struct frame_memo_slot *memo; (memo = hashtab_next(&s->memo, hash, &pos));) {
+		if (memo->code == f->code && memo->byte_offset == f->byte_offset) {
+			*id = memo->frame_id;
 			return 0;
 		}
 	}
 	int line = s->opts.by_function ? -1 : pywalker_line(s->walker, f->code, f->byte_offset);
 	if ((ret = agg_python_frame(s->agg, f->code->qualname, f->code->filename, line, id)) < 0)
 		return ret;
-	s->memo[k] = (struct frame_memo_slot){.code = f->code, .byte_offset = f->byte_offset, .frame_id = *id};
-	s->memo_used++;
+	struct frame_memo_slot *memo = hashtab_slot(&s->memo, pos);
+	hashtab_claim(&s->memo, memo, hash);
+	memo->code = f->code;
+	memo->byte_offset = f->byte_offset;
+	memo->frame_id = *id;
 	return 0;
 }
 

@@ -9,18 +9,22 @@
 #include "formats/stack_walk.h"
 #include "pycoreprof/profile_out.h"
 
-enum { EMPTY = UINT32_MAX };
-
 /* Profile message field numbers (profile.proto). */
 enum { P_SAMPLE_TYPE = 1, P_SAMPLE, P_MAPPING, P_LOCATION, P_FUNCTION, P_STRING_TABLE,
        P_DURATION_NANOS = 10, P_PERIOD_TYPE, P_PERIOD, P_DEFAULT_SAMPLE_TYPE = 14 };
+
+/* A slot of the string and function tables: the hash of a string, or of
+ * a function's (name, file, native), and its index. */
+struct index_slot {
+	uint64_t hash;
+	uint32_t index;
+};
 
 /* Strings interned to table indices; index 0 is "". */
 struct string_table {
 	const char **strings;
 	size_t count, cap;
-	uint32_t *slots;
-	size_t slots_cap;
+	struct hashtab index;
 };
 
 struct function {
@@ -35,8 +39,7 @@ struct pprof {
 	struct string_table strings;
 	struct function *functions;     /* id - 1 */
 	size_t nfunctions, functions_cap;
-	uint32_t *function_slots;       /* hash of (name, file, native) -> id - 1 */
-	size_t function_slots_cap;
+	struct hashtab function_index;  /* (name, file, native) -> id - 1 */
 	uint32_t *function_of;          /* canonical frame index -> function id */
 	uint32_t *mapping_of;           /* canonical frame index -> mapping id, 0: none */
 	uint32_t *mapping_file;         /* mapping id - 1 -> string index */
@@ -49,42 +52,24 @@ struct pprof {
 	struct strbuf *out;
 };
 
-static uint64_t hash_text(const char *s)
-{
-	uint64_t h = 0xCBF29CE484222325ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001B3ull;
-	return h;
-}
-
 static int intern(struct string_table *t, const char *s, uint32_t *index)
 {
-	if (t->count * 2 >= t->slots_cap) {
-		size_t cap = t->slots_cap ? t->slots_cap * 2 : 1024;
-		uint32_t *slots = xrealloc_array(NULL, cap, sizeof(*slots));
-		if (!slots)
-			return -ERR_NOMEM;
-		memset(slots, 0xFF, cap * sizeof(*slots));
-		for (uint32_t i = 0; i < t->count; i++) {
-			size_t k = hash_text(t->strings[i]) & (cap - 1);
-			while (slots[k] != EMPTY)
-				k = (k + 1) & (cap - 1);
-			slots[k] = i;
-		}
-		free(t->slots);
-		t->slots = slots;
-		t->slots_cap = cap;
-	}
-	size_t k = hash_text(s) & (t->slots_cap - 1);
-	for (; t->slots[k] != EMPTY; k = (k + 1) & (t->slots_cap - 1))
-		if (!strcmp(t->strings[t->slots[k]], s)) {
-			*index = t->slots[k];
+	int ret;
+	if ((ret = hashtab_reserve(&t->index, t->count + 1, sizeof(struct index_slot))) < 0)
+		return ret;
+	uint64_t hash = hash_bytes(0, s, strlen(s));
+	size_t pos = hashtab_start(&t->index, hash);
+	for (const struct index_slot *slot; (slot = hashtab_next(&t->index, hash, &pos));)
+		if (!strcmp(t->strings[slot->index], s)) {
+			*index = slot->index;
 			return 0;
 		}
 	if (ARRAY_GROW(t->strings, t->cap, t->count + 1) < 0)
 		return -ERR_NOMEM;
 	t->strings[t->count] = s;
-	t->slots[k] = (uint32_t)t->count;
+	struct index_slot *slot = hashtab_slot(&t->index, pos);
+	hashtab_claim(&t->index, slot, hash);
+	slot->index = (uint32_t)t->count;
 	*index = (uint32_t)t->count++;
 	return 0;
 }
@@ -101,32 +86,6 @@ static char *own(struct pprof *p, char *s)
 	return s;
 }
 
-static uint64_t function_hash(uint32_t name, uint32_t file, bool native)
-{
-	uint64_t h = ((uint64_t)name << 32 | file) * 0x9E3779B97F4A7C15ull;
-	return (h ^ (h >> 29)) + native;
-}
-
-static int grow_function_slots(struct pprof *p)
-{
-	size_t cap = p->function_slots_cap ? p->function_slots_cap * 2 : 1024;
-	uint32_t *slots = xrealloc_array(NULL, cap, sizeof(*slots));
-	if (!slots)
-		return -ERR_NOMEM;
-	memset(slots, 0xFF, cap * sizeof(*slots));
-	for (uint32_t i = 0; i < p->nfunctions; i++) {
-		const struct function *fn = &p->functions[i];
-		size_t k = function_hash(fn->name, fn->file, fn->native) & (cap - 1);
-		while (slots[k] != EMPTY)
-			k = (k + 1) & (cap - 1);
-		slots[k] = i;
-	}
-	free(p->function_slots);
-	p->function_slots = slots;
-	p->function_slots_cap = cap;
-	return 0;
-}
-
 /* Functions are (name, file) pairs; native ones are kept apart. */
 static int function_for(struct pprof *p, const struct agg_frame *f, uint32_t *id)
 {
@@ -135,15 +94,16 @@ static int function_for(struct pprof *p, const struct agg_frame *f, uint32_t *id
 	int ret;
 	if ((ret = intern(&p->strings, f->name, &name)) < 0 || (f->file && (ret = intern(&p->strings, f->file, &file)) < 0))
 		return ret;
-	if (p->nfunctions * 2 >= p->function_slots_cap && (ret = grow_function_slots(p)) < 0)
+	if ((ret = hashtab_reserve(&p->function_index, p->nfunctions + 1, sizeof(struct index_slot))) < 0)
 		return ret;
-	size_t mask = p->function_slots_cap - 1, k = function_hash(name, file, native) & mask;
-	for (; p->function_slots[k] != EMPTY; k = (k + 1) & mask) {
-		struct function *fn = &p->functions[p->function_slots[k]];
+	uint64_t hash = hash_pair((uint64_t)name << 32 | file, native);
+	size_t pos = hashtab_start(&p->function_index, hash);
+	for (const struct index_slot *slot; (slot = hashtab_next(&p->function_index, hash, &pos));) {
+		struct function *fn = &p->functions[slot->index];
 		if (fn->name == name && fn->file == file && fn->native == native) {
 			if (f->line > 0 && (fn->start_line == 0 || f->line < fn->start_line))
 				fn->start_line = f->line;
-			*id = p->function_slots[k] + 1;
+			*id = slot->index + 1;
 			return 0;
 		}
 	}
@@ -158,7 +118,9 @@ static int function_for(struct pprof *p, const struct agg_frame *f, uint32_t *id
 	if (ARRAY_GROW(p->functions, p->functions_cap, p->nfunctions + 1) < 0)
 		return -ERR_NOMEM;
 	p->functions[p->nfunctions] = (struct function){name, system_name, file, f->line > 0 ? f->line : 0, native};
-	p->function_slots[k] = (uint32_t)p->nfunctions;
+	struct index_slot *slot = hashtab_slot(&p->function_index, pos);
+	hashtab_claim(&p->function_index, slot, hash);
+	slot->index = (uint32_t)p->nfunctions;
 	*id = (uint32_t)++p->nfunctions;
 	return 0;
 }
@@ -321,12 +283,12 @@ int profile_write_pprof(struct strbuf *sb, const struct aggregate *agg, const st
 	free(p.owned);
 	free(p.ids);
 	free(p.functions);
-	free(p.function_slots);
+	hashtab_release(&p.function_index);
 	free(p.function_of);
 	free(p.mapping_of);
 	free(p.mapping_file);
 	free(p.strings.strings);
-	free(p.strings.slots);
+	hashtab_release(&p.strings.index);
 	frame_order_release(&p.order);
 	return ret;
 }

@@ -8,11 +8,11 @@
 
 #include "python/internal.h"
 
-static size_t slot_of(uint64_t addr, size_t cap)
-{
-	uint64_t h = addr * 0x9E3779B97F4A7C15ull;
-	return (size_t)(h >> 17) & (cap - 1);
-}
+/* A slot of the walker's code cache. */
+struct code_slot {
+	uint64_t addr;           /* the key */
+	struct code_cache_entry *entry;
+};
 
 /* Retired entries (replaced after an address reuse) are chained here so
  * that pointers to them stay valid; they hang off the table's end. */
@@ -31,27 +31,6 @@ static void entry_free(struct code_cache_entry *e)
 	free((char *)e->code.filename);
 	free((uint8_t *)e->code.linetable);
 	free(e);
-}
-
-static int grow(struct pywalker *w)
-{
-	size_t cap = w->cache_cap ? w->cache_cap * 2 : PY_CODE_CACHE_MIN;
-	struct code_cache_entry **slots = xcalloc(cap, sizeof(*slots));
-	if (!slots)
-		return -ERR_NOMEM;
-	struct code_cache_entry **old = w->cache;
-	for (size_t i = 0; i < w->cache_cap; i++) {
-		if (!old[i])
-			continue;
-		size_t s = slot_of(old[i]->code.addr, cap);
-		while (slots[s])
-			s = (s + 1) & (cap - 1);
-		slots[s] = old[i];
-	}
-	free(old);
-	w->cache = slots;
-	w->cache_cap = cap;
-	return 0;
 }
 
 static int decode(struct pywalker *w, uint64_t addr, const uint8_t *header, struct code_cache_entry **out)
@@ -106,13 +85,13 @@ int py_code_get(struct pywalker *w, uint64_t addr, const uint8_t *header, const 
 {
 	const struct py_layout *L = &w->layout;
 	int ret;
-	if (w->cache_used * 2 >= w->cache_cap && (ret = grow(w)) < 0)
+	/* Address 0 is the table's empty key; no code object lives there. */
+	if (!addr)
+		return err_set(ERR_CORRUPT, "object at 0x0 is not a code object");
+	if ((ret = hashtab_reserve(&w->cache, w->cache.count + 1, sizeof(struct code_slot))) < 0)
 		return ret;
-	struct code_cache_entry **slots = w->cache;
-	size_t s = slot_of(addr, w->cache_cap);
-	while (slots[s] && slots[s]->code.addr != addr)
-		s = (s + 1) & (w->cache_cap - 1);
-	struct code_cache_entry *e = slots[s];
+	struct code_slot *slot = hashtab_slot_for(&w->cache, addr);
+	struct code_cache_entry *e = slot->entry;
 	if (e && e->name_ptr == load_u64(header, L->code_name) &&
 	    e->filename_ptr == load_u64(header, L->code_filename) &&
 	    e->code.firstlineno == load_i32(header, L->code_firstlineno)) {
@@ -132,38 +111,31 @@ int py_code_get(struct pywalker *w, uint64_t addr, const uint8_t *header, const 
 		r->next = w->retired;
 		w->retired = r;
 	} else {
-		w->cache_used++;
+		hashtab_claim(&w->cache, slot, addr);
 	}
-	slots[s] = fresh;
+	slot->entry = fresh;
 	*out = &fresh->code;
 	return 0;
 }
 
 const struct pycode *py_code_peek(const struct pywalker *w, uint64_t addr)
 {
-	if (!w->cache_cap)
-		return NULL;
-	size_t s = slot_of(addr, w->cache_cap);
-	while (w->cache[s]) {
-		if (w->cache[s]->code.addr == addr)
-			return &w->cache[s]->code;
-		s = (s + 1) & (w->cache_cap - 1);
-	}
-	return NULL;
+	const struct code_slot *slot = hashtab_find(&w->cache, addr);
+	return slot ? &slot->entry->code : NULL;
 }
 
 void py_code_cache_free(struct pywalker *w)
 {
-	struct code_cache_entry **slots = w->cache;
-	for (size_t i = 0; i < w->cache_cap; i++)
-		entry_free(slots[i]);
-	free(slots);
+	for (size_t i = 0; i < w->cache.cap; i++) {
+		const struct code_slot *slot = hashtab_slot(&w->cache, i);
+		if (slot->addr)
+			entry_free(slot->entry);
+	}
+	hashtab_release(&w->cache);
 	while (w->retired) {
 		struct code_retired *next = w->retired->next;
 		entry_free(w->retired->entry);
 		free(w->retired);
 		w->retired = next;
 	}
-	w->cache = NULL;
-	w->cache_cap = w->cache_used = 0;
 }

@@ -15,7 +15,6 @@ enum {
 	PY_MAX_THREADS = 4096,
 	PY_MAX_STRING_CHARS = 4096,
 	PY_MAX_LINETABLE = 1 << 20,
-	PY_CODE_CACHE_MIN = 256,
 };
 
 /* How line numbers are encoded, by version. */
@@ -58,8 +57,7 @@ struct pywalker {
 
 	uint64_t code_type_addr;      /* verified PyCode_Type, 0 until seen */
 
-	struct code_cache_entry **cache;     /* open addressing, cache_cap slots */
-	size_t cache_cap, cache_used;
+	struct hashtab cache;                /* code address -> code_cache_entry */
 	struct code_retired *retired;        /* replaced entries, kept alive */
 
 	struct pythread *threads;

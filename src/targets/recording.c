@@ -12,55 +12,25 @@
 
 struct recording_backend {
 	struct target *inner;       /* borrowed */
-	struct recorded_page *pages; /* open-addressing table, key addr (0 = empty slot) */
-	size_t cap, count;
+	struct hashtab pages;       /* of recorded_page, key addr */
 	uint32_t round;             /* pages whose round differs are re-read */
 };
 
-static uint64_t page_hash(uint64_t addr)
-{
-	addr >>= 12;
-	addr ^= addr >> 29;
-	addr *= 0xbf58476d1ce4e5b9ull;
-	return addr ^ (addr >> 32);
-}
+_Static_assert(offsetof(struct recorded_page, addr) == 0, "a page's address is its hashtab key");
 
-static struct recorded_page *page_slot(struct recording_backend *rec, uint64_t addr)
+static struct recorded_page *page_at(const struct recording_backend *rec, size_t index)
 {
-	size_t mask = rec->cap - 1;
-	for (size_t i = page_hash(addr) & mask;; i = (i + 1) & mask)
-		if (rec->pages[i].addr == addr || !rec->pages[i].data)
-			return &rec->pages[i];
-}
-
-static int grow(struct recording_backend *rec)
-{
-	size_t cap = rec->cap ? rec->cap * 2 : 256;
-	struct recorded_page *old = rec->pages;
-	size_t old_cap = rec->cap;
-	rec->pages = xcalloc(cap, sizeof(*rec->pages));
-	if (!rec->pages) {
-		rec->pages = old;
-		return -ERR_NOMEM;
-	}
-	rec->cap = cap;
-	for (size_t i = 0; i < old_cap; i++)
-		if (old[i].data)
-			*page_slot(rec, old[i].addr) = old[i];
-	free(old);
-	return 0;
+	return hashtab_slot(&rec->pages, index);
 }
 
 /* The page at ADDR (page-aligned), read from the inner target unless it
  * was already read this round. */
 static int fetch_page(struct recording_backend *rec, uint64_t addr, struct recorded_page **out)
 {
-	if ((rec->count + 1) * 2 > rec->cap) {
-		int ret = grow(rec);
-		if (ret)
-			return ret;
-	}
-	struct recorded_page *slot = page_slot(rec, addr);
+	int ret = hashtab_reserve(&rec->pages, rec->pages.count + 1, sizeof(struct recorded_page));
+	if (ret)
+		return ret;
+	struct recorded_page *slot = hashtab_slot_for(&rec->pages, addr);
 	if (slot->data && slot->round == rec->round) {
 		*out = slot;
 		return 0;
@@ -68,14 +38,14 @@ static int fetch_page(struct recording_backend *rec, uint64_t addr, struct recor
 	uint8_t *data = slot->data ? slot->data : malloc(PAGE_SIZE_BYTES);
 	if (!data)
 		return err_set(ERR_NOMEM, "cannot allocate a page");
-	int ret = target_read(rec->inner, addr, data, PAGE_SIZE_BYTES);
+	ret = target_read(rec->inner, addr, data, PAGE_SIZE_BYTES);
 	if (ret) {
 		if (!slot->data)
 			free(data);
 		return ret;
 	}
 	if (!slot->data)
-		rec->count++;
+		hashtab_claim(&rec->pages, slot, addr);
 	uint64_t touched = slot->data ? slot->touched : 0;
 	*slot = (struct recorded_page){.addr = addr, .data = data, .touched = touched, .round = rec->round};
 	*out = slot;
@@ -128,9 +98,9 @@ static void recording_destroy(struct target *t)
 {
 	struct recording_backend *rec = t->backend;
 	if (rec) {
-		for (size_t i = 0; i < rec->cap; i++)
-			free(rec->pages[i].data);
-		free(rec->pages);
+		for (size_t i = 0; i < rec->pages.cap; i++)
+			free(page_at(rec, i)->data);
+		hashtab_release(&rec->pages);
 		free(rec);
 	}
 	t->backend = NULL;
@@ -196,8 +166,8 @@ void recording_target_new_round(struct target *t)
 int recording_target_refresh(struct target *t)
 {
 	struct recording_backend *rec = t->backend;
-	for (size_t i = 0; i < rec->cap; i++) {
-		struct recorded_page *p = &rec->pages[i];
+	for (size_t i = 0; i < rec->pages.cap; i++) {
+		struct recorded_page *p = page_at(rec, i);
 		if (!p->data || p->round == rec->round)
 			continue;
 		/* A page that went away (a freed arena) is simply dropped. */
@@ -216,13 +186,15 @@ static int compare_pages(const void *a, const void *b)
 int recording_target_pages(struct target *t, struct recorded_page **pages, size_t *count)
 {
 	struct recording_backend *rec = t->backend;
-	struct recorded_page *list = xcalloc(rec->count ? rec->count : 1, sizeof(*list));
+	struct recorded_page *list = xcalloc(rec->pages.count ? rec->pages.count : 1, sizeof(*list));
 	size_t n = 0;
 	if (!list)
 		return -ERR_NOMEM;
-	for (size_t i = 0; i < rec->cap; i++)
-		if (rec->pages[i].data && rec->pages[i].round == rec->round)
-			list[n++] = rec->pages[i];
+	for (size_t i = 0; i < rec->pages.cap; i++) {
+		const struct recorded_page *p = page_at(rec, i);
+		if (p->data && p->round == rec->round)
+			list[n++] = *p;
+	}
 	qsort(list, n, sizeof(*list), compare_pages);
 	*pages = list;
 	*count = n;

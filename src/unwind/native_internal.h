@@ -29,7 +29,7 @@ struct native_module {
 
 /* Source position of one address, cached. */
 struct native_line {
-	uint64_t pc;             /* 0 = empty slot */
+	uint64_t pc;             /* the hashtab key: never 0 */
 	const char *file;        /* owned by libdw */
 	int line;
 };
@@ -46,8 +46,7 @@ struct native_unwinder {
 	uint8_t *vdso_image;       /* the vDSO read from memory, backing its Elf */
 	size_t vdso_size;
 	const struct native_thread_copy *current; /* the thread being unwound */
-	struct native_line *lines; /* open addressing by pc */
-	size_t lines_cap, lines_used;
+	struct hashtab lines;      /* of native_line, by pc */
 };
 
 /* native_symbols.c */

@@ -117,46 +117,19 @@ static const struct native_function *function_at(struct native_unwinder *u, stru
 	return look_up_function(u, m, addr, slot);
 }
 
-static size_t line_hash(uint64_t pc, size_t cap)
-{
-	return (size_t)((pc * 0x9e3779b97f4a7c15ULL) >> 20) & (cap - 1);
-}
-
-static bool grow_lines(struct native_unwinder *u)
-{
-	size_t cap = u->lines_cap ? 2 * u->lines_cap : 1024;
-	struct native_line *lines = xcalloc(cap, sizeof(*lines));
-	if (!lines)
-		return false;
-	for (size_t i = 0; i < u->lines_cap; i++) {
-		if (!u->lines[i].pc)
-			continue;
-		size_t k = line_hash(u->lines[i].pc, cap);
-		while (lines[k].pc)
-			k = (k + 1) & (cap - 1);
-		lines[k] = u->lines[i];
-	}
-	free(u->lines);
-	u->lines = lines;
-	u->lines_cap = cap;
-	return true;
-}
+_Static_assert(offsetof(struct native_line, pc) == 0, "a line's address is its hashtab key");
 
 static void line_at(struct native_unwinder *u, struct native_module *m, uint64_t pc, const char **file,
                     int *line)
 {
 	*file = NULL;
 	*line = -1;
-	if (!pc || (2 * (u->lines_used + 1) > u->lines_cap && !grow_lines(u)))
+	if (!pc || hashtab_reserve(&u->lines, u->lines.count + 1, sizeof(struct native_line)) < 0)
 		return;
-	size_t k = line_hash(pc, u->lines_cap);
-	while (u->lines[k].pc && u->lines[k].pc != pc)
-		k = (k + 1) & (u->lines_cap - 1);
-	struct native_line *slot = &u->lines[k];
+	struct native_line *slot = hashtab_slot_for(&u->lines, pc);
 	if (!slot->pc) {
-		slot->pc = pc;
+		hashtab_claim(&u->lines, slot, pc);
 		slot->line = -1;
-		u->lines_used++;
 		Dwfl_Line *found = dwfl_module_getsrc(m->dwfl_module, pc);
 		int number = 0;
 		const char *name = found ? dwfl_lineinfo(found, NULL, &number, NULL, NULL, NULL) : NULL;
@@ -202,7 +175,5 @@ void native_symbols_release(struct native_unwinder *u)
 		m->functions = NULL;
 		m->nfunctions = m->functions_cap = 0;
 	}
-	free(u->lines);
-	u->lines = NULL;
-	u->lines_cap = u->lines_used = 0;
+	hashtab_release(&u->lines);
 }

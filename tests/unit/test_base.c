@@ -1,6 +1,7 @@
 /* Unit tests of the base layer's shared helpers: percentiles, the
- * sorted-range search, array growth and the hash table. */
+ * sorted-range search, array growth, hashing and the hash table. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,10 +113,142 @@ static void test_array_grow(void)
 	      "a capacity past SIZE_MAX / 2 does not wrap");
 }
 
+struct number_slot {
+	uint64_t key;
+	uint32_t value;
+};
+
+static void test_hashtab_exact_keys(void)
+{
+	struct hashtab table = {0};
+	CHECK(!hashtab_find(&table, 42), "an empty table finds nothing");
+	enum { N = 50000 };
+	bool inserted = true;
+	size_t growths = 0, last_cap = 0;
+	for (uint64_t i = 1; i <= N; i++) {
+		/* Page-like keys: the low 12 bits are always 0. */
+		uint64_t key = i << 12;
+		if (hashtab_reserve(&table, table.count + 1, sizeof(struct number_slot)) < 0) {
+			inserted = false;
+			break;
+		}
+		growths += table.cap != last_cap;
+		last_cap = table.cap;
+		struct number_slot *slot = hashtab_slot_for(&table, key);
+		inserted &= slot->key == 0;
+		hashtab_claim(&table, slot, key);
+		slot->value = (uint32_t)i;
+	}
+	CHECK(inserted && table.count == N, "%d keys inserted, each into an empty slot", N);
+	CHECK(table.cap >= 2 * table.count && (table.cap & (table.cap - 1)) == 0 && growths > 5,
+	      "the table grew %zu times to %zu slots, at most half full", growths, table.cap);
+	bool found = true;
+	for (uint64_t i = 1; i <= N; i++) {
+		const struct number_slot *slot = hashtab_find(&table, i << 12);
+		found &= slot && slot->value == i;
+	}
+	CHECK(found, "every key is found with its value after growth");
+	CHECK(!hashtab_find(&table, (uint64_t)(N + 1) << 12) && !hashtab_find(&table, 4097) && !hashtab_find(&table, 0),
+	      "keys never inserted (and 0) are not found");
+	struct number_slot *again = hashtab_slot_for(&table, 7 << 12);
+	CHECK(again->key == 7 << 12 && again->value == 7, "slot_for an existing key is its slot");
+	again->value = 700;
+	CHECK(((struct number_slot *)hashtab_find(&table, 7 << 12))->value == 700 && table.count == N,
+	      "a value is replaced in place");
+	size_t used = 0;
+	for (size_t i = 0; i < table.cap; i++)
+		used += hashtab_key_at(&table, i) != 0;
+	CHECK(used == N, "walking the slots meets every entry once");
+	hashtab_release(&table);
+	CHECK(!table.slots && !table.cap && !table.count && !hashtab_find(&table, 7 << 12), "released: empty again");
+}
+
+/* Entries whose long keys share one hash, as colliding strings would. */
+struct text_slot {
+	uint64_t hash;
+	const char *text;
+};
+
+static struct text_slot *text_lookup(struct hashtab *table, const char *text, uint64_t hash, bool add)
+{
+	if (hashtab_reserve(table, table->count + 1, sizeof(struct text_slot)) < 0)
+		return NULL;
+	size_t pos = hashtab_start(table, hash);
+	for (struct text_slot *slot; (slot = hashtab_next(table, hash, &pos));)
+		if (!strcmp(slot->text, text))
+			return slot;
+	if (!add)
+		return NULL;
+	struct text_slot *slot = hashtab_slot(table, pos);
+	hashtab_claim(table, slot, hash);
+	slot->text = text;
+	return slot;
+}
+
+static void test_hashtab_collisions(void)
+{
+	struct hashtab table = {0};
+	static const char *const words[] = {"alpha", "beta", "gamma", "delta", "epsilon"};
+	/* Every word under the same hash, and one other word nearby. */
+	for (size_t i = 0; i < 5; i++)
+		text_lookup(&table, words[i], 99, true);
+	text_lookup(&table, "other", 100, true);
+	CHECK(table.count == 6, "six entries, five sharing a hash");
+	bool all = true;
+	for (size_t i = 0; i < 5; i++) {
+		const struct text_slot *slot = text_lookup(&table, words[i], 99, false);
+		all &= slot && slot->text == words[i];
+	}
+	CHECK(all, "each colliding entry is found by its own text");
+	CHECK(!text_lookup(&table, "zeta", 99, false), "a text with a shared hash but not inserted is not found");
+	CHECK(text_lookup(&table, "alpha", 99, true) && table.count == 6, "a colliding key is not inserted twice");
+	size_t pos = hashtab_start(&table, 99), sharing = 0;
+	while (hashtab_next(&table, 99, &pos))
+		sharing++;
+	CHECK(sharing == 5 && hashtab_key_at(&table, pos) == 0, "hashtab_next hands out all five, ending on an empty slot");
+	/* Grow with the collisions in: they move together and stay found. */
+	static char names[5000][12];
+	for (size_t i = 0; i < 5000; i++) {
+		snprintf(names[i], sizeof(names[i]), "n%zu", i);
+		text_lookup(&table, names[i], hash_bytes(0, names[i], strlen(names[i])), true);
+	}
+	all = table.count == 5006;
+	for (size_t i = 0; i < 5; i++)
+		all &= text_lookup(&table, words[i], 99, false) != NULL;
+	for (size_t i = 0; i < 5000; i++)
+		all &= text_lookup(&table, names[i], hash_bytes(0, names[i], strlen(names[i])), false) != NULL;
+	CHECK(all, "after growth past 5000 entries every entry is still found");
+	hashtab_release(&table);
+}
+
+static void test_hashes(void)
+{
+	CHECK(hash_u64(0) == 0 && hash_u64(1) != 1 && hash_u64(1) != hash_u64(2), "hash_u64 mixes");
+	CHECK(hash_pair(0, 0) != 0 && hash_pair(1, 2) != hash_pair(2, 1), "hash_pair: never 0, order counts");
+	CHECK(hash_bytes(0, "", 0) != 0 && hash_bytes(0, "abc", 3) == hash_bytes(0, "abcd", 3),
+	      "hash_bytes: never 0, only LEN bytes count");
+	CHECK(hash_bytes(0, "abcdefgh", 8) != hash_bytes(0, "abcdefgh\0", 9), "the length counts");
+	CHECK(hash_bytes(1, "x", 1) != hash_bytes(2, "x", 1), "the seed counts");
+	/* Labels that differ in one byte, anywhere in a long text. */
+	char text[40];
+	memset(text, 'a', sizeof(text));
+	uint64_t base_hash = hash_bytes(0, text, sizeof(text));
+	bool differ = true;
+	for (size_t i = 0; i < sizeof(text); i++) {
+		text[i] = 'b';
+		differ &= hash_bytes(0, text, sizeof(text)) != base_hash;
+		text[i] = 'a';
+	}
+	CHECK(differ, "every byte of a 40-byte text counts");
+}
+
 int main(void)
 {
 	test_percentile();
 	test_range_search();
 	test_array_grow();
+	test_hashes();
+	test_hashtab_exact_keys();
+	test_hashtab_collisions();
 	return unit_done();
 }
