@@ -105,6 +105,13 @@ static inline bool strbuf_ok(const struct strbuf *sb) { return !sb->failed; }
 int array_grow(void *items, size_t *cap, size_t need, size_t size);
 #define ARRAY_GROW(items, cap, need)                                          \
 	((need) <= (cap) ? 0 : array_grow(&(items), &(cap), (need), sizeof(*(items))))
+/* Append one zeroed element to the array at *ITEMS of *N elements (growing
+ * it as array_grow does) and count it: the new element, or NULL with
+ * everything unchanged when out of memory. ARRAY_PUSH(procs, nprocs, cap)
+ * for a typed array. */
+void *array_push(void *items, size_t *n, size_t *cap, size_t size);
+#define ARRAY_PUSH(items, n, cap)                                             \
+	((__typeof__(items))array_push(&(items), &(n), &(cap), sizeof(*(items))))
 
 /* hashtab.c: one hash for every table. hash_u64 mixes a 64-bit integer
  * (a bijection: 0 only for 0); hash_pair and hash_bytes (LEN bytes at DATA,

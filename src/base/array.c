@@ -30,3 +30,14 @@ int array_grow(void *items, size_t *cap, size_t need, size_t size)
 	*cap = fresh_cap;
 	return 0;
 }
+
+void *array_push(void *items, size_t *n, size_t *cap, size_t size)
+{
+	if (*n == SIZE_MAX || array_grow(items, cap, *n + 1, size) < 0)
+		return NULL;
+	char *array;
+	memcpy(&array, items, sizeof(array));
+	char *item = array + (*n)++ * size;
+	memset(item, 0, size);
+	return item;
+}

@@ -306,11 +306,9 @@ struct recording {
 
 static struct profiled *add_process(struct recording *r, pid_t pid)
 {
-	if (ARRAY_GROW(r->procs, r->cap, r->nprocs + 1) < 0)
-		return NULL;
-	struct profiled *p = &r->procs[r->nprocs++];
-	memset(p, 0, sizeof(*p));
-	p->pid = pid;
+	struct profiled *p = ARRAY_PUSH(r->procs, r->nprocs, r->cap);
+	if (p)
+		p->pid = pid;
 	return p;
 }
 

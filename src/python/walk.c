@@ -168,12 +168,11 @@ int pywalker_threads(struct pywalker *w, const struct pythread **threads, size_t
 				              (unsigned long long)tstate, (unsigned long long)interp);
 				goto done;
 			}
-			if (ARRAY_GROW(w->threads, w->threads_cap, n + 1) < 0) {
+			struct pythread *th = ARRAY_PUSH(w->threads, n, w->threads_cap);
+			if (!th) {
 				ret = -ERR_NOMEM;
 				goto done;
 			}
-			struct pythread *th = &w->threads[n++];
-			memset(th, 0, sizeof(*th));
 			th->tstate_addr = tstate;
 			th->interp_addr = interp;
 			th->thread_id = load_u64(buf, L->tstate_thread_id);

@@ -28,11 +28,9 @@ static struct thread_stack *thread_of(struct process_stacks *ps, pid_t tid)
 
 static struct thread_stack *add_thread(struct process_stacks *ps, pid_t tid)
 {
-	if (ARRAY_GROW(ps->threads, ps->threads_cap, ps->nthreads + 1) < 0)
-		return NULL;
-	struct thread_stack *ts = &ps->threads[ps->nthreads++];
-	memset(ts, 0, sizeof(*ts));
-	ts->tid = tid;
+	struct thread_stack *ts = ARRAY_PUSH(ps->threads, ps->nthreads, ps->threads_cap);
+	if (ts)
+		ts->tid = tid;
 	return ts;
 }
 

@@ -111,6 +111,20 @@ static void test_array_grow(void)
 	size_t huge = SIZE_MAX / 2 + 1;
 	CHECK(array_grow(&bytes, &huge, huge + 1, 1) == -ERR_NOMEM && !bytes && huge == SIZE_MAX / 2 + 1,
 	      "a capacity past SIZE_MAX / 2 does not wrap");
+
+	struct range *pushed = NULL;
+	size_t npushed = 0, pushed_cap = 0;
+	bool zeroed = true;
+	for (uint32_t i = 0; i < 1000; i++) {
+		struct range *r = ARRAY_PUSH(pushed, npushed, pushed_cap);
+		if (!r)
+			break;
+		zeroed &= !r->tag && !r->start && !r->end;
+		r->tag = i;
+	}
+	CHECK(npushed == 1000 && pushed_cap >= 1000 && zeroed, "ARRAY_PUSH appends zeroed elements and counts them");
+	CHECK(pushed[0].tag == 0 && pushed[999].tag == 999, "pushed elements are kept");
+	free(pushed);
 }
 
 struct number_slot {
