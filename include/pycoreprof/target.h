@@ -348,9 +348,15 @@ void target_free(struct target *t);
 /* "live", "core" or "snapshot": the backend, named for people. */
 const char *target_kind_name(const struct target *t);
 
-/* Read exactly LEN bytes at ADDR. */
+/* -ERR_UNMAPPED for a range that wraps around the address space, with
+ * context: the one check every backend's read relies on. */
+int target_range_wraps(uint64_t addr, size_t len);
+/* Read exactly LEN bytes at ADDR. Backends see only ranges that do not
+ * wrap around. */
 static inline int target_read(struct target *t, uint64_t addr, void *buf, size_t len)
 {
+	if (len && addr + (len - 1) < addr)
+		return target_range_wraps(addr, len);
 	return t->ops->read(t, addr, buf, len);
 }
 int target_read_u64(struct target *t, uint64_t addr, uint64_t *out);

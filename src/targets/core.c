@@ -72,9 +72,6 @@ static int core_read(struct target *t, uint64_t addr, void *buf, size_t len)
 	struct core_backend *core = t->backend;
 	uint8_t *dest = buf;
 
-	if (len && addr + (len - 1) < addr)
-		return err_set(ERR_UNMAPPED, "cannot read %zu bytes at 0x%llx: the range wraps around",
-		               len, (unsigned long long)addr);
 	while (len) {
 		uint64_t next_start;
 		const struct core_segment *seg = core_find_segment(core, addr, &next_start);

@@ -347,9 +347,6 @@ int live_mem_read(struct target *t, uint64_t addr, void *buf, size_t len)
 	struct live_page_cache *cache = &b->cache;
 	if (!len)
 		return 0;
-	if (addr + (len - 1) < addr)
-		return err_set(ERR_UNMAPPED, "cannot read %zu bytes at 0x%llx: the range wraps around", len,
-		               (unsigned long long)addr);
 	if (cache->prefetch_pending)
 		prefetch(b);
 	uint64_t end = addr + (len - 1);

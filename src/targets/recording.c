@@ -56,9 +56,6 @@ static int recording_read(struct target *t, uint64_t addr, void *buf, size_t len
 {
 	struct recording_backend *rec = t->backend;
 	uint8_t *dest = buf;
-	if (len && addr + (len - 1) < addr)
-		return err_set(ERR_UNMAPPED, "cannot read %zu bytes at 0x%llx: the range wraps around",
-		               len, (unsigned long long)addr);
 	while (len) {
 		uint64_t page = addr & PAGE_MASK_BITS;
 		size_t skip = (size_t)(addr - page);

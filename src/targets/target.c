@@ -92,6 +92,12 @@ void target_detach(struct target *t)
 		t->ops->detach(t);
 }
 
+int target_range_wraps(uint64_t addr, size_t len)
+{
+	return err_set(ERR_UNMAPPED, "cannot read %zu bytes at 0x%llx: the range wraps around", len,
+	               (unsigned long long)addr);
+}
+
 int target_read_u64(struct target *t, uint64_t addr, uint64_t *out)
 {
 	return target_read(t, addr, out, sizeof(*out));
