@@ -23,10 +23,21 @@ struct sampler_options {
 	const char *process_root; /* a root frame naming the process, or NULL */
 };
 
+/* What an error counted in the stats could not do. */
+enum sampler_error {
+	SAMPLER_ERR_FREEZE,      /* stop the process (or list its threads) */
+	SAMPLER_ERR_THREADS,     /* read the thread states to the end */
+	SAMPLER_ERR_FRAMES,      /* follow a thread's frames to the end */
+	SAMPLER_ERR_DEPTH,       /* fit a stack under the depth limit */
+	SAMPLER_ERR_CODE,        /* read a frame's code object */
+	SAMPLER_ERR__COUNT
+};
+
 struct sampler_stats {
 	uint64_t samples;        /* sampling rounds done */
 	uint64_t stacks;         /* thread stacks counted */
 	uint64_t errors;         /* rounds or stacks that could not be read */
+	uint64_t error_kinds[SAMPLER_ERR__COUNT]; /* ERRORS by what failed */
 	double *pauses;          /* freeze mode: seconds each round kept the target stopped */
 	size_t npauses, pauses_cap;
 };
@@ -81,6 +92,9 @@ int sampler_native_copy(struct sampler_native *n, struct target *t, const struct
 int sampler_native_count(struct sampler_native *n, int copy, const struct pyframe *py, size_t npy,
                          struct aggregate *agg, bool by_function, uint32_t **ids, size_t *ids_cap, size_t *nids);
 void sampler_native_free(struct sampler_native *n);
+
+/* How KIND reads in a summary: "code object unreadable". */
+const char *sampler_error_name(enum sampler_error kind);
 
 /* The P-th percentile (0..100) of N VALUES, which it sorts; 0 when N is 0. */
 double percentile(double *values, size_t n, double p);

@@ -14,6 +14,7 @@ enum { MAX_DEPTH = 4096, LOST_ROUNDS = 5 };
 struct thread_capture {
 	pid_t tid;
 	bool failed;
+	enum sampler_error error; /* what failed, when FAILED */
 	bool waiting;            /* kept by --idle though not running */
 	char name[16];
 	struct pyframe *frames;  /* MAX_DEPTH entries */
@@ -138,8 +139,9 @@ again:
 		c->nframes = 0;
 		c->failed = false;
 		if ((threads[i].frame_addr || threads[i].cframe_addr) &&
-		    pywalker_stack_raw(s->walker, &threads[i], c->frames, MAX_DEPTH, &c->nframes) < 0) {
+		    (ret = pywalker_stack_raw(s->walker, &threads[i], c->frames, MAX_DEPTH, &c->nframes)) < 0) {
 			c->failed = true;
+			c->error = ret == -ERR_LIMIT ? SAMPLER_ERR_DEPTH : SAMPLER_ERR_FRAMES;
 			*torn = true;
 		}
 		c->native_copy = s->native && !rehearsal ? sampler_native_copy(s->native, s->target, os) : -1;
@@ -160,6 +162,7 @@ static void resolve(struct sampler *s, size_t ncaptured)
 		                    : pywalker_resolve_codes(s->walker, c->frames, c->nframes, &resolved);
 		if (ret < 0) {
 			c->failed = true;
+			c->error = SAMPLER_ERR_CODE;
 			c->nframes = resolved;
 		}
 	}
@@ -252,6 +255,25 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 	return c->waiting ? agg_add_waiting(agg, s->ids, n, 1) : agg_add(agg, s->ids, n, 1);
 }
 
+static const char *const error_names[SAMPLER_ERR__COUNT] = {
+	[SAMPLER_ERR_FREEZE] = "process not stopped or listed",
+	[SAMPLER_ERR_THREADS] = "thread list unreadable",
+	[SAMPLER_ERR_FRAMES] = "frame chain unreadable",
+	[SAMPLER_ERR_DEPTH] = "stack too deep",
+	[SAMPLER_ERR_CODE] = "code object unreadable",
+};
+
+const char *sampler_error_name(enum sampler_error kind)
+{
+	return kind < SAMPLER_ERR__COUNT ? error_names[kind] : "unknown";
+}
+
+static void count_error(struct sampler *s, enum sampler_error kind)
+{
+	s->stats.errors++;
+	s->stats.error_kinds[kind]++;
+}
+
 static void record_pause(struct sampler *s, double seconds)
 {
 	struct sampler_stats *st = &s->stats;
@@ -278,10 +300,10 @@ int sampler_sample(struct sampler *s)
 		 * take three times as long. It also tells the freeze which pages
 		 * to fetch. */
 		if ((ret = live_target_prepare_freeze(s->target)) < 0)
-			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
+			return ret == -ERR_PROCESS_GONE ? ret : (count_error(s, SAMPLER_ERR_FREEZE), 0);
 		(void)capture(s, true, &ncaptured, &torn);
 		if ((ret = live_target_freeze(s->target)) < 0)
-			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
+			return ret == -ERR_PROCESS_GONE ? ret : (count_error(s, SAMPLER_ERR_FREEZE), 0);
 		int captured = capture(s, false, &ncaptured, &torn);
 		live_target_resume_last(s->target, s->gil_holder);
 		live_target_resume(s->target);
@@ -289,7 +311,7 @@ int sampler_sample(struct sampler *s)
 		ret = captured;
 	} else {
 		if ((ret = live_target_refresh(s->target)) < 0)
-			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
+			return ret == -ERR_PROCESS_GONE ? ret : (count_error(s, SAMPLER_ERR_FREEZE), 0);
 		ret = capture(s, false, &ncaptured, &torn);
 		/* The process ran while we read: a torn stack is read once more,
 		 * with fresh pages. */
@@ -303,11 +325,11 @@ int sampler_sample(struct sampler *s)
 	for (size_t i = 0; ret >= 0 && i < ncaptured; i++)
 		stack_failed |= s->captures[i].failed;
 	if (torn && ret >= 0 && !stack_failed)
-		s->stats.errors++;
+		count_error(s, SAMPLER_ERR_THREADS);
 	if (ret < 0) {
 		if (ret == -ERR_PROCESS_GONE)
 			return ret;
-		s->stats.errors++;
+		count_error(s, SAMPLER_ERR_THREADS);
 		if (++s->lost_rounds >= LOST_ROUNDS)
 			return err_set(ERR_NOT_PYTHON, "no Python thread state where the interpreter was in pid %d",
 			               (int)s->target->pid);
@@ -318,7 +340,7 @@ int sampler_sample(struct sampler *s)
 	s->stats.samples++;
 	for (size_t i = 0; i < ncaptured; i++) {
 		if (s->captures[i].failed)
-			s->stats.errors++;
+			count_error(s, s->captures[i].error);
 		if ((ret = count_capture(s, &s->captures[i])) < 0)
 			return ret;
 		s->stats.stacks++;

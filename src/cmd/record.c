@@ -388,6 +388,8 @@ static void follow_exec(struct recording *r, struct profiled *p)
 		kept->samples += st->samples; /* samples are counted on the root */
 	kept->stacks += st->stacks;
 	kept->errors += st->errors;
+	for (int k = 0; k < SAMPLER_ERR__COUNT; k++)
+		kept->error_kinds[k] += st->error_kinds[k];
 	if (st->npauses) {
 		double *grown = xrealloc_array(kept->pauses, kept->npauses + st->npauses, sizeof(double));
 		if (grown) {
@@ -406,6 +408,7 @@ static void follow_exec(struct recording *r, struct profiled *p)
 
 struct totals {
 	uint64_t samples, errors;
+	uint64_t error_kinds[SAMPLER_ERR__COUNT];
 	double *pauses;
 	size_t npauses;
 };
@@ -419,6 +422,7 @@ static void add_up(const struct recording *r, struct totals *t)
 	t->pauses = all ? xcalloc(all, sizeof(double)) : NULL;
 	t->samples = r->retired.samples;
 	t->errors = r->retired.errors;
+	memcpy(t->error_kinds, r->retired.error_kinds, sizeof(t->error_kinds));
 	if (t->pauses && r->retired.npauses) {
 		memcpy(t->pauses, r->retired.pauses, r->retired.npauses * sizeof(double));
 		t->npauses = r->retired.npauses;
@@ -426,6 +430,8 @@ static void add_up(const struct recording *r, struct totals *t)
 	for (size_t i = 0; i < r->nprocs; i++) {
 		const struct sampler_stats *st = &r->procs[i].sampler.stats;
 		t->errors += st->errors;
+		for (int k = 0; k < SAMPLER_ERR__COUNT; k++)
+			t->error_kinds[k] += st->error_kinds[k];
 		if (i == 0)
 			t->samples += st->samples;
 		if (t->pauses) {
@@ -456,6 +462,23 @@ static void print_summary(const struct record_options *o, const char *output, co
 			fprintf(stderr, ", stopped %.2f%% of the time", 100 * stopped / elapsed);
 	}
 	fputs(")\n", stderr);
+	/* What the errors were, most frequent first. */
+	if (t->errors) {
+		bool shown[SAMPLER_ERR__COUNT] = {false};
+		fprintf(stderr, "pycoreprof: %llu error%s:", (unsigned long long)t->errors, t->errors == 1 ? "" : "s");
+		for (int listed = 0;; listed++) {
+			int top = -1;
+			for (int k = 0; k < SAMPLER_ERR__COUNT; k++)
+				if (!shown[k] && t->error_kinds[k] && (top < 0 || t->error_kinds[k] > t->error_kinds[top]))
+					top = k;
+			if (top < 0)
+				break;
+			shown[top] = true;
+			fprintf(stderr, "%s %llu %s", listed ? "," : "", (unsigned long long)t->error_kinds[top],
+			        sampler_error_name((enum sampler_error)top));
+		}
+		fputc('\n', stderr);
+	}
 }
 
 int cmd_record(int argc, char **argv)
