@@ -1,7 +1,7 @@
 /* One sampling round over a live target: capture every thread's Python
- * frames (with the target frozen in freeze mode), let the target run again,
- * then intern and count. Buffers grow during warm-up and are reused, so a
- * steady-state sample allocates nothing. */
+ * frames and their code objects (with the target frozen in freeze mode),
+ * let the target run again, then intern and count. Buffers grow during
+ * warm-up and are reused, so a steady-state sample allocates nothing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,10 +93,11 @@ static bool keep_thread(const struct sampler *s, const struct pythread *th, cons
 	return s->opts.idle || !*waiting;
 }
 
-/* Read the stacks; in freeze mode this is the whole pause. *TORN is set
- * when the thread list or a stack could not be read to the end. A
- * REHEARSAL reads the running process before a freeze only to warm the
- * caches: it stops no thread and copies no native stack. */
+/* Read the stacks and their code objects; in freeze mode this is the
+ * whole pause. *TORN is set when the thread list or a stack could not be
+ * read to the end. A REHEARSAL reads the running process before a freeze
+ * only to warm the caches: it stops no thread, copies no native stack and
+ * decodes no code object. */
 static int capture(struct sampler *s, bool rehearsal, size_t *ncaptured, bool *torn)
 {
 	const struct pythread *threads;
@@ -144,27 +145,34 @@ again:
 			c->error = ret == -ERR_LIMIT ? SAMPLER_ERR_DEPTH : SAMPLER_ERR_FRAMES;
 			*torn = true;
 		}
+		/* Code objects are immutable, not immortal: once the process runs
+		 * again, a frame can return and drop the last reference to its
+		 * code, whose memory is then freed and reused. So they are read
+		 * (checked against the cache, new ones decoded) while the frames
+		 * that hold them are there; a torn read in the rehearsal must not
+		 * reach the cache. */
+		size_t resolved;
+		if (!rehearsal && pywalker_resolve_codes(s->walker, c->frames, c->nframes, &resolved) < 0) {
+			c->failed = true;
+			c->error = SAMPLER_ERR_CODE;
+			c->nframes = resolved;
+			*torn = true;
+		}
 		c->native_copy = s->native && !rehearsal ? sampler_native_copy(s->native, s->target, os) : -1;
 	}
 	*ncaptured = kept;
 	return 0;
 }
 
-/* Decode what capture() collected; in freeze mode the process runs again. */
-static void resolve(struct sampler *s, size_t ncaptured)
+/* Lines, for the native merge, which places frames by them (counting
+ * memoizes them per (code, offset) instead); in freeze mode the process
+ * runs again. They come from the decoded line tables: nothing is read. */
+static void resolve_lines(struct sampler *s, size_t ncaptured)
 {
-	for (size_t i = 0; i < ncaptured; i++) {
+	for (size_t i = 0; s->native && i < ncaptured; i++) {
 		struct thread_capture *c = &s->captures[i];
-		size_t resolved;
-		/* Lines are memoized per (code, offset) when counting, except
-		 * for the native merge, which places frames by them. */
-		int ret = s->native ? pywalker_resolve(s->walker, c->frames, c->nframes, &resolved)
-		                    : pywalker_resolve_codes(s->walker, c->frames, c->nframes, &resolved);
-		if (ret < 0) {
-			c->failed = true;
-			c->error = SAMPLER_ERR_CODE;
-			c->nframes = resolved;
-		}
+		for (size_t k = 0; k < c->nframes; k++)
+			c->frames[k].line = pywalker_line(s->walker, c->frames[k].code, c->frames[k].byte_offset);
 	}
 }
 
@@ -336,7 +344,7 @@ int sampler_sample(struct sampler *s)
 		return 0;
 	}
 	s->lost_rounds = 0;
-	resolve(s, ncaptured);
+	resolve_lines(s, ncaptured);
 	s->stats.samples++;
 	for (size_t i = 0; i < ncaptured; i++) {
 		if (s->captures[i].failed)

@@ -139,19 +139,6 @@ int py_code_get(struct pywalker *w, uint64_t addr, const uint8_t *header, const 
 	return 0;
 }
 
-const struct pycode *py_code_peek(const struct pywalker *w, uint64_t addr)
-{
-	if (!w->cache_cap)
-		return NULL;
-	size_t s = slot_of(addr, w->cache_cap);
-	while (w->cache[s]) {
-		if (w->cache[s]->code.addr == addr)
-			return &w->cache[s]->code;
-		s = (s + 1) & (w->cache_cap - 1);
-	}
-	return NULL;
-}
-
 void py_code_cache_free(struct pywalker *w)
 {
 	struct code_cache_entry **slots = w->cache;
