@@ -171,6 +171,7 @@ struct process_tree {
 struct tree_totals {
 	uint64_t samples;        /* the root's rounds */
 	uint64_t errors;         /* of every process */
+	uint64_t error_kinds[SAMPLER_ERR__COUNT]; /* ERRORS by what failed */
 	struct pause_stats pauses; /* of every process; the caller releases it */
 	size_t sampled;          /* processes sampled at least once */
 };

@@ -87,11 +87,13 @@ int pywalker_stack(struct pywalker *w, const struct pythread *th,
                    struct pyframe *frames, size_t max, size_t *count);
 
 /* The two halves of pywalker_stack(), for live sampling: the raw walk
- * reads only the frames (few reads, all while the process is stopped); the
- * resolution decodes the code objects and lines (cached, and safe while the
- * process runs, code objects being immutable). pywalker_resolve() stops at
- * a frame whose code object is not one and returns the error; *COUNT gets
- * how many frames were resolved. */
+ * reads only the frames; the resolution reads each frame's code object,
+ * decoding those not cached. Both must run while the frames are what was
+ * walked (the process stopped): code objects are immutable but not
+ * immortal, and once a frame returns its code may be freed and its memory
+ * reused. Lines (pywalker_line()) need no reads and may come later.
+ * pywalker_resolve() stops at a frame whose code object is not one and
+ * returns the error; *COUNT gets how many frames were resolved. */
 int pywalker_stack_raw(struct pywalker *w, const struct pythread *th,
                        struct pyframe *frames, size_t max, size_t *count);
 int pywalker_resolve(struct pywalker *w, struct pyframe *frames, size_t n, size_t *count);

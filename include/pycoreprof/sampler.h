@@ -42,11 +42,21 @@ double pause_stats_percentile(struct pause_stats *p, double pct);
  * of them is sorted, not the hours of pauses a long recording keeps. */
 double pause_stats_recent_median(const struct pause_stats *p);
 double pause_stats_sum(const struct pause_stats *p);
+/* What an error counted in the stats could not do. */
+enum sampler_error {
+	SAMPLER_ERR_FREEZE,      /* stop the process (or list its threads) */
+	SAMPLER_ERR_THREADS,     /* read the thread states to the end */
+	SAMPLER_ERR_FRAMES,      /* follow a thread's frames to the end */
+	SAMPLER_ERR_DEPTH,       /* fit a stack under the depth limit */
+	SAMPLER_ERR_CODE,        /* read a frame's code object */
+	SAMPLER_ERR__COUNT
+};
 
 struct sampler_stats {
 	uint64_t samples;        /* sampling rounds done */
 	uint64_t stacks;         /* thread stacks counted */
 	uint64_t errors;         /* rounds or stacks that could not be read */
+	uint64_t error_kinds[SAMPLER_ERR__COUNT]; /* ERRORS by what failed */
 	struct pause_stats pauses; /* freeze mode: one per round */
 };
 
@@ -92,5 +102,8 @@ int sampler_sample(struct sampler *s);
  * frozen, then unwound with U (borrowed; it must outlive the sampler) and
  * merged with the Python frames as MODE says. */
 int sampler_enable_native(struct sampler *s, struct native_unwinder *u, enum native_mode mode, size_t stack_bytes);
+
+/* How KIND reads in a summary: "code object unreadable". */
+const char *sampler_error_name(enum sampler_error kind);
 
 #endif

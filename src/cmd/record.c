@@ -248,6 +248,23 @@ static void print_summary(const struct record_options *o, const char *output, st
 			fprintf(stderr, ", stopped %.2f%% of the time", 100 * stopped / elapsed);
 	}
 	fputs(")\n", stderr);
+	/* What the errors were, most frequent first. */
+	if (t->errors) {
+		bool shown[SAMPLER_ERR__COUNT] = {false};
+		fprintf(stderr, "pycoreprof: %llu error%s:", (unsigned long long)t->errors, t->errors == 1 ? "" : "s");
+		for (int listed = 0;; listed++) {
+			int top = -1;
+			for (int k = 0; k < SAMPLER_ERR__COUNT; k++)
+				if (!shown[k] && t->error_kinds[k] && (top < 0 || t->error_kinds[k] > t->error_kinds[top]))
+					top = k;
+			if (top < 0)
+				break;
+			shown[top] = true;
+			fprintf(stderr, "%s %llu %s", listed ? "," : "", (unsigned long long)t->error_kinds[top],
+			        sampler_error_name((enum sampler_error)top));
+		}
+		fputc('\n', stderr);
+	}
 }
 
 int cmd_record(int argc, char **argv)

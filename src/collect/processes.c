@@ -131,6 +131,8 @@ static void follow_exec(struct process_tree *tree, struct profiled *p)
 		kept->samples += st->samples; /* samples are counted on the root */
 	kept->stacks += st->stacks;
 	kept->errors += st->errors;
+	for (int k = 0; k < SAMPLER_ERR__COUNT; k++)
+		kept->error_kinds[k] += st->error_kinds[k];
 	pause_stats_append(&kept->pauses, &st->pauses);
 	live_session_release(&p->session);
 	free(p->label);
@@ -187,10 +189,13 @@ void process_tree_totals(const struct process_tree *tree, struct tree_totals *t)
 	memset(t, 0, sizeof(*t));
 	t->samples = tree->retired.samples;
 	t->errors = tree->retired.errors;
+	memcpy(t->error_kinds, tree->retired.error_kinds, sizeof(t->error_kinds));
 	pause_stats_append(&t->pauses, &tree->retired.pauses);
 	for (size_t i = 0; i < tree->nprocs; i++) {
 		const struct sampler_stats *st = &tree->procs[i].sampler.stats;
 		t->errors += st->errors;
+		for (int k = 0; k < SAMPLER_ERR__COUNT; k++)
+			t->error_kinds[k] += st->error_kinds[k];
 		if (i == 0)
 			t->samples += st->samples;
 		pause_stats_append(&t->pauses, &st->pauses);

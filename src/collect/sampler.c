@@ -1,7 +1,8 @@
 /* One sampling round over a live target: capture every thread's Python
- * frames (with the target frozen in freeze mode), let the target run again,
- * then intern and count. Buffers grow during warm-up and are reused, so a
- * steady-state sample allocates nothing. */
+ * frames and their code objects (with the target frozen in freeze mode),
+ * let the target run again, then intern and count. Buffers grow during
+ * warm-up and are reused, so a steady-state sample allocates nothing. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@ enum { MAX_DEPTH = 4096, LOST_ROUNDS = 5 };
 struct thread_capture {
 	pid_t tid;
 	bool failed;
+	enum sampler_error error; /* what failed, when FAILED */
 	bool waiting;            /* kept by --idle though not running */
 	char name[16];
 	struct pyframe *frames;  /* MAX_DEPTH entries */
@@ -91,10 +93,11 @@ static bool keep_thread(const struct sampler *s, const struct pythread *th, cons
 	return s->opts.idle || !*waiting;
 }
 
-/* Read the stacks; in freeze mode this is the whole pause. *TORN is set
- * when the thread list or a stack could not be read to the end. A
- * REHEARSAL reads the running process before a freeze only to warm the
- * caches: it stops no thread and copies no native stack. */
+/* Read the stacks and their code objects; in freeze mode this is the
+ * whole pause. *TORN is set when the thread list or a stack could not be
+ * read to the end. A REHEARSAL reads the running process before a freeze
+ * only to warm the caches: it stops no thread, copies no native stack and
+ * decodes no code object. */
 static int capture(struct sampler *s, bool rehearsal, size_t *ncaptured, bool *torn)
 {
 	const struct pythread *threads;
@@ -137,8 +140,22 @@ again:
 		c->nframes = 0;
 		c->failed = false;
 		if ((threads[i].frame_addr || threads[i].cframe_addr) &&
-		    pywalker_stack_raw(s->walker, &threads[i], c->frames, MAX_DEPTH, &c->nframes) < 0) {
+		    (ret = pywalker_stack_raw(s->walker, &threads[i], c->frames, MAX_DEPTH, &c->nframes)) < 0) {
 			c->failed = true;
+			c->error = ret == -ERR_LIMIT ? SAMPLER_ERR_DEPTH : SAMPLER_ERR_FRAMES;
+			*torn = true;
+		}
+		/* Code objects are immutable, not immortal: once the process runs
+		 * again, a frame can return and drop the last reference to its
+		 * code, whose memory is then freed and reused. So they are read
+		 * (checked against the cache, new ones decoded) while the frames
+		 * that hold them are there; a torn read in the rehearsal must not
+		 * reach the cache. */
+		size_t resolved;
+		if (!rehearsal && pywalker_resolve_codes(s->walker, c->frames, c->nframes, &resolved) < 0) {
+			c->failed = true;
+			c->error = SAMPLER_ERR_CODE;
+			c->nframes = resolved;
 			*torn = true;
 		}
 		c->native_copy = s->native && !rehearsal ? sampler_native_copy(s->native, s->target, os) : -1;
@@ -147,20 +164,15 @@ again:
 	return 0;
 }
 
-/* Decode what capture() collected; in freeze mode the process runs again. */
-static void resolve(struct sampler *s, size_t ncaptured)
+/* Lines, for the native merge, which places frames by them (counting
+ * memoizes them per (code, offset) instead); in freeze mode the process
+ * runs again. They come from the decoded line tables: nothing is read. */
+static void resolve_lines(struct sampler *s, size_t ncaptured)
 {
-	for (size_t i = 0; i < ncaptured; i++) {
+	for (size_t i = 0; s->native && i < ncaptured; i++) {
 		struct thread_capture *c = &s->captures[i];
-		size_t resolved;
-		/* Lines are memoized per (code, offset) when counting, except
-		 * for the native merge, which places frames by them. */
-		int ret = s->native ? pywalker_resolve(s->walker, c->frames, c->nframes, &resolved)
-		                    : pywalker_resolve_codes(s->walker, c->frames, c->nframes, &resolved);
-		if (ret < 0) {
-			c->failed = true;
-			c->nframes = resolved;
-		}
+		for (size_t k = 0; k < c->nframes; k++)
+			c->frames[k].line = pywalker_line(s->walker, c->frames[k].code, c->frames[k].byte_offset);
 	}
 }
 
@@ -217,6 +229,25 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 	return c->waiting ? agg_add_waiting(agg, s->ids, n, 1) : agg_add(agg, s->ids, n, 1);
 }
 
+static const char *const error_names[SAMPLER_ERR__COUNT] = {
+	[SAMPLER_ERR_FREEZE] = "process not stopped or listed",
+	[SAMPLER_ERR_THREADS] = "thread list unreadable",
+	[SAMPLER_ERR_FRAMES] = "frame chain unreadable",
+	[SAMPLER_ERR_DEPTH] = "stack too deep",
+	[SAMPLER_ERR_CODE] = "code object unreadable",
+};
+
+const char *sampler_error_name(enum sampler_error kind)
+{
+	return kind < SAMPLER_ERR__COUNT ? error_names[kind] : "unknown";
+}
+
+static void count_error(struct sampler *s, enum sampler_error kind)
+{
+	s->stats.errors++;
+	s->stats.error_kinds[kind]++;
+}
+
 int sampler_sample(struct sampler *s)
 {
 	size_t ncaptured = 0;
@@ -229,10 +260,10 @@ int sampler_sample(struct sampler *s)
 		 * take three times as long. It also tells the freeze which pages
 		 * to fetch. */
 		if ((ret = target_prepare_freeze(s->target)) < 0)
-			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
+			return ret == -ERR_PROCESS_GONE ? ret : (count_error(s, SAMPLER_ERR_FREEZE), 0);
 		(void)capture(s, true, &ncaptured, &torn);
 		if ((ret = target_freeze(s->target)) < 0)
-			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
+			return ret == -ERR_PROCESS_GONE ? ret : (count_error(s, SAMPLER_ERR_FREEZE), 0);
 		int captured = capture(s, false, &ncaptured, &torn);
 		target_resume_last(s->target, s->gil_holder);
 		target_resume(s->target);
@@ -240,7 +271,7 @@ int sampler_sample(struct sampler *s)
 		ret = captured;
 	} else {
 		if ((ret = target_refresh(s->target)) < 0)
-			return ret == -ERR_PROCESS_GONE ? ret : (s->stats.errors++, 0);
+			return ret == -ERR_PROCESS_GONE ? ret : (count_error(s, SAMPLER_ERR_FREEZE), 0);
 		ret = capture(s, false, &ncaptured, &torn);
 		/* The process ran while we read: a torn stack is read once more,
 		 * with fresh pages. */
@@ -254,22 +285,22 @@ int sampler_sample(struct sampler *s)
 	for (size_t i = 0; ret >= 0 && i < ncaptured; i++)
 		stack_failed |= s->captures[i].failed;
 	if (torn && ret >= 0 && !stack_failed)
-		s->stats.errors++;
+		count_error(s, SAMPLER_ERR_THREADS);
 	if (ret < 0) {
 		if (ret == -ERR_PROCESS_GONE)
 			return ret;
-		s->stats.errors++;
+		count_error(s, SAMPLER_ERR_THREADS);
 		if (++s->lost_rounds >= LOST_ROUNDS)
 			return err_set(ERR_NOT_PYTHON, "no Python thread state where the interpreter was in pid %d",
 			               (int)s->target->pid);
 		return 0;
 	}
 	s->lost_rounds = 0;
-	resolve(s, ncaptured);
+	resolve_lines(s, ncaptured);
 	s->stats.samples++;
 	for (size_t i = 0; i < ncaptured; i++) {
 		if (s->captures[i].failed)
-			s->stats.errors++;
+			count_error(s, s->captures[i].error);
 		if ((ret = count_capture(s, &s->captures[i])) < 0)
 			return ret;
 		s->stats.stacks++;

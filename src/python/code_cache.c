@@ -118,12 +118,6 @@ int py_code_get(struct pywalker *w, uint64_t addr, const uint8_t *header, const 
 	return 0;
 }
 
-const struct pycode *py_code_peek(const struct pywalker *w, uint64_t addr)
-{
-	const struct code_slot *slot = hashtab_find(&w->cache, addr);
-	return slot ? &slot->entry->code : NULL;
-}
-
 void py_code_cache_free(struct pywalker *w)
 {
 	for (size_t i = 0; i < w->cache.cap; i++) {

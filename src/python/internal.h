@@ -84,8 +84,6 @@ int py_code_line(const struct pywalker *w, const struct pycode *code, int byte_o
  * layout.code_size bytes, already read). */
 int py_code_get(struct pywalker *w, uint64_t addr, const uint8_t *header, const struct pycode **out);
 void py_code_cache_free(struct pywalker *w);
-/* The cached code at ADDR without any check or read, or NULL. */
-const struct pycode *py_code_peek(const struct pywalker *w, uint64_t addr);
 
 static inline uint64_t load_u64(const uint8_t *buf, int32_t off)
 {

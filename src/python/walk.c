@@ -235,15 +235,12 @@ static int read_code(struct pywalker *w, uint64_t addr, const struct pycode **co
 	return py_code_get(w, addr, header, code);
 }
 
-/* _co_firsttraceable of the code at ADDR: from the cache when this address
- * was decoded before (code objects are immutable), else one read. */
+/* _co_firsttraceable of the code at ADDR, read from it: a cache entry for
+ * ADDR may be of a code object freed since, whose memory another now has
+ * (the cache tells them apart only when reading the header). The read
+ * costs the pause little: the header is read next from the same page. */
 static int first_traceable(struct pywalker *w, uint64_t code_addr, int32_t *out)
 {
-	const struct pycode *cached = py_code_peek(w, code_addr);
-	if (cached) {
-		*out = cached->first_traceable;
-		return 0;
-	}
 	return target_read_i32(w->target, code_addr + (uint64_t)w->layout.code_firsttraceable, out);
 }
 
@@ -262,6 +259,8 @@ int pywalker_stack_raw(struct pywalker *w, const struct pythread *th, struct pyf
 	/* Skipped shim frames count too, so a cycle cannot spin forever. */
 	size_t budget = 2 * max + 64;
 	bool modern = L->iframe_previous >= 0;
+	uint64_t first_of = 0;    /* the code object FIRST was read from */
+	int32_t first = 0;
 	*count = 0;
 	if ((size_t)fsize > sizeof(buf))
 		return err_set(ERR_CORRUPT, "frame layout too large");
@@ -314,9 +313,10 @@ int pywalker_stack_raw(struct pywalker *w, const struct pythread *th, struct pyf
 			}
 			byte_offset = (int)offset;
 			if (L->code_firsttraceable >= 0 && owner != w->owner_generator) {
-				int32_t first;
-				if ((ret = first_traceable(w, code_addr, &first)) < 0)
+				/* Recursion: the code object read a frame ago. */
+				if (code_addr != first_of && (ret = first_traceable(w, code_addr, &first)) < 0)
 					break;
+				first_of = code_addr;
 				/* Not past its prologue yet: CPython hides it too. */
 				if (byte_offset < 2 * first) {
 					frame = next;
@@ -345,6 +345,11 @@ int pywalker_resolve_codes(struct pywalker *w, struct pyframe *frames, size_t n,
 	size_t i;
 	for (i = 0; i < n; i++) {
 		const struct pycode *code;
+		/* Recursion: the code object of the frame it called, just read. */
+		if (i && frames[i].code_addr == frames[i - 1].code_addr) {
+			frames[i].code = frames[i - 1].code;
+			continue;
+		}
 		if ((ret = read_code(w, frames[i].code_addr, &code)) < 0)
 			break;
 		frames[i].code = code;

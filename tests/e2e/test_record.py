@@ -18,6 +18,7 @@ CHURN = os.path.join(lib.FIXTURES, "churn.py")
 EXIT_RACE = os.path.join(lib.FIXTURES, "exit_race.py")
 WORKER_EXIT_RACE = os.path.join(lib.FIXTURES, "worker_exit_race.py")
 WORKERS = os.path.join(lib.FIXTURES, "workers.py")
+MANY_CODES = os.path.join(lib.FIXTURES, "many_codes.py")
 
 SPINNERS = ("fifty", "thirty", "twenty")   # 50/30/20 % of each cycle
 PARKED = ("idle_waiter", "sleeper")
@@ -946,3 +947,78 @@ def test_attach_stops_nothing(label):
               "attach to 0.5 s into sampling: attaching or sampling stopped them",
               parked_tids, woken)
         check_no_parked(read_folded(out), info, "attach")
+
+
+# ---------------------------------------------------------------- code objects
+
+def check_many_codes_stack(frames, info, what):
+    """FRAMES is many_codes.py's: <module>; main; run_round; once; then the
+    generated functions, DEPTH at most, each at a line of its own, cut short
+    anywhere; nothing else."""
+    stack = "%s: stack %s" % (what, ";".join(frame.text for frame in frames))
+    own, generated, lines = info["functions"], info["generated_file"], info["generated_lines"]
+    for frame in frames:
+        check(frame.kind == "python", "%s: %s is not a Python frame", stack, frame.text)
+    expected = [("<module>", own["main"]["file"], None), ("main", own["main"]["file"], own["main"]),
+                ("run_round", own["run_round"]["file"], own["run_round"]),
+                ("once", generated, {"first_line": info["one_off_lines"][0],
+                                     "last_line": info["one_off_lines"][1]})]
+    for frame, (name, file, lines_of) in zip(frames, expected):
+        check(frame.name == name and frame.file == file, "%s: %s where %s (%s) was expected",
+              stack, frame.text, name, file)
+        check(lines_of is None or lines_of["first_line"] <= frame.line <= lines_of["last_line"],
+              "%s: %s outside its lines %s-%s", stack, frame.text,
+              lines_of and lines_of["first_line"], lines_of and lines_of["last_line"])
+    called = frames[len(expected):]
+    check(len(called) <= info["depth"], "%s: %d generated functions deep, expected %d at most",
+          stack, len(called), info["depth"])
+    for frame in called:
+        match = re.match(r"^gen_(\d{5})$", frame.name or "")
+        check(match and frame.file == generated, "%s: %s is not a generated function", stack,
+              frame.text)
+        first = lines["first"] + lines["step"] * (int(match.group(1)) % lines["chunk"])
+        check(first <= frame.line <= first + lines["span"], "%s: %s outside its lines %d-%d",
+              stack, frame.text, first, first + lines["span"])
+
+
+@lib.each_interpreter
+def test_many_code_objects(label):
+    """3 s at 1 kHz, freeze mode, of a process calling at random into
+    20,000 generated functions from one-off functions, each freed with its
+    code object as soon as it returns: no errors (a stopped process reads
+    whole, and what its frames hold is read before it runs on), and every
+    stack is the fixture's own, each generated function at its own lines."""
+    python = lib.interpreter(label)
+    workdir = lib.scratch("codes")
+    info_path = os.path.join(workdir, "info.json")
+    log_path = os.path.join(workdir, "fixture.log")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([python, MANY_CODES, str(FIXTURE_SECONDS), "--info", info_path],
+                                cwd=workdir, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=lib.fixture_env())
+    try:
+        lib.wait_for_file(proc, info_path, "many_codes.py", log_path)
+        info = lib.load_truth(info_path)
+        out = os.path.join(workdir, "codes.folded")
+        result, summary = record(["--pid", str(proc.pid), "--rate", "1000", "--duration", "3",
+                                  "-o", out])
+        print("%s: %d samples, %d errors, %.1f samples/s%s" % (
+            label, summary.samples, summary.errors, summary.rate, summary.extra))
+        check(summary.errors == 0 and result.code == 0, "%d errors in %d samples, expected "
+              "none: %s", summary.errors, summary.samples, result.describe())
+        # 1 kHz is not always sustained on a loaded two-core machine.
+        check(summary.samples >= 100, "%d samples in 3 s at 1 kHz: %s", summary.samples,
+              result.describe())
+        stacks = read_folded(out)
+        for frames, count in stacks:
+            check_many_codes_stack(frames, info, label)
+        deep = sum(count for frames, count in stacks if len(frames) == 4 + info["depth"])
+        in_once = sum(count for frames, count in stacks if len(frames) >= 4)
+        check(in_once >= 0.2 * total(stacks) and deep > 0, "%s: %d of %d samples in the one-off "
+              "functions, %d of them %d deep: the fixture did not run as it should", label,
+              in_once, total(stacks), deep, info["depth"])
+        check_left_running(proc)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
