@@ -39,3 +39,25 @@ def test_fuzz_reader(reader):
     check(summary.startswith(reader + ": %d inputs" % (
         COUNTS[reader] + len(os.listdir(os.path.join(FUZZ, reader))))),
         "unexpected summary: %r", summary)
+
+
+@lib.each(lambda: [reader + "/" + name for reader in ("folded", "json")
+                   for name in sorted(os.listdir(os.path.join(FUZZ, reader)))
+                   if name.startswith("regress-")])
+def test_regression_through_commands(case):
+    """`convert` and `flamegraph` on each input that once failed a reader
+    (READER/NAME): exit 0, or exit 2 with one line on stderr; never a
+    sanitizer report."""
+    path = os.path.join(FUZZ, case)
+    name = os.path.basename(case)
+    out = lib.scratch("regress-" + name)
+    for args in (["convert", path, "-o", os.path.join(out, "p.json")],
+                 ["flamegraph", path, "-o", os.path.join(out, "p.svg")]):
+        result = lib.run_pycoreprof(args, asan=True)
+        stderr = result.stderr.decode("utf-8", "replace")
+        for mark in SANITIZER_MARKS:
+            check(mark not in stderr, "sanitizer report: %s", result.describe())
+        check(result.code in (0, 2), "expected exit 0 or 2: %s", result.describe())
+        if result.code == 2:
+            check(len(stderr.strip("\n").split("\n")) == 1,
+                  "expected one line on stderr: %s", result.describe())
