@@ -2,8 +2,9 @@
 # Writes the crafted corrupt cores kept in fixtures/corrupt/: each is a
 # small ELF64 x86_64 core with one field made hostile, or a compressed core
 # whose compressed data is cut or damaged (the zstd and lz4 tools make
-# those). `pycoreprof core` must reject each with one line and exit 2. Run
-# from the repository root.
+# those). `pycoreprof core` must reject each with one line and exit 2. It
+# also writes the small well-formed cores in fixtures/fuzz/core/ that
+# tests/tools/fuzz_readers.c mutates. Run from the repository root.
 import binascii
 import gzip
 import lzma
@@ -30,8 +31,8 @@ def note(name, ntype, desc, namesz=None, descsz=None):
             + pad(name_bytes) + pad(desc))
 
 
-def write(name, data):
-    with open(os.path.join(OUT, name), "wb") as out:
+def write(name, data, directory=OUT):
+    with open(os.path.join(directory, name), "wb") as out:
         out.write(data)
 
 
@@ -122,4 +123,50 @@ def main():
     compressed(core_with_notes(note(b"CORE", 1, bytes(336))))
 
 
+def fuzz_seeds():
+    """Well-formed cores with every note the reader parses, a segment, a
+    snapshot note and a compressed one: what the fuzzer starts from."""
+    seeds = os.path.join("fixtures", "fuzz", "core")
+    os.makedirs(seeds, exist_ok=True)
+    prstatus = bytearray(336)
+    struct.pack_into("<hxx", prstatus, 12, 11)          # pr_cursig
+    struct.pack_into("<i", prstatus, 32, 4242)          # pr_pid
+    prpsinfo = bytearray(136)
+    struct.pack_into("<i", prpsinfo, 24, 4242)
+    prpsinfo[40:47] = b"python3"
+    prpsinfo[56:70] = b"python3 app.py"
+    siginfo = struct.pack("<iiiiQ", 11, 0, 1, 0, 0x1000) + bytes(104)
+    auxv = struct.pack("<QQQQQQ", 3, 0x400040, 9, 0x401000, 0, 0)
+    files = [(0x400000, 0x401000, 0, b"/nonexistent/bin/python3"),
+             (0x7f0000000000, 0x7f0000001000, 0, b"/nonexistent/lib/libpython3.12.so.1.0")]
+    ntfile = struct.pack("<QQ", len(files), 4096)
+    ntfile += b"".join(struct.pack("<QQQ", start, end, offset) for start, end, offset, _ in files)
+    ntfile += b"".join(path + b"\0" for *_, path in files)
+    notes = (note(b"CORE", 1, bytes(prstatus)) + note(b"CORE", 3, bytes(prpsinfo))
+             + note(b"CORE", 0x53494749, siginfo) + note(b"CORE", 6, auxv)
+             + note(b"CORE", 0x46494c45, ntfile))
+    ids = struct.pack("<I", 1) + struct.pack("<II", 4, len(files[1][3]) + 1) + b"\x01\x02\x03\x04" \
+        + files[1][3] + b"\0"
+    ids += bytes((-len(ids)) % 4)
+    command = b"python3 app.py --flag\0"
+    snap = bytearray(72)
+    struct.pack_into("<IIQ", snap, 0, 1, 0x030c00f0, 1700000000000000000)
+    struct.pack_into("<QQ", snap, 24, 0x7f0000000100, 0x7f0000000200)
+    snap = bytes(snap) + ids + struct.pack("<I", len(command)) + command
+
+    def core(notes_data, segment):
+        phoff = 64
+        notes_at = phoff + 2 * PHDR.size
+        load_at = notes_at + len(notes_data)
+        return (elf_header(2, phoff) + PHDR.pack(PT_NOTE, 0, notes_at, 0, 0, len(notes_data), 0, 4)
+                + PHDR.pack(PT_LOAD, 5, load_at, 0x7f0000000000, 0, len(segment), 0x1000, 4096)
+                + notes_data + segment)
+    segment = bytes(range(256))
+    plain = core(notes, segment)
+    write("seed-core", plain, seeds)
+    write("seed-snapshot", core(notes + note(b"PYCOREPROF", 0x50435046, snap), segment), seeds)
+    write("seed-core.gz", gzip.compress(plain, mtime=0), seeds)
+
+
 main()
+fuzz_seeds()

@@ -43,7 +43,8 @@ void strbuf_add(struct strbuf *sb, const void *data, size_t len)
 {
 	if (!strbuf_grow(sb, len))
 		return;
-	memcpy(sb->buf + sb->len, data, len);
+	if (len)    /* DATA may be NULL then (an empty buffer's) */
+		memcpy(sb->buf + sb->len, data, len);
 	sb->len += len;
 	sb->buf[sb->len] = '\0';
 }

@@ -247,7 +247,8 @@ int profile_read_folded(struct aggregate *agg, const char *text, size_t len, con
 	 * order. The tree is the same in any order. */
 	struct line_order order;
 	prepare_sort(lines, nlines, ids, &order);
-	qsort_r(lines, nlines, sizeof(*lines), compare_lines, &order);
+	if (nlines > 1)    /* LINES is NULL when there are none */
+		qsort_r(lines, nlines, sizeof(*lines), compare_lines, &order);
 	const uint32_t *prev = NULL;
 	size_t nprev = 0;
 	for (size_t l = 0; l < nlines; l++) {

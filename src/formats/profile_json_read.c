@@ -54,6 +54,7 @@ static int string(struct scan *s)
 {
 	int ret;
 	strbuf_reset(&s->text);
+	strbuf_add(&s->text, "", 0);    /* a terminated buffer even for "" */
 	if (!eat(s, '"'))
 		return bad(s, "expected a string");
 	while (s->p < s->end && *s->p != '"') {
@@ -249,7 +250,7 @@ static int read_stacks(struct scan *s, struct aggregate *agg, const uint32_t *id
 				do {
 					if ((ret = number(s, &value)) < 0)
 						goto out;
-					if (value < 0 || value >= (double)nids) {
+					if (!(value >= 0 && value < (double)nids)) {    /* NaN too */
 						ret = bad(s, "a stack names a frame that is not in the table");
 						goto out;
 					}
@@ -265,7 +266,8 @@ static int read_stacks(struct scan *s, struct aggregate *agg, const uint32_t *id
 				}
 			}
 		} while (eat(s, ','));
-		if (!eat(s, '}') || count < 0 || waiting < 0 || waiting > count) {
+		/* Counts a uint64_t holds; NaN fails every comparison. */
+		if (!eat(s, '}') || !(count >= 0 && count < 0x1p64) || !(waiting >= 0 && waiting <= count)) {
 			ret = bad(s, "bad stack entry");
 			goto out;
 		}
