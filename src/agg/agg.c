@@ -238,8 +238,6 @@ int agg_add_path(struct aggregate *agg, const uint32_t *frames, size_t n, uint32
 	return 0;
 }
 
-static const struct aggregate *sort_agg;
-
 int agg_frame_compare(const struct agg_frame *x, const struct agg_frame *y)
 {
 	int c = strcmp(x->name, y->name);
@@ -253,10 +251,11 @@ int agg_frame_compare(const struct agg_frame *x, const struct agg_frame *y)
 	return (int)x->kind - (int)y->kind;
 }
 
-static int compare_nodes(const void *a, const void *b)
+static int compare_nodes(const void *a, const void *b, void *context)
 {
-	return agg_frame_compare(&sort_agg->frames[sort_agg->nodes[*(const uint32_t *)a].frame],
-	                         &sort_agg->frames[sort_agg->nodes[*(const uint32_t *)b].frame]);
+	const struct aggregate *agg = context;
+	return agg_frame_compare(&agg->frames[agg->nodes[*(const uint32_t *)a].frame],
+	                         &agg->frames[agg->nodes[*(const uint32_t *)b].frame]);
 }
 
 int agg_sorted_children(const struct aggregate *agg, uint32_t node, uint32_t **out, size_t *count)
@@ -270,8 +269,8 @@ int agg_sorted_children(const struct aggregate *agg, uint32_t node, uint32_t **o
 	size_t i = 0;
 	for (uint32_t c = agg->nodes[node].first_child; c; c = agg->nodes[c].next_sibling)
 		ids[i++] = c;
-	sort_agg = agg;
-	qsort(ids, n, sizeof(*ids), compare_nodes);
+	if (n > 1)
+		qsort_r(ids, n, sizeof(*ids), compare_nodes, (void *)agg);
 	*out = ids;
 	*count = n;
 	return 0;
