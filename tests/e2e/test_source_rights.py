@@ -92,3 +92,20 @@ def test_core_of_another_users_crash():
         check_text(lib.run_pycoreprof(["core", core]), "core")
     finally:
         scene.remove()
+
+
+def test_sanitized_build():
+    # The same reads (a child taking the user's ids, a descriptor passed back)
+    # under ASan and UBSan, for a live process and for a core.
+    lib.asan_pycoreprof()
+    scene = Scene()
+    try:
+        with lib.Process(LABEL, scene.argv("park")[1:], workdir=scene.work, ready=scene.ready,
+                         preexec_fn=scene.drop) as fixture:
+            check_text(lib.run_pycoreprof(["dump", "--pid", str(fixture.pid)], asan=True),
+                       "dump --pid (sanitizer build)")
+        os.unlink(scene.ready)
+        core = lib.make_core(scene.argv("abort"), scene.work, signal.SIGABRT, preexec_fn=scene.drop)
+        check_text(lib.run_pycoreprof(["core", core], asan=True), "core (sanitizer build)")
+    finally:
+        scene.remove()
