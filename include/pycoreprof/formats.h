@@ -17,8 +17,19 @@
 
 /* ---- stacks of one moment: `dump` and `core` */
 
+/* Opens FILE, a source file a frame names, the way the caller decides
+ * (with the target's rights: target_open_source()); an fd the reader
+ * closes, or a negative error, after which the frame shows no line. */
+typedef int source_open_fn(void *ctx, const char *file);
+
+struct source_opener {
+	source_open_fn *open;    /* NULL: no source lines */
+	void *ctx;
+};
+
 struct dump_options {
 	bool show_source;        /* print the source line under each frame */
+	struct source_opener source; /* how source files are opened */
 	const char *origin;      /* what was read: the core's path, "process" */
 };
 
@@ -30,9 +41,10 @@ void dump_write_json(struct strbuf *sb, const struct process_stacks *ps, const s
 /* "SIGSEGV", or "signal 42" for numbers without a name. OUT has 16 bytes. */
 const char *signal_name(int number, char out[16]);
 
-/* Line LINE (1-based) of FILE without its newline, or NULL; cached, owned by
- * the cache until source_cache_clear(). */
-const char *source_line(const char *file, int line);
+/* Line LINE (1-based) of FILE without its newline, or NULL; FILE is opened
+ * through OPENER once (a failure is remembered too), and the line is owned
+ * by the cache until source_cache_clear(). */
+const char *source_line(const struct source_opener *opener, const char *file, int line);
 void source_cache_clear(void);
 
 /* ---- profiles: an aggregate of samples */

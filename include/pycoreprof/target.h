@@ -153,6 +153,12 @@ struct target {
 		uint32_t version_hex;
 		uint64_t runtime_addr, interp_head_addr;
 	} python_seen;
+	/* Cores and snapshots: the user and group ids NT_PRPSINFO records
+	 * (pr_uid, pr_gid); a core holds no supplementary groups. Live
+	 * targets read theirs from /proc when asked (target_file_ids()). */
+	bool has_ids;
+	uid_t uid;
+	gid_t gid;
 	void *backend;          /* the backend's own state */
 };
 
@@ -342,6 +348,33 @@ int snapshot_build(const struct target *t, const struct snap_region *regions, si
                    const struct snap_info *info, struct strbuf *out);
 /* Gzip-compress LEN bytes of DATA into OUT. Errors: -ERR_NOMEM, -ERR_IO. */
 int snapshot_gzip(const void *data, size_t len, struct strbuf *out);
+
+/* Files opened with the target's rights (targets/source_open.c), so that
+ * showing what a file holds (a source line under a frame) never shows what
+ * the target itself could not read. */
+struct target_file_ids {
+	uid_t uid;              /* live: the fsuid, the id the process opens files with */
+	gid_t gid;              /* live: the fsgid */
+	gid_t *groups;          /* supplementary groups; none for cores */
+	size_t ngroups;
+};
+/* The ids T opens files with: a live process's now (/proc/PID/status), a
+ * core's as recorded. *IDS is the caller's to release with
+ * target_file_ids_release(). Errors: -ERR_NOENT when the core records none,
+ * -ERR_PROCESS_GONE, -ERR_CORRUPT, -ERR_NOMEM. */
+int target_file_ids(const struct target *t, struct target_file_ids *ids);
+void target_file_ids_release(struct target_file_ids *ids);
+/* Open PATH (absolute, as the target named it) for reading with T's
+ * rights: a live process's file through its root (/proc/PID/root) with its
+ * fsuid, fsgid and groups; a core's with its recorded uid and gid. When our
+ * ids are the target's, we open it ourselves. Otherwise a short-lived child
+ * takes the target's ids, opens the file and passes the descriptor back;
+ * a child that cannot take them (we are not root) drops every capability
+ * and opens with our own ids, so it opens nothing the user running us could
+ * not. Only regular files open. Returns an fd the caller closes. Errors:
+ * -ERR_PERM (not readable with those rights, or the ids are unknown and we
+ * are root), -ERR_NOENT, -ERR_IO. */
+int target_open_source(struct target *t, const char *path);
 
 /* Detach (live targets) and free T and everything it owns; NULL is fine. */
 void target_free(struct target *t);

@@ -54,6 +54,9 @@ struct dump_options;
  * thread's walk (or, with NATIVE_FAILED, the native unwinding) was cut
  * short, which is also said on stderr. */
 int print_stacks(const struct process_stacks *ps, bool json, const struct dump_options *opts, bool native_failed);
+/* A source_open_fn for dump_options: FILE opened with the rights of
+ * TARGET, a struct target (target_open_source()). */
+int open_source_as_target(void *target, const char *file);
 /* True when ARG is --help or -h. */
 bool is_help(const char *arg);
 

@@ -84,7 +84,9 @@ int cmd_core(int argc, char **argv)
 		}
 		native_failed = !add_native_frames(&ps, &copies, native, &unwinder);
 	}
-	struct dump_options dump_opts = {.show_source = show_source, .origin = path};
+	struct dump_options dump_opts = {.show_source = show_source,
+	                                 .source = {open_source_as_target, t},
+	                                 .origin = path};
 	status = print_stacks(&ps, json, &dump_opts, native_failed);
 out:
 	source_cache_clear();

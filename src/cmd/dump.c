@@ -115,7 +115,9 @@ int cmd_dump(int argc, char **argv)
 	if (native != NATIVE_OFF)
 		native_failed = !add_native_frames(&ps, &copies, native, &unwinder);
 	snprintf(origin, sizeof(origin), "pid %d", (int)pid);
-	struct dump_options dump_opts = {.show_source = show_source, .origin = origin};
+	struct dump_options dump_opts = {.show_source = show_source,
+	                                 .source = {open_source_as_target, t},
+	                                 .origin = origin};
 	status = print_stacks(&ps, json, &dump_opts, native_failed);
 out:
 	source_cache_clear();

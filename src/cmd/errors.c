@@ -1,5 +1,6 @@
 /* The one place errors are printed: a single line with what failed and what
- * to do about it; and the printing of stacks shared by core and dump. */
+ * to do about it; and the printing of stacks shared by core and dump, with
+ * source lines read with the target's rights. */
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "cmd/cmd.h"
 #include "pycoreprof/base.h"
 #include "pycoreprof/formats.h"
+#include "pycoreprof/target.h"
 
 /* Advice for errors whose context does not already carry a hint. */
 static const char *default_hint(int code)
@@ -89,4 +91,9 @@ int print_stacks(const struct process_stacks *ps, bool json, const struct dump_o
 		status = EXIT_PARTIAL;
 	}
 	return status;
+}
+
+int open_source_as_target(void *target, const char *file)
+{
+	return target_open_source(target, file);
 }

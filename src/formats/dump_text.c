@@ -85,7 +85,7 @@ static void write_frames(struct strbuf *sb, const struct thread_stack *ts, bool 
 			            f->kind == FRAME_NATIVE ? "[native]" : "[python]");
 		}
 		strbuf_addch(sb, '\n');
-		const char *text = opts->show_source && f->kind == FRAME_PYTHON ? source_line(f->file, f->line) : NULL;
+		const char *text = opts->show_source && f->kind == FRAME_PYTHON ? source_line(&opts->source, f->file, f->line) : NULL;
 		if (text && *text)
 			strbuf_addf(sb, "        %s\n", text);
 	}

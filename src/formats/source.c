@@ -1,8 +1,10 @@
-/* Source lines shown under frames in text dumps: each file is read once and
- * kept as an array of lines. Files that cannot be read show nothing. */
-#include <stdio.h>
+/* Source lines shown under frames in text dumps: each file is opened once
+ * through the caller's opener (which decides whose rights it is read with)
+ * and kept as an array of lines. Files that cannot be read show nothing. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pycoreprof/formats.h"
 
@@ -18,17 +20,22 @@ struct source_file {
 static struct source_file files[MAX_SOURCE_FILES];
 static size_t nfiles;
 
-static void load(struct source_file *sf)
+static void load(struct source_file *sf, const struct source_opener *opener)
 {
-	FILE *fp = fopen(sf->path, "rb");
-	if (!fp)
+	int fd = opener->open(opener->ctx, sf->path);
+	if (fd < 0)
 		return;
 	struct strbuf sb = {0};
 	char chunk[8192];
-	size_t got;
-	while ((got = fread(chunk, 1, sizeof(chunk), fp)) > 0 && sb.len < MAX_SOURCE_BYTES)
-		strbuf_add(&sb, chunk, got);
-	fclose(fp);
+	while (sb.len < MAX_SOURCE_BYTES) {
+		ssize_t got = read(fd, chunk, sizeof(chunk));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		strbuf_add(&sb, chunk, (size_t)got);
+	}
+	close(fd);
 	if (!strbuf_ok(&sb)) {
 		strbuf_release(&sb);
 		return;
@@ -56,9 +63,9 @@ static void load(struct source_file *sf)
 		sf->lines[sf->nlines++] = line;
 }
 
-const char *source_line(const char *file, int line)
+const char *source_line(const struct source_opener *opener, const char *file, int line)
 {
-	if (!file || line < 1 || file[0] == '<')
+	if (!opener->open || !file || line < 1 || file[0] == '<')
 		return NULL;
 	struct source_file *sf = NULL;
 	for (size_t i = 0; i < nfiles; i++)
@@ -72,7 +79,7 @@ const char *source_line(const char *file, int line)
 		if (!sf->path)
 			return NULL;
 		nfiles++;
-		load(sf);
+		load(sf, opener);
 	}
 	if ((size_t)line > sf->nlines)
 		return NULL;

@@ -1,6 +1,6 @@
 /* Parsing a core's notes once: NT_PRSTATUS (threads), NT_PRPSINFO (pid,
- * command), NT_SIGINFO (the fatal signal), NT_AUXV and NT_FILE (mapped
- * files). x86_64 layouts only; the offsets below are the kernel's. */
+ * command, uid and gid), NT_SIGINFO (the fatal signal), NT_AUXV and NT_FILE
+ * (mapped files). x86_64 layouts only; the offsets below are the kernel's. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +23,8 @@
 #define PRSTATUS_MIN_SIZE (PRSTATUS_REGS + TREG__COUNT * 8)
 
 /* struct elf_prpsinfo on x86_64 */
+#define PRPSINFO_UID 16             /* unsigned int */
+#define PRPSINFO_GID 20             /* unsigned int */
 #define PRPSINFO_PID 24             /* int */
 #define PRPSINFO_FNAME 40           /* char[16] */
 #define PRPSINFO_FNAME_SIZE 16
@@ -95,6 +97,9 @@ static int parse_prpsinfo(struct note_parse *parse, const uint8_t *desc, size_t 
 		return 0;
 	parse->have_psinfo = true;
 	parse->psinfo_pid = load_i32(desc + PRPSINFO_PID);
+	t->has_ids = true;
+	t->uid = (uid_t)(uint32_t)load_i32(desc + PRPSINFO_UID);
+	t->gid = (gid_t)(uint32_t)load_i32(desc + PRPSINFO_GID);
 	const char *text = (const char *)desc + PRPSINFO_PSARGS;
 	size_t len = strnlen(text, PRPSINFO_PSARGS_SIZE);
 	while (len && (text[len - 1] == ' ' || text[len - 1] == '\0'))

@@ -63,6 +63,14 @@ static void add_prpsinfo(struct strbuf *sb, const struct target *t)
 	memset(&info, 0, sizeof(info));
 	info.pr_sname = 'R';
 	info.pr_pid = t->pid;
+	/* Whose rights the snapshot's source lines are read with; ids that
+	 * cannot be read any more are recorded as none (-1), never as root. */
+	struct target_file_ids ids;
+	bool known = target_file_ids(t, &ids) == 0;
+	info.pr_uid = known ? ids.uid : (__pr_uid_t)-1;
+	info.pr_gid = known ? ids.gid : (__pr_gid_t)-1;
+	if (known)
+		target_file_ids_release(&ids);
 	const char *exe = t->executable ? t->executable : "";
 	const char *base = strrchr(exe, '/');
 	strncpy(info.pr_fname, base ? base + 1 : exe, sizeof(info.pr_fname) - 1);

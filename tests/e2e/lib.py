@@ -364,14 +364,20 @@ def _core_glob(pid, comm):
     return out
 
 
-def make_core(argv, cwd, expect_signal, send_signal=None, ready=None, timeout=60, env=None):
+def make_core(argv, cwd, expect_signal, send_signal=None, ready=None, timeout=60, env=None,
+              preexec_fn=None):
     """Run ARGV in CWD with an unlimited core size, wait for it to die by
     EXPECT_SIGNAL (first sending SEND_SIGNAL once READY() is true, if given)
-    and return the core's path."""
+    and return the core's path. PREEXEC_FN, if given, runs in the child
+    before ARGV is executed, after the core size is set."""
+    def prepare():
+        _unlimited_core()
+        if preexec_fn is not None:
+            preexec_fn()
     log_path = os.path.join(cwd, "fixture.log")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, preexec_fn=_unlimited_core,
+                                stderr=subprocess.STDOUT, preexec_fn=prepare,
                                 env=env if env is not None else fixture_env())
     try:
         deadline = time.time() + timeout
