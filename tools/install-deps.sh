@@ -1,7 +1,10 @@
 #!/bin/sh
 # Installs the Debian packages that pycoreprof's build and tests need, when
-# they are missing; silent when everything is already installed.
+# they are missing; silent when everything is already installed. With
+# --build, only what building and the demo need (`make demo`).
 set -eu
+only_build=false
+[ "${1:-}" = "--build" ] && only_build=true
 
 build_packages="gcc make pkg-config libelf-dev libdw-dev zlib1g-dev libzstd-dev liblzma-dev liblz4-dev"
 test_packages="gdb elfutils binutils patchelf python3 procps python3.11-dbg libgmp10 zstd xz-utils lz4"
@@ -9,6 +12,10 @@ test_packages="gdb elfutils binutils patchelf python3 procps python3.11-dbg libg
 # The output tests' tools, by command: a node or go from elsewhere will do.
 # command:package pairs
 test_commands="chromium:chromium go:golang-go node:nodejs npm:npm"
+if $only_build; then
+	test_packages="python3"
+	test_commands=""
+fi
 
 missing=""
 for package in $build_packages $test_packages; do
@@ -33,7 +40,7 @@ browser_modules() {
 }
 
 if [ -z "$missing" ]; then
-	browser_modules
+	$only_build || browser_modules
 	exit 0
 fi
 
@@ -52,4 +59,4 @@ export DEBIAN_FRONTEND=noninteractive
 $as_root apt-get update -qq
 # shellcheck disable=SC2086
 $as_root apt-get install -y -qq --no-install-recommends $missing
-browser_modules
+$only_build || browser_modules
