@@ -13,6 +13,7 @@
 #define PYCOREPROF_CMD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Exit codes (docs/exit-codes.md). main.c flushes and checks stdout once
@@ -56,5 +57,7 @@ struct dump_options;
 int print_stacks(const struct process_stacks *ps, bool json, const struct dump_options *opts, bool native_failed);
 /* True when ARG is --help or -h. */
 bool is_help(const char *arg);
+/* --seed's value: a whole number, decimal or 0x hex; -1 when it is not. */
+int parse_seed(const char *text, uint64_t *seed);
 
 #endif

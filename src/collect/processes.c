@@ -186,10 +186,12 @@ void process_tree_totals(const struct process_tree *tree, struct tree_totals *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->samples = tree->retired.samples;
+	t->stacks = tree->retired.stacks;
 	t->errors = tree->retired.errors;
 	pause_stats_append(&t->pauses, &tree->retired.pauses);
 	for (size_t i = 0; i < tree->nprocs; i++) {
 		const struct sampler_stats *st = &tree->procs[i].sampler.stats;
+		t->stacks += st->stacks;
 		t->errors += st->errors;
 		if (i == 0)
 			t->samples += st->samples;
