@@ -110,7 +110,10 @@ double sample_clock_advance(struct sample_clock *c)
 	c->next += sample_clock_draw(c);
 	double now = time_now();
 	double behind = now - c->next;
-	if (behind > c->interval) {
+	/* What may be made up: a mean interval, or 10 ms at high rates,
+	 * where one late wake-up (a busy machine) costs many ticks. */
+	double window = c->interval > SAMPLE_CLOCK_CATCH_UP ? c->interval : SAMPLE_CLOCK_CATCH_UP;
+	if (behind > window) {
 		/* The tick at NEXT is taken now, late; the ones after it that
 		 * fit before now are missed. */
 		c->late += (uint64_t)(behind / c->interval);
