@@ -1,7 +1,7 @@
 /* Unit tests of the sampling clock's intervals (collect/clock.c): the same
  * seed gives the same sequence, every interval lies in [0.5, 1.5) x the
- * mean, the mean is the asked one, and only ticks the clock cannot make up
- * are counted as missed. */
+ * mean, the mean is the asked one, ticks do not alias with a period they
+ * divide, and only ticks the clock cannot make up are counted as missed. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,8 +69,32 @@ static void test_missed_ticks(void)
 	CHECK(c.next >= before, "the schedule starts again from now");
 }
 
+/* Ticks drawn from the clock against a strict 100 ms cycle, busy 50/30/20
+ * ms in three parts: at a mean interval that divides the cycle, strictly
+ * periodic ticks would see the same moments of every cycle (at 20 ms:
+ * 0, 20, 40, 60, 80 ms, so 60/20/20); drawn ones see its true shares. */
+static void test_no_aliasing(double interval, uint64_t seed)
+{
+	struct sample_clock c;
+	sample_clock_init(&c, interval, seed);
+	long counts[3] = {0}, n = 0;
+	for (double t = 0.0123; t < 1000; t += sample_clock_draw(&c), n++) {
+		double phase = t - 0.1 * (double)(long)(t / 0.1);
+		counts[phase < 0.05 ? 0 : phase < 0.08 ? 1 : 2]++;
+	}
+	double share[3];
+	for (int i = 0; i < 3; i++)
+		share[i] = 100.0 * (double)counts[i] / (double)n;
+	CHECK(fabs(share[0] - 50) < 1 && fabs(share[1] - 30) < 1 && fabs(share[2] - 20) < 1,
+	      "%.0f ms mean interval on a 100 ms cycle: %.1f/%.1f/%.1f of %ld ticks, expected 50/30/20",
+	      interval * 1e3, share[0], share[1], share[2], n);
+}
+
 int main(void)
 {
+	test_no_aliasing(0.020, 1);
+	test_no_aliasing(0.025, 2);
+	test_no_aliasing(0.010, 3);
 	test_same_seed_same_sequence();
 	test_bounds_and_mean();
 	test_missed_ticks();
