@@ -116,7 +116,6 @@ const char *live_session_command(const struct live_session *s);
  * which comes with each report, stays blocked while the clock runs, and the
  * wait returns when one arrives. */
 #define SAMPLE_CLOCK_SPIN 50e-6
-#define SAMPLE_CLOCK_CATCH_UP 10e-3
 struct sample_clock {
 	double interval;         /* seconds: the mean */
 	double start;            /* time_now() when started */
@@ -138,10 +137,9 @@ double sample_clock_draw(struct sample_clock *c);
 void sample_clock_start(struct sample_clock *c, double interval, uint64_t seed);
 /* Move to the next tick, a drawn interval after the last one. A tick whose
  * time has passed is taken at once, so a sample that overran its interval
- * is made up by the next waits being shorter; once the clock is more than a
- * mean interval behind (or SAMPLE_CLOCK_CATCH_UP, when longer), the ticks
- * it cannot make up are counted in LATE and skipped rather than caught up
- * in a burst. Returns time_now(). */
+ * is made up by the next wait being shorter; once the clock is more than a
+ * mean interval behind, the ticks it cannot make up are counted in LATE and
+ * skipped rather than caught up in a burst. Returns time_now(). */
 double sample_clock_advance(struct sample_clock *c);
 /* Sleep until the next tick or *STOP; true when woken early by a report,
  * to be answered (target_answer_reports()) before waiting again. */

@@ -347,10 +347,9 @@ int cmd_record(int argc, char **argv)
 	}
 	status = totals.errors ? EXIT_PARTIAL : EXIT_OK;
 	if (totals.samples && !totals.stacks) {
-		/* Not a success: a profile of nothing. */
+		/* No success summary for a profile of nothing: why it is empty. */
 		fprintf(stderr, "pycoreprof: 0 of %llu samples caught a running Python thread; the process was idle "
 		        "(use --idle for wall-clock time); %s is empty\n", (unsigned long long)totals.samples, output);
-		status = EXIT_PARTIAL;
 	} else {
 		print_summary(&o, output, &totals, elapsed, totals.sampled);
 		if (!o.sampling.idle && totals.stacks * 100 < totals.samples)

@@ -110,10 +110,10 @@ double sample_clock_advance(struct sample_clock *c)
 	c->next += sample_clock_draw(c);
 	double now = time_now();
 	double behind = now - c->next;
-	/* What may be made up: a mean interval, or 10 ms at high rates,
-	 * where one late wake-up (a busy machine) costs many ticks. */
-	double window = c->interval > SAMPLE_CLOCK_CATCH_UP ? c->interval : SAMPLE_CLOCK_CATCH_UP;
-	if (behind > window) {
+	/* Up to a mean interval is made up; more would take samples in a
+	 * burst, at the moment the sampler got the CPU back: on a busy
+	 * machine, when the target stopped competing for it. */
+	if (behind > c->interval) {
 		/* The tick at NEXT is taken now, late; the ones after it that
 		 * fit before now are missed. */
 		c->late += (uint64_t)(behind / c->interval);
