@@ -28,7 +28,7 @@ REPORTED_RATES = {
     "austin": 5400.0,
 }
 
-SUMMARY = re.compile(r"Wrote .* \((\d+) samples, (\d+) errors, ([\d.]+) samples/s"
+SUMMARY = re.compile(r"Wrote .* \((\d+) samples, (\d+) errors, ([\d.]+) samples/s(?: of [\d.]+ asked)?"
                      r"(?:, pause median (\d+)us p99 (\d+)us max (\d+)us"
                      r"(?:, stopped ([\d.]+)% of the time)?)?\)")
 CPYTHON_CAPTURED = re.compile(r"Captured (\d+) samples in ([\d.]+) seconds")

@@ -103,30 +103,49 @@ void live_session_release(struct live_session *s);
 /* The command line, "?" when unknown. */
 const char *live_session_command(const struct live_session *s);
 
-/* The sampling clock (clock.c): ticks INTERVAL apart from its start.
+/* The sampling clock (clock.c): ticks a random interval apart, uniform in
+ * [0.5, 1.5] x the mean INTERVAL, so that the ticks cannot lock onto work
+ * that repeats with a period (a strictly periodic clock samples the same
+ * phases of a timer-driven loop again and again); the mean rate stays
+ * 1 / INTERVAL. The intervals come from a seeded generator: the same seed,
+ * the same intervals. Deadlines are absolute (a late wake-up does not move
+ * the later ticks), the timer slack is the minimum while the clock runs,
+ * and the last SAMPLE_CLOCK_SPIN seconds before a tick are spun.
  * Between ticks, what the traced threads report (a signal on its way to a
  * thread waits in a stop until we pass it on) is answered at once: SIGCHLD,
  * which comes with each report, stays blocked while the clock runs, and the
  * wait returns when one arrives. */
+#define SAMPLE_CLOCK_SPIN 50e-6
 struct sample_clock {
-	double interval;         /* seconds */
+	double interval;         /* seconds: the mean */
 	double start;            /* time_now() when started */
 	double next;             /* time_now() of the next tick */
-	uint64_t late;           /* ticks that came after their time */
+	uint64_t late;           /* ticks missed: the sampler could not keep up */
+	uint64_t random;         /* the generator's state */
+	unsigned long saved_slack; /* the thread's timer slack before (ns) */
 	sigset_t saved_mask;
-	bool started;
+	bool started, slack_set;
 };
-/* Start now (the first tick is now); blocks SIGCHLD in this thread. */
-void sample_clock_start(struct sample_clock *c, double interval);
-/* Move to the next tick, INTERVAL after the last one; when that time has
- * passed already (the work took longer than INTERVAL), to now, counted in
- * LATE: missed ticks are skipped rather than caught up in a burst. Returns
- * the time now (time_now()). */
+/* A seed from the clock and the process id, for when none is given. */
+uint64_t sample_clock_time_seed(void);
+/* Set up without starting: the intervals' generator seeded with SEED. */
+void sample_clock_init(struct sample_clock *c, double interval, uint64_t seed);
+/* The next interval (seconds) from the generator: in [0.5, 1.5) x the mean. */
+double sample_clock_draw(struct sample_clock *c);
+/* sample_clock_init(), then start now (the first tick is now): blocks
+ * SIGCHLD in this thread and sets its timer slack to the minimum. */
+void sample_clock_start(struct sample_clock *c, double interval, uint64_t seed);
+/* Move to the next tick, a drawn interval after the last one. A tick whose
+ * time has passed is taken at once, so a sample that overran its interval
+ * is made up by the next wait being shorter; once the clock is more than a
+ * mean interval behind, the ticks it cannot make up are counted in LATE and
+ * skipped rather than caught up in a burst. Returns time_now(). */
 double sample_clock_advance(struct sample_clock *c);
 /* Sleep until the next tick or *STOP; true when woken early by a report,
  * to be answered (target_answer_reports()) before waiting again. */
 bool sample_clock_wait(struct sample_clock *c, volatile sig_atomic_t *stop);
-/* Restore the signal mask; safe when not started, and twice. */
+/* Restore the signal mask and the timer slack; safe when not started, and
+ * twice. */
 void sample_clock_stop(struct sample_clock *c);
 
 /* A recording of a process tree (processes.c): the processes sampled
@@ -170,6 +189,7 @@ struct process_tree {
 /* Sampled processes and their sums over the recording. */
 struct tree_totals {
 	uint64_t samples;        /* the root's rounds */
+	uint64_t stacks;         /* thread stacks counted, of every process */
 	uint64_t errors;         /* of every process */
 	uint64_t error_kinds[SAMPLER_ERR__COUNT]; /* ERRORS by what failed */
 	struct pause_stats pauses; /* of every process; the caller releases it */

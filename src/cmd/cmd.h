@@ -13,6 +13,7 @@
 #define PYCOREPROF_CMD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Exit codes (docs/exit-codes.md). main.c flushes and checks stdout once
@@ -59,5 +60,7 @@ int print_stacks(const struct process_stacks *ps, bool json, const struct dump_o
 int open_source_as_target(void *target, const char *file);
 /* True when ARG is --help or -h. */
 bool is_help(const char *arg);
+/* --seed's value: a whole number, decimal or 0x hex; -1 when it is not. */
+int parse_seed(const char *text, uint64_t *seed);
 
 #endif

@@ -1,8 +1,10 @@
 /* The one place errors are printed: a single line with what failed and what
- * to do about it; and the printing of stacks shared by core and dump, with
- * source lines read with the target's rights. */
+ * to do about it; the option words several commands share; and the printing
+ * of stacks shared by core and dump, with source lines read with the
+ * target's rights. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cmd.h"
@@ -72,6 +74,17 @@ int write_stdout(const char *buf, size_t len)
 bool is_help(const char *arg)
 {
 	return !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}
+
+int parse_seed(const char *text, uint64_t *seed)
+{
+	char *end;
+	errno = 0;
+	unsigned long long value = strtoull(text, &end, 0);
+	if (errno || end == text || *end || *text == '-')
+		return -1;
+	*seed = value;
+	return 0;
 }
 
 int print_stacks(const struct process_stacks *ps, bool json, const struct dump_options *opts, bool native_failed)

@@ -2,6 +2,7 @@
  * launch one, into a flame graph or folded stacks. The target is resumed and
  * detached on every exit path. */
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +25,13 @@ static const char usage[] =
 	"Sample a running Python process (or launch one) and write a flame graph.\n"
 	"\n"
 	"  -p, --pid PID          the process to sample\n"
-	"  -i, --interval N       time between samples: N[us|ms|s] (default 10ms)\n"
-	"  -r, --rate HZ          samples per second (default 100)\n"
+	"  -i, --interval N       mean time between samples: N[us|ms|s] (default 10ms);\n"
+	"                         each interval is drawn from 0.5 to 1.5 x N, so that\n"
+	"                         work that repeats with a period is not sampled at\n"
+	"                         the same moments of it every time\n"
+	"  -r, --rate HZ          mean samples per second (default 100)\n"
+	"      --seed N           seed of the random intervals, for a reproducible\n"
+	"                         sequence (default: from the clock)\n"
 	"  -d, --duration SECONDS stop after this long (default: Ctrl-C or exit)\n"
 	"  -o, --output FILE      output file; the format follows the extension:\n"
 	"%s"
@@ -53,6 +59,8 @@ struct record_options {
 	char **command;          /* launch form: argv after `--` */
 	double interval;         /* seconds */
 	double duration;         /* seconds; 0 = until stopped */
+	uint64_t seed;           /* of the clock's intervals, when SEEDED */
+	bool seeded;
 	const char *output;
 	int format;              /* enum profile_format or -1 */
 	const char *title;
@@ -82,7 +90,7 @@ static int parse_duration(const char *text, double *seconds)
 static int parse_options(int argc, char **argv, struct record_options *o)
 {
 	enum { OPT_IDLE = 256, OPT_GIL, OPT_THREADS, OPT_FUNCTION, OPT_NONBLOCKING, OPT_TITLE, OPT_SUBPROCESSES,
-	       OPT_NATIVE, OPT_NATIVE_ALL, OPT_NATIVE_STACK_BYTES };
+	       OPT_NATIVE, OPT_NATIVE_ALL, OPT_NATIVE_STACK_BYTES, OPT_SEED };
 	static const struct option options[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"interval", required_argument, NULL, 'i'},
@@ -100,6 +108,7 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		{"native", no_argument, NULL, OPT_NATIVE},
 		{"native-all", no_argument, NULL, OPT_NATIVE_ALL},
 		{"native-stack-bytes", required_argument, NULL, OPT_NATIVE_STACK_BYTES},
+		{"seed", required_argument, NULL, OPT_SEED},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -153,6 +162,11 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 			if (parse_stack_bytes(optarg, &o->native_stack_bytes) < 0)
 				return usage_error("record", "--native-stack-bytes takes a size from 4k to 1G, not '%s'",
 				                   optarg);
+			break;
+		case OPT_SEED:
+			if (parse_seed(optarg, &o->seed) < 0)
+				return usage_error("record", "--seed takes a whole number, not '%s'", optarg);
+			o->seeded = true;
 			break;
 		case 'h':
 			/* The extensions in the second column (25) of 80. */
@@ -229,12 +243,22 @@ static void say_exec_seen(pid_t pid)
 	fprintf(stderr, "pycoreprof: process %d changed (exec?); looking for its interpreter again\n", (int)pid);
 }
 
+/* "100", "333.3": the asked rate, samples per second (static buffer). */
+static const char *format_rate(double interval)
+{
+	static char text[32];
+	double hz = 1.0 / interval;
+	double whole = (double)(long)(hz + 0.5);
+	snprintf(text, sizeof(text), fabs(hz - whole) < 1e-6 * hz ? "%.0f" : "%.1f", hz);
+	return text;
+}
+
 static void print_summary(const struct record_options *o, const char *output, struct tree_totals *t,
                           double elapsed, size_t nprocesses)
 {
 	double rate = elapsed > 0 ? (double)t->samples / elapsed : 0.0;
-	fprintf(stderr, "Wrote %s (%llu samples, %llu errors, %.1f samples/s", output, (unsigned long long)t->samples,
-	        (unsigned long long)t->errors, rate);
+	fprintf(stderr, "Wrote %s (%llu samples, %llu errors, %.1f samples/s of %s asked", output,
+	        (unsigned long long)t->samples, (unsigned long long)t->errors, rate, format_rate(o->interval));
 	if (nprocesses > 1)
 		fprintf(stderr, ", %zu processes", nprocesses);
 	if (o->sampling.freeze && t->pauses.n) {
@@ -294,12 +318,12 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	}
 	const struct live_session *root = &tree.procs[0].session;
-	fprintf(stderr, "Sampling process %d (%s, Python %s) every %s%s. Ctrl-C to stop.\n", (int)tree.root,
+	fprintf(stderr, "Sampling process %d (%s, Python %s) every %s on average%s. Ctrl-C to stop.\n", (int)tree.root,
 	        live_session_command(root), root->version, format_interval(o.interval),
 	        o.subprocesses ? ", with its Python subprocesses" : "");
 
 	bool tty = isatty(STDERR_FILENO);
-	sample_clock_start(&clock, o.interval);
+	sample_clock_start(&clock, o.interval, o.seeded ? o.seed : sample_clock_time_seed());
 	double start = clock.start, last_status = start;
 	while (!guard_stop_signal() && process_tree_sampling(&tree)) {
 		double now = time_now();
@@ -338,11 +362,21 @@ int cmd_record(int argc, char **argv)
 		status = report_error(output && subtitle ? ret : -ERR_NOMEM);
 		goto out;
 	}
-	print_summary(&o, output, &totals, elapsed, totals.sampled);
-	if (clock.late)
-		fprintf(stderr, "pycoreprof: fell behind %llu times: a sample took longer than the %s interval\n",
-		        (unsigned long long)clock.late, format_interval(o.interval));
 	status = totals.errors ? EXIT_PARTIAL : EXIT_OK;
+	if (totals.samples && !totals.stacks) {
+		/* No success summary for a profile of nothing: why it is empty. */
+		fprintf(stderr, "pycoreprof: 0 of %llu samples caught a running Python thread; the process was idle "
+		        "(use --idle for wall-clock time); %s is empty\n", (unsigned long long)totals.samples, output);
+	} else {
+		print_summary(&o, output, &totals, elapsed, totals.sampled);
+		if (!o.sampling.idle && totals.stacks * 100 < totals.samples)
+			fprintf(stderr, "pycoreprof: only %llu thread stacks in %llu samples: the process was mostly idle "
+			        "(use --idle for wall-clock time)\n", (unsigned long long)totals.stacks,
+			        (unsigned long long)totals.samples);
+	}
+	if (clock.late)
+		fprintf(stderr, "pycoreprof: fell behind: %llu ticks missed, the sampler could not keep up with %s samples/s\n",
+		        (unsigned long long)clock.late, format_rate(o.interval));
 out:
 	process_tree_release(&tree);
 	sample_clock_stop(&clock);

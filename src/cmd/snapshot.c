@@ -28,8 +28,13 @@ static const char usage[] =
 	"  --full               every readable private or anonymous mapping, like gcore\n"
 	"  --native             the top 64 KiB of each thread's stack too, for native\n"
 	"                       stacks (eu-stack, gdb, `core --native`)\n"
-	"  -i, --interval T     one snapshot every T (1s, 200ms...) until --count,\n"
-	"                       --duration, Ctrl-C or the process's exit\n"
+	"  -i, --interval T     one snapshot every T (1s, 200ms...) on average until\n"
+	"                       --count, --duration, Ctrl-C or the process's exit;\n"
+	"                       each interval is drawn from 0.5 to 1.5 x T, so that\n"
+	"                       work that repeats with a period is not caught at the\n"
+	"                       same moments of it every time\n"
+	"      --seed N         seed of the random intervals, for a reproducible\n"
+	"                       sequence (default: from the clock)\n"
 	"  -n, --count N        stop after N snapshots\n"
 	"  -d, --duration T     stop after T\n"
 	"  -h, --help           this help\n";
@@ -41,6 +46,8 @@ struct snapshot_options {
 	struct capture_options capture;
 	long count;              /* 0: no limit */
 	double duration;         /* 0: no limit */
+	uint64_t seed;           /* of the clock's intervals, when SEEDED */
+	bool seeded;
 };
 
 static int parse_time(const char *text, double *seconds)
@@ -72,6 +79,7 @@ static int parse_options(int argc, char **argv, struct snapshot_options *o)
 		{"interval", required_argument, NULL, 'i'},
 		{"count", required_argument, NULL, 'n'},
 		{"duration", required_argument, NULL, 'd'},
+		{"seed", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -108,6 +116,11 @@ static int parse_options(int argc, char **argv, struct snapshot_options *o)
 			if (errno || end == optarg || *end || value <= 0)
 				return usage_error("snapshot", "--count takes a positive number, not '%s'", optarg);
 			o->count = value;
+			break;
+		case 'S':
+			if (parse_seed(optarg, &o->seed) < 0)
+				return usage_error("snapshot", "--seed takes a whole number, not '%s'", optarg);
+			o->seeded = true;
 			break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
 		default: return usage_error("snapshot", "unknown option or missing value '%s'", argv[optind - 1]);
@@ -189,7 +202,7 @@ static int run(const struct snapshot_options *o)
 		status = report_error(ret);
 		goto out;
 	}
-	sample_clock_start(&clock, o->capture.interval);
+	sample_clock_start(&clock, o->capture.interval, o->seeded ? o->seed : sample_clock_time_seed());
 	while (!guard_stop_signal()) {
 		ret = capture_session_take(&session, &result);
 		if (ret == -ERR_PROCESS_GONE && totals.written)

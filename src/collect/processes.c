@@ -188,11 +188,13 @@ void process_tree_totals(const struct process_tree *tree, struct tree_totals *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->samples = tree->retired.samples;
+	t->stacks = tree->retired.stacks;
 	t->errors = tree->retired.errors;
 	memcpy(t->error_kinds, tree->retired.error_kinds, sizeof(t->error_kinds));
 	pause_stats_append(&t->pauses, &tree->retired.pauses);
 	for (size_t i = 0; i < tree->nprocs; i++) {
 		const struct sampler_stats *st = &tree->procs[i].sampler.stats;
+		t->stacks += st->stacks;
 		t->errors += st->errors;
 		for (int k = 0; k < SAMPLER_ERR__COUNT; k++)
 			t->error_kinds[k] += st->error_kinds[k];

@@ -130,7 +130,7 @@ class Shares(lib.Process):
 # ---------------------------------------------------------------- the profiler
 
 SUMMARY = re.compile(r"^Wrote (?P<file>.+) \((?P<samples>\d+) samples, (?P<errors>\d+) errors, "
-                     r"(?P<rate>[\d.]+) samples/s(?P<extra>[^)]*)\)$", re.M)
+                     r"(?P<rate>[\d.]+) samples/s(?: of (?P<asked>[\d.]+) asked)?(?P<extra>[^)]*)\)$", re.M)
 
 
 class Summary(object):
@@ -143,6 +143,7 @@ class Summary(object):
         self.samples = int(match.group("samples"))
         self.errors = int(match.group("errors"))
         self.rate = float(match.group("rate"))
+        self.asked = float(match.group("asked")) if match.group("asked") else None
         self.extra = match.group("extra")  # the pause figures in freeze mode
         check("Sampling process " in text, "no 'Sampling process' line: %s", result.describe())
 
