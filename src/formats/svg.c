@@ -5,7 +5,9 @@
  * too thin to see at full width (under DRAW_WIDTH pixels) are data for the
  * script, which draws them when a zoom makes them wide enough: a browser
  * opens a large profile quickly and zooming still shows every frame kept.
- * Colours: svg_colour.c. */
+ * Labels and titles are in visible form (escape.h): the document is valid
+ * UTF-8 and well-formed XML whatever bytes a name holds. Colours:
+ * svg_colour.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
