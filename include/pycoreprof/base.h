@@ -86,7 +86,14 @@ void strbuf_addch(struct strbuf *sb, char c);
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
-/* Append S as a JSON string literal, quotes included. */
+/* The length of the valid UTF-8 character at TEXT (1 for ASCII, NUL
+ * included), or 0 where TEXT holds no valid one (a stray byte, an
+ * overlong form, a surrogate, a sequence cut short). */
+size_t utf8_sequence(const char *text);
+/* Append S as a JSON string literal, quotes included. A byte that is not
+ * part of valid UTF-8 becomes "\udcXX" (XX its value, 80 to ff), as
+ * Python's "surrogateescape" decodes it: valid JSON that reads back, here
+ * and in Python, as exactly the bytes written. */
 void strbuf_add_json_string(struct strbuf *sb, const char *s);
 /* Append a Unicode code point as UTF-8 (invalid ones become U+FFFD). */
 void strbuf_add_utf8(struct strbuf *sb, uint32_t code_point);

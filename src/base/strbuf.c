@@ -104,6 +104,23 @@ void strbuf_add_utf8(struct strbuf *sb, uint32_t cp)
 	}
 }
 
+size_t utf8_sequence(const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	if (s[0] < 0x80)
+		return 1;
+	size_t len = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+	             : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	/* No overlong forms, no surrogates, nothing past U+10FFFF. */
+	if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0) || (s[0] == 0xF0 && s[1] < 0x90)
+	    || (s[0] == 0xF4 && s[1] >= 0x90))
+		return 0;
+	return len;
+}
+
 void strbuf_add_json_string(struct strbuf *sb, const char *s)
 {
 	strbuf_addch(sb, '"');
@@ -115,10 +132,18 @@ void strbuf_add_json_string(struct strbuf *sb, const char *s)
 		case '\r': strbuf_addstr(sb, "\\r"); break;
 		case '\t': strbuf_addstr(sb, "\\t"); break;
 		default:
-			if (*p < 0x20)
+			if (*p < 0x20) {
 				strbuf_addf(sb, "\\u%04x", *p);
-			else
+			} else if (*p < 0x80) {
 				strbuf_addch(sb, (char)*p);
+			} else {
+				size_t len = utf8_sequence((const char *)p);
+				if (len)
+					strbuf_add(sb, p, len);
+				else
+					strbuf_addf(sb, "\\udc%02x", *p);
+				p += len ? len - 1 : 0;
+			}
 		}
 	}
 	strbuf_addch(sb, '"');

@@ -1,8 +1,10 @@
 /* Text dump of every thread's stack, innermost frame first: a header naming
- * the process, the signal and the interpreter, then one block per thread. */
+ * the process, the signal and the interpreter, then one block per thread.
+ * Names are in visible form (escape.h): no control byte reaches a terminal. */
 #include <stdio.h>
 #include <string.h>
 
+#include "formats/escape.h"
 #include "pycoreprof/formats.h"
 
 #define TAG_COLUMN_MAX 72
@@ -18,8 +20,11 @@ static void write_header(struct strbuf *sb, const struct process_stacks *ps, con
 	else
 		strbuf_addf(sb, "%s %s: pid %d", !strcmp(kind, "snapshot") ? "Snapshot" : "Core",
 		            opts->origin ? opts->origin : "", (int)t->pid);
-	if (t->command)
-		strbuf_addf(sb, " \"%s\"", t->command);
+	if (t->command) {
+		strbuf_addstr(sb, " \"");
+		escape_add_visible(sb, t->command, NULL);
+		strbuf_addch(sb, '"');
+	}
 	if (t->has_signal) {
 		strbuf_addf(sb, ", killed by %s", signal_name(t->signal.number, name));
 		if (t->signal.has_address)
@@ -37,23 +42,33 @@ static void native_label(struct strbuf *sb, const struct stack_frame *f)
 {
 	const char *library = f->library ? strrchr(f->library, '/') : NULL;
 	library = library ? library + 1 : f->library;
-	strbuf_addstr(sb, f->function ? f->function : "??");
-	if (library)
-		strbuf_addf(sb, " (%s+0x%llx)", library, (unsigned long long)f->offset);
-	else
+	escape_add_visible(sb, f->function ? f->function : "??", NULL);
+	if (library) {
+		strbuf_addstr(sb, " (");
+		escape_add_visible(sb, library, NULL);
+		strbuf_addf(sb, "+0x%llx)", (unsigned long long)f->offset);
+	} else {
 		strbuf_addf(sb, " (0x%llx)", (unsigned long long)f->address);
-	if (f->file && f->line > 0)
-		strbuf_addf(sb, " at %s:%d", f->file, f->line);
+	}
+	if (f->file && f->line > 0) {
+		strbuf_addstr(sb, " at ");
+		escape_add_visible(sb, f->file, NULL);
+		strbuf_addf(sb, ":%d", f->line);
+	}
 }
 
 static void frame_label(struct strbuf *sb, const struct stack_frame *f)
 {
-	if (f->kind == FRAME_NATIVE)
+	if (f->kind == FRAME_NATIVE) {
 		native_label(sb, f);
-	else if (f->line >= 0)
-		strbuf_addf(sb, "%s (%s:%d)", f->qualname, f->file, f->line);
-	else
-		strbuf_addf(sb, "%s (%s)", f->qualname, f->file);
+		return;
+	}
+	escape_add_visible(sb, f->qualname ? f->qualname : "??", NULL);
+	strbuf_addstr(sb, " (");
+	escape_add_visible(sb, f->file ? f->file : "??", NULL);
+	if (f->line >= 0)
+		strbuf_addf(sb, ":%d", f->line);
+	strbuf_addch(sb, ')');
 }
 
 /* With native frames each frame ends with its kind, in one column. */

@@ -1,7 +1,9 @@
 /* Folded stacks writer: one line per distinct stack, root first, frames
- * joined by ';', a space and the sample count. Deterministic order. */
+ * joined by ';', a space and the sample count. Deterministic order. Names
+ * are escaped (escape_add_label()) so that a line is always one stack. */
 #include <stdlib.h>
 
+#include "formats/escape.h"
 #include "pycoreprof/agg.h"
 #include "pycoreprof/formats.h"
 
@@ -9,9 +11,10 @@ static int walk(const struct aggregate *agg, uint32_t node, struct strbuf *path,
 {
 	size_t mark = path->len;
 	if (node != 0) {
-		if (path->len)
+		bool first = path->len == 0;
+		if (!first)
 			strbuf_addch(path, ';');
-		agg_frame_label(agg, agg->nodes[node].frame, path);
+		escape_add_label(path, &agg->frames[agg->nodes[node].frame], true, first);
 		if (agg->nodes[node].self)
 			strbuf_addf(sb, "%s %llu\n", path->buf, (unsigned long long)agg->nodes[node].self);
 	}

@@ -1,8 +1,10 @@
 /* Reading folded stacks ("root;child;leaf COUNT" per line), ours or other
- * tools' (py-spy raw output, stackcollapse-perf), into an aggregate. */
+ * tools' (py-spy raw output, stackcollapse-perf), into an aggregate. Names
+ * come back as the writer had them before escaping (folded.c). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/escape.h"
 #include "pycoreprof/formats.h"
 
 /* What our own labels say about a frame: `qsort (libc.so.6)` is native
@@ -25,7 +27,8 @@ static enum agg_frame_kind kind_of(const char *name, const char *file, int line)
 }
 
 /* Split the label TEXT (LEN bytes) "name (file:line)" into its parts, in
- * SCRATCH; other labels stay whole. */
+ * SCRATCH; other labels stay whole. Then each part's "\xHH" escapes (see
+ * escape.h) are undone. */
 static int intern_label(struct aggregate *agg, const char *text, size_t text_len, struct strbuf *scratch,
                         uint32_t *id)
 {
@@ -50,8 +53,11 @@ static int intern_label(struct aggregate *agg, const char *text, size_t text_len
 			}
 		}
 		open[-1] = '\0';
+		escape_undo(label, strlen(label));
+		escape_undo(file, strlen(file));
 		return agg_frame(agg, kind_of(label, file, line), label, file, line, id);
 	}
+	escape_undo(label, len);
 	return agg_frame(agg, kind_of(label, NULL, -1), label, NULL, -1, id);
 }
 

@@ -1,10 +1,12 @@
 /* pprof's profile.proto, gzip-compressed: sample types samples/count and
  * cpu/nanoseconds (wall with idle threads), one function per (name, file), one location per frame
- * and line, native frames with their library as mapping. No timestamps. */
+ * and line, native frames with their library as mapping. No timestamps.
+ * Strings are written in visible form (escape.h). */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
+#include "formats/escape.h"
 #include "formats/protobuf.h"
 #include "pycoreprof/formats.h"
 
@@ -226,8 +228,13 @@ static int build(struct pprof *p, const struct profile_meta *meta)
 		pb_uint(&p->message, 5, (uint64_t)fn->start_line);
 		pb_bytes(p->out, P_FUNCTION, p->message.buf, p->message.len);
 	}
-	for (size_t i = 0; i < p->strings.count; i++)
-		pb_bytes(p->out, P_STRING_TABLE, p->strings.strings[i], strlen(p->strings.strings[i]));
+	/* Strings in visible form: valid UTF-8, as protobuf strings must be,
+	 * without control characters. Ordinary ones are unchanged. */
+	for (size_t i = 0; i < p->strings.count; i++) {
+		strbuf_reset(&p->message);
+		escape_add_visible(&p->message, p->strings.strings[i], NULL);
+		pb_bytes(p->out, P_STRING_TABLE, p->message.buf ? p->message.buf : "", p->message.len);
+	}
 	if (meta && meta->duration > 0)
 		pb_uint(p->out, P_DURATION_NANOS, (uint64_t)(meta->duration * 1e9 + 0.5));
 	add_value_type(p, P_PERIOD_TYPE, s[2], s[3]);

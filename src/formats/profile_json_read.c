@@ -81,7 +81,12 @@ static int string(struct scan *s)
 					return ret;
 				cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
 			}
-			strbuf_add_utf8(&s->text, cp);
+			/* A byte our writers could not give as UTF-8 (see
+			 * strbuf_add_json_string()) is that byte again. */
+			if (cp >= 0xDC80 && cp <= 0xDCFF)
+				strbuf_addch(&s->text, (char)(cp & 0xFF));
+			else
+				strbuf_add_utf8(&s->text, cp);
 			break;
 		default: strbuf_addch(&s->text, c);
 		}

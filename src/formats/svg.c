@@ -5,12 +5,15 @@
  * too thin to see at full width (under DRAW_WIDTH pixels) are data for the
  * script, which draws them when a zoom makes them wide enough: a browser
  * opens a large profile quickly and zooming still shows every frame kept.
- * Colours: svg_colour.c. */
+ * Labels and titles are in visible form (escape.h): the document is valid
+ * UTF-8 and well-formed XML whatever bytes a name holds. Colours:
+ * svg_colour.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "formats/embedded.h"
+#include "formats/escape.h"
 #include "formats/svg_colour.h"
 #include "pycoreprof/formats.h"
 
@@ -35,20 +38,6 @@ struct svg_ctx {
 	uint32_t *label_index;   /* aggregate frame id -> index in thin_labels, or UINT32_MAX */
 	uint32_t nlabels;
 };
-
-static void add_escaped(struct strbuf *sb, const char *s, size_t max)
-{
-	size_t n = 0;
-	for (; *s && n < max; s++, n++) {
-		switch (*s) {
-		case '<': strbuf_addstr(sb, "&lt;"); break;
-		case '>': strbuf_addstr(sb, "&gt;"); break;
-		case '&': strbuf_addstr(sb, "&amp;"); break;
-		case '"': strbuf_addstr(sb, "&quot;"); break;
-		default: strbuf_addch(sb, *s);
-		}
-	}
-}
 
 /* TEXT as a JavaScript string literal inside a CDATA section: no "]]>",
  * no raw control characters. */
@@ -137,7 +126,7 @@ static void draw_frame(struct svg_ctx *c, uint32_t frame, uint64_t x_samples, ui
 	double percent = agg->samples ? 100.0 * (double)samples / (double)agg->samples : 0;
 	strbuf_addf(sb, "<g class=\"%s\" data-x=\"%llu\" data-w=\"%llu\" data-d=\"%d\"><title>",
 	            diff ? "f" : "f m", (unsigned long long)x_samples, (unsigned long long)samples, depth);
-	add_escaped(sb, c->label.buf, SIZE_MAX);
+	escape_add_xml(sb, c->label.buf, SIZE_MAX);
 	strbuf_addf(sb, " (%llu sample%s, %.2f%%%s)</title>", (unsigned long long)samples, samples == 1 ? "" : "s",
 	            percent, diff ? diff : "");
 	strbuf_addf(sb, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\" rx=\"2\" ry=\"2\"/>", x,
@@ -148,9 +137,9 @@ static void draw_frame(struct svg_ctx *c, uint32_t frame, uint64_t x_samples, ui
 	if (fits >= 3) {
 		strbuf_addf(sb, "<text x=\"%.1f\" y=\"%.1f\">", x + 3, y + FRAME_HEIGHT - 4.5);
 		if (c->label.len <= fits) {
-			add_escaped(sb, c->label.buf, SIZE_MAX);
+			escape_add_xml(sb, c->label.buf, SIZE_MAX);
 		} else {
-			add_escaped(sb, c->label.buf, fits - 2);
+			escape_add_xml(sb, c->label.buf, fits - 2);
 			strbuf_addstr(sb, "..");
 		}
 		strbuf_addstr(sb, "</text>");
@@ -168,7 +157,7 @@ static int draw(struct svg_ctx *c, uint32_t node, uint64_t x_samples, int depth)
 		strbuf_addstr(&c->label, "all");
 		strcpy(colour, "rgb(250,250,250)");
 	} else {
-		agg_frame_label(agg, n->frame, &c->label);
+		escape_add_label(&c->label, &agg->frames[n->frame], false, false);
 		svg_frame_colour(c->palette, &agg->frames[n->frame], colour);
 	}
 	if (c->baseline) {
@@ -266,12 +255,15 @@ int profile_write_svg(struct strbuf *sb, const struct aggregate *agg, const stru
 	strbuf_addf(sb, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"rgb(248,248,240)\"/>\n", width,
 	            c.image_height);
 	strbuf_addf(sb, "<text id=\"title\" x=\"%d\" y=\"24\" text-anchor=\"middle\">", width / 2);
-	add_escaped(sb, title, SIZE_MAX);
+	escape_add_visible(&c.label, title, NULL);
+	escape_add_xml(sb, c.label.buf ? c.label.buf : "", SIZE_MAX);
 	strbuf_addstr(sb, "</text>\n");
 	if (meta && meta->subtitle) {
 		strbuf_addf(sb, "<text id=\"subtitle\" x=\"%d\" y=\"42\" text-anchor=\"middle\" fill=\"rgb(90,90,90)\">",
 		            width / 2);
-		add_escaped(sb, meta->subtitle, SIZE_MAX);
+		strbuf_reset(&c.label);
+		escape_add_visible(&c.label, meta->subtitle, NULL);
+		escape_add_xml(sb, c.label.buf ? c.label.buf : "", SIZE_MAX);
 		strbuf_addstr(sb, "</text>\n");
 	}
 	strbuf_addf(sb, "<text id=\"reset\" class=\"button\" x=\"%d\" y=\"24\" style=\"opacity:0\">Reset Zoom</text>\n",

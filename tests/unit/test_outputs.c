@@ -72,6 +72,71 @@ static void test_folded_round_trip(void)
 	agg_release(&back);
 }
 
+/* Frames whose names hold every byte that could break a format: each
+ * folded line stays one stack, and folded and JSON read back the very
+ * frames written. */
+static const struct {
+	const char *name, *file;
+	int line;
+} odd[] = {
+	{"process 7 \"bash -c 'a\nb'\"", NULL, -1},
+	{"thread 8 \"t;\tx\"", NULL, -1},
+	{"#semi;colon\n", "dir (x)/f;\x01.py", 3},
+	{"bad \xff\xc3 utf8 \x7f", "\xed\xa0\x80.py", 4},
+	{"back\\x41slash\\", "a:b.py", 5},
+	{"native (x)", "lib:12", -1},
+	{"no file ends (x)", NULL, -1},
+	{"caf\xc3\xa9 \xf0\x9f\x90\x8d", "\xe2\x82\xac.py", 6},
+};
+
+static void test_odd_names(void)
+{
+	struct aggregate agg, back, json_back;
+	struct strbuf folded = {0}, json = {0}, again = {0}, svg = {0};
+	uint32_t ids[sizeof(odd) / sizeof(odd[0])];
+	size_t n = sizeof(odd) / sizeof(odd[0]);
+	agg_init(&agg);
+	agg_init(&back);
+	agg_init(&json_back);
+	for (size_t i = 0; i < n; i++)
+		agg_frame(&agg, i == 0 ? AGG_PROCESS : i == 1 ? AGG_THREAD : AGG_PYTHON, odd[i].name, odd[i].file,
+		          odd[i].line, &ids[i]);
+	/* The '#' frame first in one stack, deeper in another. */
+	agg_add(&agg, ids, n, 2);
+	agg_add(&agg, ids + 2, 3, 5);
+	CHECK(profile_write_folded(&folded, &agg, NULL) == 0, "odd names: folded write");
+	size_t lines = 0;
+	for (size_t i = 0; i < folded.len; i++)
+		lines += folded.buf[i] == '\n';
+	CHECK(lines == 2, "odd names: one line per stack, got %zu", lines);
+	CHECK(!strchr(folded.buf, '\t') && !strchr(folded.buf, '\x01') && !strstr(folded.buf, "\xff"),
+	      "odd names: no control bytes or invalid UTF-8 in folded");
+	CHECK(profile_read_folded(&back, folded.buf, folded.len, "folded") == 0, "odd names: folded read");
+	CHECK(profile_write_json(&json, &agg, NULL) == 0, "odd names: json write");
+	CHECK(profile_read_json(&json_back, json.buf, json.len, "json") == 0, "odd names: json read");
+	for (size_t i = 0; i < n; i++) {
+		const struct agg_frame *f = frame_named(&back, odd[i].name);
+		CHECK(f && (f->file ? odd[i].file && !strcmp(f->file, odd[i].file) : !odd[i].file) && f->line == odd[i].line,
+		      "odd names: folded reads back frame %zu", i);
+		f = frame_named(&json_back, odd[i].name);
+		CHECK(f && (f->file ? odd[i].file && !strcmp(f->file, odd[i].file) : !odd[i].file) && f->line == odd[i].line,
+		      "odd names: json reads back frame %zu", i);
+	}
+	CHECK(profile_write_folded(&again, &json_back, NULL) == 0 && !strcmp(again.buf, folded.buf),
+	      "odd names: folded -> json -> folded is the same text");
+	CHECK(strstr(json.buf, "\\udcff\\udcc3") != NULL, "odd names: invalid UTF-8 as \\udcXX in JSON");
+	CHECK(profile_write_svg(&svg, &agg, NULL) == 0 && !strstr(svg.buf, "\x01") && !strstr(svg.buf, "\xff")
+	          && strstr(svg.buf, "caf\xc3\xa9"),
+	      "odd names: SVG without control bytes or invalid UTF-8, valid UTF-8 kept");
+	strbuf_release(&folded);
+	strbuf_release(&json);
+	strbuf_release(&again);
+	strbuf_release(&svg);
+	agg_release(&agg);
+	agg_release(&back);
+	agg_release(&json_back);
+}
+
 static void test_invert(void)
 {
 	struct aggregate agg, inverted;
@@ -158,6 +223,7 @@ int main(void)
 {
 	test_protobuf();
 	test_folded_round_trip();
+	test_odd_names();
 	test_invert();
 	test_bad_json();
 	test_origin();
