@@ -242,7 +242,7 @@ static void check_unstopped(struct sampler *s, size_t ncaptured)
 {
 	for (size_t i = 0; i < ncaptured; i++) {
 		struct thread_capture *c = &s->captures[i];
-		struct target_runtime now;
+		struct target_runtime now = {0};
 		if (!c->unstopped) {
 			c->has_last = false;
 			continue;
