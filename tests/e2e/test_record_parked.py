@@ -63,13 +63,32 @@ def baseline_pause(label):
         return pause_median(summary, result, "two threads")
 
 
-def check_pause(label, baseline, summary, result, what):
+def pause_within(label, baseline, summary, result, what):
+    """None when the pause median is within its bound, else why not."""
     median = pause_median(summary, result, what)
-    if lib.label_version(label) < PAUSE_BOUND_FROM:
-        return
     bound = max(MAX_PAUSE_MEDIAN_US, BASELINE_FACTOR * baseline)
-    check(median < bound, "%s: pause median %d us with %d parked threads, expected under %d us "
-          "(%d us with none): %s", what, median, PARKED, bound, baseline, summary.extra)
+    if lib.label_version(label) < PAUSE_BOUND_FROM or median < bound:
+        return None
+    return ("%s: pause median %d us with %d parked threads, expected under %d us (%d us with "
+            "none): %s" % (what, median, PARKED, bound, baseline, summary.extra))
+
+
+def record_checked(label, fixture, args, what, check_output):
+    """Record FIXTURE with ARGS and CHECK_OUTPUT(result, summary, stacks) each
+    time; a pause median over its bound is measured again (up to 3 times:
+    another program's burst on a 2-CPU machine stretches every pause it
+    overlaps), the rest must hold every time."""
+    for attempt in range(3):
+        baseline = baseline_pause(label)
+        out = fixture.path("%s-%d.folded" % (what.strip("-").replace(" ", "-"), attempt))
+        result, summary = record(args + ["-o", out])
+        check_success(result, summary)
+        check_output(result, summary, read_folded(out))
+        failure = pause_within(label, baseline, summary, result, what)
+        if failure is None:
+            return
+        print("attempt %d: %s" % (attempt + 1, failure))
+    raise lib.Failure(failure)
 
 
 def spinner_counts(stacks, truth):
@@ -85,61 +104,55 @@ def spinner_counts(stacks, truth):
 
 @lib.each_interpreter
 def test_record_parked(label):
-    baseline = baseline_pause(label)
     with ManyParked(label) as fixture:
         truth = fixture.truth
         base = ["--pid", str(fixture.pid), "--rate", "100", "--duration", "2", "--threads"]
+        parked_tids = set(thread["tid"] for thread in truth["parked"])
 
         # Without --idle: only the spinners, each in a sane share of the
         # samples (one holds the GIL, the other mostly waits for it).
-        out = fixture.path("running.folded")
-        result, summary = record(base + ["-o", out])
-        check_success(result, summary)
-        stacks = read_folded(out)
-        counts = spinner_counts(stacks, truth)
-        print("without --idle: %d samples, %s, %s" % (summary.samples, counts, summary.extra))
-        for name in SPINNERS:
-            check(counts[name] >= 0.1 * summary.samples, "without --idle: %s in %d of %d samples",
-                  name, counts[name], summary.samples)
-        check(sum(counts.values()) >= 0.6 * summary.samples, "without --idle: the spinners in %s of "
-              "%d samples", counts, summary.samples)
-        parked_tids = set(thread["tid"] for thread in truth["parked"])
-        for frames, count in stacks:
-            check(frames[0].id not in parked_tids, "without --idle: the parked thread %d counted: %s",
-                  frames[0].id, describe(frames))
-        check_pause(label, baseline, summary, result, "without --idle")
+        def running(result, summary, stacks):
+            counts = spinner_counts(stacks, truth)
+            print("without --idle: %d samples, %s, %s" % (summary.samples, counts, summary.extra))
+            for name in SPINNERS:
+                check(counts[name] >= 0.1 * summary.samples, "without --idle: %s in %d of %d samples",
+                      name, counts[name], summary.samples)
+            check(sum(counts.values()) >= 0.6 * summary.samples, "without --idle: the spinners in %s "
+                  "of %d samples", counts, summary.samples)
+            for frames, count in stacks:
+                check(frames[0].id not in parked_tids, "without --idle: the parked thread %d counted: "
+                      "%s", frames[0].id, describe(frames))
+        record_checked(label, fixture, base, "without --idle", running)
 
         # With --idle: every thread in every sample, each parked one with
         # exactly the stack it recorded, and the spinners in (nearly) every
         # sample.
-        out = fixture.path("idle.folded")
-        result, summary = record(base + ["--idle", "-o", out])
-        check_success(result, summary)
-        stacks = read_folded(out)
-        counts = spinner_counts(stacks, truth)
-        print("--idle: %d samples, %s, %s" % (summary.samples, counts, summary.extra))
-        for name in SPINNERS:
-            check(counts[name] >= 0.9 * summary.samples, "--idle: %s in %d of %d samples", name,
-                  counts[name], summary.samples)
-        by_tid = {}
-        for frames, count in stacks:
-            by_tid.setdefault(frames[0].id, []).append((frames, count))
-        for thread in truth["parked"]:
-            found = by_tid.get(thread["tid"])
-            check(found, "--idle: parked thread %d missing (threads seen: %d)", thread["tid"], len(by_tid))
-            expected = list(reversed(thread["frames"]))
-            total = 0
-            for frames, count in found:
-                python = [frame for frame in frames[1:] if frame.kind == "python"]
-                check(len(python) == len(expected) and all(same_frame(frame, want) for frame, want in
-                                                           zip(python, expected)),
-                      "--idle: parked thread %d recorded as %s, expected %s", thread["tid"],
-                      describe(python), ";".join("%s (%s:%s)" % (want.get("qualname", want["function"]),
-                                                                 want["file"], want["line"])
-                                                 for want in expected))
-                total += count
-            # Left out of a sample only when it woke around the pause, which
-            # a parked thread does not.
-            check(total >= summary.samples - summary.errors, "--idle: parked thread %d in %d of %d "
-                  "samples", thread["tid"], total, summary.samples)
-        check_pause(label, baseline, summary, result, "--idle")
+        def idle(result, summary, stacks):
+            counts = spinner_counts(stacks, truth)
+            print("--idle: %d samples, %s, %s" % (summary.samples, counts, summary.extra))
+            for name in SPINNERS:
+                check(counts[name] >= 0.9 * summary.samples, "--idle: %s in %d of %d samples", name,
+                      counts[name], summary.samples)
+            by_tid = {}
+            for frames, count in stacks:
+                by_tid.setdefault(frames[0].id, []).append((frames, count))
+            for thread in truth["parked"]:
+                found = by_tid.get(thread["tid"])
+                check(found, "--idle: parked thread %d missing (threads seen: %d)", thread["tid"],
+                      len(by_tid))
+                expected = list(reversed(thread["frames"]))
+                total = 0
+                for frames, count in found:
+                    python = [frame for frame in frames[1:] if frame.kind == "python"]
+                    check(len(python) == len(expected) and
+                          all(same_frame(frame, want) for frame, want in zip(python, expected)),
+                          "--idle: parked thread %d recorded as %s, expected %s", thread["tid"],
+                          describe(python), ";".join("%s (%s:%s)" % (want.get("qualname", want["function"]),
+                                                                     want["file"], want["line"])
+                                                     for want in expected))
+                    total += count
+                # Left out of a sample only when it woke around the pause,
+                # which a parked thread does not.
+                check(total >= summary.samples - summary.errors, "--idle: parked thread %d in %d of %d "
+                      "samples", thread["tid"], total, summary.samples)
+        record_checked(label, fixture, base + ["--idle"], "--idle", idle)
