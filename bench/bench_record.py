@@ -326,6 +326,86 @@ def bench_record_pause(bench):
                    summary["cpu_pct"], "%")
 
 
+PARKED = 300
+PARKED_PAUSE_GOAL_US = 100.0
+PARKED_STOPPED_GOAL_PCT = 1.0
+PARKED_SECONDS = 3.0
+
+
+class ParkedTarget(object):
+    """fixtures/python/many_parked.py with PARKED threads parked on an Event
+    and two spinning, from the moment its ground truth is written; ends the
+    process it started, by its own pid."""
+
+    def __init__(self, bench, python, parked):
+        self.truth = os.path.join(bench.tmpdir, "parked-%d.json" % parked)
+        script = os.path.join(bench.repo, "fixtures", "python", "many_parked.py")
+        self.proc = subprocess.Popen([python, script, self.truth, str(parked)], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, env=bench.env)
+        self.pid = self.proc.pid
+
+    def __enter__(self):
+        deadline = time.time() + 120
+        while not os.path.exists(self.truth):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise RuntimeError("many_parked.py did not get ready")
+            time.sleep(0.05)
+        return self
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def bench_record_parked(bench):
+    bench.describe("freeze-mode pause with %d threads parked on an Event beside 2 spinning "
+                   "(fixtures/python/many_parked.py), record --rate 100 for %.0f s, with and "
+                   "without --idle, beside the %d-thread fixture of the pause benchmark"
+                   % (PARKED, PARKED_SECONDS, THREADS))
+    python = pyenv_python(12)
+    if not python:
+        bench.skip("no CPython 3.12 under %s/versions (pyenv install 3.12)" % pyenv_root())
+    load_note(bench)
+    figures = {}
+    with Target(bench, python) as target:
+        for mode in ([], ["--idle"]):
+            name = "deep%s" % "".join(mode)
+            figures[name] = record(bench, target.pid, ["--rate", "100", "--duration", str(PARKED_SECONDS)]
+                                   + mode, os.path.join(bench.tmpdir, name + ".folded"))
+    with ParkedTarget(bench, python, PARKED) as target:
+        for mode in ([], ["--idle"]):
+            name = "parked%s" % "".join(mode)
+            figures[name] = record(bench, target.pid, ["--rate", "100", "--duration", str(PARKED_SECONDS)]
+                                   + mode, os.path.join(bench.tmpdir, name + ".folded"))
+    for mode in ("", "--idle"):
+        parked, deep = figures["parked" + mode], figures["deep" + mode]
+        what = "3.12, %d parked + 2 spinning%s" % (PARKED, ", " + mode if mode else "")
+        if parked["pause_median"] is None or deep["pause_median"] is None:
+            raise RuntimeError("no pause figures in the summary")
+        bench.note("%s: %d samples, %d errors; %d-thread fixture%s: %d samples"
+                   % (what, parked["samples"], parked["errors"], THREADS, " " + mode if mode else "",
+                      deep["samples"]))
+        bench.ours("%s: pause median" % what, parked["pause_median"], "us", PARKED_PAUSE_GOAL_US)
+        bench.ours("%s: pause p99" % what, parked["pause_p99"], "us")
+        if parked["stopped_pct"] is not None:
+            bench.ours("%s: share of the time stopped" % what, parked["stopped_pct"], "%",
+                       PARKED_STOPPED_GOAL_PCT)
+        bench.ours("%d-thread fixture%s: pause median" % (THREADS, ", " + mode if mode else ""),
+                   deep["pause_median"], "us")
+        bench.ours("%d-thread fixture%s: pause p99" % (THREADS, ", " + mode if mode else ""),
+                   deep["pause_p99"], "us")
+        if deep["stopped_pct"] is not None:
+            bench.ours("%d-thread fixture%s: share of the time stopped" % (THREADS, ", " + mode if mode else ""),
+                       deep["stopped_pct"], "%")
+        bench.ours("%s: pause median / the %d-thread fixture's" % (what, THREADS),
+                   parked["pause_median"] / float(max(deep["pause_median"], 1)), "x")
+
+
 def measure_ours_rate(bench, pid, name):
     """Our nonblocking rate on PID over RATE_SECONDS: the summary line as a
     dict, plus the rate counted from the folded output and the share of

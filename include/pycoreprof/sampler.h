@@ -57,6 +57,8 @@ struct sampler_stats {
 	uint64_t stacks;         /* thread stacks counted */
 	uint64_t errors;         /* rounds or stacks that could not be read */
 	uint64_t error_kinds[SAMPLER_ERR__COUNT]; /* ERRORS by what failed */
+	uint64_t left_out;       /* stacks taken from an earlier sample whose thread woke around
+	                          * the pause: left out of their sample */
 	struct pause_stats pauses; /* freeze mode: one per round */
 };
 

@@ -43,6 +43,14 @@ struct target_thread {
 	char name[16];
 };
 
+/* How much a thread has run so far (live processes, from
+ * /proc/PID/task/TID/schedstat): while both stay the same, the thread has
+ * not been on a CPU (docs/record.md, "Which threads a freeze stops"). */
+struct target_runtime {
+	uint64_t run_ns;        /* time spent on a CPU, in nanoseconds */
+	uint64_t switches;      /* times it was put on a CPU */
+};
+
 struct target_mapping {
 	uint64_t start, end;    /* [start, end) in the target's address space */
 	uint64_t file_offset;   /* offset of `start` in the file, in bytes */
@@ -120,6 +128,7 @@ struct target_ops {
 	void (*forget_pages)(struct target *t);
 	void (*answer_reports)(struct target *t);
 	double (*last_pause)(const struct target *t);
+	int (*thread_runtime)(struct target *t, pid_t tid, struct target_runtime *out);
 	/* Async-signal-safe: it runs in signal handlers (targets/guard.c). */
 	void (*detach)(struct target *t);
 };
@@ -248,6 +257,11 @@ void target_answer_reports(struct target *t);
 /* How long the last freeze kept the process stopped: from the first thread
  * interrupted to the last one let go, in seconds; 0 when it stopped none. */
 double target_last_pause(const struct target *t);
+/* Read now how much thread TID has run (struct target_runtime): one read
+ * of a file kept open, no stop. Errors: -ERR_NO_PROCESS when TID is not a
+ * thread of ours or ended, -ERR_USAGE when the target cannot tell (cores,
+ * snapshots). */
+int target_thread_runtime(struct target *t, pid_t tid, struct target_runtime *out);
 /* Resume and detach every thread now; the process runs on untraced. Called
  * by target_free() and by the signal guard. Async-signal-safe; T may be
  * NULL. */

@@ -11,7 +11,14 @@
 #include "pycoreprof/collect.h"
 
 enum { MAX_DEPTH = 4096, LOST_ROUNDS = 5 };
+/* Seconds a thread's run time must stay the same before its stack is
+ * reused: longer than the slowest scheduler tick (100 Hz), so that a thread
+ * on a CPU all along would have been charged for it (docs/record.md). */
+#define REUSE_SPAN 0.011
 
+/* One kept thread of the last capture. A capture stays with its index in
+ * the list of kept threads from sample to sample, so that the stack of a
+ * thread that has not run since can be taken again as it is. */
 struct thread_capture {
 	pid_t tid;
 	bool failed;
@@ -21,6 +28,16 @@ struct thread_capture {
 	struct pyframe *frames;  /* MAX_DEPTH entries */
 	size_t nframes;
 	int native_copy;         /* index of the native copy, or -1 */
+	/* Freeze mode, threads the freeze left asleep (docs/record.md, "Which
+	 * threads a freeze stops"). */
+	bool unstopped;          /* read or reused without being stopped */
+	bool reusable;           /* FRAMES were read whole in a pause */
+	bool reused;             /* this sample's FRAMES are an earlier sample's */
+	bool dropped;            /* reused, but the thread ran meanwhile: left out of this sample */
+	bool has_base, has_last;
+	struct target_runtime base; /* its run time before FRAMES were read */
+	struct target_runtime last; /* its run time after the last sample */
+	double base_at, last_at; /* when BASE and LAST were read */
 };
 
 void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struct aggregate *agg,
@@ -31,19 +48,24 @@ void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struc
 	s->walker = w;
 	s->agg = agg;
 	s->opts = *opts;
-	/* Unless idle threads are kept, a freeze stops only the threads that
-	 * may be running: the others are idle by their run state, and stopping
-	 * them would wake them. Stopped threads are told idle by their
-	 * registers. With --idle every thread is stopped and nobody asks. */
-	s->policy.run_states = !opts->idle;
+	/* A freeze stops only the threads that may be running (run state R
+	 * or D) and the GIL holder; the stacks of the others are read while
+	 * they sleep. That is exact because no thread can change its Python
+	 * frames without holding the GIL, which the stopped holder keeps
+	 * (docs/record.md, "Which threads a freeze stops"). Stopping a
+	 * sleeping thread would wake it, and cost a stop per thread: with
+	 * hundreds parked, the pause would grow with them. Without --idle the
+	 * sleeping threads are not even read: their run state says they wait.
+	 * Stopped threads are told idle by their registers. */
+	s->policy.run_states = opts->freeze || !opts->idle;
 	/* Only the threads kept are walked: their frames only are reached. */
 	pywalker_lazy_frames(w, true);
-	s->policy.only_running = opts->freeze && !opts->idle;
+	s->policy.only_running = opts->freeze;
 	/* A thread slow to stop (off CPU, or in the kernel) need not keep the
 	 * stopped ones waiting: the walk needs its memory, not its registers.
 	 * Its run state then says whether it waits. Native stacks need the
 	 * registers (sampler_enable_native() turns this off). */
-	s->policy.hold_unstopped = opts->freeze && !opts->idle;
+	s->policy.hold_unstopped = opts->freeze;
 	target_set_freeze_policy(t, &s->policy);
 }
 
@@ -93,6 +115,53 @@ static bool keep_thread(const struct sampler *s, const struct pythread *th, cons
 	return s->opts.idle || !*waiting;
 }
 
+static bool same_runtime(const struct target_runtime *a, const struct target_runtime *b)
+{
+	return a->run_ns == b->run_ns && a->switches == b->switches;
+}
+
+/* Whether capture C holds the stack of thread TID as it still is, provided
+ * the run time read after this sample is still C->base (checked then). */
+static bool may_reuse(const struct sampler *s, const struct thread_capture *c, pid_t tid, double now)
+{
+	return s->opts.freeze && !s->native && c->tid == tid && c->reusable && c->has_base && c->has_last &&
+	       same_runtime(&c->base, &c->last) && now - c->base_at >= REUSE_SPAN;
+}
+
+/* Whether OS is a thread the freeze left running (asleep when it began). */
+static bool left_running(const struct target_thread *os)
+{
+	return os && !os->has_regs && !os->regs_pending && !os->held;
+}
+
+/* In the pause, before any stack is read: stop the kept threads the freeze
+ * left running whose stacks could change as we read them. A thread asleep
+ * cannot change its Python frames before it takes the GIL: while a stopped
+ * thread holds it, they are read as they are; the holder itself, and any
+ * thread when nobody holds the GIL, are stopped, unless their stack is
+ * taken from an earlier sample (checked after the pause). Returns whether
+ * one was stopped: the thread list is then read again. */
+static bool stop_late(struct sampler *s, const struct pythread *threads, size_t n)
+{
+	bool gil_held = false, stopped = false;
+	double now = time_now();
+	for (size_t i = 0; i < n; i++)
+		gil_held |= threads[i].holds_gil;
+	for (size_t i = 0, kept = 0; i < n; i++) {
+		const struct target_thread *os = target_find_thread(s->target, threads[i].tid);
+		bool waiting;
+		if (!keep_thread(s, &threads[i], os, &waiting))
+			continue;
+		const struct thread_capture *c = &s->captures[kept++];
+		if (!left_running(os) || (gil_held && !threads[i].holds_gil))
+			continue;
+		if (!threads[i].holds_gil && may_reuse(s, c, threads[i].tid, now))
+			continue;
+		stopped |= target_stop_thread(s->target, os->tid) == 0;
+	}
+	return stopped;
+}
+
 /* Read the stacks and their code objects; in freeze mode this is the
  * whole pause. *TORN is set when the thread list or a stack could not be
  * read to the end. A REHEARSAL reads the running process before a freeze
@@ -103,6 +172,7 @@ static int capture(struct sampler *s, bool rehearsal, size_t *ncaptured, bool *t
 	const struct pythread *threads;
 	size_t n = 0, kept = 0;
 	bool stopped_late = false;
+	bool pause = s->opts.freeze && !rehearsal;
 again:
 	kept = 0;
 	s->gil_holder = 0;
@@ -112,8 +182,16 @@ again:
 		return ret;
 	if ((ret = ensure_captures(s, n)) < 0)
 		return ret;
+	if (pause && !stopped_late) {
+		stopped_late = true;
+		if (stop_late(s, threads, n)) {
+			target_forget_pages(s->target);
+			goto again;
+		}
+	}
 	if (s->native && !rehearsal)
 		sampler_native_begin(s->native);
+	double now = time_now();
 	for (size_t i = 0; i < n; i++) {
 		const struct target_thread *os = target_find_thread(s->target, threads[i].tid);
 		bool waiting;
@@ -121,16 +199,24 @@ again:
 			s->gil_holder = threads[i].tid;
 		if (!keep_thread(s, &threads[i], os, &waiting))
 			continue;
-		/* Kept but left running by the freeze: the GIL holder asleep in a
-		 * system call, or just woken. Stop it, then read the thread list
-		 * again: it may have moved on since its state was read. */
-		if (s->opts.freeze && !rehearsal && !stopped_late && os && !os->has_regs && !os->regs_pending &&
-		    !os->held && target_stop_thread(s->target, os->tid) == 0) {
-			stopped_late = true;
-			target_forget_pages(s->target);
-			goto again;
-		}
 		struct thread_capture *c = &s->captures[kept++];
+		bool unstopped = s->opts.freeze && left_running(os);
+		/* Not run since its stack was read: the stack is the same. The
+		 * rehearsal leaves it alone too. */
+		if (unstopped && !threads[i].holds_gil && may_reuse(s, c, threads[i].tid, now)) {
+			c->waiting = waiting;
+			c->unstopped = c->reused = true;
+			c->dropped = false;
+			c->native_copy = -1;
+			continue;
+		}
+		if (c->tid != threads[i].tid)
+			c->has_last = false;
+		c->base = c->last;
+		c->base_at = c->last_at;
+		c->has_base = c->has_last;
+		c->unstopped = unstopped;
+		c->reused = c->dropped = false;
 		c->tid = threads[i].tid;
 		c->waiting = waiting;
 		if (os)
@@ -158,10 +244,35 @@ again:
 			c->nframes = resolved;
 			*torn = true;
 		}
+		c->reusable = pause && !c->failed;
 		c->native_copy = s->native && !rehearsal ? sampler_native_copy(s->native, s->target, os) : -1;
 	}
 	*ncaptured = kept;
 	return 0;
+}
+
+/* After the pause: how much each thread read or reused without a stop has
+ * run by now. A reused stack stands only if the thread has not run since
+ * before it was read; otherwise the thread woke around the pause, its stack
+ * then is unknown, and it is left out of this sample. */
+static void check_unstopped(struct sampler *s, size_t ncaptured)
+{
+	for (size_t i = 0; i < ncaptured; i++) {
+		struct thread_capture *c = &s->captures[i];
+		struct target_runtime now = {0};
+		if (!c->unstopped) {
+			c->has_last = false;
+			continue;
+		}
+		c->has_last = target_thread_runtime(s->target, c->tid, &now) == 0;
+		if (c->reused && (!c->has_last || !same_runtime(&now, &c->base))) {
+			c->dropped = true;
+			c->reusable = false;
+			s->stats.left_out++;
+		}
+		c->last = now;
+		c->last_at = time_now();
+	}
 }
 
 /* Lines, for the native merge, which places frames by them (counting
@@ -268,6 +379,8 @@ int sampler_sample(struct sampler *s)
 		target_resume_last(s->target, s->gil_holder);
 		target_resume(s->target);
 		pause_stats_add(&s->stats.pauses, target_last_pause(s->target));
+		if (captured >= 0)
+			check_unstopped(s, ncaptured);
 		ret = captured;
 	} else {
 		if ((ret = target_refresh(s->target)) < 0)
@@ -299,6 +412,8 @@ int sampler_sample(struct sampler *s)
 	resolve_lines(s, ncaptured);
 	s->stats.samples++;
 	for (size_t i = 0; i < ncaptured; i++) {
+		if (s->captures[i].dropped)
+			continue;
 		if (s->captures[i].failed)
 			count_error(s, s->captures[i].error);
 		if ((ret = count_capture(s, &s->captures[i])) < 0)

@@ -29,8 +29,12 @@ int sampler_enable_native(struct sampler *s, struct native_unwinder *u, enum nat
 	}
 	sampler_native_free(s->native);
 	s->native = n;
-	/* Every thread walked needs its registers: wait for each stop. */
+	/* Every thread walked needs its registers: wait for each stop. With
+	 * --idle every thread is walked, the sleeping ones too, and a thread's
+	 * registers are read only while it is stopped: stop every thread. */
 	s->policy.hold_unstopped = false;
+	if (s->opts.idle)
+		s->policy.only_running = false;
 	target_set_freeze_policy(s->target, &s->policy);
 	return 0;
 }

@@ -14,7 +14,7 @@
 #include "pycoreprof/target.h"
 #include "targets/live_internal.h"
 
-#define MAX_STAT_FDS 256        /* stat files kept open; more threads reopen theirs */
+#define MAX_STAT_FDS 1024       /* stat and schedstat files kept open; more threads reopen theirs */
 #define MAPS_MAX_AGE 1.0        /* seconds before refresh rereads /proc/PID/maps */
 #define RELIST_INTERVAL 0.02    /* seconds between thread listings when no run states are wanted */
 
@@ -106,11 +106,16 @@ static int compare_tasks(const void *a, const void *b)
 
 static void close_stat_fd(struct live_backend *b, struct live_task *task)
 {
-	if (task->stat_fd < 0)
-		return;
-	close(task->stat_fd);
-	task->stat_fd = -1;
-	b->open_stat_fds--;
+	if (task->stat_fd >= 0) {
+		close(task->stat_fd);
+		task->stat_fd = -1;
+		b->open_stat_fds--;
+	}
+	if (task->schedstat_fd >= 0) {
+		close(task->schedstat_fd);
+		task->schedstat_fd = -1;
+		b->open_stat_fds--;
+	}
 }
 
 static void read_state(struct live_backend *b, struct live_task *task)
@@ -177,7 +182,8 @@ int live_sync_tasks(struct target *t, struct live_backend *b)
 			b->listing[j] = -b->listing[j];
 			continue;
 		}
-		next[n++] = (struct live_task){.tid = b->listing[j], .ctl = CTL_UNTRACED, .stat_fd = -1, .cpu = -1};
+		next[n++] = (struct live_task){
+			.tid = b->listing[j], .ctl = CTL_UNTRACED, .stat_fd = -1, .schedstat_fd = -1, .cpu = -1};
 	}
 	/* States first: a zombie thread cannot be seized. */
 	size_t kept = 0, living = 0;
@@ -324,6 +330,25 @@ static int live_open_mapped_file(struct target *t, const struct target_mapping *
 	                     "cannot open %s, mapped by pid %d", m->path, (int)b->pid);
 }
 
+static int live_thread_runtime(struct target *t, pid_t tid, struct target_runtime *out)
+{
+	struct live_backend *b = t->backend;
+	struct live_task *task = NULL;
+	for (size_t i = 0; i < b->ntasks && !task; i++)
+		if (b->tasks[i].tid == tid && b->tasks[i].ctl != CTL_GONE)
+			task = &b->tasks[i];
+	if (!task)
+		return err_set(ERR_NO_PROCESS, "thread %d of pid %d is not known", (int)tid, (int)b->pid);
+	bool had_fd = task->schedstat_fd >= 0;
+	int ret = live_proc_task_runtime(b->pid, tid, &task->schedstat_fd, had_fd || b->open_stat_fds < MAX_STAT_FDS,
+	                                 out);
+	if (had_fd && task->schedstat_fd < 0)
+		b->open_stat_fds--;
+	else if (!had_fd && task->schedstat_fd >= 0)
+		b->open_stat_fds++;
+	return ret;
+}
+
 static void live_destroy(struct target *t)
 {
 	struct live_backend *b = t->backend;
@@ -360,6 +385,7 @@ static const struct target_ops live_ops = {
 	.forget_pages = live_forget_pages,
 	.answer_reports = live_answer_reports,
 	.last_pause = live_last_pause,
+	.thread_runtime = live_thread_runtime,
 	.detach = live_detach,
 };
 

@@ -40,6 +40,7 @@ struct live_task {
 	bool held;                   /* frozen without a reported stop: see struct freeze_policy */
 	int pending_sig;             /* signal to deliver when the thread goes on */
 	int stat_fd;                 /* /proc/PID/task/TID/stat kept open, or -1 */
+	int schedstat_fd;            /* /proc/PID/task/TID/schedstat kept open once read, or -1 */
 	uint64_t regs[TREG__COUNT];
 };
 
@@ -136,6 +137,10 @@ int live_proc_list_tasks(int dir_fd, pid_t *tids, size_t cap, size_t *count);
  * KEEP, else opened and closed), or 0 when unreadable; NAME (16 bytes) gets
  * the thread's comm, *CPU the CPU it last ran on (-1: unknown). */
 char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep, char name[16], int *cpu);
+/* How much TID has run, from its schedstat file (kept open in *FD when
+ * KEEP, else opened and closed). Errors: -ERR_NO_PROCESS when it ended,
+ * -ERR_IO when the file is missing or unreadable. No allocation. */
+int live_proc_task_runtime(pid_t pid, pid_t tid, int *fd, bool keep, struct target_runtime *out);
 
 /* live_ptrace.c */
 /* Seize TASK; -ERR_PERM (with hint) or -ERR_NO_PROCESS when it is gone. */

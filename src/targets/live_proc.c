@@ -366,6 +366,38 @@ static char parse_state(const char *text, size_t len, char name[16], int *cpu)
 	return close[2];
 }
 
+int live_proc_task_runtime(pid_t pid, pid_t tid, int *fd, bool keep, struct target_runtime *out)
+{
+	char buf[128];
+	if (*fd < 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (*fd < 0) {
+			int saved = errno;
+			return err_set_errno(saved == ENOENT || saved == ESRCH ? ERR_NO_PROCESS : ERR_IO, saved,
+			                     "cannot open %s", path);
+		}
+	}
+	/* "run_ns wait_ns timeslices": re-rendered at each read from offset 0. */
+	ssize_t n = pread(*fd, buf, sizeof(buf) - 1, 0);
+	int saved = errno;
+	if (!keep || n <= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	if (n <= 0)
+		return err_set_errno(n == 0 || saved == ESRCH ? ERR_NO_PROCESS : ERR_IO, n == 0 ? ESRCH : saved,
+		                     "cannot read the schedstat of thread %d of pid %d", (int)tid, (int)pid);
+	buf[n] = '\0';
+	unsigned long long run_ns, wait_ns, switches;
+	if (sscanf(buf, "%llu %llu %llu", &run_ns, &wait_ns, &switches) != 3)
+		return err_set(ERR_IO, "cannot parse the schedstat of thread %d of pid %d", (int)tid, (int)pid);
+	out->run_ns = run_ns;
+	out->switches = switches;
+	return 0;
+}
+
 char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep, char name[16], int *cpu)
 {
 	*cpu = -1;

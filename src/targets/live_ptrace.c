@@ -336,7 +336,7 @@ static void catch_new_threads(struct live_backend *b, struct stop_wait *sw, doub
 			if (find_task(b, b->listing[i]))
 				continue;
 			struct live_task *task = &b->tasks[b->ntasks];
-			*task = (struct live_task){.tid = b->listing[i], .stat_fd = -1, .cpu = -1};
+			*task = (struct live_task){.tid = b->listing[i], .stat_fd = -1, .schedstat_fd = -1, .cpu = -1};
 			if (live_seize(b, task) < 0 || !interrupt(b, task))
 				continue;
 			b->ntasks++;

@@ -185,6 +185,11 @@ static double recording_last_pause(const struct target *t)
 	return target_last_pause(inner_of(t));
 }
 
+static int recording_thread_runtime(struct target *t, pid_t tid, struct target_runtime *out)
+{
+	return target_thread_runtime(inner_of(t), tid, out);
+}
+
 static void recording_detach(struct target *t)
 {
 	if (t->backend)
@@ -206,6 +211,7 @@ static const struct target_ops recording_ops = {
 	.forget_pages = recording_forget_pages,
 	.answer_reports = recording_answer_reports,
 	.last_pause = recording_last_pause,
+	.thread_runtime = recording_thread_runtime,
 	.detach = recording_detach,
 };
 

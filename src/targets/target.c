@@ -86,6 +86,13 @@ double target_last_pause(const struct target *t)
 	return t->ops->last_pause ? t->ops->last_pause(t) : 0;
 }
 
+int target_thread_runtime(struct target *t, pid_t tid, struct target_runtime *out)
+{
+	if (!t->ops->thread_runtime)
+		return err_set(ERR_USAGE, "pid %d cannot tell how long its threads ran", (int)t->pid);
+	return t->ops->thread_runtime(t, tid, out);
+}
+
 void target_detach(struct target *t)
 {
 	if (t && t->ops && t->ops->detach)

@@ -432,16 +432,15 @@ def test_threads_filters(label):
               "context %d times in %d samples: the freezes woke them", parked_tids, woken,
               summary.samples)
 
-        # With --idle: both parked threads, in every sample, each stopped
-        # (so woken) by every freeze.
+        # With --idle: both parked threads, in every sample, read while
+        # they sleep: the freezes leave them asleep here too.
         out = fixture.path("idle.folded")
         switches_before = context_switches(fixture.pid, parked_tids)
         result, summary = record(base + ["--idle", "-o", out])
         check_success(result, summary)
         woken = context_switches(fixture.pid, parked_tids) - switches_before
-        check(woken >= len(parked_tids) * summary.samples,
-              "--idle: the parked threads %s switched context %d times in %d samples, expected "
-              "at least one stop each per sample", parked_tids, woken, summary.samples)
+        check(woken <= 10 * len(parked_tids), "--idle: the parked threads %s switched context %d "
+              "times in %d samples: the freezes woke them", parked_tids, woken, summary.samples)
         stacks = read_folded(out)
         check_spinner_frames(stacks, info, "--idle")
         for name in PARKED:
