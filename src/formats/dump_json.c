@@ -29,6 +29,15 @@ static void write_signal(struct strbuf *sb, const struct target *t)
 	strbuf_addf(sb, ",\"tid\":%d}", (int)t->signal.tid);
 }
 
+/* A frame's last member: its line, null unless it is 1 or more. */
+static void add_line_and_close(struct strbuf *sb, int line)
+{
+	if (line > 0)
+		strbuf_addf(sb, ",\"line\":%d}", line);
+	else
+		strbuf_addstr(sb, ",\"line\":null}");
+}
+
 static void write_native_frame(struct strbuf *sb, const struct stack_frame *f)
 {
 	strbuf_addstr(sb, "{\"kind\":\"native\",");
@@ -41,10 +50,7 @@ static void write_native_frame(struct strbuf *sb, const struct stack_frame *f)
 	else
 		strbuf_addstr(sb, "null,");
 	add_key_string(sb, "file", f->file);
-	if (f->line > 0)
-		strbuf_addf(sb, ",\"line\":%d}", f->line);
-	else
-		strbuf_addstr(sb, ",\"line\":null}");
+	add_line_and_close(sb, f->line);
 }
 
 static void write_frame(struct strbuf *sb, const struct stack_frame *f)
@@ -59,10 +65,7 @@ static void write_frame(struct strbuf *sb, const struct stack_frame *f)
 	add_key_string(sb, "qualname", f->qualname);
 	strbuf_addch(sb, ',');
 	add_key_string(sb, "file", f->file);
-	if (f->line > 0)
-		strbuf_addf(sb, ",\"line\":%d}", f->line);
-	else
-		strbuf_addstr(sb, ",\"line\":null}");
+	add_line_and_close(sb, f->line);
 }
 
 static void write_thread(struct strbuf *sb, const struct process_stacks *ps, const struct thread_stack *ts)
