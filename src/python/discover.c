@@ -156,6 +156,7 @@ static int apply_debug_offsets(struct pywalker *w, uint64_t runtime)
 		{D->interp_ceval_gil, &L->interp_ceval_gil_ptr},
 		{D->tstate_size, &L->tstate_size},
 		{D->tstate_next, &L->tstate_next},
+		{D->tstate_prev, &L->tstate_prev},
 		{D->tstate_interp, &L->tstate_interp},
 		{D->tstate_current_frame, &L->tstate_current_frame},
 		{D->tstate_thread_id, &L->tstate_thread_id},

@@ -32,6 +32,7 @@ struct py_layout {
 	/* PyThreadState */
 	int32_t tstate_size;
 	int32_t tstate_next;
+	int32_t tstate_prev;                     /* 3.x; 2.7 has no back link */
 	int32_t tstate_interp;
 	int32_t tstate_frame;                    /* <= 3.10: PyFrameObject * */
 	int32_t tstate_cframe;                   /* 3.11, 3.12: _PyCFrame * */
@@ -96,6 +97,7 @@ struct py_debug_offsets_layout {
 	int32_t interp_gil_holder;
 	int32_t tstate_size;
 	int32_t tstate_next;
+	int32_t tstate_prev;
 	int32_t tstate_interp;
 	int32_t tstate_current_frame;
 	int32_t tstate_thread_id;
