@@ -59,6 +59,12 @@ enum profile_format { PROFILE_SVG, PROFILE_FOLDED, PROFILE_SPEEDSCOPE, PROFILE_P
  * site-packages, native, roots), or flamegraph.pl's warm and cold hues. */
 enum profile_palette { PALETTE_PACKAGE, PALETTE_HOT, PALETTE_COLD, PALETTE_MONO };
 
+/* How many samples of a thread failed one way (JSON profile). */
+struct profile_error_kind {
+	const char *what;
+	uint64_t count;
+};
+
 struct profile_meta {
 	const char *title;       /* NULL: "Flame Graph" (SVG), none elsewhere */
 	const char *subtitle;    /* NULL: none */
@@ -73,6 +79,12 @@ struct profile_meta {
 	 * colours show the change from BASELINE (scaled to the same total):
 	 * red grew, blue shrank. NULL: an ordinary flame graph. */
 	const struct aggregate *baseline;
+	/* JSON: the errors counted while sampling, by kind, when ERRORS_KNOWN
+	 * (not for a converted profile). */
+	bool errors_known;
+	uint64_t errors;
+	const struct profile_error_kind *error_kinds;
+	size_t nerror_kinds;
 };
 
 int profile_write_folded(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);

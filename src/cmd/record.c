@@ -215,11 +215,18 @@ static char *default_output_name(pid_t pid, int format)
 }
 
 static int write_profile(const struct record_options *o, const struct aggregate *agg, const char *path,
-                         const char *subtitle, double elapsed)
+                         const char *subtitle, double elapsed, const struct tree_totals *totals)
 {
 	struct strbuf sb = {0};
+	struct profile_error_kind kinds[SAMPLER_ERR__COUNT];
+	size_t nkinds = 0;
+	for (int k = 0; k < SAMPLER_ERR__COUNT; k++)
+		if (totals->error_kinds[k])
+			kinds[nkinds++] = (struct profile_error_kind){sampler_error_name((enum sampler_error)k),
+			                                              totals->error_kinds[k]};
 	struct profile_meta meta = {.title = o->title, .subtitle = subtitle, .interval = o->interval,
-	                            .duration = elapsed, .wall = o->sampling.idle};
+	                            .duration = elapsed, .wall = o->sampling.idle, .errors_known = true, .errors = totals->errors,
+	                            .error_kinds = kinds, .nerror_kinds = nkinds};
 	int ret = profile_write((enum profile_format)o->format, &sb, agg, &meta);
 	if (ret == 0)
 		ret = write_file_atomically(path, sb.buf, sb.len);
@@ -358,7 +365,7 @@ int cmd_record(int argc, char **argv)
 	subtitle = xasprintf("%s; Python %s; %.1fs, %llu samples, %.1f/s", live_session_command(&tree.procs[0].session),
 	                     tree.procs[0].session.version, elapsed, (unsigned long long)totals.samples,
 	                     elapsed > 0 ? (double)totals.samples / elapsed : 0.0);
-	if (!output || !subtitle || (ret = write_profile(&o, &agg, output, subtitle, elapsed)) < 0) {
+	if (!output || !subtitle || (ret = write_profile(&o, &agg, output, subtitle, elapsed, &totals)) < 0) {
 		status = report_error(output && subtitle ? ret : -ERR_NOMEM);
 		goto out;
 	}

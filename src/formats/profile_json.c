@@ -37,7 +37,17 @@ int profile_write_json(struct strbuf *sb, const struct aggregate *agg, const str
 		strbuf_addf(sb, ", \"interval_ns\": %.0f", meta->interval * 1e9);
 	if (meta && meta->duration > 0)
 		strbuf_addf(sb, ", \"duration_ns\": %.0f", meta->duration * 1e9);
-	strbuf_addf(sb, ", \"samples\": %llu,\n \"frames\": [", (unsigned long long)agg->samples);
+	strbuf_addf(sb, ", \"samples\": %llu", (unsigned long long)agg->samples);
+	if (meta && meta->errors_known) {
+		strbuf_addf(sb, ",\n \"errors\": {\"total\": %llu, \"kinds\": {", (unsigned long long)meta->errors);
+		for (size_t i = 0; i < meta->nerror_kinds; i++) {
+			strbuf_addstr(sb, i ? ", " : "");
+			strbuf_add_json_string(sb, meta->error_kinds[i].what);
+			strbuf_addf(sb, ": %llu", (unsigned long long)meta->error_kinds[i].count);
+		}
+		strbuf_addstr(sb, "}}");
+	}
+	strbuf_addstr(sb, ",\n \"frames\": [");
 	json_add_frames(sb, agg, &order, true);
 	strbuf_addstr(sb, "],\n \"stacks\": [");
 	struct json_ctx j = {.sb = sb, .order = &order};
