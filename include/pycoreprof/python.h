@@ -79,6 +79,20 @@ const struct pyinfo *pywalker_info(const struct pywalker *w);
  * many; the array is owned by the walker and valid until the next call. */
 int pywalker_threads(struct pywalker *w, const struct pythread **threads, size_t *count);
 
+/* Whether the thread at INDEX of the last list, TH as it was then, must be
+ * read again (its stack will be read now). */
+typedef bool (*pywalker_must_read)(void *ctx, size_t index, const struct pythread *th);
+
+/* The thread list again, for a live target frozen since the last call of
+ * pywalker_threads() ran on it running: the same list when no interpreter's
+ * list can have changed, with the GIL holder and the threads MUST_READ asks
+ * for read again and checked; otherwise (or on 2.7, whose thread states
+ * have no back link) a whole pywalker_threads(). The other threads keep
+ * what the last walk read: their stacks must not be read from them. Same
+ * results and errors as pywalker_threads(). */
+int pywalker_threads_again(struct pywalker *w, pywalker_must_read must_read, void *ctx,
+                           const struct pythread **threads, size_t *count);
+
 /* Walk TH's frames innermost first into FRAMES (capacity MAX). *COUNT gets
  * the number written. Returns 0, or -ERR_LIMIT when the stack was deeper
  * than MAX (the frames written are the innermost ones), or another error

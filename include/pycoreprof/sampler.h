@@ -89,6 +89,7 @@ struct sampler {
 	struct hashtab memo;     /* of frame_memo_slot */
 	int lost_rounds;         /* consecutive rounds that found no thread state */
 	pid_t gil_holder;        /* the last capture's GIL holder, or 0 */
+	double now;              /* when this capture's thread list was read */
 };
 
 void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struct aggregate *agg,

@@ -126,6 +126,7 @@ struct target_ops {
 	void (*resume_last)(struct target *t, pid_t tid);
 	void (*set_freeze_policy)(struct target *t, const struct freeze_policy *policy);
 	void (*forget_pages)(struct target *t);
+	void (*prefetch_from_here)(struct target *t);
 	void (*answer_reports)(struct target *t);
 	double (*last_pause)(const struct target *t);
 	int (*thread_runtime)(struct target *t, pid_t tid, struct target_runtime *out);
@@ -147,6 +148,7 @@ struct target {
 	char *executable;       /* path of the main executable, NULL if unknown */
 	struct target_thread *threads;
 	size_t nthreads;
+	bool threads_sorted;     /* THREADS in ascending tid order */
 	struct target_mapping *mappings; /* sorted by start, non-overlapping */
 	size_t nmappings;
 	uint64_t mappings_generation;    /* changes whenever MAPPINGS is read anew */
@@ -249,6 +251,10 @@ void target_resume_last(struct target *t, pid_t tid);
 void target_set_freeze_policy(struct target *t, const struct freeze_policy *policy);
 /* Forget every cached page, so the next reads fetch the memory anew. */
 void target_forget_pages(struct target *t);
+/* In the read before a freeze (target_prepare_freeze()): what is read from
+ * now on, not what was read so far, is what the freeze fetches ahead. For
+ * reads the freeze will not repeat (thread states of threads left asleep). */
+void target_prefetch_from_here(struct target *t);
 /* Between freezes: answer at once what the threads reported since the last
  * look (a signal on its way to a thread, which waits in a stop until we pass
  * it on; a held thread's stop; a stop after SIGCONT), so that none waits for

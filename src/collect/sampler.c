@@ -134,6 +134,42 @@ static bool left_running(const struct target_thread *os)
 	return os && !os->has_regs && !os->regs_pending && !os->held;
 }
 
+/* Whether the stack of thread TH, at INDEX in the last thread list, will be
+ * read in this pause (or, in the rehearsal, probably will be): then its
+ * thread state is read again. The others are threads left asleep that are
+ * not counted (without --idle) or whose stacks are taken from an earlier
+ * sample; the GIL holder is read in any case. */
+static bool must_read_thread(void *ctx, size_t index, const struct pythread *th)
+{
+	struct sampler *s = ctx;
+	const struct target_thread *os = target_find_thread(s->target, th->tid);
+	bool waiting;
+	if (s->opts.gil_only || !os || !left_running(os))
+		return !s->opts.gil_only;
+	if (!keep_thread(s, th, os, &waiting))
+		return false;
+	/* With --idle every thread is kept: captures follow the list. */
+	return !(s->opts.idle && index < s->ncaptures_cap && may_reuse(s, &s->captures[index], th->tid, s->now));
+}
+
+/* The thread list of this capture. A pause reads again only the thread
+ * states whose stacks it reads (python/threads_again.c); the rehearsal
+ * reads the whole list, then the part the pause will read, so that the
+ * pause fetches the pages of that part only. */
+static int list_threads(struct sampler *s, bool rehearsal, const struct pythread **threads, size_t *n)
+{
+	s->now = time_now();
+	if (!s->opts.freeze)
+		return pywalker_threads(s->walker, threads, n);
+	if (!rehearsal)
+		return pywalker_threads_again(s->walker, must_read_thread, s, threads, n);
+	int ret = pywalker_threads(s->walker, threads, n);
+	if (ret < 0)
+		return ret;
+	target_prefetch_from_here(s->target);
+	return pywalker_threads_again(s->walker, must_read_thread, s, threads, n);
+}
+
 /* In the pause, before any stack is read: stop the kept threads the freeze
  * left running whose stacks could change as we read them. A thread asleep
  * cannot change its Python frames before it takes the GIL: while a stopped
@@ -176,7 +212,7 @@ static int capture(struct sampler *s, bool rehearsal, size_t *ncaptured, bool *t
 again:
 	kept = 0;
 	s->gil_holder = 0;
-	int ret = pywalker_threads(s->walker, &threads, &n);
+	int ret = list_threads(s, rehearsal, &threads, &n);
 	*torn = ret < 0;
 	if (ret < 0 && !n)
 		return ret;

@@ -62,9 +62,21 @@ struct pywalker {
 
 	struct pythread *threads;
 	size_t threads_cap;
+	/* The last whole walk of pywalker_threads(), which
+	 * pywalker_threads_again() checks and partly reads again: each
+	 * interpreter in order and the first thread state of its list. */
+	bool list_whole;
+	size_t list_count, list_interps;
+	uint64_t list_interp[PY_MAX_INTERPRETERS], list_head[PY_MAX_INTERPRETERS];
 	uint8_t *scratch;             /* reusable read buffer */
 	size_t scratch_cap;
 };
+
+/* walk.c: the GIL holder of INTERP (0: none); bytes of a thread state to
+ * read; THREAD's fields from its thread state read into BUF. */
+uint64_t py_gil_holder(struct pywalker *w, uint64_t interp);
+int32_t py_tstate_read_size(const struct py_layout *L);
+void py_thread_from_tstate(struct pywalker *w, const uint8_t *buf, struct pythread *th);
 
 /* discover.c */
 int py_discover(struct pywalker *w);

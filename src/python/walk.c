@@ -16,9 +16,9 @@ static int32_t max_offset(const int32_t *offsets, size_t n)
 }
 
 /* Bytes to read for a thread state, a frame and a code object header. */
-static int32_t tstate_read_size(const struct py_layout *L)
+int32_t py_tstate_read_size(const struct py_layout *L)
 {
-	const int32_t f[] = {L->tstate_next, L->tstate_interp, L->tstate_frame, L->tstate_cframe,
+	const int32_t f[] = {L->tstate_next, L->tstate_prev, L->tstate_interp, L->tstate_frame, L->tstate_cframe,
 	                     L->tstate_current_frame, L->tstate_thread_id, L->tstate_native_thread_id};
 	return max_offset(f, sizeof(f) / sizeof(f[0]));
 }
@@ -76,7 +76,7 @@ const struct pyinfo *pywalker_info(const struct pywalker *w)
 }
 
 /* The tstate holding the GIL of interpreter INTERP, or 0 when none. */
-static uint64_t gil_holder(struct pywalker *w, uint64_t interp)
+uint64_t py_gil_holder(struct pywalker *w, uint64_t interp)
 {
 	struct target *t = w->target;
 	const struct py_layout *L = &w->layout;
@@ -143,23 +143,49 @@ static void learn_pthread_tid_offset(struct pywalker *w, uint64_t main_pthread)
 	}
 }
 
+void py_thread_from_tstate(struct pywalker *w, const uint8_t *buf, struct pythread *th)
+{
+	const struct py_layout *L = &w->layout;
+	th->thread_id = load_u64(buf, L->tstate_thread_id);
+	if (L->tstate_native_thread_id >= 0)
+		th->tid = (pid_t)load_u64(buf, L->tstate_native_thread_id);
+	th->frame_addr = th->cframe_addr = 0;
+	if (L->tstate_frame >= 0) {
+		th->frame_addr = load_u64(buf, L->tstate_frame);
+	} else if (L->tstate_cframe >= 0) {
+		uint64_t cframe = load_u64(buf, L->tstate_cframe);
+		if (w->lazy_frames)
+			th->cframe_addr = cframe;
+		else if (cframe &&
+		         target_read_u64(w->target, cframe + (uint64_t)L->cframe_current_frame, &th->frame_addr) < 0)
+			th->frame_addr = 0;
+	} else {
+		th->frame_addr = load_u64(buf, L->tstate_current_frame);
+	}
+}
+
 int pywalker_threads(struct pywalker *w, const struct pythread **threads, size_t *count)
 {
 	struct target *t = w->target;
 	const struct py_layout *L = &w->layout;
 	uint8_t buf[4096];
-	int32_t tsize = tstate_read_size(L);
+	int32_t tsize = py_tstate_read_size(L);
 	size_t n = 0;
 	int ret = 0;
 	if ((size_t)tsize > sizeof(buf))
 		return err_set(ERR_CORRUPT, "thread state layout too large");
 
 	uint64_t interp = w->info.interp_head_addr;
+	w->list_whole = false;
+	w->list_interps = 0;
 	for (int i = 0; i < PY_MAX_INTERPRETERS && interp; i++) {
-		uint64_t holder = gil_holder(w, interp);
+		uint64_t holder = py_gil_holder(w, interp);
 		uint64_t tstate;
 		if ((ret = target_read_u64(t, interp + (uint64_t)L->interp_threads_head, &tstate)) < 0)
 			break;
+		w->list_interp[i] = interp;
+		w->list_head[i] = tstate;
+		w->list_interps = (size_t)i + 1;
 		for (int j = 0; tstate && j < PY_MAX_THREADS; j++) {
 			if ((ret = target_read(t, tstate, buf, (size_t)tsize)) < 0)
 				goto done;
@@ -173,24 +199,11 @@ int pywalker_threads(struct pywalker *w, const struct pythread **threads, size_t
 				ret = -ERR_NOMEM;
 				goto done;
 			}
+			memset(th, 0, sizeof(*th));
 			th->tstate_addr = tstate;
 			th->interp_addr = interp;
-			th->thread_id = load_u64(buf, L->tstate_thread_id);
 			th->holds_gil = holder && holder == tstate;
-			if (L->tstate_native_thread_id >= 0)
-				th->tid = (pid_t)load_u64(buf, L->tstate_native_thread_id);
-			if (L->tstate_frame >= 0) {
-				th->frame_addr = load_u64(buf, L->tstate_frame);
-			} else if (L->tstate_cframe >= 0) {
-				uint64_t cframe = load_u64(buf, L->tstate_cframe);
-				if (w->lazy_frames)
-					th->cframe_addr = cframe;
-				else if (cframe &&
-				         target_read_u64(t, cframe + (uint64_t)L->cframe_current_frame, &th->frame_addr) < 0)
-					th->frame_addr = 0;
-			} else {
-				th->frame_addr = load_u64(buf, L->tstate_current_frame);
-			}
+			py_thread_from_tstate(w, buf, th);
 			tstate = load_u64(buf, L->tstate_next);
 		}
 		if (target_read_u64(t, interp + (uint64_t)L->interp_next, &interp) < 0)
@@ -207,6 +220,8 @@ done:
 	}
 	*threads = w->threads;
 	*count = n;
+	w->list_count = n;
+	w->list_whole = ret == 0 && !interp;
 	if (ret < 0 && n)
 		return -ERR_CORRUPT;
 	return ret;

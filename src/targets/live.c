@@ -73,10 +73,15 @@ void live_publish_threads(struct target *t, struct live_backend *b)
 {
 	const struct live_task *tasks = b->tasks;
 	size_t n = 0;
+	/* Tasks are kept in tid order, but those caught in a freeze are
+	 * appended. */
+	t->threads_sorted = true;
 	for (size_t i = 0; i < b->ntasks; i++) {
 		const struct live_task *task = &tasks[i];
 		if (task->ctl == CTL_GONE)
 			continue;
+		if (n && t->threads[n - 1].tid >= task->tid)
+			t->threads_sorted = false;
 		struct target_thread *th = &t->threads[n++];
 		th->tid = task->tid;
 		th->state = task->state;
@@ -259,6 +264,12 @@ static void live_forget_pages(struct target *t)
 	live_cache_clear(&b->cache);
 }
 
+static void live_prefetch_from_here(struct target *t)
+{
+	struct live_backend *b = t->backend;
+	live_cache_restart_touched(&b->cache);
+}
+
 static void live_set_freeze_policy(struct target *t, const struct freeze_policy *policy)
 {
 	struct live_backend *b = t->backend;
@@ -383,6 +394,7 @@ static const struct target_ops live_ops = {
 	.resume_last = live_resume_last,
 	.set_freeze_policy = live_set_freeze_policy,
 	.forget_pages = live_forget_pages,
+	.prefetch_from_here = live_prefetch_from_here,
 	.answer_reports = live_answer_reports,
 	.last_pause = live_last_pause,
 	.thread_runtime = live_thread_runtime,

@@ -175,6 +175,9 @@ void live_cache_after_rehearsal(struct live_page_cache *cache);
 /* The pause of this round is over: what is read from now on belongs to the
  * decoding phase (pages stay valid). */
 void live_cache_after_pause(struct live_page_cache *cache);
+/* The pages read from now on, not those read so far this phase, are the
+ * ones the next round fetches ahead. */
+void live_cache_restart_touched(struct live_page_cache *cache);
 /* Forget the pages kept across rounds too: the mappings changed. */
 void live_cache_forget_fixed(struct live_page_cache *cache);
 /* Read the previous round's pages once and throw the bytes away, while the

@@ -121,6 +121,15 @@ void live_cache_after_rehearsal(struct live_page_cache *cache)
 	start_round(cache);
 }
 
+void live_cache_restart_touched(struct live_page_cache *cache)
+{
+	/* Pages cached so far are listed again only if read again. */
+	cache->touched[cache->phase].count = 0;
+	for (size_t slot = 0; cache->gens && slot < LIVE_CACHE_SLOTS; slot++)
+		if (cache->gens[slot] == cache->gen)
+			cache->unused[slot] = true;
+}
+
 void live_cache_after_pause(struct live_page_cache *cache)
 {
 	cache->phase = 1;

@@ -175,6 +175,11 @@ static void recording_forget_pages(struct target *t)
 	target_forget_pages(inner_of(t));
 }
 
+static void recording_prefetch_from_here(struct target *t)
+{
+	target_prefetch_from_here(inner_of(t));
+}
+
 static void recording_answer_reports(struct target *t)
 {
 	target_answer_reports(inner_of(t));
@@ -209,6 +214,7 @@ static const struct target_ops recording_ops = {
 	.resume_last = recording_resume_last,
 	.set_freeze_policy = recording_set_freeze_policy,
 	.forget_pages = recording_forget_pages,
+	.prefetch_from_here = recording_prefetch_from_here,
 	.answer_reports = recording_answer_reports,
 	.last_pause = recording_last_pause,
 	.thread_runtime = recording_thread_runtime,

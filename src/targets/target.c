@@ -75,6 +75,12 @@ void target_forget_pages(struct target *t)
 		t->ops->forget_pages(t);
 }
 
+void target_prefetch_from_here(struct target *t)
+{
+	if (t->ops->prefetch_from_here)
+		t->ops->prefetch_from_here(t);
+}
+
 void target_answer_reports(struct target *t)
 {
 	if (t && t->ops->answer_reports)
@@ -138,6 +144,19 @@ const struct target_mapping *target_first_mapping_of(const struct target *t, con
 
 const struct target_thread *target_find_thread(const struct target *t, pid_t tid)
 {
+	if (t->threads_sorted) {
+		/* Called per thread per sample: with hundreds of threads a
+		 * linear search would cost more than the rest of the pause. */
+		size_t lo = 0, hi = t->nthreads;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (t->threads[mid].tid < tid)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return lo < t->nthreads && t->threads[lo].tid == tid ? &t->threads[lo] : NULL;
+	}
 	for (size_t i = 0; i < t->nthreads; i++)
 		if (t->threads[i].tid == tid)
 			return &t->threads[i];
