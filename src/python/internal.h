@@ -32,6 +32,12 @@ struct code_cache_entry {
 	bool used;
 };
 
+/* Before 3.11: the OS thread of a pthread_t, as found before. */
+struct pthread_tid_slot {
+	uint64_t pthread_id;          /* the key */
+	pid_t tid;
+};
+
 struct pywalker {
 	struct target *target;
 	struct pyinfo info;
@@ -54,6 +60,7 @@ struct pywalker {
 
 	/* tid of a thread from its pthread_t when registers do not tell */
 	int pthread_tid_offset;       /* -1 until found */
+	struct hashtab pthread_tids;  /* of pthread_tid_slot: found before */
 
 	uint64_t code_type_addr;      /* verified PyCode_Type, 0 until seen */
 

@@ -61,6 +61,7 @@ void pywalker_free(struct pywalker *w)
 	free(w->library_path);
 	free(w->binaries_unused);
 	free(w->threads);
+	hashtab_release(&w->pthread_tids);
 	free(w->scratch);
 	free(w);
 }
@@ -111,7 +112,7 @@ uint64_t py_gil_holder(struct pywalker *w, uint64_t interp)
  * thread's pthread_t is its TCB address, which is also the thread's FS base
  * register: match it against the target's threads. Without registers, find
  * where glibc keeps the tid inside struct pthread from the main thread. */
-static pid_t tid_from_pthread(struct pywalker *w, uint64_t pthread_id)
+static pid_t find_tid_of_pthread(struct pywalker *w, uint64_t pthread_id)
 {
 	struct target *t = w->target;
 	for (size_t i = 0; i < t->nthreads; i++)
@@ -123,6 +124,27 @@ static pid_t tid_from_pthread(struct pywalker *w, uint64_t pthread_id)
 	if (target_read_i32(t, pthread_id + (uint64_t)w->pthread_tid_offset, &tid) == 0 && tid > 0)
 		return tid;
 	return 0;
+}
+
+/* Found once per thread: each search reads the thread's own page, or every
+ * thread's registers, and a live sample would pay that per thread in its
+ * pause. A pthread_t stays its thread's while it lives; glibc may give a
+ * dead thread's to a new one (it reuses stacks), but then the tid found
+ * before is no longer among the process's threads. */
+static pid_t tid_from_pthread(struct pywalker *w, uint64_t pthread_id)
+{
+	struct pthread_tid_slot *known = hashtab_find(&w->pthread_tids, pthread_id);
+	if (known && target_find_thread(w->target, known->tid))
+		return known->tid;
+	pid_t tid = find_tid_of_pthread(w, pthread_id);
+	if (tid <= 0 || !pthread_id ||
+	    hashtab_reserve(&w->pthread_tids, w->pthread_tids.count + 1, sizeof(*known)) < 0)
+		return tid;
+	known = hashtab_slot_for(&w->pthread_tids, pthread_id);
+	if (!known->pthread_id)
+		hashtab_claim(&w->pthread_tids, known, pthread_id);
+	known->tid = tid;
+	return tid;
 }
 
 /* Find the offset of the tid inside struct pthread from the main thread,

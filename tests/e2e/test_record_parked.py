@@ -127,22 +127,17 @@ def test_record_parked(label):
         def running(result, summary, stacks):
             counts = spinner_counts(stacks, truth)
             print("without --idle: %d samples, %s, %s" % (summary.samples, counts, summary.extra))
-            # Known defect, open in the issue tracker: on 2.7 without --idle a
-            # spinner that holds half the CPU is counted in under a tenth of
-            # the samples (it reads as waiting). Its shares are printed
-            # there, not judged, until that is fixed.
-            if lib.label_version(label) >= (3, 0):
-                # Each spinner in a sane share of the samples, unless it ran
-                # little while recorded (an unfair GIL, 2.7's, may let one run
-                # far more than the other): then it must still be seen.
-                spun = sum(fixture.spun.values())
-                for name in SPINNERS:
-                    cpu_share = fixture.spun[name] / float(spun) if spun else 1.0
-                    least = 0.1 * summary.samples if cpu_share >= 0.2 else min(1, fixture.spun[name])
-                    check(counts[name] >= least, "without --idle: %s in %d of %d samples (it had %d of the "
-                          "spinners' %d CPU ticks)", name, counts[name], summary.samples, fixture.spun[name], spun)
-                check(sum(counts.values()) >= 0.6 * summary.samples, "without --idle: the spinners in %s "
-                      "of %d samples", counts, summary.samples)
+            # Each spinner in a sane share of the samples, unless it ran
+            # little while recorded (an unfair GIL, 2.7's, may let one run
+            # far more than the other): then it must still be seen.
+            spun = sum(fixture.spun.values())
+            for name in SPINNERS:
+                cpu_share = fixture.spun[name] / float(spun) if spun else 1.0
+                least = 0.1 * summary.samples if cpu_share >= 0.2 else min(1, fixture.spun[name])
+                check(counts[name] >= least, "without --idle: %s in %d of %d samples (it had %d of the "
+                      "spinners' %d CPU ticks)", name, counts[name], summary.samples, fixture.spun[name], spun)
+            check(sum(counts.values()) >= 0.6 * summary.samples, "without --idle: the spinners in %s "
+                  "of %d samples", counts, summary.samples)
             for frames, count in stacks:
                 check(frames[0].id not in parked_tids, "without --idle: the parked thread %d counted: "
                       "%s", frames[0].id, describe(frames))
