@@ -230,6 +230,15 @@ struct capture_options {
 	double interval;         /* seconds, recorded in the note; 0 for one-off */
 };
 
+/* A thread before a snapshot's freeze: how much it had run and where it
+ * waited, for the check that a thread left asleep stayed so (capture.c). */
+struct capture_watch {
+	pid_t tid;
+	bool known;              /* both read, and it was not running */
+	struct target_runtime before;
+	struct target_syscall where;
+};
+
 struct capture_session {
 	struct target *live;     /* attached with PTRACE_SEIZE */
 	struct target *recorder; /* reads through LIVE, keeps every page */
@@ -237,6 +246,13 @@ struct capture_session {
 	struct snap_build_id *build_ids;   /* paths are the session's own copies */
 	size_t nbuild_ids;
 	struct capture_options opts;
+	/* Threads may be left asleep (not with --native or --full): each
+	 * thread as it was before the freeze, and those the freeze left. */
+	bool leave_asleep;
+	struct capture_watch *watch;
+	size_t nwatch, watch_cap;
+	struct target_thread *asleep;
+	size_t nasleep, asleep_cap;
 };
 
 struct capture_result {
@@ -246,6 +262,8 @@ struct capture_result {
 	double paused;           /* seconds the process was stopped */
 	double build_seconds;    /* building and compressing, after resuming */
 	double capture_time;     /* CLOCK_REALTIME seconds */
+	size_t left_asleep;      /* threads read without being stopped */
+	bool retaken;            /* a thread woke: taken again, every thread stopped */
 };
 
 /* Attach to PID and find its interpreter. The process runs on when this

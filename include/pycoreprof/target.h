@@ -51,6 +51,15 @@ struct target_runtime {
 	uint64_t switches;      /* times it was put on a CPU */
 };
 
+/* Where a thread not stopped waits, from /proc/PID/task/TID/syscall: the
+ * system call it is in (-1: blocked outside one), its stack pointer and
+ * instruction pointer; or RUNNING, and nothing else known. */
+struct target_syscall {
+	bool running;
+	int64_t nr;
+	uint64_t sp, pc;
+};
+
 struct target_mapping {
 	uint64_t start, end;    /* [start, end) in the target's address space */
 	uint64_t file_offset;   /* offset of `start` in the file, in bytes */
@@ -130,6 +139,7 @@ struct target_ops {
 	void (*answer_reports)(struct target *t);
 	double (*last_pause)(const struct target *t);
 	int (*thread_runtime)(struct target *t, pid_t tid, struct target_runtime *out);
+	int (*thread_syscall)(struct target *t, pid_t tid, struct target_syscall *out);
 	/* Async-signal-safe: it runs in signal handlers (targets/guard.c). */
 	void (*detach)(struct target *t);
 };
@@ -268,6 +278,10 @@ double target_last_pause(const struct target *t);
  * thread of ours or ended, -ERR_USAGE when the target cannot tell (cores,
  * snapshots). */
 int target_thread_runtime(struct target *t, pid_t tid, struct target_runtime *out);
+/* Read now where thread TID, not stopped, waits (struct target_syscall).
+ * Errors: -ERR_NO_PROCESS when it ended or is not ours, -ERR_USAGE when the
+ * target cannot tell. */
+int target_thread_syscall(struct target *t, pid_t tid, struct target_syscall *out);
 /* Resume and detach every thread now; the process runs on untraced. Called
  * by target_free() and by the signal guard. Async-signal-safe; T may be
  * NULL. */
@@ -356,6 +370,11 @@ struct snap_info {
 	const struct snap_build_id *build_ids;
 	size_t nbuild_ids;
 	const char *command;    /* the whole command line, or NULL */
+	/* Threads the freeze left asleep, not stopped: their registers are
+	 * those known without a stop (rsp, rip, orig_rax; fs_base before
+	 * Python 3.11, from the thread state), the others zero. */
+	const struct target_thread *asleep;
+	size_t nasleep;
 };
 /* The name and type of the pycoreprof note. */
 #define SNAP_NOTE_NAME "PYCOREPROF"

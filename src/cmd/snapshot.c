@@ -170,17 +170,24 @@ struct totals {
 	size_t bytes, max_pages;
 	struct pause_stats pauses;
 	double build_seconds;
+	size_t threads, left_asleep;   /* of the last snapshot */
+	long retaken;
 };
 
 static void print_summary(const struct snapshot_options *o, struct totals *t, const char *last)
 {
 	double median = pause_stats_percentile(&t->pauses, 50);
 	if (t->written == 1)
-		fprintf(stderr, "Wrote %s (%zu bytes, %zu pages); pid %d stopped %.0f us, written in %.2f ms\n",
+		fprintf(stderr, "Wrote %s (%zu bytes, %zu pages); pid %d stopped %.0f us, written in %.2f ms",
 		        last, t->bytes, t->max_pages, (int)o->pid, median * 1e6, t->build_seconds * 1e3);
 	else
-		fprintf(stderr, "Wrote %ld snapshots of pid %d (%zu bytes on average); stopped %.0f us each (median)\n",
+		fprintf(stderr, "Wrote %ld snapshots of pid %d (%zu bytes on average); stopped %.0f us each (median)",
 		        t->written, (int)o->pid, t->written ? t->bytes / (size_t)t->written : 0, median * 1e6);
+	if (t->left_asleep)
+		fprintf(stderr, "; %zu of %zu threads read asleep, not stopped", t->left_asleep, t->threads);
+	if (t->retaken)
+		fprintf(stderr, "; %ld taken again with every thread stopped (a thread woke)", t->retaken);
+	fputc('\n', stderr);
 }
 
 static int run(const struct snapshot_options *o)
@@ -229,6 +236,9 @@ static int run(const struct snapshot_options *o)
 		if (result.pages > totals.max_pages)
 			totals.max_pages = result.pages;
 		pause_stats_add(&totals.pauses, result.paused);
+		totals.threads = result.threads;
+		totals.left_asleep = result.left_asleep;
+		totals.retaken += result.retaken;
 		if (o->capture.interval <= 0 || (o->count && totals.written >= o->count))
 			break;
 		/* Fallen behind (a slow disk, a busy machine): the missed ticks

@@ -1,6 +1,9 @@
 /* Taking snapshots: a recording target over a frozen live process; the
  * Python walk (and with --native the stack tops, with --full every private
- * mapping) read through it; the process resumed before the core is built. */
+ * mapping) read through it; the process resumed before the core is built.
+ * The freeze stops only the threads that may be running; a thread left
+ * asleep is checked to have stayed so, or the snapshot is taken again with
+ * every thread stopped (docs/snapshot.md). */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,14 +61,20 @@ static int collect_build_ids(struct capture_session *s)
 	return 0;
 }
 
+/* Native stacks and full snapshots need every thread's registers, which
+ * only a stopped thread gives; otherwise only the threads that may run
+ * (run state R or D) are stopped, and registers are read for them only. */
+static const struct freeze_policy every_thread = {.run_states = false};
+static const struct freeze_policy running_threads = {.run_states = true, .only_running = true};
+
 int capture_session_open(struct capture_session *s, pid_t pid, const struct capture_options *opts)
 {
-	/* Every thread is stopped and walked: run states would tell nothing. */
-	static const struct freeze_policy every_thread = {.run_states = false};
-	struct live_open_options live_opts = {.freeze = true, .policy = &every_thread};
 	int ret;
 	memset(s, 0, sizeof(*s));
 	s->opts = *opts;
+	s->leave_asleep = !opts->native && !opts->full;
+	struct live_open_options live_opts = {.freeze = true,
+	                                      .policy = s->leave_asleep ? &running_threads : &every_thread};
 	if ((ret = live_target_open(pid, &live_opts, &s->live)) < 0)
 		goto out;
 	if ((ret = recording_target_new(s->live, &s->recorder)) < 0)
@@ -97,6 +106,12 @@ void capture_session_close(struct capture_session *s)
 	s->live = NULL;
 	for (size_t i = 0; s->build_ids && i < s->nbuild_ids; i++)
 		free((char *)s->build_ids[i].path);   /* the session's copies */
+	free(s->watch);
+	s->watch = NULL;
+	s->nwatch = s->watch_cap = 0;
+	free(s->asleep);
+	s->asleep = NULL;
+	s->nasleep = s->asleep_cap = 0;
 	free(s->build_ids);
 	s->build_ids = NULL;
 	s->nbuild_ids = 0;
@@ -157,12 +172,105 @@ static void record_private_mappings(struct target *recorder)
 	}
 }
 
-/* Everything that needs the process stopped, between freeze and resume. */
-static int walk_frozen(struct capture_session *s, struct capture_result *r)
+static int compare_watch(const void *a, const void *b)
+{
+	pid_t x = ((const struct capture_watch *)a)->tid, y = ((const struct capture_watch *)b)->tid;
+	return (x > y) - (x < y);
+}
+
+/* Before the freeze, for each thread known: how much it has run, then where
+ * it waits. Room for the threads left asleep is made here too: nothing is
+ * allocated in the pause. */
+static int watch_before(struct capture_session *s)
+{
+	const struct target *t = s->live;
+	if (ARRAY_GROW(s->watch, s->watch_cap, t->nthreads) < 0 ||
+	    ARRAY_GROW(s->asleep, s->asleep_cap, t->nthreads) < 0)
+		return -ERR_NOMEM;
+	s->nwatch = 0;
+	for (size_t i = 0; i < t->nthreads; i++) {
+		struct capture_watch *w = &s->watch[s->nwatch++];
+		w->tid = t->threads[i].tid;
+		w->known = target_thread_runtime(s->live, w->tid, &w->before) == 0 &&
+		           target_thread_syscall(s->live, w->tid, &w->where) == 0 && !w->where.running;
+		err_clear();
+	}
+	qsort(s->watch, s->nwatch, sizeof(*s->watch), compare_watch);
+	return 0;
+}
+
+/* Looked up per thread in the pause: by binary search. */
+static const struct capture_watch *find_watch(const struct capture_session *s, pid_t tid)
+{
+	struct capture_watch key = {.tid = tid};
+	return bsearch(&key, s->watch, s->nwatch, sizeof(*s->watch), compare_watch);
+}
+
+/* In the pause: registers of the stopped threads, and the threads the
+ * freeze left asleep as the snapshot's note writes them. Returns whether
+ * every thread left is one whose wait was read before the freeze. */
+static bool list_asleep(struct capture_session *s, const struct process_stacks *ps)
+{
+	struct target *t = s->recorder;
+	bool whole = true;
+	s->nasleep = 0;
+	for (size_t i = 0; i < t->nthreads; i++) {
+		const struct target_thread *th = &t->threads[i];
+		if (target_thread_regs(t, th))
+			continue;
+		const struct capture_watch *w = find_watch(s, th->tid);
+		if (!w || !w->known || s->nasleep == s->asleep_cap) {
+			whole = false;
+			continue;
+		}
+		struct target_thread *a = &s->asleep[s->nasleep++];
+		memset(a, 0, sizeof(*a));
+		a->tid = th->tid;
+		a->state = th->state;
+		memcpy(a->name, th->name, sizeof(a->name));
+		a->has_regs = true;
+		a->regs[TREG_ORIG_RAX] = (uint64_t)w->where.nr;
+		a->regs[TREG_RSP] = w->where.sp;
+		a->regs[TREG_RIP] = w->where.pc;
+	}
+	/* Before 3.11 a reader tells a thread by its pthread_t, which is its
+	 * FS base: the thread states give it. */
+	if (pywalker_info(s->walker)->version_hex < 0x030b0000)
+		for (size_t k = 0; k < ps->nthreads; k++)
+			for (size_t i = 0; i < s->nasleep; i++)
+				if (ps->threads[k].tid == s->asleep[i].tid)
+					s->asleep[i].regs[TREG_FS_BASE] = ps->threads[k].thread_id;
+	return whole;
+}
+
+/* After the pause: whether each thread left asleep has not run since its
+ * run time was read before the freeze (docs/record.md: a thread put on a
+ * CPU in between would have been counted). */
+static bool stayed_asleep(struct capture_session *s)
+{
+	for (size_t i = 0; i < s->nasleep; i++) {
+		const struct capture_watch *w = find_watch(s, s->asleep[i].tid);
+		struct target_runtime now;
+		if (!w || target_thread_runtime(s->live, w->tid, &now) < 0 || now.run_ns != w->before.run_ns ||
+		    now.switches != w->before.switches) {
+			err_clear();
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Everything that needs the process stopped, between freeze and resume.
+ * *WHOLE: every thread left asleep stayed so (always, when none was). */
+static int walk_frozen(struct capture_session *s, struct capture_result *r, bool *whole)
 {
 	struct process_stacks ps = {0};
-	int ret = target_freeze(s->recorder);
-	if (ret < 0)
+	int ret;
+	*whole = true;
+	s->nasleep = 0;
+	if (s->leave_asleep && (ret = watch_before(s)) < 0)
+		return ret;
+	if ((ret = target_freeze(s->recorder)) < 0)
 		return ret;
 	r->capture_time = realtime_now();
 	recording_target_new_round(s->recorder);
@@ -180,9 +288,13 @@ static int walk_frozen(struct capture_session *s, struct capture_result *r)
 		for (size_t i = 0; i < ps.nthreads; i++)
 			if (ps.threads[i].gil)
 				target_resume_last(s->recorder, ps.threads[i].tid);
+		if (s->leave_asleep)
+			*whole = list_asleep(s, &ps);
 	}
 	target_resume(s->recorder);
 	process_stacks_release(&ps);
+	if (ret == 0 && *whole && s->nasleep)
+		*whole = stayed_asleep(s);
 	return ret;
 }
 
@@ -231,6 +343,8 @@ static int build_file(struct capture_session *s, struct capture_result *r)
 		.build_ids = s->build_ids,
 		.nbuild_ids = s->nbuild_ids,
 		.command = s->recorder->command,
+		.asleep = s->asleep,
+		.nasleep = s->nasleep,
 	};
 	r->pages = count;
 	if (!s->opts.compress) {
@@ -249,9 +363,24 @@ out:
 
 int capture_session_take(struct capture_session *s, struct capture_result *r)
 {
+	bool whole;
 	strbuf_reset(&r->file);
-	int ret = walk_frozen(s, r);
+	r->retaken = false;
+	int ret = walk_frozen(s, r, &whole);
 	r->paused = target_last_pause(s->recorder);
+	if (ret == 0 && !whole) {
+		/* A thread left asleep woke around the pause (or was not known
+		 * before it): its stack is not known to be the one read. Once
+		 * more, with every thread stopped. */
+		target_set_freeze_policy(s->live, &every_thread);
+		s->leave_asleep = false;
+		ret = walk_frozen(s, r, &whole);
+		r->paused += target_last_pause(s->recorder);
+		s->leave_asleep = true;
+		target_set_freeze_policy(s->live, &running_threads);
+		r->retaken = true;
+	}
+	r->left_asleep = s->nasleep;
 	if (ret < 0)
 		return ret;
 	double start = time_now();

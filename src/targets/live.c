@@ -360,6 +360,12 @@ static int live_thread_runtime(struct target *t, pid_t tid, struct target_runtim
 	return ret;
 }
 
+static int live_thread_syscall(struct target *t, pid_t tid, struct target_syscall *out)
+{
+	struct live_backend *b = t->backend;
+	return live_proc_task_syscall(b->pid, tid, out);
+}
+
 static void live_destroy(struct target *t)
 {
 	struct live_backend *b = t->backend;
@@ -398,6 +404,7 @@ static const struct target_ops live_ops = {
 	.answer_reports = live_answer_reports,
 	.last_pause = live_last_pause,
 	.thread_runtime = live_thread_runtime,
+	.thread_syscall = live_thread_syscall,
 	.detach = live_detach,
 };
 

@@ -141,6 +141,7 @@ char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep, char name[16
  * KEEP, else opened and closed). Errors: -ERR_NO_PROCESS when it ended,
  * -ERR_IO when the file is missing or unreadable. No allocation. */
 int live_proc_task_runtime(pid_t pid, pid_t tid, int *fd, bool keep, struct target_runtime *out);
+int live_proc_task_syscall(pid_t pid, pid_t tid, struct target_syscall *out);
 
 /* live_ptrace.c */
 /* Seize TASK; -ERR_PERM (with hint) or -ERR_NO_PROCESS when it is gone. */

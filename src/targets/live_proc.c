@@ -398,6 +398,52 @@ int live_proc_task_runtime(pid_t pid, pid_t tid, int *fd, bool keep, struct targ
 	return 0;
 }
 
+int live_proc_task_syscall(pid_t pid, pid_t tid, struct target_syscall *out)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int saved = errno;
+		return err_set_errno(saved == ENOENT || saved == ESRCH ? ERR_NO_PROCESS : ERR_IO, saved, "cannot open %s",
+		                     path);
+	}
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	int saved = errno;
+	close(fd);
+	if (n <= 0)
+		return err_set_errno(n == 0 || saved == ESRCH ? ERR_NO_PROCESS : ERR_IO, n == 0 ? ESRCH : saved,
+		                     "cannot read %s", path);
+	buf[n] = '\0';
+	/* "NR ARG1 .. ARG6 SP PC", "-1 SP PC" (blocked, not in a system
+	 * call) or "running". */
+	memset(out, 0, sizeof(*out));
+	if (!strncmp(buf, "running", 7)) {
+		out->running = true;
+		return 0;
+	}
+	unsigned long long words[8];
+	long long nr;
+	int used = 0;
+	if (sscanf(buf, "%lld%n", &nr, &used) != 1)
+		return err_set(ERR_IO, "cannot parse %s", path);
+	size_t count = 0;
+	for (const char *p = buf + used; count < 8;) {
+		char *end;
+		unsigned long long value = strtoull(p, &end, 16);
+		if (end == p)
+			break;
+		words[count++] = value;
+		p = end;
+	}
+	if (count != (nr < 0 ? 2u : 8u))
+		return err_set(ERR_IO, "cannot parse %s", path);
+	out->nr = nr;
+	out->sp = words[count - 2];
+	out->pc = words[count - 1];
+	return 0;
+}
+
 char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep, char name[16], int *cpu)
 {
 	*cpu = -1;

@@ -195,6 +195,11 @@ static int recording_thread_runtime(struct target *t, pid_t tid, struct target_r
 	return target_thread_runtime(inner_of(t), tid, out);
 }
 
+static int recording_thread_syscall(struct target *t, pid_t tid, struct target_syscall *out)
+{
+	return target_thread_syscall(inner_of(t), tid, out);
+}
+
 static void recording_detach(struct target *t)
 {
 	if (t->backend)
@@ -218,6 +223,7 @@ static const struct target_ops recording_ops = {
 	.answer_reports = recording_answer_reports,
 	.last_pause = recording_last_pause,
 	.thread_runtime = recording_thread_runtime,
+	.thread_syscall = recording_thread_syscall,
 	.detach = recording_detach,
 };
 

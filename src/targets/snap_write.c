@@ -143,12 +143,16 @@ static void add_pycoreprof_note(struct strbuf *sb, const struct snap_info *info)
 static void build_notes(struct strbuf *notes, const struct target *t, const struct snap_info *info)
 {
 	/* The thread the process is named after goes first, as the kernel does. */
-	for (size_t pass = 0; pass < 2; pass++)
+	for (size_t pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < t->nthreads; i++) {
 			const struct target_thread *th = &t->threads[i];
 			if (th->has_regs && (th->tid == t->pid) == (pass == 0))
 				add_prstatus(notes, t, th);
 		}
+		for (size_t i = 0; i < info->nasleep; i++)
+			if ((info->asleep[i].tid == t->pid) == (pass == 0))
+				add_prstatus(notes, t, &info->asleep[i]);
+	}
 	add_prpsinfo(notes, t);
 	if (t->auxv_words)
 		add_note(notes, "CORE", NT_AUXV, t->auxv, t->auxv_words * sizeof(*t->auxv));

@@ -92,6 +92,13 @@ double target_last_pause(const struct target *t)
 	return t->ops->last_pause ? t->ops->last_pause(t) : 0;
 }
 
+int target_thread_syscall(struct target *t, pid_t tid, struct target_syscall *out)
+{
+	if (!t->ops->thread_syscall)
+		return err_set(ERR_USAGE, "a %s cannot tell where a thread waits", target_kind_name(t));
+	return t->ops->thread_syscall(t, tid, out);
+}
+
 int target_thread_runtime(struct target *t, pid_t tid, struct target_runtime *out)
 {
 	if (!t->ops->thread_runtime)

@@ -3,6 +3,7 @@
 # reports over many snapshots keep the fixture's own shares, whatever -j is;
 # bad files are skipped by name; the target always runs on, untraced.
 import glob
+import json
 import gzip
 import os
 import re
@@ -439,3 +440,48 @@ def test_report_reads_cores(label):
             [frame.get("qualname") or frame["function"] for frame in thread["frames"]][0] + " (")]
         check(any(stack.endswith(":%d)" % line) for stack in leaf),
               "thread %s: no stack ends in %s (%s:%s): %s", thread.get("tid"), function, path, line, stacks)
+
+
+@lib.each_interpreter
+def test_snapshot_leaves_parked_threads_asleep(label):
+    """A snapshot of a process with 100 threads parked on an Event and two
+    spinning stops only the spinners: the summary says how many threads
+    were read asleep, and the snapshot still holds every parked thread's
+    exact stack, marked idle, as the fixture recorded it. With --native every
+    thread is stopped (native stacks need each one's registers)."""
+    import test_record_parked as parked_case
+    with parked_case.ManyParked(label, parked=100) as fixture:
+        truth = fixture.truth
+        out = os.path.join(fixture.workdir, "parked.core.gz")
+        result = lib.run_pycoreprof(["snapshot", "--pid", str(fixture.pid), "-o", out])
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+        text = result.stderr.decode("utf-8", "replace")
+        asleep = re.search(r"; (\d+) of (\d+) threads read asleep", text)
+        retaken = "taken again with every thread stopped" in text
+        # Once in a while a thread wakes around the pause; the snapshot is
+        # then taken again with every thread stopped, and says so.
+        check(asleep or retaken, "the summary says neither how many threads were read asleep "
+              "nor that it was taken again: %s", result.describe())
+        if asleep:
+            check(int(asleep.group(1)) >= 100, "%s of %s threads read asleep, expected the 100 parked "
+                  "at least: %s", asleep.group(1), asleep.group(2), result.describe())
+        document = lib.core_json(out)
+        threads = dict((thread.get("tid"), thread) for thread in document.get("threads") or [])
+        for thread in truth["parked"]:
+            found = threads.get(thread["tid"])
+            check(found, "parked thread %d is not in the snapshot (threads: %d)", thread["tid"], len(threads))
+            lib.compare_frames("parked thread %d" % thread["tid"], lib.truth_frames(thread),
+                               lib.python_frames(found))
+            check(found.get("idle") is True, "parked thread %d not marked idle: %s", thread["tid"],
+                  json.dumps(found)[:300])
+        for name, spinner in truth["spinners"].items():
+            found = threads.get(spinner["tid"])
+            check(found and any(frame[0] == name for frame in lib.python_frames(found)),
+                  "spinner %s (thread %d) not in its function in the snapshot", name, spinner["tid"])
+
+        native = os.path.join(fixture.workdir, "native.core.gz")
+        result = lib.run_pycoreprof(["snapshot", "--pid", str(fixture.pid), "--native", "-o", native])
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+        check("read asleep" not in result.stderr.decode("utf-8", "replace"),
+              "--native left threads asleep: %s", result.describe())
+        check(dumping.tracer_pid(fixture.pid) == 0, "pid %d is still traced", fixture.pid)
