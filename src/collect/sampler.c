@@ -414,7 +414,10 @@ int sampler_sample(struct sampler *s)
 		int captured = capture(s, false, &ncaptured, &torn);
 		target_resume_last(s->target, s->gil_holder);
 		target_resume(s->target);
-		pause_stats_add(&s->stats.pauses, target_last_pause(s->target));
+		/* A freeze that found every thread asleep stopped none: no
+		 * pause to count (it would pull the median to 0). */
+		if (target_last_pause(s->target) > 0)
+			pause_stats_add(&s->stats.pauses, target_last_pause(s->target));
 		if (captured >= 0)
 			check_unstopped(s, ncaptured);
 		ret = captured;

@@ -372,15 +372,15 @@ PAUSES = re.compile(r", pause median (?P<median>\d+)us p99 (?P<p99>\d+)us max (?
 def check_pause_figures(summary, what, result):
     """The freeze-mode summary gives the pause's median, p99 and max, and
     the share of the recording the process spent stopped, which must agree
-    with them: at least half the samples paused for the median or longer,
-    and none for longer than the max."""
+    with them: no sample paused for longer than the max. (A sample that found every thread asleep stopped
+    none and is not a pause: the pauses may be fewer than the samples.)"""
     match = PAUSES.search(summary.extra)
     check(match, "%s: no pause figures in the summary: %s", what, result.describe())
     median, p99, longest = (int(match.group(k)) * 1e-6 for k in ("median", "p99", "max"))
     share = float(match.group("share")) / 100
     check(0 < median <= p99 <= longest, "%s: pause figures out of order: %s", what, summary.extra)
     # Figures are printed rounded: allow a microsecond and 0.005 points.
-    low = (median - 1e-6) * summary.rate / 2 - 5e-5
+    low = 0
     high = (longest + 1e-6) * summary.rate + 5e-5
     check(low <= share <= high, "%s: stopped %.2f%% of the time, but %.0f pauses/s of median %.0f us "
           "and max %.0f us give %.2f%% to %.2f%%", what, 100 * share, summary.rate, 1e6 * median,
