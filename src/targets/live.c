@@ -214,6 +214,7 @@ int live_sync_tasks(struct target *t, struct live_backend *b)
 	}
 	qsort(next, kept, sizeof(*next), compare_tasks);
 	publish_tasks(b, next, kept);
+	b->nsorted = kept;
 	b->cur = 1 - b->cur;
 	live_publish_threads(t, b);
 	if (failure)
@@ -341,13 +342,33 @@ static int live_open_mapped_file(struct target *t, const struct target_mapping *
 	                     "cannot open %s, mapped by pid %d", m->path, (int)b->pid);
 }
 
+struct live_task *live_find_task(struct live_backend *b, pid_t tid)
+{
+	/* Looked up per thread per sample: a binary search over the sorted
+	 * tasks, then the few caught during a freeze, appended after them. */
+	struct live_task *tasks = b->tasks;
+	size_t lo = 0, hi = b->nsorted < b->ntasks ? b->nsorted : b->ntasks;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (tasks[mid].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < b->ntasks && tasks[lo].tid == tid)
+		return &tasks[lo];
+	for (size_t i = b->nsorted; i < b->ntasks; i++)
+		if (tasks[i].tid == tid)
+			return &tasks[i];
+	return NULL;
+}
+
 static int live_thread_runtime(struct target *t, pid_t tid, struct target_runtime *out)
 {
 	struct live_backend *b = t->backend;
-	struct live_task *task = NULL;
-	for (size_t i = 0; i < b->ntasks && !task; i++)
-		if (b->tasks[i].tid == tid && b->tasks[i].ctl != CTL_GONE)
-			task = &b->tasks[i];
+	struct live_task *task = live_find_task(b, tid);
+	if (task && task->ctl == CTL_GONE)
+		task = NULL;
 	if (!task)
 		return err_set(ERR_NO_PROCESS, "thread %d of pid %d is not known", (int)tid, (int)b->pid);
 	bool had_fd = task->schedstat_fd >= 0;

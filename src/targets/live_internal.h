@@ -105,6 +105,7 @@ struct live_backend {
 	 * handler always sees a valid one. */
 	struct live_task *volatile tasks;
 	volatile size_t ntasks;
+	size_t nsorted;              /* the first NSORTED tasks are in tid order */
 	size_t tasks_cap;
 	struct live_task *bufs[2];   /* tasks is one of them; the other is rebuilt */
 	int cur;                     /* index of tasks in bufs */
@@ -140,6 +141,8 @@ char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep, char name[16
 /* How much TID has run, from its schedstat file (kept open in *FD when
  * KEEP, else opened and closed). Errors: -ERR_NO_PROCESS when it ended,
  * -ERR_IO when the file is missing or unreadable. No allocation. */
+/* live.c: the task of thread TID, or NULL. */
+struct live_task *live_find_task(struct live_backend *b, pid_t tid);
 int live_proc_task_runtime(pid_t pid, pid_t tid, int *fd, bool keep, struct target_runtime *out);
 int live_proc_task_syscall(pid_t pid, pid_t tid, struct target_syscall *out);
 

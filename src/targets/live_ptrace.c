@@ -286,11 +286,7 @@ void live_reap_reports(struct live_backend *b)
 
 static struct live_task *find_task(struct live_backend *b, pid_t tid)
 {
-	struct live_task *tasks = b->tasks;
-	for (size_t i = 0; i < b->ntasks; i++)
-		if (tasks[i].tid == tid)
-			return &tasks[i];
-	return NULL;
+	return live_find_task(b, tid);
 }
 
 /* Whether a thread in run state STATE may be executing: runnable, on a CPU
