@@ -206,6 +206,12 @@ static const struct capture_watch *find_watch(const struct capture_session *s, p
 	return bsearch(&key, s->watch, s->nwatch, sizeof(*s->watch), compare_watch);
 }
 
+static int compare_thread_tids(const void *a, const void *b)
+{
+	pid_t x = ((const struct target_thread *)a)->tid, y = ((const struct target_thread *)b)->tid;
+	return (x > y) - (x < y);
+}
+
 /* In the pause: registers of the stopped threads, and the threads the
  * freeze left asleep as the snapshot's note writes them. Returns whether
  * every thread left is one whose wait was read before the freeze. */
@@ -234,12 +240,17 @@ static bool list_asleep(struct capture_session *s, const struct process_stacks *
 		a->regs[TREG_RIP] = w->where.pc;
 	}
 	/* Before 3.11 a reader tells a thread by its pthread_t, which is its
-	 * FS base: the thread states give it. */
+	 * FS base: the thread states give it. The threads, and so those left
+	 * asleep, are in tid order. */
 	if (pywalker_info(s->walker)->version_hex < 0x030b0000)
-		for (size_t k = 0; k < ps->nthreads; k++)
-			for (size_t i = 0; i < s->nasleep; i++)
-				if (ps->threads[k].tid == s->asleep[i].tid)
-					s->asleep[i].regs[TREG_FS_BASE] = ps->threads[k].thread_id;
+		for (size_t k = 0; k < ps->nthreads; k++) {
+			struct target_thread key = {.tid = ps->threads[k].tid};
+			struct target_thread *a = t->threads_sorted ? bsearch(&key, s->asleep, s->nasleep, sizeof(key),
+			                                                      compare_thread_tids)
+			                                            : NULL;
+			if (a)
+				a->regs[TREG_FS_BASE] = ps->threads[k].thread_id;
+		}
 	return whole;
 }
 
