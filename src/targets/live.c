@@ -16,7 +16,7 @@
 
 #define MAX_STAT_FDS 1024       /* stat and schedstat files kept open; more threads reopen theirs */
 #define MAPS_MAX_AGE 1.0        /* seconds before refresh rereads /proc/PID/maps */
-#define RELIST_INTERVAL 0.02    /* seconds between thread listings when no run states are wanted */
+#define RELIST_INTERVAL 0.02    /* seconds between thread listings between freezes */
 
 void live_perm_hint(void)
 {
@@ -286,6 +286,25 @@ static void live_answer_reports(struct target *t)
 		live_reap_reports(b);
 }
 
+/* Between listings: the run states of the threads known, when wanted.
+ * False when none could be read (the process may be gone: list again). */
+static bool read_known_states(struct target *t, struct live_backend *b)
+{
+	if (!b->run_states)
+		return true;
+	bool any = false;
+	for (size_t i = 0; i < b->ntasks; i++) {
+		struct live_task *task = &b->tasks[i];
+		if (task->ctl != CTL_UNTRACED)
+			return false;   /* ours to trace: only a listing keeps them right */
+		read_state(b, task);
+		any |= task->state != 0 && task->state != 'Z' && task->state != 'X';
+	}
+	if (any)
+		live_publish_threads(t, b);
+	return any;
+}
+
 static int live_refresh(struct target *t)
 {
 	struct live_backend *b = t->backend;
@@ -293,11 +312,12 @@ static int live_refresh(struct target *t)
 		return 0;   /* memory cannot change while frozen: keep the cache */
 	b->rehearsing = false;
 	live_cache_clear(&b->cache);
-	/* Without run states to read, the thread list only matters for new
-	 * threads, which the Python thread list shows anyway: relist at most
-	 * every RELIST_INTERVAL. */
+	/* The thread list only matters for new threads, which the Python
+	 * thread list shows first (a thread not listed yet counts as running):
+	 * relist at most every RELIST_INTERVAL, and in between read only the
+	 * run states of the threads known, when they are wanted. */
 	double now = time_now();
-	if (b->run_states || now - b->synced_at >= RELIST_INTERVAL) {
+	if (now - b->synced_at >= RELIST_INTERVAL || !read_known_states(t, b)) {
 		int ret = live_sync_tasks(t, b);
 		if (ret < 0)
 			return ret;
