@@ -181,10 +181,31 @@ uint64_t target_auxv(const struct target *t, uint64_t type)
 	return 0;
 }
 
-/* Syscalls a thread sits in while it waits (x86_64 numbers). */
-static bool waiting_syscall(int64_t nr)
+/* Whether a futex call with operation word OP waits: the wakes, requeues
+ * and unlocks return at once. A thread that hands a lock over (2.7's GIL
+ * passes between two busy threads through FUTEX_WAKE thousands of times a
+ * second) is running, not waiting. */
+static bool futex_waits(uint64_t op)
+{
+	switch (op & 0x7f) {   /* without FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME */
+	case 0:  /* FUTEX_WAIT */
+	case 6:  /* FUTEX_LOCK_PI */
+	case 9:  /* FUTEX_WAIT_BITSET */
+	case 11: /* FUTEX_WAIT_REQUEUE_PI */
+	case 13: /* FUTEX_LOCK_PI2 */
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Whether syscall NR (x86_64 numbers), with its second argument ARG1, is
+ * one a thread sits in while it waits. */
+static bool waiting_syscall(int64_t nr, uint64_t arg1)
 {
 	switch (nr) {
+	case 202: /* futex */
+		return futex_waits(arg1);
 	case 0:   /* read */
 	case 7:   /* poll */
 	case 23:  /* select */
@@ -195,7 +216,6 @@ static bool waiting_syscall(int64_t nr)
 	case 47:  /* recvmsg */
 	case 61:  /* wait4 */
 	case 128: /* rt_sigtimedwait */
-	case 202: /* futex */
 	case 219: /* restart_syscall: a sleep resumed after a ptrace stop */
 	case 230: /* clock_nanosleep */
 	case 232: /* epoll_wait */
@@ -233,8 +253,8 @@ bool target_thread_waiting(struct target *t, const struct target_thread *th)
 	if (!target_thread_regs(t, th))
 		return th->state && th->state != 'R';
 	if ((int64_t)th->regs[TREG_ORIG_RAX] >= 0)
-		return waiting_syscall((int64_t)th->regs[TREG_ORIG_RAX]);
+		return waiting_syscall((int64_t)th->regs[TREG_ORIG_RAX], th->regs[TREG_RSI]);
 	uint8_t insn[2];
-	return waiting_syscall((int64_t)th->regs[TREG_RAX]) &&
+	return waiting_syscall((int64_t)th->regs[TREG_RAX], th->regs[TREG_RSI]) &&
 	       target_read(t, th->regs[TREG_RIP], insn, sizeof(insn)) == 0 && insn[0] == 0x0f && insn[1] == 0x05;
 }
