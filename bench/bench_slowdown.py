@@ -47,8 +47,9 @@ class Server(Target):
     process differ less than runs of separate processes (each process has
     its own address layout, and with it its own speed)."""
 
-    def __init__(self, bench, python, iterations):
-        Target.__init__(self, bench, python, "serve", [str(iterations)], reads_stdin=True)
+    def __init__(self, bench, python, iterations, parked=0):
+        Target.__init__(self, bench, python, "serve", [str(iterations)], reads_stdin=True,
+                        parked=parked)
 
     def work(self):
         """Run the work once: (wall, cpu) seconds, as the fixture timed them."""
