@@ -6,7 +6,7 @@
 import os
 import statistics
 
-from bench_record import Target, load_note, pyenv_python, pyenv_root
+from bench_record import Target, debian_python, load_note, pyenv_python, pyenv_root
 from bench_slowdown import (RATE_HZ, Attached, Rounds, Server, calibrate, floor_arm, freeze_floor_arm,
                             mean_interval, noise_note, pycoreprof_arm, report_ours)
 from peers import Peers
@@ -30,7 +30,8 @@ def peer_arms(bench, peers, pid, label):
     if austin:
         out = os.path.join(bench.tmpdir, "austin-%s.txt" % label)
         arms.append(Attached("austin -c (on-CPU)", austin + ["-c", "-i", "%dms" % (1000 // RATE_HZ), "-p", str(pid),
-                                                             "-o", out], bench))
+                                                             "-o", out], bench,
+                             ok_codes=(0, 254)))   # Austin ends a SIGINT run with 254
     return arms
 
 
@@ -99,3 +100,24 @@ def bench_peers_dump(bench):
                 continue
             bench.reference(what, timing.median_ms, "ms")
     report_missing(bench, peers, ("py-spy", "pystack", "austin"))
+
+
+def bench_peers_dump_315(bench):
+    bench.describe("one dump of every thread of a 3.15 process with 4 busy threads 50 deep and %d "
+                   "parked: dump --pid beside CPython 3.15's own `-m profiling.sampling dump`" % PARKED)
+    python, why = debian_python(bench, "3.15")
+    if not python:
+        bench.skip("no python3.15: %s" % why)
+    load_note(bench)
+    with Target(bench, python, parked=PARKED) as target:
+        pid = str(target.pid)
+        ours = bench.time([bench.binary, "dump", "--pid", pid])
+        if ours.returncode != 0:
+            raise RuntimeError("dump exited %d: %s" % (ours.returncode, ours.stderr[-300:]))
+        bench.ours("dump --pid, %d threads (3.15)" % (PARKED + 5), ours.median_ms, "ms")
+        theirs = bench.time([python, "-m", "profiling.sampling", "dump", pid])
+        if theirs.returncode != 0:
+            bench.reference("python3.15 -m profiling.sampling dump",
+                            missing="exited %d: %s" % (theirs.returncode, (theirs.stderr or theirs.stdout)[-200:]))
+        else:
+            bench.reference("python3.15 -m profiling.sampling dump", theirs.median_ms, "ms")

@@ -67,8 +67,9 @@ class Attached(object):
     before it, and after it stopped with SIGINT or, for one that does not
     heed SIGINT while it samples, left to end after DURATION seconds."""
 
-    def __init__(self, name, argv, bench, ready_text=None, duration=None):
+    def __init__(self, name, argv, bench, ready_text=None, duration=None, ok_codes=(0, 1)):
         self.name = name
+        self.ok_codes = ok_codes   # 1 (ours, py-spy): a partial result, still a profile
         self.argv = argv
         self.bench = bench
         self.ready_text = ready_text   # printed on stderr once it samples; else wait
@@ -109,7 +110,7 @@ class Attached(object):
             raise RuntimeError("%s did not end within 60 s" % self.name)
         err = (early + err).decode("utf-8", "replace")
         out = out.decode("utf-8", "replace")
-        if proc.returncode not in (0, 1):   # 1: a partial result, still a profile
+        if proc.returncode not in self.ok_codes:
             raise RuntimeError("%s exited %d: %s" % (self.name, proc.returncode, err[-300:]))
         return out, err
 
