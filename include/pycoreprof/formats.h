@@ -40,6 +40,13 @@ void dump_write_json(struct strbuf *sb, const struct process_stacks *ps, const s
 
 /* "SIGSEGV", or "signal 42" for numbers without a name. OUT has 16 bytes. */
 const char *signal_name(int number, char out[16]);
+/* The JSON name of ORIGIN: "fault", "kernel", "self", "process", "other";
+ * NULL for SIGNAL_UNKNOWN. */
+const char *signal_origin_name(enum signal_origin origin);
+/* Where SIG came from, for text: "address 0x0", "sent by pid 12, uid 0",
+ * "sent by the process itself", "sent by the kernel"; nothing when not
+ * known. */
+void signal_describe(struct strbuf *sb, const struct target_signal *sig);
 
 /* Line LINE (1-based) of FILE without its newline, or NULL; FILE is opened
  * through OPENER once (a failure is remembered too), and the line is owned

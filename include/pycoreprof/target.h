@@ -67,12 +67,26 @@ struct target_mapping {
 	char *path;             /* file behind it as the target named it; NULL when anonymous */
 };
 
+/* Where a fatal signal came from, by its si_code. */
+enum signal_origin {
+	SIGNAL_UNKNOWN,         /* no siginfo (only pr_cursig): the code is not known */
+	SIGNAL_FAULT,           /* si_code > 0 on SIGSEGV, SIGBUS, SIGILL, SIGFPE: a fault at ADDRESS */
+	SIGNAL_KERNEL,          /* any other si_code > 0 (SI_KERNEL included): the kernel's own */
+	SIGNAL_SELF,            /* kill/tgkill/sigqueue by the process itself (abort, raise) */
+	SIGNAL_PROCESS,         /* kill/tgkill/sigqueue by another process: SENDER_PID, SENDER_UID */
+	SIGNAL_OTHER,           /* si_code <= 0 without a sender (timers, message queues, AIO) */
+};
+
 /* The signal that ended a core's process (from NT_SIGINFO, else pr_cursig). */
 struct target_signal {
 	int number;
 	int code;
+	enum signal_origin origin;
 	uint64_t address;       /* si_addr for faults, 0 otherwise */
-	bool has_address;
+	bool has_address;       /* ORIGIN is SIGNAL_FAULT */
+	bool has_sender;        /* ORIGIN is SIGNAL_SELF or SIGNAL_PROCESS */
+	pid_t sender_pid;       /* si_pid, in the process's own pid namespace */
+	uid_t sender_uid;       /* si_uid */
 	pid_t tid;              /* thread that received it */
 };
 

@@ -21,9 +21,16 @@ static void write_signal(struct strbuf *sb, const struct target *t)
 	}
 	strbuf_addf(sb, "{\"number\":%d,", t->signal.number);
 	add_key_string(sb, "name", signal_name(t->signal.number, name));
-	strbuf_addf(sb, ",\"code\":%d,\"address\":", t->signal.code);
+	strbuf_addf(sb, ",\"code\":%d,", t->signal.code);
+	add_key_string(sb, "origin", signal_origin_name(t->signal.origin));
+	strbuf_addstr(sb, ",\"address\":");
 	if (t->signal.has_address)
 		strbuf_addf(sb, "\"0x%llx\"", (unsigned long long)t->signal.address);
+	else
+		strbuf_addstr(sb, "null");
+	strbuf_addstr(sb, ",\"sender\":");
+	if (t->signal.has_sender)
+		strbuf_addf(sb, "{\"pid\":%d,\"uid\":%u}", (int)t->signal.sender_pid, (unsigned)t->signal.sender_uid);
 	else
 		strbuf_addstr(sb, "null");
 	strbuf_addf(sb, ",\"tid\":%d}", (int)t->signal.tid);

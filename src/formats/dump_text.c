@@ -27,8 +27,11 @@ static void write_header(struct strbuf *sb, const struct process_stacks *ps, con
 	}
 	if (t->has_signal) {
 		strbuf_addf(sb, ", killed by %s", signal_name(t->signal.number, name));
-		if (t->signal.has_address)
-			strbuf_addf(sb, " (address 0x%llx)", (unsigned long long)t->signal.address);
+		struct strbuf origin = {0};
+		signal_describe(&origin, &t->signal);
+		if (origin.len)
+			strbuf_addf(sb, " (%s)", origin.buf);
+		strbuf_release(&origin);
 		if (t->signal.tid)
 			strbuf_addf(sb, " in thread %d", (int)t->signal.tid);
 	}

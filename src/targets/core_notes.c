@@ -32,10 +32,13 @@
 #define PRPSINFO_PSARGS_SIZE 80
 #define PRPSINFO_MIN_SIZE (PRPSINFO_PSARGS + PRPSINFO_PSARGS_SIZE)
 
-/* siginfo_t */
+/* siginfo_t: si_addr of a fault and si_pid, si_uid of a sent signal
+ * share the union at 16. */
 #define SIGINFO_SIGNO 0
 #define SIGINFO_CODE 8
 #define SIGINFO_ADDR 16
+#define SIGINFO_PID 16              /* int */
+#define SIGINFO_UID 20              /* unsigned int */
 #define SIGINFO_MIN_SIZE 24
 
 struct note_parse {
@@ -118,6 +121,30 @@ static bool signal_has_address(int number)
 	return number == SIGSEGV || number == SIGBUS || number == SIGILL || number == SIGFPE;
 }
 
+/* Where the signal came from. si_code <= 0 means a process sent it (kill,
+ * tgkill, sigqueue: si_pid and si_uid say who; the union's first word is
+ * then the sender's pid, not an address) or a user-space facility did
+ * (timers, message queues, AIO); > 0 that the kernel did, a fault where
+ * the signal is one. Whether the sender was the process itself is told
+ * once its pid is known (core_parse_notes()). */
+static void classify_signal(struct target_signal *sig, const uint8_t *desc)
+{
+	if (sig->code == SI_USER || sig->code == SI_QUEUE || sig->code == SI_TKILL) {
+		sig->origin = SIGNAL_PROCESS;
+		sig->has_sender = true;
+		sig->sender_pid = load_i32(desc + SIGINFO_PID);
+		sig->sender_uid = (uid_t)(uint32_t)load_i32(desc + SIGINFO_UID);
+	} else if (sig->code <= 0) {
+		sig->origin = SIGNAL_OTHER;
+	} else if (sig->code != SI_KERNEL && signal_has_address(sig->number)) {
+		sig->origin = SIGNAL_FAULT;
+		sig->address = load_u64(desc + SIGINFO_ADDR);
+		sig->has_address = true;
+	} else {
+		sig->origin = SIGNAL_KERNEL;
+	}
+}
+
 /* The kernel writes the signalled thread first, its NT_SIGINFO right after
  * its NT_PRSTATUS. gdb's gcore writes one per thread; a SIGSTOP there is
  * gdb's own attach stop (pr_cursig 0), not why the process ended. */
@@ -139,10 +166,7 @@ static int parse_siginfo(struct note_parse *parse, const uint8_t *desc, size_t s
 		.code = load_i32(desc + SIGINFO_CODE),
 		.tid = owner ? owner->tid : 0,
 	};
-	if (signal_has_address(number)) {
-		t->signal.address = load_u64(desc + SIGINFO_ADDR);
-		t->signal.has_address = true;
-	}
+	classify_signal(&t->signal, desc);
 	return 0;
 }
 
@@ -271,7 +295,7 @@ static int parse_snapshot_note(struct note_parse *parse, const uint8_t *desc, si
 	}
 	if (size < SNAP_NOTE_IDS + 4 || core->noted_ids || core->noted_command)
 		return 0;
-	size_t at;
+	size_t at = 0;
 	int ret = parse_noted_ids(parse, desc, size, &at);
 	if (ret < 0 || !at || size - at < 4)
 		return ret;
@@ -331,6 +355,8 @@ int core_parse_notes(struct target *t, struct core_backend *core,
 		t->pid = t->threads[0].tid;
 	if (t->has_signal && !t->signal.tid && t->nthreads)
 		t->signal.tid = t->threads[0].tid;
+	if (t->has_signal && t->signal.origin == SIGNAL_PROCESS && t->pid && t->signal.sender_pid == t->pid)
+		t->signal.origin = SIGNAL_SELF;
 	if (!t->has_signal) {
 		for (size_t i = 0; i < t->nthreads; i++) {
 			if (t->threads[i].cursig > 0) {

@@ -365,11 +365,12 @@ def _core_glob(pid, comm):
 
 
 def make_core(argv, cwd, expect_signal, send_signal=None, ready=None, timeout=60, env=None,
-              preexec_fn=None):
+              preexec_fn=None, send=None):
     """Run ARGV in CWD with an unlimited core size, wait for it to die by
     EXPECT_SIGNAL (first sending SEND_SIGNAL once READY() is true, if given)
-    and return the core's path. PREEXEC_FN, if given, runs in the child
-    before ARGV is executed, after the core size is set."""
+    and return the core's path. SEND, if given, is called with the pid
+    instead of sending SEND_SIGNAL from this process. PREEXEC_FN, if given,
+    runs in the child before ARGV is executed, after the core size is set."""
     def prepare():
         _unlimited_core()
         if preexec_fn is not None:
@@ -381,13 +382,16 @@ def make_core(argv, cwd, expect_signal, send_signal=None, ready=None, timeout=60
                                 env=env if env is not None else fixture_env())
     try:
         deadline = time.time() + timeout
-        if send_signal is not None:
+        if send_signal is not None or send is not None:
             while not (ready() if ready else True):
                 check(proc.poll() is None, "%s exited early with %s: %s",
                       argv[0], proc.returncode, _tail(log_path))
                 check(time.time() < deadline, "%s not ready in %d s", argv[0], timeout)
                 time.sleep(0.02)
-            os.kill(proc.pid, send_signal)
+            if send is not None:
+                send(proc.pid)
+            else:
+                os.kill(proc.pid, send_signal)
         try:
             code = proc.wait(timeout=max(1, deadline - time.time()))
         except subprocess.TimeoutExpired:
