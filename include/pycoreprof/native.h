@@ -125,6 +125,7 @@ struct merge_input {
 	size_t nnative;
 	const bool *py_entry;       /* per Python frame: pyframe.is_entry */
 	const uint64_t *py_shim;    /* per Python frame: pyframe.entry_shim */
+	const uint64_t *py_empty;   /* per Python frame: pyframe.empty_shim (may be NULL) */
 	size_t npy;
 	bool one_per_eval;          /* CPython <= 3.10: one evaluation call per Python frame */
 	enum native_mode mode;

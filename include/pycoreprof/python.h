@@ -45,6 +45,10 @@ struct pyframe {
 	bool is_entry;              /* first Python frame of an eval-loop activation (3.11+) */
 	uint64_t entry_shim;        /* 3.12+, on entry frames: the shim frame the eval loop
 	                             * keeps on its C stack below this frame, else 0 */
+	uint64_t empty_shim;        /* 3.12+: the shim of an eval-loop call between this
+	                             * frame and the one before it (innermost side) that
+	                             * runs no Python frame of its own (it is popping its
+	                             * last one), else 0 */
 	const struct pycode *code;  /* decoded code object; NULL until resolved */
 	int line;                   /* -1 when unknown or not resolved */
 };

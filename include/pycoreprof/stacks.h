@@ -27,6 +27,7 @@ struct stack_frame {
 	int line;                /* -1 when unknown */
 	bool entry;              /* Python: first frame of an evaluation-loop call (3.11+) */
 	uint64_t entry_shim;     /* Python: pyframe.entry_shim */
+	uint64_t empty_shim;     /* Python: pyframe.empty_shim */
 	/* Native frames only. */
 	const char *library;     /* the module's path, NULL when in none */
 	uint64_t address;        /* program counter */

@@ -29,10 +29,10 @@ struct thread_merge {
 	enum native_class *classes;
 	struct native_frame *native; /* the last unwind's frames, symbolized */
 	size_t nnative;
-	/* Per Python frame: pyframe.is_entry and pyframe.entry_shim, filled by
-	 * the caller after thread_merge_reserve(). */
+	/* Per Python frame: pyframe.is_entry, entry_shim and empty_shim,
+	 * filled by the caller after thread_merge_reserve(). */
 	bool *py_entry;
-	uint64_t *py_shim;
+	uint64_t *py_shim, *py_empty;
 	size_t py_cap;
 	struct merged_frame *order; /* the last merge */
 	size_t order_cap;

@@ -75,6 +75,7 @@ int sampler_native_count(struct sampler_native *n, int copy, const struct pyfram
 	for (size_t i = 0; i < npy; i++) {
 		m->py_entry[i] = py[i].is_entry;
 		m->py_shim[i] = py[i].entry_shim;
+		m->py_empty[i] = py[i].empty_shim;
 	}
 	bool partial;
 	size_t count = thread_merge_run(m, npy, &partial);

@@ -42,6 +42,7 @@ static int walk_one(struct pywalker *w, const struct pythread *th, struct pyfram
 		f->line = scratch[i].line;
 		f->entry = scratch[i].is_entry;
 		f->entry_shim = scratch[i].entry_shim;
+		f->empty_shim = scratch[i].empty_shim;
 	}
 	ts->nframes = n;
 	return 0;

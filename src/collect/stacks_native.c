@@ -39,6 +39,7 @@ static int merge_thread(struct thread_merge *m, const struct native_thread_copy 
 	for (size_t i = 0; i < npy; i++) {
 		m->py_entry[i] = ts->frames[i].entry;
 		m->py_shim[i] = ts->frames[i].entry_shim;
+		m->py_empty[i] = ts->frames[i].empty_shim;
 	}
 	size_t n = thread_merge_run(m, npy, &ts->native_partial);
 	for (size_t k = 0; k < n; k++) {

@@ -39,6 +39,7 @@ void thread_merge_release(struct thread_merge *m)
 	free(m->native);
 	free(m->py_entry);
 	free(m->py_shim);
+	free(m->py_empty);
 	free(m->order);
 	memset(m, 0, sizeof(*m));
 }
@@ -62,8 +63,9 @@ int thread_merge_unwind(struct thread_merge *m, const struct native_thread_copy 
 
 int thread_merge_reserve(struct thread_merge *m, size_t npy)
 {
-	size_t py_cap = m->py_cap;
-	if (ARRAY_GROW(m->py_entry, py_cap, npy + 1) < 0 || ARRAY_GROW(m->py_shim, m->py_cap, npy + 1) < 0 ||
+	size_t py_cap = m->py_cap, shim_cap = m->py_cap;
+	if (ARRAY_GROW(m->py_entry, py_cap, npy + 1) < 0 || ARRAY_GROW(m->py_empty, shim_cap, npy + 1) < 0 ||
+	    ARRAY_GROW(m->py_shim, m->py_cap, npy + 1) < 0 ||
 	    ARRAY_GROW(m->order, m->order_cap, npy + m->nnative + 1) < 0)
 		return -ERR_NOMEM;
 	return 0;
@@ -72,6 +74,6 @@ int thread_merge_reserve(struct thread_merge *m, size_t npy)
 size_t thread_merge_run(struct thread_merge *m, size_t npy, bool *partial)
 {
 	struct merge_input in = {.classes = m->classes, .sps = m->sps, .nnative = m->nnative, .py_entry = m->py_entry,
-	                         .py_shim = m->py_shim, .npy = npy, .mode = m->mode, .one_per_eval = m->one_per_eval};
+	                         .py_shim = m->py_shim, .py_empty = m->py_empty, .npy = npy, .mode = m->mode, .one_per_eval = m->one_per_eval};
 	return native_merge(&in, m->order, partial);
 }

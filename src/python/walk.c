@@ -298,6 +298,7 @@ int pywalker_stack_raw(struct pywalker *w, const struct pythread *th, struct pyf
 	bool modern = L->iframe_previous >= 0;
 	uint64_t first_of = 0;    /* the code object FIRST was read from */
 	int32_t first = 0;
+	uint64_t empty_shim = 0;  /* a shim with no Python frame of its own, for the next frame */
 	*count = 0;
 	if ((size_t)fsize > sizeof(buf))
 		return err_set(ERR_CORRUPT, "frame layout too large");
@@ -322,13 +323,18 @@ int pywalker_stack_raw(struct pywalker *w, const struct pythread *th, struct pyf
 			if (L->iframe_is_entry >= 0)
 				entry = buf[L->iframe_is_entry] != 0;
 			if (w->owner_first_skipped >= 0 && owner >= w->owner_first_skipped) {
-				/* A C-stack shim: the frame above it started an eval loop. */
-				if (n) {
+				/* A C-stack shim: the frame above it started an eval loop.
+				 * 3.15 has a base frame in the thread state below the
+				 * first call's shim: keep the shim. */
+				if (n && !frames[n - 1].entry_shim) {
 					frames[n - 1].is_entry = true;
-					/* 3.15 has a base frame in the thread state below the
-					 * first call's shim: keep the shim. */
-					if (!frames[n - 1].entry_shim)
-						frames[n - 1].entry_shim = frame;
+					frames[n - 1].entry_shim = frame;
+				} else if (!empty_shim) {
+					/* Innermost, or right below another shim: an eval
+					 * call popping its last frame (3.12+ clears a
+					 * returning frame inside the call, where a __del__
+					 * may run). The next frame's caller side has it. */
+					empty_shim = frame;
 				}
 				frame = next;
 				continue;
@@ -366,7 +372,8 @@ int pywalker_stack_raw(struct pywalker *w, const struct pythread *th, struct pyf
 			break;
 		}
 		frames[n] = (struct pyframe){.code_addr = code_addr, .byte_offset = byte_offset, .is_entry = entry,
-		                             .line = -1};
+		                             .empty_shim = empty_shim, .line = -1};
+		empty_shim = 0;
 		n++;
 		frame = next;
 	}

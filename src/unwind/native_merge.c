@@ -1,7 +1,24 @@
 /* Merging a thread's native frames with its Python frames: each call of
  * CPython's evaluation loop, innermost first, takes the Python frames it
- * ran. Python frames left without one go outermost, flagged as partial. */
+ * ran. Where the eval loop keeps a shim frame on its C stack (3.12+), the
+ * call is the native frame whose stack holds the shim; else the calls take
+ * the groups in order. Python frames left without one go outermost, flagged
+ * as partial. Reads only what it is given; allocates nothing. */
 #include "pycoreprof/native.h"
+
+/* Where an address on the stack is relative to native frame I. */
+enum place { PLACE_UNKNOWN, PLACE_INNER, PLACE_HERE, PLACE_OUTER };
+
+static enum place place_of(const struct merge_input *in, size_t i, uint64_t addr)
+{
+	if (!addr || !in->sps)
+		return PLACE_UNKNOWN;
+	uint64_t low = in->sps[i];
+	uint64_t high = i + 1 < in->nnative ? in->sps[i + 1] : UINT64_MAX;
+	if (addr < low)
+		return PLACE_INNER;
+	return addr < high ? PLACE_HERE : PLACE_OUTER;
+}
 
 /* The end (exclusive) of the group of Python frames starting at FIRST: the
  * frames one evaluation call ran, innermost first, ending with the one that
@@ -16,46 +33,54 @@ static size_t group_end(const struct merge_input *in, size_t first)
 	return i < in->npy ? i + 1 : in->npy;
 }
 
-/* 3.12+ keeps a shim frame in each evaluation call's own C stack frame:
- * the native frame whose stack range holds it is that call. */
-static void mark_shim_frames(const struct merge_input *in)
+static size_t emit_python(struct merged_frame *out, size_t n, size_t *next_py, size_t end)
 {
-	if (!in->py_shim || !in->sps)
-		return;
-	for (size_t k = 0; k < in->npy; k++) {
-		uint64_t shim = in->py_shim[k];
-		if (!shim)
-			continue;
-		for (size_t i = 0; i < in->nnative; i++) {
-			uint64_t low = in->sps[i];
-			uint64_t high = i + 1 < in->nnative ? in->sps[i + 1] : UINT64_MAX;
-			if (shim >= low && shim < high) {
-				in->classes[i] = NATIVE_EVAL;
-				break;
-			}
-		}
-	}
+	while (*next_py < end)
+		out[n++] = (struct merged_frame){.python = true, .index = (uint32_t)(*next_py)++};
+	return n;
 }
 
 size_t native_merge(const struct merge_input *in, struct merged_frame *out, bool *partial)
 {
 	size_t n = 0, next_py = 0;
 	*partial = false;
-	mark_shim_frames(in);
 	for (size_t i = 0; i < in->nnative; i++) {
-		switch (in->classes[i]) {
-		case NATIVE_EVAL:
-			if (next_py < in->npy) {
-				size_t end = group_end(in, next_py);
-				while (next_py < end)
-					out[n++] = (struct merged_frame){.python = true, .index = (uint32_t)next_py++};
-				if (in->mode == NATIVE_ALL)
-					out[n++] = (struct merged_frame){.index = (uint32_t)i};
-			} else {
-				/* An evaluation call whose Python frames we do not see. */
-				*partial = true;
-				out[n++] = (struct merged_frame){.index = (uint32_t)i};
+		enum native_class cls = in->classes[i];
+		bool placed = false;    /* this frame is an evaluation call, its frames placed */
+		if (next_py < in->npy) {
+			size_t end = group_end(in, next_py);
+			uint64_t shim = in->py_shim ? in->py_shim[end - 1] : 0;
+			enum place group = place_of(in, i, shim);
+			uint64_t empty = in->py_empty ? in->py_empty[next_py] : 0;
+			if (group == PLACE_HERE) {
+				/* The call that runs the group, whatever its symbol says:
+				 * stripped interpreters merge too. */
+				n = emit_python(out, n, &next_py, end);
+				placed = true;
+			} else if (place_of(in, i, empty) == PLACE_HERE) {
+				/* A call popping its last frame: it runs none. */
+				placed = true;
+			} else if (cls == NATIVE_EVAL && group != PLACE_OUTER) {
+				/* No shim to go by (before 3.12), or the call whose stack
+				 * holds it was not unwound: the calls take the groups in
+				 * order. */
+				if (group == PLACE_INNER)
+					*partial = true;
+				n = emit_python(out, n, &next_py, end);
+				placed = true;
 			}
+		}
+		if (placed) {
+			in->classes[i] = NATIVE_EVAL;
+			if (in->mode == NATIVE_ALL)
+				out[n++] = (struct merged_frame){.index = (uint32_t)i};
+			continue;
+		}
+		switch (cls) {
+		case NATIVE_EVAL:
+			/* An evaluation call whose Python frames we do not see. */
+			*partial = true;
+			out[n++] = (struct merged_frame){.index = (uint32_t)i};
 			break;
 		case NATIVE_PLUMBING:
 			if (in->mode == NATIVE_ALL)
@@ -68,7 +93,5 @@ size_t native_merge(const struct merge_input *in, struct merged_frame *out, bool
 	}
 	if (next_py < in->npy)
 		*partial = true;
-	while (next_py < in->npy)
-		out[n++] = (struct merged_frame){.python = true, .index = (uint32_t)next_py++};
-	return n;
+	return emit_python(out, n, &next_py, in->npy);
 }

@@ -397,3 +397,61 @@ def test_debug_file_of_rewritten_binary_is_refused():
                   address, frame["function"], covering)
             named += 1
     check(named >= 3, "only %d frames of the interpreter named", named)
+
+
+# An asyncio program that aborts while the evaluation loop pops a frame
+# (pystack's "shim frame" case: 3.12+ clears a returning coroutine's frame
+# inside the call that ran it, and a __del__ runs there), or in a callback.
+ASYNCIO_MODES = ("dying-frame", "dying-frame-python", "callback")
+EVAL_LOOP = ("_PyEval_EvalFrameDefault", "PyEval_EvalFrameEx")
+
+
+def asyncio_core(label, mode):
+    python = lib.interpreter(label)
+
+    def make(workdir):
+        truth = os.path.join(workdir, "truth.json")
+        core = lib.make_core([python, os.path.join(lib.FIXTURES, "asyncio_crash.py"), mode, truth], workdir,
+                             signal.SIGABRT)
+        check(os.path.exists(truth), "the fixture wrote no ground truth")
+        return {"core": core, "truth": truth}
+
+    made = lib.cached(label, "asyncio-" + mode, make)
+    return made["core"], lib.load_truth(made["truth"])
+
+
+def check_eval_calls(thread):
+    """--native-all: each run of Python frames is followed by the
+    evaluation call that ran it; the C function Handle._run called
+    (context.run) is inside it, nearer the crash."""
+    frames = thread["frames"]
+    for index, frame in enumerate(frames):
+        if frame["kind"] != "python" or (index + 1 < len(frames) and frames[index + 1]["kind"] == "python"):
+            continue
+        after = frames[index + 1] if index + 1 < len(frames) else None
+        check(after is not None and after["kind"] == "native", "%s is not followed by its evaluation call: %s",
+              frame["function"], describe(frames))
+        check(after.get("function") in EVAL_LOOP + (None,),
+              "%s is followed by %s, not by its evaluation call: %s", frame["function"], after.get("function"),
+              describe(frames))
+    names = [frame.get("function") for frame in frames]
+    check("_run" in names, "no Handle._run frame: %s", describe(frames))
+    if "context_run" in names:
+        check(names.index("context_run") < names.index("_run"),
+              "Handle._run is placed inside the context.run it called: %s", describe(frames))
+
+
+@lib.each(lambda: ["%s/%s" % (label, mode) for label in lib.interpreter_labels()
+                   if lib.label_version(label) >= (3, 11) for mode in ASYNCIO_MODES])
+def test_core_asyncio_abort(param):
+    label, mode = param.split("/")
+    core, truth = asyncio_core(label, mode)
+    plain = main_thread(lib.core_json(core), truth)
+    lib.compare_frames("Python frames without --native", lib.truth_frames(truth["threads"][0]),
+                       lib.python_frames(plain))
+    thread = main_thread(lib.core_json(core, ["--native"]), truth)
+    check_native_fields(thread["frames"])
+    check_python_part(thread, truth["threads"][0])
+    text = lib.run_pycoreprof(["core", core, "--native"]).text()
+    check("merge partial" not in text, "the text output says the merge is partial:\n%s", text)
+    check_eval_calls(main_thread(lib.core_json(core, ["--native-all"]), truth))

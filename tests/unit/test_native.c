@@ -64,6 +64,31 @@ static void test_merge(void)
 	n = native_merge(&in, out, &partial);
 	CHECK(!strcmp(order_text(out, n), "N0 N1 P0 P1 N3") && !partial, "merge by shim address: %s",
 	      order_text(out, n));
+
+	/* 3.12+: an evaluation call popping its last frame (N2, shim 0x1250)
+	 * between the call running P0 (N0) and the one running P1 (N5); C
+	 * frames (N1, N3, N4) between them. The empty call takes nothing. */
+	enum native_class c5[] = {E, O, E, O, O, E, O};
+	uint64_t sps5[] = {0x1000, 0x1100, 0x1200, 0x1300, 0x1400, 0x1500, 0x1600};
+	bool e5[2] = {true, true};
+	uint64_t shims5[2] = {0x1050, 0x1550}, empty5[2] = {0, 0x1250};
+	in = (struct merge_input){.classes = c5, .sps = sps5, .nnative = 7, .py_entry = e5, .py_shim = shims5,
+	                          .py_empty = empty5, .npy = 2, .mode = NATIVE_MERGED};
+	n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "P0 N1 N3 N4 P1 N6") && !partial, "empty evaluation call: %s",
+	      order_text(out, n));
+	in.mode = NATIVE_ALL;
+	n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "P0 N0 N1 N2 N3 N4 P1 N5 N6") && !partial, "empty call, --native-all: %s",
+	      order_text(out, n));
+	/* Without its shim the empty call took the next group. */
+	enum native_class c6[] = {E, O, E, O, O, E, O};
+	in.classes = c6;
+	in.py_empty = NULL;
+	in.mode = NATIVE_MERGED;
+	n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "P0 N1 N2 N3 N4 P1 N6") && partial,
+	      "an evaluation call without frames is partial: %s", order_text(out, n));
 }
 
 static void test_demangle(void)
