@@ -52,6 +52,8 @@ void signal_describe(struct strbuf *sb, const struct target_signal *sig);
  * through OPENER once (a failure is remembered too), and the line is owned
  * by the cache until source_cache_clear(). */
 const char *source_line(const struct source_opener *opener, const char *file, int line);
+/* The same line with its indentation (what columns count from). */
+const char *source_line_raw(const struct source_opener *opener, const char *file, int line);
 void source_cache_clear(void);
 
 /* ---- profiles: an aggregate of samples */

@@ -121,6 +121,17 @@ int pywalker_resolve_codes(struct pywalker *w, struct pyframe *frames, size_t n,
 /* The line of BYTE_OFFSET in CODE (-1 when it has none). */
 int pywalker_line(const struct pywalker *w, const struct pycode *code, int byte_offset);
 
+/* Where in its source an instruction is, as code.co_positions() tells it:
+ * lines from 1, columns from 0 in UTF-8 bytes of the line, the end column
+ * exclusive; -1 where not known. */
+struct pyposition {
+	int line, end_line, column, end_column;
+};
+/* The position of BYTE_OFFSET in CODE into *OUT. True when the version's
+ * line table records positions (3.11+); before that only OUT->line is
+ * set. No reads: the line table is in the code cache. */
+bool pywalker_position(const struct pywalker *w, const struct pycode *code, int byte_offset, struct pyposition *out);
+
 /* Mark a thread idle from the frame-name heuristic (lock waits, select). */
 bool pyframe_looks_idle(const struct pyframe *innermost);
 

@@ -25,6 +25,10 @@ struct stack_frame {
 	const char *qualname;    /* co_qualname where the version has it, else co_name; native: == function */
 	const char *file;        /* native: source file from debug info, or NULL */
 	int line;                /* -1 when unknown */
+	/* Python 3.11+ (has_position): the rest of the instruction's place,
+	 * as pyposition has it (-1 where the table has none). */
+	bool has_position;
+	int end_line, column, end_column;
 	bool entry;              /* Python: first frame of an evaluation-loop call (3.11+) */
 	uint64_t entry_shim;     /* Python: pyframe.entry_shim */
 	uint64_t empty_shim;     /* Python: pyframe.empty_shim */

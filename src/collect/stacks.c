@@ -39,7 +39,12 @@ static int walk_one(struct pywalker *w, const struct pythread *th, struct pyfram
 		f->function = scratch[i].code->name;
 		f->qualname = scratch[i].code->qualname;
 		f->file = scratch[i].code->filename;
+		struct pyposition where;
+		f->has_position = pywalker_position(w, scratch[i].code, scratch[i].byte_offset, &where);
 		f->line = scratch[i].line;
+		f->end_line = where.end_line;
+		f->column = where.column;
+		f->end_column = where.end_column;
 		f->entry = scratch[i].is_entry;
 		f->entry_shim = scratch[i].entry_shim;
 		f->empty_shim = scratch[i].empty_shim;

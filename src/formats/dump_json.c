@@ -72,7 +72,20 @@ static void write_frame(struct strbuf *sb, const struct stack_frame *f)
 	add_key_string(sb, "qualname", f->qualname);
 	strbuf_addch(sb, ',');
 	add_key_string(sb, "file", f->file);
-	add_line_and_close(sb, f->line);
+	if (f->line > 0)
+		strbuf_addf(sb, ",\"line\":%d", f->line);
+	else
+		strbuf_addstr(sb, ",\"line\":null");
+	/* 3.11+: the rest of the instruction's place, as co_positions() has it. */
+	const char *keys[] = {"end_line", "column", "end_column"};
+	const int values[] = {f->end_line, f->column, f->end_column};
+	for (size_t i = 0; i < 3; i++) {
+		if (f->has_position && values[i] >= 0)
+			strbuf_addf(sb, ",\"%s\":%d", keys[i], values[i]);
+		else
+			strbuf_addf(sb, ",\"%s\":null", keys[i]);
+	}
+	strbuf_addch(sb, '}');
 }
 
 static void write_thread(struct strbuf *sb, const struct process_stacks *ps, const struct thread_stack *ts)

@@ -89,6 +89,51 @@ static size_t tag_column(const struct thread_stack *ts)
 	return widest < TAG_COLUMN_MAX ? widest : TAG_COLUMN_MAX;
 }
 
+/* Code points in TEXT[0, LEN): how many columns a run of the line takes. */
+static size_t code_points(const char *text, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)text[i] & 0xc0) != 0x80;
+	return n;
+}
+
+/* Carets under the part of the source line that F's instruction covers
+ * (3.11+ columns, UTF-8 byte offsets into RAW, the line with its
+ * indentation; INDENT bytes of it are not shown). A range that goes on to
+ * later lines is marked to the end of this one; one that covers the whole
+ * line is not marked. Tabs before the range stay
+ * tabs, so the carets line up under a tab-indented expression. */
+static void write_carets(struct strbuf *sb, const struct stack_frame *f, const char *raw, size_t indent)
+{
+	size_t len = strlen(raw);
+	if (!f->has_position || f->column < 0 || f->end_line < f->line || (size_t)f->column > len)
+		return;
+	size_t start = (size_t)f->column < indent ? indent : (size_t)f->column;
+	size_t end = len;
+	if (f->end_line == f->line && f->end_column >= 0 && (size_t)f->end_column < len)
+		end = (size_t)f->end_column;
+	while (f->end_line > f->line && end > start && (raw[end - 1] == ' ' || raw[end - 1] == '\t'))
+		end--;
+	size_t shown = len;
+	while (shown > indent && (raw[shown - 1] == ' ' || raw[shown - 1] == '\t'))
+		shown--;
+	/* As Python's tracebacks do: no carets under a whole line, they would
+	 * tell nothing. */
+	if (end <= start || (start == indent && end >= shown))
+		return;
+	strbuf_addstr(sb, "        ");
+	for (size_t i = indent; i < start; i++) {
+		if (raw[i] == '\t')
+			strbuf_addch(sb, '\t');
+		else if (((unsigned char)raw[i] & 0xc0) != 0x80)
+			strbuf_addch(sb, ' ');
+	}
+	for (size_t n = code_points(raw + start, end - start); n; n--)
+		strbuf_addch(sb, '^');
+	strbuf_addch(sb, '\n');
+}
+
 static void write_frames(struct strbuf *sb, const struct thread_stack *ts, bool tags, const struct dump_options *opts)
 {
 	size_t column = tags ? tag_column(ts) : 0;
@@ -103,9 +148,13 @@ static void write_frames(struct strbuf *sb, const struct thread_stack *ts, bool 
 			            f->kind == FRAME_NATIVE ? "[native]" : "[python]");
 		}
 		strbuf_addch(sb, '\n');
-		const char *text = opts->show_source && f->kind == FRAME_PYTHON ? source_line(&opts->source, f->file, f->line) : NULL;
-		if (text && *text)
-			strbuf_addf(sb, "        %s\n", text);
+		const char *raw = opts->show_source && f->kind == FRAME_PYTHON ?
+		                  source_line_raw(&opts->source, f->file, f->line) : NULL;
+		size_t indent = raw ? strspn(raw, " \t") : 0;
+		if (raw && raw[indent]) {
+			strbuf_addf(sb, "        %s\n", raw + indent);
+			write_carets(sb, f, raw, indent);
+		}
 	}
 }
 

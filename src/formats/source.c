@@ -63,7 +63,7 @@ static void load(struct source_file *sf, const struct source_opener *opener)
 		sf->lines[sf->nlines++] = line;
 }
 
-const char *source_line(const struct source_opener *opener, const char *file, int line)
+const char *source_line_raw(const struct source_opener *opener, const char *file, int line)
 {
 	if (!opener->open || !file || line < 1 || file[0] == '<')
 		return NULL;
@@ -83,8 +83,13 @@ const char *source_line(const struct source_opener *opener, const char *file, in
 	}
 	if ((size_t)line > sf->nlines)
 		return NULL;
-	const char *text = sf->lines[line - 1];
-	while (*text == ' ' || *text == '\t')
+	return sf->lines[line - 1];
+}
+
+const char *source_line(const struct source_opener *opener, const char *file, int line)
+{
+	const char *text = source_line_raw(opener, file, line);
+	while (text && (*text == ' ' || *text == '\t'))
 		text++;
 	return text;
 }

@@ -98,6 +98,11 @@ int py_line_lnotab(const uint8_t *table, size_t size, int firstlineno, int addrq
 int py_line_310(const uint8_t *table, size_t size, int firstlineno, int addrq);
 int py_line_locations(const uint8_t *table, size_t size, int firstlineno, int addrq);
 int py_code_line(const struct pywalker *w, const struct pycode *code, int byte_offset);
+/* 3.11+: line, end line and columns of byte offset ADDRQ, -1 where the
+ * table has none. */
+void py_position_locations(const uint8_t *table, size_t size, int firstlineno, int addrq,
+                           struct pyposition *out);
+bool py_code_position(const struct pywalker *w, const struct pycode *code, int byte_offset, struct pyposition *out);
 
 /* code_cache.c: the decoded code object at ADDR (HEADER holds its first
  * layout.code_size bytes, already read). */

@@ -65,37 +65,72 @@ static int read_signed_varint(const uint8_t *table, size_t size, size_t *pos)
 
 /* 3.11+: entries whose first byte has bit 7 set; bits 3-6 are the kind and
  * bits 0-2 the length in code units minus one. Kinds 0-9 keep the line,
- * 10-12 add 0-2, 13 and 14 add a signed varint, 15 has no line. */
-int py_line_locations(const uint8_t *table, size_t size, int firstlineno, int addrq)
+ * 10-12 add 0-2, 13 and 14 add a signed varint, 15 has no line. Columns:
+ * kinds 0-9 pack them in one byte (start kind * 8 + high 3 bits, length
+ * the low 4), 10-12 give start and end in a byte each, 14 gives the end
+ * line's delta and both columns plus one as varints, 13 and 15 have none
+ * (CPython's advance_with_locations(), Objects/codeobject.c). */
+void py_position_locations(const uint8_t *table, size_t size, int firstlineno, int addrq,
+                           struct pyposition *out)
 {
-	if (addrq < 0)
-		return firstlineno;
+	*out = (struct pyposition){.line = -1, .end_line = -1, .column = -1, .end_column = -1};
+	if (addrq < 0) {
+		out->line = firstlineno;
+		return;
+	}
 	int computed = firstlineno;
 	int end = 0;
 	size_t pos = 0;
 	while (pos < size) {
 		uint8_t first = table[pos];
 		if (!(first & 0x80))
-			return -1; /* not at an entry start: corrupt */
+			return; /* not at an entry start: corrupt */
 		int kind = (first >> 3) & 15;
 		int start = end;
 		end += ((first & 7) + 1) * 2;
-		size_t next = pos + 1;
-		int line;
-		if (kind == 13 || kind == 14) {
-			size_t vpos = pos + 1;
-			computed += read_signed_varint(table, size, &vpos);
-		} else if (kind >= 10 && kind <= 12) {
+		size_t at = pos + 1;
+		struct pyposition here = {.line = -1, .end_line = -1, .column = -1, .end_column = -1};
+		if (kind == 15) {
+			/* no location */
+		} else if (kind == 14) {
+			computed += read_signed_varint(table, size, &at);
+			here.line = computed;
+			here.end_line = computed + (int)read_varint(table, size, &at);
+			here.column = (int)read_varint(table, size, &at) - 1;
+			here.end_column = (int)read_varint(table, size, &at) - 1;
+		} else if (kind == 13) {
+			computed += read_signed_varint(table, size, &at);
+			here.line = here.end_line = computed;
+		} else if (kind >= 10) {
 			computed += kind - 10;
+			here.line = here.end_line = computed;
+			if (at + 1 < size) {
+				here.column = table[at];
+				here.end_column = table[at + 1];
+			}
+		} else {
+			here.line = here.end_line = computed;
+			if (at < size) {
+				here.column = kind << 3 | (table[at] >> 4 & 7);
+				here.end_column = here.column + (table[at] & 15);
+			}
 		}
-		line = kind == 15 ? -1 : computed;
-		if (start <= addrq && addrq < end)
-			return line;
+		if (start <= addrq && addrq < end) {
+			*out = here;
+			return;
+		}
+		size_t next = pos + 1;
 		while (next < size && !(table[next] & 0x80))
 			next++;
 		pos = next;
 	}
-	return -1;
+}
+
+int py_line_locations(const uint8_t *table, size_t size, int firstlineno, int addrq)
+{
+	struct pyposition where;
+	py_position_locations(table, size, firstlineno, addrq, &where);
+	return where.line;
 }
 
 int py_code_line(const struct pywalker *w, const struct pycode *code, int byte_offset)
@@ -111,4 +146,15 @@ int py_code_line(const struct pywalker *w, const struct pycode *code, int byte_o
 		return py_line_locations(code->linetable, code->linetable_size, code->firstlineno, byte_offset);
 	}
 	return -1;
+}
+
+bool py_code_position(const struct pywalker *w, const struct pycode *code, int byte_offset, struct pyposition *out)
+{
+	if (w->linetable_format != LINETABLE_LOCATIONS) {
+		*out = (struct pyposition){.line = py_code_line(w, code, byte_offset), .end_line = -1,
+		                           .column = -1, .end_column = -1};
+		return false;
+	}
+	py_position_locations(code->linetable, code->linetable_size, code->firstlineno, byte_offset, out);
+	return true;
 }

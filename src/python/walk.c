@@ -415,6 +415,11 @@ int pywalker_line(const struct pywalker *w, const struct pycode *code, int byte_
 	return py_code_line(w, code, byte_offset);
 }
 
+bool pywalker_position(const struct pywalker *w, const struct pycode *code, int byte_offset, struct pyposition *out)
+{
+	return py_code_position(w, code, byte_offset, out);
+}
+
 int pywalker_stack(struct pywalker *w, const struct pythread *th, struct pyframe *frames, size_t max,
                    size_t *count)
 {

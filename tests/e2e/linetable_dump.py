@@ -1,6 +1,7 @@
 # Prints, for every code object of a few standard-library modules, its line
 # table and the line CPython's own PyCode_Addr2Line gives at every instruction
-# offset: the ground truth for tests/tools/linetable_check. Runs on 2.7-3.15.
+# offset: the ground truth for tests/tools/linetable_check. Runs on 2.7-3.15;
+# "positions" adds the column ranges of 3.11+.
 from __future__ import print_function
 
 import binascii
@@ -21,6 +22,9 @@ elif v < (3, 11):
     FORMAT, STEP = "l310", 2
 else:
     FORMAT, STEP = "loc", 2
+# With "positions" (3.11+): also a "pos" line per code object, with the
+# (line, end line, column, end column) co_positions() gives for each unit.
+POSITIONS = sys.argv[1:] == ["positions"]
 MODULES = ["threading", "json.decoder", "argparse", "collections", "inspect", "tokenize", "difflib"]
 
 
@@ -53,6 +57,12 @@ def main():
             for offset in [-STEP] + list(range(0, len(code.co_code), STEP)):
                 pairs.append("%d:%d" % (offset, api.PyCode_Addr2Line(code, offset)))
             print(FORMAT, code.co_firstlineno, hex_table, " ".join(pairs))
+            if POSITIONS:
+                places = []
+                for index, place in enumerate(code.co_positions()):
+                    values = [-1 if value is None else value for value in place]
+                    places.append("%d:%s" % (2 * index, ",".join(str(value) for value in values)))
+                print("pos", code.co_firstlineno, hex_table, " ".join(places))
 
 
 main()

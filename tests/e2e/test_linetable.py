@@ -6,15 +6,15 @@ import os
 import re
 import subprocess
 
-from lib import REPO, Failure, check, each_interpreter, interpreter, _build_dir
+from lib import REPO, Failure, check, each_interpreter, each_interpreter_from, interpreter, _build_dir
 
 
-@each_interpreter
-def test_line_tables_match_interpreter(label):
+def run_check(label, *args):
+    """linetable_check over linetable_dump.py ARGS run by LABEL."""
     python = interpreter(label)
     checker = os.path.join(_build_dir("PYCOREPROF_TEST_BUILD", "build"), "tests", "tools", "linetable_check")
     check(os.access(checker, os.X_OK), "%s not built: run make unit", checker)
-    dump = subprocess.Popen([python, os.path.join(REPO, "tests", "e2e", "linetable_dump.py")],
+    dump = subprocess.Popen([python, os.path.join(REPO, "tests", "e2e", "linetable_dump.py")] + list(args),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     result = subprocess.run([checker], stdin=dump.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             timeout=120)
@@ -29,3 +29,14 @@ def test_line_tables_match_interpreter(label):
     check(codes >= 300 and offsets >= 10000, "too little checked (%d code objects, %d offsets)", codes, offsets)
     if mismatches:
         raise Failure("%d line mismatches:\n%s" % (mismatches, summary[-2000:]))
+
+
+@each_interpreter
+def test_line_tables_match_interpreter(label):
+    run_check(label)
+
+
+@each_interpreter_from((3, 11))
+def test_positions_match_interpreter(label):
+    """Lines, end lines and columns of every code unit, as co_positions() has them."""
+    run_check(label, "positions")

@@ -1,7 +1,9 @@
 /* Checks the line-table decoders against answers an interpreter gave about
  * its own code objects. Reads lines "FORMAT FIRSTLINE HEXTABLE OFF:LINE..."
- * on stdin (written by tests/e2e/linetable_dump.py); prints mismatches and a
- * summary "checked N offsets in M code objects, K mismatches". */
+ * on stdin (written by tests/e2e/linetable_dump.py), and for the 3.11+
+ * positions "pos FIRSTLINE HEXTABLE OFF:LINE,ENDLINE,COLUMN,ENDCOLUMN...";
+ * prints mismatches and a summary "checked N offsets in M code objects, K
+ * mismatches". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,13 +47,26 @@ int main(void)
 		codes++;
 		for (char *pair = strtok_r(NULL, " \n", &save); pair; pair = strtok_r(NULL, " \n", &save)) {
 			int offset, expected;
+			struct pyposition want, got;
+			if (!strcmp(format, "pos")) {
+				if (sscanf(pair, "%d:%d,%d,%d,%d", &offset, &want.line, &want.end_line, &want.column,
+				           &want.end_column) != 5)
+					continue;
+				py_position_locations(table, size, firstlineno, offset, &got);
+				checked++;
+				if (memcmp(&got, &want, sizeof(got)) && mismatches++ < 20)
+					printf("mismatch: pos firstline %d offset %d: expected %d,%d,%d,%d, got %d,%d,%d,%d\n",
+					       firstlineno, offset, want.line, want.end_line, want.column, want.end_column,
+					       got.line, got.end_line, got.column, got.end_column);
+				continue;
+			}
 			if (sscanf(pair, "%d:%d", &offset, &expected) != 2)
 				continue;
-			int got = decode(format, table, size, firstlineno, offset);
+			int decoded = decode(format, table, size, firstlineno, offset);
 			checked++;
-			if (got != expected && mismatches++ < 20)
+			if (decoded != expected && mismatches++ < 20)
 				printf("mismatch: %s firstline %d offset %d: expected %d, got %d\n", format, firstlineno,
-				       offset, expected, got);
+				       offset, expected, decoded);
 		}
 	}
 	printf("checked %lu offsets in %lu code objects, %lu mismatches\n", checked, codes, mismatches);
