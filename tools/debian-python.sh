@@ -3,7 +3,11 @@
 # makes them runnable in place (patched loader and rpath), for tests and layout
 # generation. Never touches the system's apt configuration or installed packages.
 #
-#   debian-python.sh path [--dev] 3.X   print the runnable interpreter (fetch if needed)
+#   debian-python.sh path [--dev] [--dbg] 3.X
+#                                       print the runnable interpreter (fetch if needed);
+#                                       --dev adds the headers, --dbg the detached DWARF
+#                                       of the interpreter and its extension modules
+#                                       (python3.X-dbg, under usr/lib/debug/.build-id)
 #   debian-python.sh list               print the supported versions
 #
 # The cache is ${PYCOREPROF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pycoreprof}/debian-python.
@@ -29,7 +33,7 @@ die() {
 }
 
 usage() {
-	die "usage: $PROG path [--dev] 3.X | $PROG list"
+	die "usage: $PROG path [--dev] [--dbg] 3.X | $PROG list"
 }
 
 # The mirror the machine already uses, so that proxies and local mirrors keep
@@ -184,7 +188,8 @@ ensure_patchelf() {
 # present stamp always means a complete, tested tree.
 build_base() {
 	local minor=$1 dir=$TOP/$1
-	rm -rf "$dir/root" "$dir/debs" "$dir/debs-dev" "$dir/debs-dev2" "$dir/ok" "$dir/dev-ok" "$dir/version"
+	rm -rf "$dir/root" "$dir/debs" "$dir/debs-dev" "$dir/debs-dev2" "$dir/debs-dbg" "$dir/dbg" \
+		"$dir/ok" "$dir/dev-ok" "$dir/dbg-ok" "$dir/version"
 	fetch_and_unpack "$dir/debs" "$dir/root" \
 		"python$minor-minimal" "libpython$minor-minimal" "libpython$minor-stdlib" \
 		libc6 libgcc-s1 zlib1g libexpat1 "libffi8|libffi9" "libmpdec4|libmpdec3" \
@@ -220,11 +225,31 @@ build_dev() {
 	touch "$dir/dev-ok"
 }
 
+# The DWARF of the interpreter as Debian built it: python3.X-dbg ships it
+# (besides a debug build, which is not kept) as usr/lib/debug/.build-id files.
+build_dbg() {
+	local minor=$1 dir=$TOP/$1
+	rm -f "$dir/dbg-ok"
+	if [ "$(candidate_version "python$minor-dbg")" != "$(cat "$dir/version" 2>/dev/null)" ]; then
+		build_base "$minor"
+		[ "$dev" = 0 ] || build_dev "$minor"
+	fi
+	rm -rf "$dir/dbg"
+	fetch_and_unpack "$dir/debs-dbg" "$dir/dbg" "python$minor-dbg" ||
+		die "cannot download or unpack python$minor-dbg from Debian unstable (see $LOG)"
+	[ -d "$dir/dbg/usr/lib/debug/.build-id" ] || die "python$minor-dbg has no usr/lib/debug/.build-id (see $LOG)"
+	rm -rf "$dir/root/usr/lib/debug" && mkdir -p "$dir/root/usr/lib" &&
+		mv "$dir/dbg/usr/lib/debug" "$dir/root/usr/lib/debug" || die "cannot move the debug files into $dir/root"
+	rm -rf "$dir/dbg" "$dir/debs-dbg"
+	touch "$dir/dbg-ok"
+}
+
 cmd_path() {
-	local dev=0 minor='' arg dir
+	local dev=0 dbg=0 minor='' arg dir
 	for arg in "$@"; do
 		case $arg in
 		--dev) dev=1 ;;
+		--dbg) dbg=1 ;;
 		3.*) [ -z "$minor" ] || usage; minor=$arg ;;
 		*) usage ;;
 		esac
@@ -233,7 +258,10 @@ cmd_path() {
 	case " $VERSIONS " in *" $minor "*) ;; *) die "unsupported version $minor (supported: $VERSIONS)" ;; esac
 	dir=$TOP/$minor
 
-	ready() { [ -f "$dir/ok" ] && { [ "$dev" = 0 ] || [ -f "$dir/dev-ok" ]; }; }
+	ready() {
+		[ -f "$dir/ok" ] && { [ "$dev" = 0 ] || [ -f "$dir/dev-ok" ]; } &&
+			{ [ "$dbg" = 0 ] || [ -f "$dir/dbg-ok" ]; }
+	}
 	if ! ready; then
 		mkdir -p "$dir" || die "cannot create $dir"
 		exec 9>"$TOP/lock" || die "cannot open $TOP/lock"
@@ -248,6 +276,7 @@ cmd_path() {
 			apt_update || die "cannot update the private package lists for Debian unstable (see $LOG)"
 			[ -f "$dir/ok" ] || build_base "$minor"
 			[ "$dev" = 0 ] || build_dev "$minor"
+			[ "$dbg" = 0 ] || build_dbg "$minor"
 		fi
 		exec 9>&-
 	fi
