@@ -56,7 +56,7 @@ int thread_stack_count(struct aggregate *agg, const struct thread_stack *ts, boo
 /* A core file or snapshot as one sample (file_sample.c): `report` reads
  * each of its files so. */
 struct file_sample_options {
-	bool native;             /* native frames too, where the file has them */
+	enum native_mode native; /* native frames too, where the file has them */
 	bool idle;               /* keep threads that were waiting */
 	bool thread_roots;       /* a root frame per thread */
 	double since, until;     /* CLOCK_REALTIME seconds; 0 when not given */

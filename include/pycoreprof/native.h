@@ -25,6 +25,10 @@ enum native_class {
 	NATIVE_OTHER,            /* any code: shown */
 	NATIVE_EVAL,             /* CPython's evaluation loop: replaced by Python frames */
 	NATIVE_PLUMBING,         /* CPython's own calling machinery: hidden by --native */
+	NATIVE_START,            /* a process's or thread's start in libc (_start,
+	                          * start_thread), or main() */
+	NATIVE_INTERP_START,     /* CPython starting the program or a thread
+	                          * (Py_BytesMain ... run_eval_code_obj, t_bootstrap) */
 };
 
 /* Default bytes of each thread's stack copied per sample (from the stack
@@ -73,6 +77,7 @@ struct native_frame {
 	const char *file;        /* source file from DWARF, NULL when unknown */
 	int line;                /* -1 when unknown */
 	enum native_class cls;
+	bool runtime;            /* in the interpreter's module or the C library */
 };
 
 struct native_unwinder;
@@ -90,11 +95,13 @@ void native_unwinder_free(struct native_unwinder *u);
  * (capacity MAX); ACTIVATION[i] tells whether PCS[i] is the exact
  * instruction (the innermost frame, or a frame interrupted by a signal)
  * rather than a return address; SPS[i] is the stack pointer in that frame,
- * so frame i's own stack bytes are [SPS[i], SPS[i+1]). Returns 0, or a
- * negative error when not even the first frame is known; an unwind that
- * stops early is not an error. */
+ * so frame i's own stack bytes are [SPS[i], SPS[i+1]). *COMPLETE tells
+ * whether the last frame is the stack's outermost (its CFI says there is
+ * no caller, or the return address is 0), not one where the unwind failed
+ * or MAX was reached. Returns 0, or a negative error when not even the
+ * first frame is known; an unwind that stops early is not an error. */
 int native_unwind(struct native_unwinder *u, const struct native_thread_copy *copy, uint64_t *pcs,
-                  bool *activation, uint64_t *sps, size_t max, size_t *count);
+                  bool *activation, uint64_t *sps, size_t max, size_t *count, bool *complete);
 
 /* Symbolize PC. With WANT_LINE the source file and line are looked up too
  * (slower on first sight of each address; cached after). Cached for the
@@ -122,7 +129,9 @@ struct merged_frame {
 struct merge_input {
 	enum native_class *classes; /* per native frame; updated in place */
 	const uint64_t *sps;        /* per native frame, from native_unwind() */
+	const bool *runtime;        /* per native frame: native_frame.runtime; may be NULL */
 	size_t nnative;
+	bool complete;              /* the native frames reach the stack's outermost */
 	const bool *py_entry;       /* per Python frame: pyframe.is_entry */
 	const uint64_t *py_shim;    /* per Python frame: pyframe.entry_shim */
 	const uint64_t *py_empty;   /* per Python frame: pyframe.empty_shim (may be NULL) */
@@ -138,9 +147,16 @@ struct merge_input {
  * whose stack holds an entry frame's shim (3.12+) is an evaluation frame
  * whatever its symbol says, so stripped interpreters merge too. The
  * evaluation frame itself stays only with NATIVE_ALL (after its Python
- * frames), as does plumbing. Python frames that found no evaluation frame
- * go outermost and set *PARTIAL, as does an evaluation frame without
- * Python frames. */
+ * frames), as does plumbing. So do the start-up frames at the root of the
+ * stack: the outermost run of NATIVE_START, NATIVE_INTERP_START and
+ * plumbing when it holds the interpreter's start-up; and, in a COMPLETE
+ * stack, the outermost run of frames of the interpreter's module or the C
+ * library (RUNTIME) or of those classes, when the outermost evaluation
+ * call comes right after it (the start-up of a stripped interpreter, whose
+ * functions have no names). Start frames anywhere else, or a run without
+ * the interpreter's (a thread a C library started, an embedding program's
+ * main), stay. Python frames that found no evaluation frame go outermost
+ * and set *PARTIAL, as does an evaluation frame without Python frames. */
 size_t native_merge(const struct merge_input *in, struct merged_frame *out, bool *partial);
 
 #endif

@@ -37,7 +37,9 @@ static const char usage[] =
 	"                       seconds); files without a capture time are left out\n"
 	"  --threads            a root frame per thread\n"
 	"  --native             native (C) frames too, for snapshots taken with\n"
-	"                       --native (and full cores)\n"
+	"                       --native (and full cores); the interpreter's\n"
+	"                       call plumbing and start-up are hidden\n"
+	"  --native-all         native frames, interpreter internals included\n"
 	"  -h, --help           this help\n";
 
 #define MAX_JOBS 256
@@ -46,7 +48,8 @@ struct report_options {
 	const char *output;
 	int format;
 	long jobs;
-	bool idle, threads, native;
+	bool idle, threads;
+	enum native_mode native;
 	double since, until;     /* CLOCK_REALTIME seconds; 0 when not given */
 };
 
@@ -144,6 +147,7 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 		{"idle", no_argument, NULL, 'I'},
 		{"threads", no_argument, NULL, 'T'},
 		{"native", no_argument, NULL, 'N'},
+		{"native-all", no_argument, NULL, 'A'},
 		{"since", required_argument, NULL, 'S'},
 		{"until", required_argument, NULL, 'U'},
 		{"help", no_argument, NULL, 'h'},
@@ -170,7 +174,8 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 			break;
 		case 'I': o->idle = true; break;
 		case 'T': o->threads = true; break;
-		case 'N': o->native = true; break;
+		case 'N': o->native = o->native == NATIVE_ALL ? NATIVE_ALL : NATIVE_MERGED; break;
+		case 'A': o->native = NATIVE_ALL; break;
 		case 'S':
 		case 'U':
 			if (parse_when(optarg, opt == 'S' ? &o->since : &o->until) < 0)

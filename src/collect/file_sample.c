@@ -34,9 +34,9 @@ int file_sample_read(const char *path, const struct file_sample_options *opts, s
 		goto out;
 	/* Native frames are a bonus: a file whose native stacks cannot be
 	 * unwound still counts with its Python frames. */
-	if (opts->native && native_unwinder_new(t, pywalker_info(w), &unwinder) == 0) {
+	if (opts->native != NATIVE_OFF && native_unwinder_new(t, pywalker_info(w), &unwinder) == 0) {
 		if ((ret = native_copy_threads(&copies, t, 0)) == 0)
-			ret = process_stacks_add_native(&ps, unwinder, &copies, NATIVE_MERGED);
+			ret = process_stacks_add_native(&ps, unwinder, &copies, opts->native);
 		if (ret < 0)
 			goto out;
 	}

@@ -27,8 +27,10 @@ struct thread_merge {
 	uint64_t *pcs, *sps;
 	bool *activation;
 	enum native_class *classes;
+	bool *runtime;           /* per native frame: native_frame.runtime */
 	struct native_frame *native; /* the last unwind's frames, symbolized */
 	size_t nnative;
+	bool complete;           /* the last unwind reached the stack's outermost frame */
 	/* Per Python frame: pyframe.is_entry, entry_shim and empty_shim,
 	 * filled by the caller after thread_merge_reserve(). */
 	bool *py_entry;

@@ -22,8 +22,9 @@ int thread_merge_init(struct thread_merge *m, struct native_unwinder *u, enum na
 	m->sps = xcalloc(max_native, sizeof(*m->sps));
 	m->activation = xcalloc(max_native, sizeof(*m->activation));
 	m->classes = xcalloc(max_native, sizeof(*m->classes));
+	m->runtime = xcalloc(max_native, sizeof(*m->runtime));
 	m->native = xcalloc(max_native, sizeof(*m->native));
-	if (!m->pcs || !m->sps || !m->activation || !m->classes || !m->native) {
+	if (!m->pcs || !m->sps || !m->activation || !m->classes || !m->runtime || !m->native) {
 		thread_merge_release(m);
 		return -ERR_NOMEM;
 	}
@@ -36,6 +37,7 @@ void thread_merge_release(struct thread_merge *m)
 	free(m->sps);
 	free(m->activation);
 	free(m->classes);
+	free(m->runtime);
 	free(m->native);
 	free(m->py_entry);
 	free(m->py_shim);
@@ -47,9 +49,11 @@ void thread_merge_release(struct thread_merge *m)
 int thread_merge_unwind(struct thread_merge *m, const struct native_thread_copy *copy)
 {
 	m->nnative = 0;
+	m->complete = false;
 	if (!copy)
 		return 0;
-	int ret = native_unwind(m->unwinder, copy, m->pcs, m->activation, m->sps, m->max_native, &m->nnative);
+	int ret = native_unwind(m->unwinder, copy, m->pcs, m->activation, m->sps, m->max_native, &m->nnative,
+	                        &m->complete);
 	if (ret < 0) {
 		m->nnative = 0;
 		return ret;
@@ -57,6 +61,7 @@ int thread_merge_unwind(struct thread_merge *m, const struct native_thread_copy 
 	for (size_t i = 0; i < m->nnative; i++) {
 		native_symbolize(m->unwinder, m->pcs[i], m->activation[i], m->want_lines, &m->native[i]);
 		m->classes[i] = m->native[i].cls;
+		m->runtime[i] = m->native[i].runtime;
 	}
 	return 0;
 }
@@ -73,7 +78,8 @@ int thread_merge_reserve(struct thread_merge *m, size_t npy)
 
 size_t thread_merge_run(struct thread_merge *m, size_t npy, bool *partial)
 {
-	struct merge_input in = {.classes = m->classes, .sps = m->sps, .nnative = m->nnative, .py_entry = m->py_entry,
-	                         .py_shim = m->py_shim, .py_empty = m->py_empty, .npy = npy, .mode = m->mode, .one_per_eval = m->one_per_eval};
+	struct merge_input in = {.classes = m->classes, .sps = m->sps, .runtime = m->runtime, .nnative = m->nnative,
+	                         .complete = m->complete, .py_entry = m->py_entry, .py_shim = m->py_shim,
+	                         .py_empty = m->py_empty, .npy = npy, .mode = m->mode, .one_per_eval = m->one_per_eval};
 	return native_merge(&in, m->order, partial);
 }

@@ -23,6 +23,7 @@ struct native_module {
 	char *path;              /* as the target maps it */
 	Dwfl_Module *dwfl_module;
 	bool interpreter;        /* holds CPython's runtime */
+	bool c_library;          /* libc (or libpthread): where processes and threads start */
 	struct native_function *functions; /* sorted by start */
 	size_t nfunctions, functions_cap;
 };

@@ -3,7 +3,9 @@
  * ran. Where the eval loop keeps a shim frame on its C stack (3.12+), the
  * call is the native frame whose stack holds the shim; else the calls take
  * the groups in order. Python frames left without one go outermost, flagged
- * as partial. Reads only what it is given; allocates nothing. */
+ * as partial. Which frames --native hides (plumbing, the start-up at the
+ * root) is decided here from the frames' classes, which are the symbols'.
+ * Reads only what it is given; allocates nothing. */
 #include "pycoreprof/native.h"
 
 /* Where an address on the stack is relative to native frame I. */
@@ -38,6 +40,44 @@ static size_t emit_python(struct merged_frame *out, size_t n, size_t *next_py, s
 	while (*next_py < end)
 		out[n++] = (struct merged_frame){.python = true, .index = (uint32_t)(*next_py)++};
 	return n;
+}
+
+static bool is_start_class(enum native_class cls)
+{
+	return cls == NATIVE_START || cls == NATIVE_INTERP_START || cls == NATIVE_PLUMBING;
+}
+
+/* The first index of the start-up run at the root of the stack that
+ * NATIVE_MERGED hides, or NNATIVE when nothing is hidden; read once the
+ * evaluation calls are marked. By name: the outermost frames while they
+ * are start-up or plumbing, if the interpreter's own start-up is among
+ * them (libc's start and main() alone are a program's or a thread's that
+ * the interpreter did not start). By place: in a complete stack, the
+ * outermost frames while they are the interpreter's or libc's (or named
+ * start-up), if the outermost evaluation call follows them: nothing but
+ * the interpreter ran before the first Python frame, whether or not its
+ * functions have names. */
+static size_t startup_run(const struct merge_input *in)
+{
+	if (in->mode != NATIVE_MERGED)
+		return in->nnative;
+	size_t by_name = in->nnative;
+	bool interpreter = false;
+	while (by_name > 0 && is_start_class(in->classes[by_name - 1])) {
+		interpreter |= in->classes[by_name - 1] == NATIVE_INTERP_START;
+		by_name--;
+	}
+	if (!interpreter)
+		by_name = in->nnative;
+	size_t by_place = in->nnative;
+	if (in->complete && in->runtime) {
+		while (by_place > 0 && in->classes[by_place - 1] != NATIVE_EVAL &&
+		       (in->runtime[by_place - 1] || is_start_class(in->classes[by_place - 1])))
+			by_place--;
+		if (by_place == 0 || in->classes[by_place - 1] != NATIVE_EVAL)
+			by_place = in->nnative;
+	}
+	return by_name < by_place ? by_name : by_place;
 }
 
 size_t native_merge(const struct merge_input *in, struct merged_frame *out, bool *partial)
@@ -91,6 +131,12 @@ size_t native_merge(const struct merge_input *in, struct merged_frame *out, bool
 			break;
 		}
 	}
+	/* The start-up run is the tail of what was written so far: native
+	 * frames in order, Python frames only at evaluation calls, which the
+	 * run does not reach. */
+	size_t hidden_from = startup_run(in);
+	while (n > 0 && !out[n - 1].python && out[n - 1].index >= hidden_from)
+		n--;
 	if (next_py < in->npy)
 		*partial = true;
 	return emit_python(out, n, &next_py, in->npy);

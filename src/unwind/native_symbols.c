@@ -1,7 +1,8 @@
 /* Symbolizing native frames: the module of an address, its function (from
  * .symtab, .dynsym, MiniDebugInfo or a separate debug file, demangled and
  * cached per module as address ranges) and its source line (cached per
- * address). Classifies CPython's evaluation loop and call plumbing. */
+ * address). Classifies CPython's evaluation loop, call plumbing and
+ * start-up; what the merge hides of them is native_merge.c's. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,22 @@ static const char *const plumbing[] = {
 	"_PyEval_CallTracing", "PyEval_CallObjectWithKeywords", "call_trampoline",
 };
 
+/* Where a process or thread starts, before any code of its own: libc's
+ * entry points and the program's main(), in any module. */
+static const char *const start[] = {
+	"_start", "__libc_start_main*", "__libc_start_call_main", "main", "start_thread", "clone", "clone3",
+	"__clone", "__clone3",
+};
+
+/* CPython starting the program (2.7's Py_Main to 3.13's Py_BytesMain, down
+ * to the evaluation of the main module) or a thread (t_bootstrap up to
+ * 3.12, thread_run from 3.13); in the interpreter's module only. */
+static const char *const interpreter_start[] = {
+	"Py_BytesMain", "Py_Main", "_Py_UnixMain", "Py_RunMain", "Py_FrozenMain", "pymain_*", "PyRun_*",
+	"_PyRun_*", "pyrun_*", "run_mod", "run_eval_code_obj", "run_pyc_file", "pythread_wrapper", "t_bootstrap",
+	"thread_run",
+};
+
 static bool name_matches(const char *name, const char *pattern)
 {
 	size_t len = strlen(pattern);
@@ -41,6 +58,16 @@ static bool is_named(const char *name, const char *base)
 	return !strncmp(name, base, len) && (name[len] == '\0' || name[len] == '.');
 }
 
+static bool matches_any(const char *name, const char *const *patterns, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (name_matches(name, patterns[i]))
+			return true;
+	return false;
+}
+
+#define MATCHES_ANY(name, table) matches_any(name, table, sizeof(table) / sizeof(table[0]))
+
 static enum native_class classify(const struct native_unwinder *u, const struct native_module *m,
                                   const char *name)
 {
@@ -50,17 +77,22 @@ static enum native_class classify(const struct native_unwinder *u, const struct 
 	const char *eval = old ? "PyEval_EvalFrameEx" : "_PyEval_EvalFrameDefault";
 	if (is_named(name, eval))
 		return NATIVE_EVAL;
-	if (!m->interpreter)
-		return NATIVE_OTHER;
+	/* The name without a compiler suffix (".lto_priv.0") or a symbol
+	 * version ("@@GLIBC_2.34"). */
 	char base[128];
-	size_t len = strcspn(name, ".");
+	size_t len = strcspn(name, ".@");
 	if (len >= sizeof(base))
 		return NATIVE_OTHER;
 	memcpy(base, name, len);
 	base[len] = '\0';
-	for (size_t i = 0; i < sizeof(plumbing) / sizeof(plumbing[0]); i++)
-		if (name_matches(base, plumbing[i]))
-			return NATIVE_PLUMBING;
+	if (MATCHES_ANY(base, start))
+		return NATIVE_START;
+	if (!m->interpreter)
+		return NATIVE_OTHER;
+	if (MATCHES_ANY(base, plumbing))
+		return NATIVE_PLUMBING;
+	if (MATCHES_ANY(base, interpreter_start))
+		return NATIVE_INTERP_START;
 	return NATIVE_OTHER;
 }
 
@@ -156,6 +188,7 @@ void native_symbolize(struct native_unwinder *u, uint64_t pc, bool activation, b
 		return;
 	out->library = m->path;
 	out->offset = pc - m->bias;
+	out->runtime = m->interpreter || m->c_library;
 	const struct native_function *f = function_at(u, m, addr);
 	if (f) {
 		out->function = f->name;

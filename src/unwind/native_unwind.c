@@ -113,6 +113,19 @@ static bool is_interpreter(const struct native_unwinder *u, const char *path, co
 	return lib && ((path && !strcmp(lib, path)) || (resolved && !strcmp(lib, resolved)));
 }
 
+/* The C library (and glibc's libpthread before 2.34, where threads
+ * started): where every process and thread begins. */
+static bool is_c_library(const char *path)
+{
+	static const char *const prefixes[] = {"libc.so", "libc-", "libpthread.so", "libpthread-", "libc.musl"};
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(base, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
 static struct native_module *add_module(struct native_unwinder *u, size_t *cap)
 {
 	if (ARRAY_GROW(u->modules, *cap, u->nmodules + 1) < 0)
@@ -162,6 +175,7 @@ static int report_file(struct native_unwinder *u, size_t i, size_t *cap)
 	dwfl_module_info(mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
 	*userdata = u;
 	m->interpreter = is_interpreter(u, map->path, resolved);
+	m->c_library = is_c_library(map->path);
 	free(resolved);
 	u->nmodules++;
 	return 0;
@@ -409,6 +423,7 @@ struct unwind_walk {
 	bool *activation;
 	uint64_t *sps;
 	size_t max, count;
+	bool zero_return;        /* ended at a return address of 0 */
 };
 
 static int on_frame(Dwfl_Frame *state, void *arg)
@@ -416,8 +431,12 @@ static int on_frame(Dwfl_Frame *state, void *arg)
 	struct unwind_walk *walk = arg;
 	Dwarf_Addr pc;
 	bool activation;
-	if (!dwfl_frame_pc(state, &pc, &activation) || (walk->count && pc == 0))
+	if (!dwfl_frame_pc(state, &pc, &activation))
 		return DWARF_CB_ABORT;
+	if (walk->count && pc == 0) {
+		walk->zero_return = true;
+		return DWARF_CB_ABORT;
+	}
 	Dwarf_Word sp = 0;
 	if (dwfl_frame_reg(state, DWARF_REG_RSP, &sp) != 0)
 		sp = walk->count ? walk->sps[walk->count - 1] : 0;
@@ -429,20 +448,24 @@ static int on_frame(Dwfl_Frame *state, void *arg)
 }
 
 int native_unwind(struct native_unwinder *u, const struct native_thread_copy *copy, uint64_t *pcs,
-                  bool *activation, uint64_t *sps, size_t max, size_t *count)
+                  bool *activation, uint64_t *sps, size_t max, size_t *count, bool *complete)
 {
 	struct unwind_walk walk = {.pcs = pcs, .activation = activation, .sps = sps, .max = max};
 	*count = 0;
+	*complete = false;
 	if (!max)
 		return 0;
 	if (u->target->mappings_generation != u->mappings_generation)
 		report_new_modules(u);
 	u->current = copy;
-	/* The end of a stack is reported as an error by some architectures: what
-	 * was walked is the answer either way. */
-	dwfl_getthread_frames(u->dwfl, copy->tid, on_frame, &walk);
+	/* 0: the walk reached a frame whose CFI says it has no caller. Anything
+	 * else (an error, or our callback's abort) leaves the stack's end
+	 * unknown, but for a return address of 0; what was walked is the answer
+	 * either way. */
+	int ended = dwfl_getthread_frames(u->dwfl, copy->tid, on_frame, &walk);
 	u->current = NULL;
 	*count = walk.count;
+	*complete = walk.count && (ended == 0 || walk.zero_return);
 	if (!walk.count)
 		return err_set(ERR_CORRUPT, "cannot unwind thread %d: %s", (int)copy->tid, dwfl_errmsg(-1));
 	return 0;

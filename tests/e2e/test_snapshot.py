@@ -390,8 +390,9 @@ def test_report_time_range():
 @lib.each(recording.few_interpreters)
 def test_report_native(label):
     """report --native over snapshots taken with --native: native frames
-    around the Python ones (the C call that ran the module below them), the
-    same bytes with -j 1 and -j 4."""
+    inside the Python ones (the C call each thread waits in), the
+    interpreter's start-up above them only with --native-all; the same
+    bytes with -j 1 and -j 4."""
     with dumping.Parked(label) as fixture:
         folder = os.path.join(fixture.workdir, "native") + "/"
         result = lib.run([lib.pycoreprof(), "snapshot", "--pid", str(fixture.pid), "--native", "--interval",
@@ -405,13 +406,26 @@ def test_report_native(label):
             with open(out, "rb") as source:
                 outs.append(source.read())
         check(outs[0] == outs[1], "-j 1 and -j 4 wrote different native profiles")
+        def python_indices(frames):
+            return [index for index, frame in enumerate(frames) if frame.endswith(")") and
+                    frame[frame.rindex("(") + 1:-1].rsplit(":", 1)[-1].isdigit()]
         stacks = [line.rsplit(" ", 1)[0].split(";") for line in outs[0].decode().splitlines()]
         check(len(stacks) >= len(fixture.truth["threads"]), "%d stacks for %d threads", len(stacks),
               len(fixture.truth["threads"]))
         for frames in stacks:
-            python = [index for index, frame in enumerate(frames) if frame.endswith(")") and
-                      frame[frame.rindex("(") + 1:-1].rsplit(":", 1)[-1].isdigit()]
-            check(python and python[0] > 0, "no native frames below the Python ones: %s", ";".join(frames))
+            python = python_indices(frames)
+            check(python and python[0] == 0 and python[-1] < len(frames) - 1,
+                  "--native: expected Python frames from the root, native frames inside them: %s",
+                  ";".join(frames))
+        out = os.path.join(fixture.workdir, "native-all.folded")
+        result, lines = read_report([folder], out, ["--native-all", "--idle"])
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+        with open(out) as source:
+            for line in source:
+                frames = line.rsplit(" ", 1)[0].split(";")
+                python = python_indices(frames)
+                check(python and python[0] > 0, "--native-all: no native frames above the Python ones: %s",
+                      ";".join(frames))
         dumping.check_left_running(fixture.pid)
 
 

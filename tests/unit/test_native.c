@@ -1,5 +1,5 @@
 /* Unit tests of the native merge (evaluation frames replaced by their
- * Python frames, plumbing hidden, partial merges) and of the C++ name
+ * Python frames, plumbing and start-up hidden, partial merges) and of the C++ name
  * reader. */
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +91,83 @@ static void test_merge(void)
 	      "an evaluation call without frames is partial: %s", order_text(out, n));
 }
 
+/* The start-up run at the root: hidden by --native when the interpreter's
+ * own start-up is in it, kept by --native-all and when it is libc's and
+ * main()'s alone. */
+static void test_merge_startup(void)
+{
+	const enum native_class O = NATIVE_OTHER, E = NATIVE_EVAL, L = NATIVE_PLUMBING, S = NATIVE_START,
+	                        I = NATIVE_INTERP_START;
+	struct merged_frame out[32];
+	bool partial;
+
+	/* _start, __libc_start_main, main, Py_BytesMain, run_eval_code_obj,
+	 * PyEval_EvalCode (plumbing), then the evaluation loop. */
+	enum native_class c1[] = {O, E, L, I, I, S, S, S};
+	bool e1[1] = {true};
+	struct merge_input in = {.classes = c1, .nnative = 8, .py_entry = e1, .npy = 1, .mode = NATIVE_MERGED};
+	size_t n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "N0 P0") && !partial, "start-up hidden: %s", order_text(out, n));
+	in.mode = NATIVE_ALL;
+	n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "N0 P0 N1 N2 N3 N4 N5 N6 N7"), "--native-all keeps start-up: %s",
+	      order_text(out, n));
+
+	/* Finalization: no Python frame, the start-up above it hidden all the
+	 * same. */
+	enum native_class c2[] = {O, O, I, S, S};
+	in = (struct merge_input){.classes = c2, .nnative = 5, .mode = NATIVE_MERGED};
+	n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "N0 N1") && !partial, "start-up above finalization: %s",
+	      order_text(out, n));
+
+	/* A thread a C library started: libc's start alone stays. */
+	enum native_class c3[] = {O, O, S, S};
+	in = (struct merge_input){.classes = c3, .nnative = 4, .mode = NATIVE_MERGED};
+	n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "N0 N1 N2 N3"), "a foreign thread's start stays: %s", order_text(out, n));
+
+	/* Start-up frames not at the root (an embedding program calling
+	 * PyRun_* from its own code) stay. */
+	enum native_class c4[] = {O, E, I, O, S};
+	bool e4[1] = {true};
+	in = (struct merge_input){.classes = c4, .nnative = 5, .py_entry = e4, .npy = 1, .mode = NATIVE_MERGED};
+	n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "N0 P0 N2 N3 N4"), "start-up under other code stays: %s",
+	      order_text(out, n));
+
+	/* A stripped interpreter: nothing named, but a complete stack whose
+	 * outermost frames are the interpreter's and libc's up to the first
+	 * evaluation call. */
+	enum native_class c5[] = {O, E, O, O, O, O};
+	bool r5[] = {false, true, true, true, true, true};
+	bool e5[1] = {true};
+	in = (struct merge_input){.classes = c5, .runtime = r5, .nnative = 6, .complete = true, .py_entry = e5,
+	                          .npy = 1, .mode = NATIVE_MERGED};
+	n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "N0 P0"), "unnamed start-up hidden by place: %s", order_text(out, n));
+	/* ... not when the unwind may have stopped short of the stack's end, */
+	in.complete = false;
+	n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "N0 P0 N2 N3 N4 N5"), "an incomplete stack keeps its root: %s",
+	      order_text(out, n));
+	/* ... nor when other code (an extension's thread) is on the way. */
+	bool r6[] = {false, true, true, false, true, true};
+	in.runtime = r6;
+	in.complete = true;
+	n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "N0 P0 N2 N3 N4 N5"), "a foreign frame keeps the root: %s",
+	      order_text(out, n));
+	/* ... nor without Python frames right after it (finalization). */
+	enum native_class c7[] = {O, O, O};
+	bool r7[] = {true, true, true};
+	in = (struct merge_input){.classes = c7, .runtime = r7, .nnative = 3, .complete = true,
+	                          .mode = NATIVE_MERGED};
+	n = native_merge(&in, out, &partial);
+	CHECK(!strcmp(order_text(out, n), "N0 N1 N2"), "no evaluation call, nothing hidden by place: %s",
+	      order_text(out, n));
+}
+
 static void test_demangle(void)
 {
 	static const char *const cases[][2] = {
@@ -154,6 +231,7 @@ static void test_demangle_full(void)
 int main(void)
 {
 	test_merge();
+	test_merge_startup();
 	test_demangle();
 	test_demangle_full();
 	return unit_done();
