@@ -1,0 +1,263 @@
+# Native frames people can act on, with the real numpy (Debian's
+# python3-numpy on the system python3.11): numpy's and BLAS's frames under
+# the fixture's function that called them, the interpreter's start-up above
+# <module> hidden by --native and kept by --native-all (record, dump,
+# snapshot + core, report), in any interpreter; frames without a symbol
+# named library+0xOFFSET at an offset of that library's code.
+import json
+import os
+import signal
+
+import lib
+from lib import check
+
+FIXTURE = os.path.join(lib.FIXTURES, "numpy_work.py")
+SHARES = os.path.join(lib.FIXTURES, "shares.py")
+NUMPY_LIBRARY = "_multiarray_umath"
+# Names of the interpreter's start-up: one at least is above <module> with
+# --native-all, none with --native (2.7 and 3.6 start from Py_Main, 3.7
+# from _Py_UnixMain).
+INTERPRETER_START = ("Py_BytesMain", "Py_Main", "_Py_UnixMain", "Py_RunMain")
+
+
+def numpy_python():
+    python = lib.interpreter("debian-3.11")
+    result = lib.run([python, "-c", "import numpy"])
+    if result.code != 0:
+        raise lib.Missing("numpy cannot be imported by %s (Debian package python3-numpy): %s"
+                          % (python, result.describe()))
+    return python
+
+
+class NumpyWork(lib.Process):
+    """numpy_work.py running, its ground truth loaded, its mappings read."""
+
+    def __init__(self):
+        workdir = lib.scratch("numpy")
+        self.truth_path = os.path.join(workdir, "truth.json")
+        lib.Process.__init__(self, numpy_python(), [FIXTURE, self.truth_path], workdir=workdir,
+                             ready=self.truth_path, timeout=60, name="numpy_work.py")
+
+    def settle(self):
+        self.truth = lib.load_truth(self.truth_path)
+        self.maps = read_maps(self.pid)
+
+
+def read_maps(pid):
+    """[(start, end, perms, offset, path)] of PID's file mappings."""
+    found = []
+    with open("/proc/%d/maps" % pid) as source:
+        for line in source:
+            fields = line.split(None, 5)
+            if len(fields) == 6 and fields[5].startswith("/"):
+                start, end = (int(part, 16) for part in fields[0].split("-"))
+                found.append((start, end, fields[1], int(fields[2], 16), fields[5].strip()))
+    return found
+
+
+def library_path(maps, predicate):
+    paths = sorted(set(path for _, _, _, _, path in maps if predicate(os.path.basename(path))))
+    check(paths, "no such library mapped")
+    return paths[0]
+
+
+# ---------------------------------------------------------------- profiles
+
+def load_profile(path):
+    """[(frames root first, count)] of a JSON profile; frames are dicts."""
+    with open(path) as source:
+        document = json.load(source)
+    frames = document["frames"]
+    return [([frames[index] for index in stack["frames"]], stack["count"]) for stack in document["stacks"]]
+
+
+def is_python(frame):
+    return frame.get("kind") == "python"
+
+
+def show(stack):
+    return ";".join(frame["name"] + ("" if is_python(frame) else "*") for frame in stack)
+
+
+def truth_root_first(frames):
+    """The fixture's stack, root first, as (name, file name, line)."""
+    return [(frame.get("qualname", frame["function"]), os.path.basename(frame["file"]), frame["line"])
+            for frame in reversed(frames)]
+
+
+def python_part(stack):
+    return [(frame["name"], os.path.basename(frame.get("file") or ""), frame.get("line"))
+            for frame in stack if is_python(frame)]
+
+
+def check_root_is_module(stacks):
+    """No start-up plumbing above <module>: every stack starts there."""
+    for stack, _ in stacks:
+        check(stack and is_python(stack[0]) and stack[0]["name"] == "<module>",
+              "a stack does not start at <module>: %s", show(stack))
+
+
+def check_calls_into_numpy(stacks, truth, blas):
+    """BLAS's frames sit under multiply, numpy's under sort (through numpy's
+    own Python code): the Python frames down to the fixture's function are
+    the fixture's own stack, and what the library ran is inside it."""
+    multiply = truth_root_first(truth["stacks"]["multiply"])
+    sort = truth_root_first(truth["stacks"]["sort"])
+    in_blas = in_sort = 0
+    for stack, count in stacks:
+        libraries = [frame.get("file") for frame in stack if not is_python(frame)]
+        if any(blas == name for name in libraries):
+            first_blas = min(i for i, frame in enumerate(stack)
+                             if not is_python(frame) and frame.get("file") == blas)
+            check(python_part(stack) == multiply, "BLAS's frames are not under multiply: %s; expected %s",
+                  show(stack), multiply)
+            last_python = max(i for i, frame in enumerate(stack) if is_python(frame))
+            check(last_python < first_blas, "a Python frame inside BLAS's: %s", show(stack))
+            in_blas += count
+        if python_part(stack)[:len(sort)] == sort:
+            below = stack[max(i for i, frame in enumerate(stack)
+                              if python_part([frame]) == [sort[-1]]) + 1:]
+            if any(not is_python(frame) and (frame.get("file") or "").startswith(NUMPY_LIBRARY)
+                   for frame in below):
+                in_sort += count
+    total = sum(count for _, count in stacks)
+    check(in_blas >= 5, "%d of %d samples in BLAS (%s) under multiply", in_blas, total, blas)
+    check(in_sort >= 5, "%d of %d samples in %s under sort", in_sort, total, NUMPY_LIBRARY)
+
+
+def check_start_up_kept(stacks):
+    """With --native-all: native frames above <module>, the interpreter's
+    start-up among them."""
+    for stack, _ in stacks:
+        check(stack and not is_python(stack[0]), "--native-all: a stack starts at a Python frame: %s",
+              show(stack))
+        module = [i for i, frame in enumerate(stack) if is_python(frame) and frame["name"] == "<module>"]
+        if not module:
+            continue
+        above = [frame["name"] for frame in stack[:module[0]]]
+        check(any(name.split(".")[0] in INTERPRETER_START for name in above),
+              "--native-all: no start-up frame (%s) above <module>: %s", "/".join(INTERPRETER_START), show(stack))
+
+
+def record(pid, mode, out, seconds=3):
+    result = lib.run_pycoreprof(["record", mode, "--pid", str(pid), "--duration", str(seconds), "-o", out],
+                                timeout=120)
+    check(result.code == 0, "expected exit 0: %s", result.describe())
+    return load_profile(out)
+
+
+def test_record_numpy():
+    with NumpyWork() as fixture:
+        blas = os.path.basename(library_path(fixture.maps, lambda name: "blas" in name))
+        merged = record(fixture.pid, "--native", fixture.path("merged.json"))
+        check_root_is_module(merged)
+        check_calls_into_numpy(merged, fixture.truth, blas)
+        every = record(fixture.pid, "--native-all", fixture.path("all.json"))
+        check_start_up_kept(every)
+        check_calls_into_numpy(every, fixture.truth, blas)
+
+
+# ---------------------------------------------------------------- one-shot
+
+def main_thread(document, pid):
+    for thread in document.get("threads") or []:
+        if thread.get("tid") == pid:
+            return thread
+    raise lib.Failure("no thread %d in the output" % pid)
+
+
+def check_one_shot(document, pid, mode):
+    """A dump's or core's main thread: <module> outermost with --native; the
+    interpreter's start-up above it with --native-all."""
+    frames = main_thread(document, pid)["frames"]
+    names = [frame.get("function") or "" for frame in frames]
+    check("<module>" in names, "%s: no <module> frame: %s", mode, names)
+    module = names.index("<module>")
+    outer = frames[module + 1:]
+    if mode == "--native":
+        check(not outer, "--native: frames above <module>: %s", names[module:])
+    else:
+        outer_names = [(frame.get("function") or "").split(".")[0] for frame in outer]
+        check(any(name in INTERPRETER_START for name in outer_names),
+              "--native-all: no start-up frame (%s) above <module>: %s", "/".join(INTERPRETER_START), names[module:])
+
+
+def test_dump_snapshot_core_report_numpy():
+    with NumpyWork() as fixture:
+        for mode in ("--native", "--native-all"):
+            result = lib.run_pycoreprof(["dump", "--json", mode, "--pid", str(fixture.pid)])
+            check(result.code == 0, "expected exit 0: %s", result.describe())
+            check_one_shot(lib.parse_json(result), fixture.pid, mode)
+        snapshots = fixture.path("snapshots")
+        os.mkdir(snapshots)
+        result = lib.run_pycoreprof(["snapshot", "--native", "--pid", str(fixture.pid), "-o", snapshots + "/",
+                                     "-i", "100ms", "-n", "4"], timeout=120)
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+    files = sorted(os.path.join(snapshots, name) for name in os.listdir(snapshots))
+    check(len(files) == 4, "expected 4 snapshots: %s", files)
+    for mode in ("--native", "--native-all"):
+        check_one_shot(lib.core_json(files[0], [mode]), fixture.pid, mode)
+        out = fixture.path("report%s.json" % mode)
+        result = lib.run_pycoreprof(["report", mode, "-o", out, snapshots])
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+        stacks = load_profile(out)
+        check(sum(count for _, count in stacks) == 4, "report: %d samples of 4 snapshots",
+              sum(count for _, count in stacks))
+        if mode == "--native":
+            check_root_is_module(stacks)
+        else:
+            check_start_up_kept(stacks)
+
+
+# ---------------------------------------------------------------- any interpreter
+
+def start_up_labels():
+    labels = lib.interpreter_labels()
+    pyenv = [label for label in labels if label.startswith("pyenv")]
+    return pyenv[:1] + pyenv[-1:] + [label for label in labels if label.startswith("debian-")][-1:]
+
+
+@lib.each(start_up_labels)
+def test_record_start_up_hidden(label):
+    """Another interpreter (pyenv's, with libpython, or a fetched Debian one)
+    spinning in pure Python, its parked threads too (--idle): with --native
+    every stack starts at its first Python frame (<module>, a thread's
+    bootstrap); with --native-all the process's and threads' start is
+    there."""
+    if not os.path.exists(SHARES):
+        raise lib.Missing("fixtures/python/shares.py not found")
+    workdir = lib.scratch("start-up")
+    info = os.path.join(workdir, "info.json")
+    with lib.Process(label, [SHARES, "60", "--rest", "10", "--info", info], workdir=workdir, ready=info,
+                     name="shares.py") as fixture:
+        for mode in ("--native", "--native-all"):
+            out = fixture.path("profile%s.json" % mode)
+            result = lib.run_pycoreprof(["record", mode, "--idle", "--rate", "50", "--duration", "2", "-o", out,
+                                         "--pid", str(fixture.pid)], timeout=120)
+            check(result.code == 0, "expected exit 0: %s", result.describe())
+            check_start_up(mode, load_profile(out))
+
+
+def check_start_up(mode, stacks):
+    """--native: every stack starts at a Python frame; --native-all: at
+    the process's or thread's start."""
+    total = sum(count for _, count in stacks)
+    check(total >= 20, "only %d samples", total)
+    roots = set(stack[0]["name"] for stack, _ in stacks if stack)
+    if mode == "--native":
+        for stack, _ in stacks:
+            check(stack and is_python(stack[0]), "--native: a stack starts at a native frame: %s", show(stack))
+        check("<module>" in roots, "--native: no stack starts at <module>: %s", sorted(roots))
+    else:
+        check_start_up_kept(stacks)
+
+
+@lib.each_interpreter
+def test_core_start_up_hidden(label):
+    """Every interpreter, from a crash core (native_calls.py, shared with
+    test_native): the main thread ends at <module> with --native, at the
+    interpreter's start-up with --native-all."""
+    from test_native import native_core
+    core, truth = native_core(label, "qsort-abort", signal.SIGABRT)
+    for mode in ("--native", "--native-all"):
+        check_one_shot(lib.core_json(core, [mode]), truth["pid"], mode)
