@@ -40,6 +40,7 @@ struct pycode {
 };
 
 struct pyframe {
+	uint64_t addr;              /* the frame itself (PyFrameObject or _PyInterpreterFrame) */
 	uint64_t code_addr;         /* the code object, as the frame points to it */
 	int byte_offset;            /* of the instruction in the code */
 	bool is_entry;              /* first Python frame of an eval-loop activation (3.11+) */
@@ -131,6 +132,25 @@ struct pyposition {
  * line table records positions (3.11+); before that only OUT->line is
  * set. No reads: the line table is in the code cache. */
 bool pywalker_position(const struct pywalker *w, const struct pycode *code, int byte_offset, struct pyposition *out);
+
+/* What an interpreter is doing besides running its threads. */
+enum py_run_state {
+	PY_RUN_UNKNOWN,             /* the version records nothing we can read (2.7) */
+	PY_RUN_RUNNING,
+	PY_RUN_FINALIZING,          /* Py_FinalizeEx() has begun (3.12+: from before the
+	                             * exit functions; earlier: once they ran) */
+};
+struct pystate {
+	enum py_run_state run;
+	uint64_t finalizing_tstate; /* the thread state finalizing; 0 when none or not recorded */
+	int gc_collecting;          /* 1 a collection is running, 0 not, -1 not known */
+	uint64_t gc_frame;          /* 3.15+: the frame that started the collection, else 0 */
+};
+/* The state of interpreter INTERP (an interp_addr of a pythread) into *OUT,
+ * read now: a few reads, through the target (so a snapshot keeps them).
+ * What cannot be read is left unknown; the return value is an error only
+ * for a bad argument. */
+int pywalker_state(struct pywalker *w, uint64_t interp, struct pystate *out);
 
 /* Mark a thread idle from the frame-name heuristic (lock waits, select). */
 bool pyframe_looks_idle(const struct pyframe *innermost);

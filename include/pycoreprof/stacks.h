@@ -43,6 +43,12 @@ struct thread_stack {
 	uint64_t thread_id;      /* threading.get_ident() */
 	bool is_python;          /* has a Python thread state */
 	bool crashed, gil, idle;
+	/* Running a garbage collection: the thread whose stack holds the frame
+	 * that started it (3.15+), else the one holding the GIL while its
+	 * interpreter collects, else (with native frames) the one inside the
+	 * collector's C functions. */
+	bool gc;
+	bool finalizing;         /* the thread finalizing the interpreter */
 	struct stack_frame *frames; /* innermost first; owned by the collection */
 	size_t nframes;
 	char *error;             /* why the walk stopped early, or NULL */
@@ -57,6 +63,7 @@ struct process_stacks {
 	struct thread_stack *threads; /* crashed thread first, then oldest first */
 	size_t nthreads, threads_cap;
 	size_t errors;           /* threads whose walk failed part-way */
+	struct pystate state;    /* of the first interpreter (the main one, unless there are subinterpreters) */
 	enum native_mode native; /* set by process_stacks_add_native() */
 };
 

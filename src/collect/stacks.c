@@ -20,6 +20,54 @@ static bool thread_is_idle(struct target *t, const struct target_thread *os, con
 	return innermost && pyframe_looks_idle(innermost);
 }
 
+/* The state of each interpreter the threads belong to, read once. */
+struct interp_states {
+	uint64_t interp[16];
+	struct pystate state[16];
+	size_t n;
+};
+
+static const struct pystate *state_of(struct interp_states *states, struct pywalker *w, uint64_t interp)
+{
+	static const struct pystate unknown = {.run = PY_RUN_UNKNOWN, .gc_collecting = -1};
+	for (size_t i = 0; i < states->n; i++)
+		if (states->interp[i] == interp)
+			return &states->state[i];
+	if (states->n == sizeof(states->interp) / sizeof(states->interp[0]))
+		return &unknown;
+	size_t i = states->n++;
+	states->interp[i] = interp;
+	if (pywalker_state(w, interp, &states->state[i]) < 0) {
+		err_clear();
+		states->state[i] = unknown;
+	}
+	return &states->state[i];
+}
+
+/* Who finalizes and who collects. The collector is the thread whose stack
+ * holds the frame that started the collection where the version records it
+ * (3.15+); otherwise the thread holding its interpreter's GIL, as a
+ * collection runs with the GIL held (a finalizer called by the collector
+ * that released the GIL leaves the collector unknown here: native frames
+ * tell, see stacks_native.c). THREADS[i] is PY[n - 1 - i]. */
+static void mark_state(struct process_stacks *out, struct pywalker *w, struct interp_states *states,
+                       const struct pythread *py, size_t n, const bool *has_gc_frame)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct pythread *th = &py[n - 1 - i];
+		struct thread_stack *ts = &out->threads[i];
+		const struct pystate *st = state_of(states, w, th->interp_addr);
+		ts->finalizing = st->finalizing_tstate && st->finalizing_tstate == th->tstate_addr;
+		if (st->gc_collecting != 1)
+			continue;
+		bool frame_found = false;
+		for (size_t j = 0; st->gc_frame && j < n; j++)
+			frame_found |= py[n - 1 - j].interp_addr == th->interp_addr && has_gc_frame[j];
+		ts->gc = frame_found ? has_gc_frame[i] : th->holds_gil;
+	}
+	out->state = *state_of(states, w, pywalker_info(w)->interp_head_addr);
+}
+
 static int walk_one(struct pywalker *w, const struct pythread *th, struct pyframe *scratch,
                     struct thread_stack *ts, const struct pyframe **innermost)
 {
@@ -91,6 +139,14 @@ int process_stacks_collect(struct target *t, struct pywalker *w, const char *sou
 		return -ERR_NOMEM;
 	}
 	out->threads_cap = npy + 1;
+	/* Read before the stacks, as they were when the threads were listed. */
+	struct interp_states states = {0};
+	/* 3.15+: which thread's stack holds the frame that started a collection. */
+	bool *has_gc_frame = xcalloc(npy + 1, sizeof(*has_gc_frame));
+	if (!has_gc_frame) {
+		free(scratch);
+		return -ERR_NOMEM;
+	}
 	/* Thread states are newest first; report oldest first. */
 	for (size_t k = npy; k-- > 0;) {
 		const struct pythread *th = &pythreads[k];
@@ -107,17 +163,23 @@ int process_stacks_collect(struct target *t, struct pywalker *w, const char *sou
 		if (ts->error)
 			out->errors++;
 		ts->idle = thread_is_idle(t, target_find_thread(t, ts->tid), ts, innermost);
+		uint64_t gc_frame = state_of(&states, w, th->interp_addr)->gc_frame;
+		for (size_t i = 0; gc_frame && i < ts->nframes; i++)
+			has_gc_frame[out->nthreads - 1] |= scratch[i].addr == gc_frame;
 	}
+	mark_state(out, w, &states, pythreads, npy, has_gc_frame);
 	if (crashed_tid && !crashed_found) {
 		struct thread_stack *ts = &out->threads[out->nthreads++];
 		ts->tid = crashed_tid;
 		ts->crashed = true;
 	}
 	free(scratch);
+	free(has_gc_frame);
 	crashed_first(out->threads, out->nthreads);
 	return 0;
 fail:
 	free(scratch);
+	free(has_gc_frame);
 	process_stacks_release(out);
 	return ret;
 }

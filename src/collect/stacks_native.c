@@ -58,6 +58,55 @@ static int merge_thread(struct thread_merge *m, const struct native_thread_copy 
 	return 0;
 }
 
+/* The C functions of CPython's collector (gcmodule.c, gc.c), 2.7 to 3.15:
+ * a thread inside one of them is running the collection. */
+static bool is_gc_function(const char *name)
+{
+	static const char *const names[] = {
+		"collect", "collect_with_callback", "collect_generations", "gc_collect_main",
+		"gc_collect_full", "gc_collect_young", "gc_collect_increment", "gc_collect_region",
+		"_PyGC_Collect", "_PyGC_CollectNoFail", "PyGC_Collect", "gc_collect", "gc_collect_impl",
+	};
+	for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
+static const char *file_name(const char *path)
+{
+	const char *slash = path ? strrchr(path, '/') : NULL;
+	return slash ? slash + 1 : path;
+}
+
+/* While the interpreter collects and the version does not record which
+ * thread does (the GIL holder was taken for it), the native frames tell:
+ * the threads inside the collector's functions, in the interpreter's own
+ * file. Without such frames (a stripped interpreter names only what it
+ * exports) the guess stays. */
+static void gc_threads_from_native(struct process_stacks *ps)
+{
+	if (ps->state.gc_collecting != 1 || ps->state.gc_frame)
+		return;
+	const char *library = file_name(pywalker_info(ps->walker)->library);
+	bool found = false;
+	bool *inside = xcalloc(ps->nthreads ? ps->nthreads : 1, sizeof(*inside));
+	if (!inside)
+		return;
+	for (size_t i = 0; i < ps->nthreads; i++) {
+		const struct thread_stack *ts = &ps->threads[i];
+		for (size_t k = 0; k < ts->nframes && !inside[i]; k++) {
+			const struct stack_frame *f = &ts->frames[k];
+			inside[i] = f->kind == FRAME_NATIVE && is_gc_function(f->function) && library &&
+			            f->library && !strcmp(file_name(f->library), library);
+		}
+		found |= inside[i];
+	}
+	for (size_t i = 0; found && i < ps->nthreads; i++)
+		ps->threads[i].gc = inside[i];
+	free(inside);
+}
+
 int process_stacks_add_native(struct process_stacks *ps, struct native_unwinder *u,
                               const struct native_copies *copies, enum native_mode mode)
 {
@@ -87,6 +136,8 @@ int process_stacks_add_native(struct process_stacks *ps, struct native_unwinder 
 			ret = -ERR_NOMEM;
 	}
 	thread_merge_release(&merge);
+	if (ret == 0)
+		gc_threads_from_native(ps);
 	return ret;
 }
 

@@ -95,8 +95,8 @@ static void write_thread(struct strbuf *sb, const struct process_stacks *ps, con
 		strbuf_addf(sb, "%llu", (unsigned long long)ts->thread_id);
 	else
 		strbuf_addstr(sb, "null");
-	strbuf_addf(sb, ",\"crashed\":%s,\"gil\":%s,\"idle\":%s,", ts->crashed ? "true" : "false",
-	            ts->gil ? "true" : "false", ts->idle ? "true" : "false");
+	strbuf_addf(sb, ",\"crashed\":%s,\"gil\":%s,\"idle\":%s,\"gc\":%s,", ts->crashed ? "true" : "false",
+	            ts->gil ? "true" : "false", ts->idle ? "true" : "false", ts->gc ? "true" : "false");
 	add_key_string(sb, "error", ts->error);
 	if (ps->native != NATIVE_OFF) {
 		strbuf_addf(sb, ",\"native_partial\":%s,", ts->native_partial ? "true" : "false");
@@ -109,6 +109,26 @@ static void write_thread(struct strbuf *sb, const struct process_stacks *ps, con
 		write_frame(sb, &ts->frames[i]);
 	}
 	strbuf_addstr(sb, "]}");
+}
+
+/* The interpreter's state, inside "python". */
+static void write_state(struct strbuf *sb, const struct process_stacks *ps)
+{
+	const struct pystate *st = &ps->state;
+	const char *run = st->run == PY_RUN_RUNNING ? "running" : st->run == PY_RUN_FINALIZING ? "finalizing" : NULL;
+	strbuf_addch(sb, ',');
+	add_key_string(sb, "state", run);
+	strbuf_addstr(sb, ",\"finalizing_tid\":");
+	pid_t finalizing = 0;
+	for (size_t i = 0; i < ps->nthreads; i++)
+		if (ps->threads[i].finalizing && ps->threads[i].tid)
+			finalizing = ps->threads[i].tid;
+	if (finalizing)
+		strbuf_addf(sb, "%d", (int)finalizing);
+	else
+		strbuf_addstr(sb, "null");
+	strbuf_addf(sb, ",\"gc_collecting\":%s",
+	            st->gc_collecting < 0 ? "null" : st->gc_collecting ? "true" : "false");
 }
 
 void dump_write_json(struct strbuf *sb, const struct process_stacks *ps, const struct dump_options *opts)
@@ -131,6 +151,7 @@ void dump_write_json(struct strbuf *sb, const struct process_stacks *ps, const s
 		strbuf_addch(sb, ',');
 		add_key_string(sb, "binaries_unused", info->binaries_unused);
 	}
+	write_state(sb, ps);
 	strbuf_addstr(sb, "},\"signal\":");
 	write_signal(sb, t);
 	if (ps->native != NATIVE_OFF)

@@ -9,6 +9,22 @@
 
 #define TAG_COLUMN_MAX 72
 
+/* ", running" or ", finalizing in thread 42", and ", collecting garbage". */
+static void write_state(struct strbuf *sb, const struct process_stacks *ps)
+{
+	const struct pystate *st = &ps->state;
+	if (st->run == PY_RUN_RUNNING)
+		strbuf_addstr(sb, ", running");
+	if (st->run == PY_RUN_FINALIZING) {
+		strbuf_addstr(sb, ", finalizing");
+		for (size_t i = 0; i < ps->nthreads; i++)
+			if (ps->threads[i].finalizing && ps->threads[i].tid)
+				strbuf_addf(sb, " in thread %d", (int)ps->threads[i].tid);
+	}
+	if (st->gc_collecting == 1)
+		strbuf_addstr(sb, ", collecting garbage");
+}
+
 static void write_header(struct strbuf *sb, const struct process_stacks *ps, const struct dump_options *opts)
 {
 	const struct target *t = ps->target;
@@ -35,7 +51,9 @@ static void write_header(struct strbuf *sb, const struct process_stacks *ps, con
 		if (t->signal.tid)
 			strbuf_addf(sb, " in thread %d", (int)t->signal.tid);
 	}
-	strbuf_addf(sb, "\nPython %s (%s)\n", info->version, info->library ? info->library : "?");
+	strbuf_addf(sb, "\nPython %s (%s)", info->version, info->library ? info->library : "?");
+	write_state(sb, ps);
+	strbuf_addch(sb, '\n');
 	if (info->binaries_unused)
 		strbuf_addf(sb, "  found from the snapshot's note, without the binaries: %s\n", info->binaries_unused);
 }
@@ -177,6 +195,14 @@ static void write_thread(struct strbuf *sb, const struct process_stacks *ps, con
 	}
 	if (ts->idle) {
 		strbuf_addf(sb, "%sidle", sep);
+		sep = ", ";
+	}
+	if (ts->gc) {
+		strbuf_addf(sb, "%scollecting garbage", sep);
+		sep = ", ";
+	}
+	if (ts->finalizing) {
+		strbuf_addf(sb, "%sfinalizing the interpreter", sep);
 		sep = ", ";
 	}
 	if (!ts->is_python) {

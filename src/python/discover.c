@@ -18,6 +18,8 @@ struct runtime_symbols {
 	uint64_t tstate_current;   /* _PyThreadState_Current (2.7, 3.6) */
 	uint64_t version_buffer;   /* Py_GetVersion's static buffer (.symtab only) */
 	uint64_t gil_locked, gil_last_holder; /* 3.6 statics */
+	uint64_t finalizing;       /* _Py_Finalizing (3.6) */
+	uint64_t gc_collecting;    /* gcmodule.c's `collecting` (2.7, 3.6; .symtab only) */
 	uint64_t interp_seen;      /* the first interpreter as a snapshot recorded it */
 };
 
@@ -58,6 +60,8 @@ static void lookup_symbols(struct elfobj *obj, uint64_t bias, struct runtime_sym
 	syms->version_buffer = symbol_or_zero(obj, "version.0", bias);
 	syms->gil_locked = symbol_or_zero(obj, "gil_locked", bias);
 	syms->gil_last_holder = symbol_or_zero(obj, "gil_last_holder", bias);
+	syms->finalizing = symbol_or_zero(obj, "_Py_Finalizing", bias);
+	syms->gc_collecting = symbol_or_zero(obj, "collecting", bias);
 }
 
 static void version_text(uint32_t hex, char *out, size_t size)
@@ -180,6 +184,10 @@ static int apply_debug_offsets(struct pywalker *w, uint64_t runtime)
 		{D->unicode_asciiobject_size, &L->unicode_ascii_size},
 		{D->bytes_ob_size, &L->bytes_size},
 		{D->bytes_ob_sval, &L->bytes_data},
+		{D->runtime_finalizing, &L->runtime_finalizing},
+		{D->interp_gc, &L->interp_gc},
+		{D->gc_collecting, &L->gc_collecting},
+		{D->gc_frame, &L->gc_frame},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		if (map[i].pos < 0 || map[i].pos + 8 > D->struct_size)
@@ -292,7 +300,10 @@ static int use_version(struct pywalker *w, const struct runtime_symbols *syms)
 	if (v == 306) {
 		w->gil_locked_addr = syms->gil_locked;
 		w->gil_holder_addr = syms->gil_last_holder;
+		w->finalizing_addr = syms->finalizing;
 	}
+	if (v < 307)
+		w->gc_collecting_addr = syms->gc_collecting;
 	return find_interp_head(w, syms);
 }
 

@@ -57,6 +57,9 @@ struct pywalker {
 	uint64_t tstate_current_addr; /* 2.7 / 3.6 _PyThreadState_Current, 3.7-3.11 in runtime */
 	uint64_t gil_locked_addr;     /* 3.6 statics: gil_locked */
 	uint64_t gil_holder_addr;     /* 3.6 statics: gil_last_holder */
+	/* Interpreter state where statics hold it (pywalker_state()) */
+	uint64_t finalizing_addr;     /* 3.6 _Py_Finalizing */
+	uint64_t gc_collecting_addr;  /* 2.7 / 3.6 gcmodule.c's static `collecting` */
 
 	/* tid of a thread from its pthread_t when registers do not tell */
 	int pthread_tid_offset;       /* -1 until found */

@@ -18,6 +18,8 @@ struct py_layout {
 	int32_t runtime_interpreters_head;
 	int32_t runtime_gilstate_tstate_current; /* 3.7 - 3.11 */
 	int32_t runtime_ceval_gil;               /* 3.7 - 3.11: struct _gil_runtime_state, embedded */
+	int32_t runtime_finalizing;              /* 3.7+: the finalizing thread state (finalizing, _finalizing) */
+	int32_t runtime_gc;                      /* 3.7, 3.8: struct _gc_runtime_state, embedded */
 
 	/* struct _gil_runtime_state (3.7+) */
 	int32_t gil_last_holder;
@@ -28,6 +30,13 @@ struct py_layout {
 	int32_t interp_next;
 	int32_t interp_threads_head;             /* tstate_head (<= 3.10), threads.head (3.11+) */
 	int32_t interp_ceval_gil_ptr;            /* 3.12+: ceval.gil, a pointer */
+	int32_t interp_finalizing;               /* 3.12+: int, set before the exit functions run */
+	int32_t interp_finalizing_tstate;        /* 3.12+: _finalizing, the finalizing thread state */
+	int32_t interp_gc;                       /* 3.9+: struct _gc_runtime_state, embedded */
+
+	/* struct _gc_runtime_state (3.7+) */
+	int32_t gc_collecting;                   /* int */
+	int32_t gc_frame;                        /* 3.15+: the frame that started the collection */
 
 	/* PyThreadState */
 	int32_t tstate_size;
@@ -121,6 +130,10 @@ struct py_debug_offsets_layout {
 	int32_t unicode_asciiobject_size;
 	int32_t bytes_ob_size;
 	int32_t bytes_ob_sval;
+	int32_t runtime_finalizing;
+	int32_t interp_gc;
+	int32_t gc_collecting;
+	int32_t gc_frame;                        /* 3.15+ */
 };
 
 extern const struct py_layout py_layouts[];

@@ -371,7 +371,7 @@ int pywalker_stack_raw(struct pywalker *w, const struct pythread *th, struct pyf
 			ret = err_set(ERR_LIMIT, "stack deeper than %zu frames", max);
 			break;
 		}
-		frames[n] = (struct pyframe){.code_addr = code_addr, .byte_offset = byte_offset, .is_entry = entry,
+		frames[n] = (struct pyframe){.addr = frame, .code_addr = code_addr, .byte_offset = byte_offset, .is_entry = entry,
 		                             .empty_shim = empty_shim, .line = -1};
 		empty_shim = 0;
 		n++;
