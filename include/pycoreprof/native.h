@@ -73,7 +73,11 @@ struct native_frame {
 	uint64_t address;        /* the program counter (a return address for callers) */
 	uint64_t offset;         /* ADDRESS relative to its module's load base */
 	const char *library;     /* path of the module as the target maps it, NULL if none */
-	const char *function;    /* demangled symbol name, NULL when unknown */
+	/* The demangled symbol; without one, "library+0xOFFSET" (the basename,
+	 * and the function's first address in the file's own addresses from
+	 * its unwind table, else this address's); NULL outside any module. */
+	const char *function;
+	bool named;              /* FUNCTION is a symbol's name */
 	const char *file;        /* source file from DWARF, NULL when unknown */
 	int line;                /* -1 when unknown */
 	enum native_class cls;

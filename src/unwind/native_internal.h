@@ -8,12 +8,24 @@
 
 #include "pycoreprof/native.h"
 
-/* A function's address range in one module, from its symbol; entries that
- * found no symbol cover the one address looked up. */
+/* A function's address range in one module, from its symbol, else from
+ * the FDE that covers it; entries that found neither cover the one address
+ * looked up. */
 struct native_function {
 	uint64_t start, end;
-	char *name;              /* demangled; NULL when no symbol covers it */
+	char *name;              /* demangled; without a symbol "library+0xSTART" */
+	bool named;              /* NAME is a symbol's */
 	enum native_class cls;
+};
+
+/* A module's .eh_frame_hdr table, read on first use (native_fde.c):
+ * pointers into the file image of ELF, which libdwfl keeps. */
+struct native_fde_index {
+	bool read;               /* looked for; COUNT 0 when there is none */
+	Elf *elf;
+	uint64_t hdr_vaddr;      /* link-time address of .eh_frame_hdr */
+	const uint8_t *table;    /* COUNT pairs of (first address, FDE) */
+	size_t count;
 };
 
 /* One ELF file mapped in the target. */
@@ -24,6 +36,7 @@ struct native_module {
 	Dwfl_Module *dwfl_module;
 	bool interpreter;        /* holds CPython's runtime */
 	bool c_library;          /* libc (or libpthread): where processes and threads start */
+	struct native_fde_index fdes;
 	struct native_function *functions; /* sorted by start */
 	size_t nfunctions, functions_cap;
 };
@@ -49,6 +62,11 @@ struct native_unwinder {
 	const struct native_thread_copy *current; /* the thread being unwound */
 	struct hashtab lines;      /* of native_line, by pc */
 };
+
+/* native_fde.c: the function holding link-time address VADDR of ELF, from
+ * its unwind tables: [*START, *END) in link-time addresses, 0; -1 when no
+ * FDE covers VADDR or the tables cannot be read. */
+int native_fde_range(struct native_fde_index *index, Elf *elf, uint64_t vaddr, uint64_t *start, uint64_t *end);
 
 /* native_symbols.c */
 /* The module containing ADDR, or NULL. */

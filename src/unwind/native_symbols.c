@@ -3,6 +3,7 @@
  * cached per module as address ranges) and its source line (cached per
  * address). Classifies CPython's evaluation loop, call plumbing and
  * start-up; what the merge hides of them is native_merge.c's. */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,7 @@ static const char *const plumbing[] = {
 
 /* Where a process or thread starts, before any code of its own: libc's
  * entry points and the program's main(), in any module. */
-static const char *const start[] = {
+static const char *const process_start[] = {
 	"_start", "__libc_start_main*", "__libc_start_call_main", "main", "start_thread", "clone", "clone3",
 	"__clone", "__clone3",
 };
@@ -85,7 +86,7 @@ static enum native_class classify(const struct native_unwinder *u, const struct 
 		return NATIVE_OTHER;
 	memcpy(base, name, len);
 	base[len] = '\0';
-	if (MATCHES_ANY(base, start))
+	if (MATCHES_ANY(base, process_start))
 		return NATIVE_START;
 	if (!m->interpreter)
 		return NATIVE_OTHER;
@@ -102,18 +103,38 @@ struct native_module *native_module_at(struct native_unwinder *u, uint64_t addr)
 	return i == SIZE_MAX ? NULL : &u->modules[i];
 }
 
-/* Ask libdwfl, then remember the symbol's whole range (or this one address
- * when no sized symbol covers it). NULL only when out of memory. */
+/* A function without a symbol: "library+0xSTART", START its first address
+ * in the file's own addresses (what addr2line takes), from the FDE that
+ * covers ADDR; else ADDR's own. The range is the FDE's, else ADDR alone. */
+static char *unnamed_function(struct native_module *m, uint64_t addr, struct native_function *f)
+{
+	uint64_t start, end;
+	uint64_t first = addr - m->bias;
+	Dwarf_Addr bias = 0;
+	Elf *elf = dwfl_module_getelf(m->dwfl_module, &bias);
+	if (elf && bias == m->bias && native_fde_range(&m->fdes, elf, addr - m->bias, &start, &end) == 0) {
+		first = start;
+		f->start = start + m->bias;
+		f->end = end + m->bias;
+	}
+	const char *base = strrchr(m->path, '/');
+	return xasprintf("%s+0x%" PRIx64, base ? base + 1 : m->path, first);
+}
+
+/* Ask libdwfl, then remember the symbol's whole range (or, without a
+ * symbol, the FDE's; or this one address). NULL only when out of memory. */
 static const struct native_function *look_up_function(struct native_unwinder *u, struct native_module *m,
                                                       uint64_t addr, size_t slot)
 {
 	GElf_Off offset = 0;
 	GElf_Sym sym;
 	const char *found = dwfl_module_addrinfo(m->dwfl_module, addr, &offset, &sym, NULL, NULL, NULL);
-	struct native_function f = {.start = addr, .end = addr + 1};
+	struct native_function f = {.start = addr, .end = addr + 1, .named = found != NULL};
 	if (found && sym.st_size && offset < sym.st_size) {
 		f.start = addr - offset;
 		f.end = f.start + sym.st_size;
+	} else if (!found && !(f.name = unnamed_function(m, addr, &f))) {
+		return NULL;
 	}
 	/* A range must not swallow a neighbour already cached. */
 	if (slot && m->functions[slot - 1].end > f.start)
@@ -128,7 +149,7 @@ static const struct native_function *look_up_function(struct native_unwinder *u,
 		if (!f.name && !(f.name = xstrdup(found)))
 			return NULL;
 	}
-	f.cls = classify(u, m, f.name);
+	f.cls = f.named ? classify(u, m, f.name) : NATIVE_OTHER;
 	if (ARRAY_GROW(m->functions, m->functions_cap, m->nfunctions + 1) < 0) {
 		free(f.name);
 		return NULL;
@@ -192,6 +213,7 @@ void native_symbolize(struct native_unwinder *u, uint64_t pc, bool activation, b
 	const struct native_function *f = function_at(u, m, addr);
 	if (f) {
 		out->function = f->name;
+		out->named = f->named;
 		out->cls = f->cls;
 	}
 	if (want_line)

@@ -4,9 +4,12 @@
 # <module> hidden by --native and kept by --native-all (record, dump,
 # snapshot + core, report), in any interpreter; frames without a symbol
 # named library+0xOFFSET at an offset of that library's code.
+import functools
 import json
 import os
+import re
 import signal
+import struct
 
 import lib
 from lib import check
@@ -59,6 +62,84 @@ def library_path(maps, predicate):
     paths = sorted(set(path for _, _, _, _, path in maps if predicate(os.path.basename(path))))
     check(paths, "no such library mapped")
     return paths[0]
+
+
+def load_segments(path):
+    """[(p_offset, p_vaddr, p_filesz)] of the PT_LOAD segments of PATH, a
+    64-bit little-endian ELF file."""
+    with open(path, "rb") as source:
+        data = source.read()
+    check(data[:4] == b"\x7fELF" and data[4] == 2 and data[5] == 1, "%s is not a 64-bit LSB ELF file", path)
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    segments = []
+    for index in range(phnum):
+        p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + index * phentsize)
+        if p_type == 1:
+            segments.append((p_offset, p_vaddr, p_filesz))
+    return segments
+
+
+def code_ranges(path, maps):
+    """[(start, end, link_start)] of PATH's executable mappings: the
+    addresses they cover, and the file's own (link-time) address at START,
+    from the segment that holds the mapping's file offset."""
+    segments = load_segments(path)
+    found = []
+    for start, end, perms, offset, mapped in maps:
+        if mapped != path or "x" not in perms:
+            continue
+        holding = [(p_offset, p_vaddr) for p_offset, p_vaddr, p_filesz in segments
+                   if p_offset - p_offset % 4096 <= offset < p_offset + p_filesz]
+        check(holding, "no segment of %s holds file offset 0x%x", path, offset)
+        p_offset, p_vaddr = holding[0]
+        found.append((start, end, p_vaddr + offset - p_offset))
+    check(found, "%s has no executable mapping", path)
+    return found
+
+
+UNNAMED = re.compile(r"^(.+)\+0x([0-9a-f]+)$")
+
+
+def unnamed_offset(name, library):
+    """The offset of a native frame named LIBRARY+0xOFFSET, else None."""
+    match = UNNAMED.match(name or "")
+    return int(match.group(2), 16) if match and match.group(1) == library else None
+
+
+@functools.lru_cache(maxsize=None)
+def fde_starts(path):
+    """The first address of every FDE in PATH's .eh_frame, by binutils."""
+    readelf = lib.tool("readelf", "binutils")
+    result = lib.run([readelf, "--debug-dump=frames", path], timeout=120)
+    check(result.code == 0, "readelf failed: %s", result.describe())
+    return set(int(match, 16) for match in re.findall(r" FDE cie=\S+ pc=([0-9a-f]+)\.\.", result.text()))
+
+
+def check_unnamed(frames, maps):
+    """Native frames without a symbol are LIBRARY+0xOFFSET, OFFSET an
+    address of that library's code in its own addresses: inside one of its
+    executable mappings taken back to the file. Returns how many there were
+    in numpy's library."""
+    paths = dict((os.path.basename(path), path) for _, _, _, _, path in maps)
+    numpy = 0
+    for frame in frames:
+        library, name = frame.get("file"), frame["name"]
+        check(name != "??" or not library, "a native frame of %s is unnamed without its offset", library)
+        offset = unnamed_offset(name, library)
+        if offset is None:
+            check(not UNNAMED.match(name), "%s is named for another library than its own, %s", name, library)
+            continue
+        check(library in paths, "%s: %s is not mapped by the process", name, library)
+        ranges = code_ranges(paths[library], maps)
+        check(any(link <= offset < link + end - start for start, end, link in ranges),
+              "%s: 0x%x is in none of %s's code mappings %s", name, offset, library,
+              ["0x%x-0x%x" % (link, link + end - start) for start, end, link in ranges])
+        if library.startswith(NUMPY_LIBRARY):
+            # The function's start, as the library's unwind table has it.
+            check(offset in fde_starts(paths[library]), "%s: no FDE of %s starts at 0x%x", name, library, offset)
+            numpy += 1
+    return numpy
 
 
 # ---------------------------------------------------------------- profiles
@@ -146,12 +227,25 @@ def record(pid, mode, out, seconds=3):
     return load_profile(out)
 
 
+def native_frames(stacks):
+    seen = {}
+    for stack, _ in stacks:
+        for frame in stack:
+            if frame.get("kind") == "native":
+                seen[(frame["name"], frame.get("file"))] = frame
+    return list(seen.values())
+
+
 def test_record_numpy():
     with NumpyWork() as fixture:
         blas = os.path.basename(library_path(fixture.maps, lambda name: "blas" in name))
         merged = record(fixture.pid, "--native", fixture.path("merged.json"))
         check_root_is_module(merged)
         check_calls_into_numpy(merged, fixture.truth, blas)
+        # numpy exports few of its functions: most of its frames are unnamed.
+        check(check_unnamed(native_frames(merged), fixture.maps) >= 3,
+              "fewer than 3 unnamed functions of numpy's library: %s",
+              [frame["name"] for frame in native_frames(merged)])
         every = record(fixture.pid, "--native-all", fixture.path("all.json"))
         check_start_up_kept(every)
         check_calls_into_numpy(every, fixture.truth, blas)
@@ -182,12 +276,36 @@ def check_one_shot(document, pid, mode):
               "--native-all: no start-up frame (%s) above <module>: %s", "/".join(INTERPRETER_START), names[module:])
 
 
+def check_addresses(frames, maps):
+    """Each native frame's offset is its address taken back to its
+    library's own addresses through the mapping that holds it; an unnamed
+    frame's function is LIBRARY+0xSTART, START at or below that offset."""
+    unnamed = 0
+    for frame in frames:
+        if frame.get("kind") != "native" or not frame.get("library"):
+            continue
+        address, offset = int(frame["address"], 16), int(frame["offset"], 16)
+        library = os.path.basename(frame["library"])
+        holding = [(start, link) for start, end, link in code_ranges(frame["library"], maps)
+                   if start <= address < end]
+        check(holding, "%s: 0x%x is in no code mapping of %s", frame["function"], address, library)
+        start, link = holding[0]
+        check(offset == link + address - start, "%s at 0x%x: offset 0x%x, the mapping says 0x%x",
+              frame["function"], address, offset, link + address - start)
+        first = unnamed_offset(frame["function"], library)
+        if first is not None:
+            check(first <= offset, "%s holds the frame at 0x%x, below its start", frame["function"], offset)
+            unnamed += 1
+    return unnamed
+
+
 def test_dump_snapshot_core_report_numpy():
     with NumpyWork() as fixture:
         for mode in ("--native", "--native-all"):
             result = lib.run_pycoreprof(["dump", "--json", mode, "--pid", str(fixture.pid)])
             check(result.code == 0, "expected exit 0: %s", result.describe())
             check_one_shot(lib.parse_json(result), fixture.pid, mode)
+            check_addresses(main_thread(lib.parse_json(result), fixture.pid)["frames"], fixture.maps)
         snapshots = fixture.path("snapshots")
         os.mkdir(snapshots)
         result = lib.run_pycoreprof(["snapshot", "--native", "--pid", str(fixture.pid), "-o", snapshots + "/",
@@ -196,7 +314,9 @@ def test_dump_snapshot_core_report_numpy():
     files = sorted(os.path.join(snapshots, name) for name in os.listdir(snapshots))
     check(len(files) == 4, "expected 4 snapshots: %s", files)
     for mode in ("--native", "--native-all"):
-        check_one_shot(lib.core_json(files[0], [mode]), fixture.pid, mode)
+        document = lib.core_json(files[0], [mode])
+        check_one_shot(document, fixture.pid, mode)
+        check_addresses(main_thread(document, fixture.pid)["frames"], fixture.maps)
         out = fixture.path("report%s.json" % mode)
         result = lib.run_pycoreprof(["report", mode, "-o", out, snapshots])
         check(result.code == 0, "expected exit 0: %s", result.describe())
