@@ -5,26 +5,8 @@
 #include <string.h>
 
 #include "formats/escape.h"
+#include "formats/frame_kind.h"
 #include "pycoreprof/formats.h"
-
-/* What our own labels say about a frame: `qsort (libc.so.6)` is native
- * code (a file with no line that is not Python source), `thread 42 "main"`
- * and `process 7 "cmd"` are roots, `[unreadable stack]` a marker. */
-static enum agg_frame_kind kind_of(const char *name, const char *file, int line)
-{
-	if (file) {
-		size_t len = strlen(file);
-		bool python = len > 3 && !strcmp(file + len - 3, ".py");
-		return line < 0 && !python && file[0] != '<' ? AGG_NATIVE : AGG_PYTHON;
-	}
-	if (!strncmp(name, "thread ", 7))
-		return AGG_THREAD;
-	if (!strncmp(name, "process ", 8))
-		return AGG_PROCESS;
-	if (name[0] == '[' && name[strlen(name) - 1] == ']')
-		return AGG_ERROR;
-	return AGG_PYTHON;
-}
 
 /* Split the label TEXT (LEN bytes) "name (file:line)" into its parts, in
  * SCRATCH; other labels stay whole. Then each part's "\xHH" escapes (see
@@ -55,10 +37,10 @@ static int intern_label(struct aggregate *agg, const char *text, size_t text_len
 		open[-1] = '\0';
 		escape_undo(label, strlen(label));
 		escape_undo(file, strlen(file));
-		return agg_frame(agg, kind_of(label, file, line), label, file, line, id);
+		return agg_frame(agg, frame_kind_of(label, file, line), label, file, line, id);
 	}
 	escape_undo(label, len);
-	return agg_frame(agg, kind_of(label, NULL, -1), label, NULL, -1, id);
+	return agg_frame(agg, frame_kind_of(label, NULL, -1), label, NULL, -1, id);
 }
 
 /* Labels seen in this input, by their text, with their frame ids: a file of
