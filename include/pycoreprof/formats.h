@@ -145,9 +145,15 @@ int profile_read_folded(struct aggregate *agg, const char *text, size_t len, con
 /* Read our JSON aggregate (profile_write_json's output) into AGG; TEXT must
  * be NUL-terminated. Errors name ORIGIN. */
 int profile_read_json(struct aggregate *agg, const char *text, size_t len, const char *origin);
+/* Read a pprof profile (gzip-compressed or not) into AGG. TEXT is only
+ * read. Errors name ORIGIN. */
+int profile_read_pprof(struct aggregate *agg, const char *text, size_t len, const char *origin);
+/* Read speedscope's JSON file format (its sampled profiles) into AGG; TEXT
+ * must be NUL-terminated. Errors name ORIGIN. */
+int profile_read_speedscope(struct aggregate *agg, const char *text, size_t len, const char *origin);
 /* Read the profile at PATH (NULL or "-": stdin) into AGG, which must be
- * initialised: folded stacks from any tool or our JSON aggregate, told
- * apart by the first character. Errors name the file. */
+ * initialised: folded stacks from any tool, our JSON aggregate, speedscope
+ * or pprof, told apart by their first bytes. Errors name the file. */
 int profile_read_file(struct aggregate *agg, const char *path);
 
 #endif

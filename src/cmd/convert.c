@@ -1,6 +1,6 @@
-/* `pycoreprof convert`: a profile from one of our formats to another
- * (folded stacks or our JSON in; any profile format out). The format out
- * follows the extension or --format. */
+/* `pycoreprof convert`: a profile from one format to another (folded
+ * stacks, our JSON, speedscope or pprof in; any profile format out). The
+ * format out follows the extension or --format. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +12,8 @@
 static const char usage[] =
 	"usage: pycoreprof convert [options] IN|- -o OUT\n"
 	"\n"
-	"Convert a profile: folded stacks or a pycoreprof JSON profile in; out as\n"
-	"the extension of OUT says (%s).\n"
+	"Convert a profile: folded stacks, a pycoreprof JSON profile, speedscope or\n"
+	"pprof in; out as the extension of OUT says (%s).\n"
 	"\n"
 	"  -o, --output FILE      the converted profile (default: stdout, needs --format)\n"
 	"  -f, --format FORMAT    %s\n"

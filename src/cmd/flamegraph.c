@@ -1,5 +1,5 @@
 /* `pycoreprof flamegraph`: render folded stacks from any tool (or our JSON
- * aggregate) as an interactive SVG flame graph, optionally as the
+ * aggregate, speedscope or pprof) as an interactive SVG flame graph, optionally as the
  * difference from a baseline profile. Sampling is not involved. */
 #include <getopt.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@ static const char usage[] =
 	"usage: pycoreprof flamegraph [options] [FILE|-] [-o OUT.svg]\n"
 	"\n"
 	"Render folded stacks (ours, py-spy's raw output, stackcollapse-perf's)\n"
-	"or a pycoreprof JSON profile as an SVG flame graph.\n"
+	"a pycoreprof JSON profile, speedscope or pprof as an SVG flame graph.\n"
 	"\n"
 	"  -o, --output FILE      the SVG (default: stdout)\n"
 	"      --title TEXT       the title (default \"Flame Graph\")\n"
@@ -24,8 +24,8 @@ static const char usage[] =
 	"      --reverse          icicle graph: the root at the top\n"
 	"      --inverted         stacks reversed: leaf functions at the root\n"
 	"      --palette NAME     package (default: by kind of code), hot, cold, mono\n"
-	"      --diff BASELINE    differential flame graph against BASELINE (folded\n"
-	"                         or JSON): red grew, blue shrank\n"
+	"      --diff BASELINE    differential flame graph against BASELINE (any\n"
+	"                         format read): red grew, blue shrank\n"
 	"  -h, --help             this help\n";
 
 struct flamegraph_options {

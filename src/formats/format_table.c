@@ -9,14 +9,36 @@
 
 /* In the order of enum profile_format, which is also the order of every
  * list shown to users. */
+static bool is_gzip(const char *text, size_t len)
+{
+	return len >= 2 && (unsigned char)text[0] == 0x1f && (unsigned char)text[1] == 0x8b;
+}
+
+/* After white space, '{'. */
+static bool is_object(const char *text, size_t len)
+{
+	size_t start = 0;
+	while (start < len && strchr(" \t\r\n", text[start]) && text[start])
+		start++;
+	return start < len && text[start] == '{';
+}
+
+/* An object that names speedscope's schema near its start. */
+static bool is_speedscope(const char *text, size_t len)
+{
+	static const char schema[] = "speedscope.app/file-format-schema";
+	return is_object(text, len) && memmem(text, len < 4096 ? len : 4096, schema, sizeof(schema) - 1);
+}
+
 static const struct format_info formats[] = {
 	[PROFILE_SVG] = {"svg", "flamegraph", {"svg"}, 1, "flame graph", profile_write_svg},
 	[PROFILE_FOLDED] = {"folded", "collapsed", {"folded", "txt"}, 2, "folded stacks", profile_write_folded,
-	                    profile_read_folded, 0, true},
+	                    profile_read_folded, NULL, true},
 	[PROFILE_SPEEDSCOPE] = {"speedscope", NULL, {"speedscope.json", "speedscope"}, 1, NULL,
-	                        profile_write_speedscope},
-	[PROFILE_PPROF] = {"pprof", NULL, {"pb.gz", "pprof"}, 1, "(pprof)", profile_write_pprof},
-	[PROFILE_JSON] = {"json", NULL, {"json"}, 1, NULL, profile_write_json, profile_read_json, '{', false},
+	                        profile_write_speedscope, profile_read_speedscope, is_speedscope, false},
+	[PROFILE_PPROF] = {"pprof", NULL, {"pb.gz", "pprof"}, 1, "(pprof)", profile_write_pprof, profile_read_pprof,
+	                   is_gzip, true},
+	[PROFILE_JSON] = {"json", NULL, {"json"}, 1, NULL, profile_write_json, profile_read_json, is_object, false},
 };
 enum { NFORMATS = sizeof(formats) / sizeof(formats[0]) };
 
@@ -65,16 +87,13 @@ int profile_write(enum profile_format format, struct strbuf *sb, const struct ag
 
 const struct format_info *format_reader_for(const char *text, size_t len)
 {
-	size_t start = 0;
-	while (start < len && text[start] && strchr(" \t\r\n", text[start]))
-		start++;
 	const struct format_info *any = NULL;
 	for (int f = 0; f < NFORMATS; f++) {
 		if (!formats[f].read)
 			continue;
-		if (formats[f].first && start < len && text[start] == formats[f].first)
+		if (formats[f].claims && formats[f].claims(text, len))
 			return &formats[f];
-		if (!formats[f].first)
+		if (!formats[f].claims)
 			any = &formats[f];
 	}
 	return any;

@@ -15,12 +15,13 @@ struct format_info {
 	int (*write)(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);
 	/* NULL when we do not read the format. */
 	int (*read)(struct aggregate *agg, const char *text, size_t len, const char *origin);
-	char first;                  /* for READ: a file's first character after white space;
-	                                0: whatever no other reader claims */
+	/* for READ: whether TEXT (LEN bytes) is this format, from its first
+	 * bytes; NULL: whatever no other reader claims */
+	bool (*claims)(const char *text, size_t len);
 	bool reads_mapped;           /* READ takes a read-only mapping: no NUL after the text */
 };
 
-/* The format whose reader takes TEXT (LEN bytes), by its first character;
+/* The format whose reader takes TEXT (LEN bytes), by its first bytes;
  * never NULL. */
 const struct format_info *format_reader_for(const char *text, size_t len);
 
