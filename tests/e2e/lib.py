@@ -85,7 +85,14 @@ def scratch(name):
     return tempfile.mkdtemp(prefix=name + "-", dir=base)
 
 
-class _Locked(object):
+def cache_home():
+    """What the tests keep between runs (built helper programs), as the
+    tools' own cache: $PYCOREPROF_CACHE or ~/.cache/pycoreprof."""
+    return os.environ.get("PYCOREPROF_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pycoreprof")
+
+
+class Locked(object):
     """An exclusive flock on PATH, held across processes."""
 
     def __init__(self, path):
@@ -102,6 +109,8 @@ class _Locked(object):
         self.handle.close()
 
 
+
+
 def cached(group, key, maker):
     """Make something once per run and share it between case processes.
     MAKER(directory) fills a fresh directory and returns a JSON value; later
@@ -111,7 +120,7 @@ def cached(group, key, maker):
     done) or "shared"."""
     base = os.path.join(run_dir(), "cache", group)
     done = os.path.join(base, key + ".json")
-    with _Locked(os.path.join(base, key + ".lock")):
+    with Locked(os.path.join(base, key + ".lock")):
         if not os.path.exists(done):
             directory = os.path.join(base, key)
             shutil.rmtree(directory, ignore_errors=True)
@@ -266,7 +275,7 @@ def _fetch_debian(version):
     fetch at a time: the script shares its apt state between versions)."""
     base = os.path.join(run_dir(), "interpreters")
     done = os.path.join(base, "debian-%s.json" % version)
-    with _Locked(os.path.join(base, "fetch.lock")):
+    with Locked(os.path.join(base, "fetch.lock")):
         if not os.path.exists(done):
             if not os.path.exists(DEBIAN_SCRIPT):
                 record = {"missing": "tools/debian-python.sh not found (fetches Debian's python%s)"

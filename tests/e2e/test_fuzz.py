@@ -12,7 +12,7 @@ from lib import check
 FUZZ = os.path.join(lib.REPO, "fixtures", "fuzz")
 SANITIZER_MARKS = ("Sanitizer", "runtime error:", "SUMMARY:", "==ERROR")
 # Mutants per reader: a few seconds each under the sanitizers.
-COUNTS = {"folded": 3000, "json": 3000, "core": 2000}
+COUNTS = {"folded": 3000, "json": 3000, "speedscope": 3000, "pprof": 3000, "core": 2000}
 SEED = 15
 
 
@@ -41,7 +41,7 @@ def test_fuzz_reader(reader):
         "unexpected summary: %r", summary)
 
 
-@lib.each(lambda: [reader + "/" + name for reader in ("folded", "json")
+@lib.each(lambda: [reader + "/" + name for reader in ("folded", "json", "speedscope", "pprof")
                    for name in sorted(os.listdir(os.path.join(FUZZ, reader)))
                    if name.startswith("regress-")])
 def test_regression_through_commands(case):

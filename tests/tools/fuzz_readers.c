@@ -1,7 +1,7 @@
 /* A deterministic fuzzer for the input readers, run under the sanitizer
  * build by tests/e2e/test_fuzz.py: every file of a corpus directory as it
  * is, then COUNT mutants of them from a fixed seed, each given to one
- * reader (folded, json or core). It only feeds inputs; ASan and UBSan
+ * reader (folded, json, speedscope, pprof or core). It only feeds inputs; ASan and UBSan
  * decide what is a failure, and an alarm turns a hang into one.
  *   fuzz_readers READER CORPUS_DIR SCRATCH_DIR COUNT SEED
  * The input being read is always in SCRATCH_DIR/current, so the one that
@@ -141,17 +141,26 @@ static int read_profile(const char *reader, const struct input *in)
 	struct aggregate agg;
 	if (agg_init(&agg) < 0)
 		return -ERR_NOMEM;
-	/* Exactly LEN bytes (the folded reader takes a mapped file, with no
-	 * NUL after it), or LEN and a NUL (the JSON reader's contract). */
-	bool json = !strcmp(reader, "json");
-	char *text = malloc(in->len + json);
+	/* Exactly LEN bytes (the folded and pprof readers take a mapped file,
+	 * with no NUL after it), or LEN and a NUL (the JSON readers' contract). */
+	static const struct {
+		const char *name;
+		int (*read)(struct aggregate *agg, const char *text, size_t len, const char *origin);
+		bool terminated;
+	} readers[] = {{"folded", profile_read_folded, false}, {"json", profile_read_json, true},
+	               {"speedscope", profile_read_speedscope, true}, {"pprof", profile_read_pprof, false}};
+	size_t r = 0;
+	while (strcmp(readers[r].name, reader))
+		r++;
+	bool terminated = readers[r].terminated;
+	char *text = malloc(in->len + terminated);
 	int ret = -ERR_NOMEM;
 	if (text) {
 		if (in->len)
 			memcpy(text, in->data, in->len);
-		if (json)
+		if (terminated)
 			text[in->len] = '\0';
-		ret = json ? profile_read_json(&agg, text, in->len, "fuzz") : profile_read_folded(&agg, text, in->len, "fuzz");
+		ret = readers[r].read(&agg, text, in->len, "fuzz");
 		if (ret == 0)
 			write_all_formats(&agg);
 	}
@@ -220,8 +229,9 @@ static int load_corpus(const char *dir, struct input **out, size_t *count)
 
 int main(int argc, char **argv)
 {
-	if (argc != 6 || (strcmp(argv[1], "folded") && strcmp(argv[1], "json") && strcmp(argv[1], "core"))) {
-		fprintf(stderr, "usage: fuzz_readers folded|json|core CORPUS_DIR SCRATCH_DIR COUNT SEED\n");
+	if (argc != 6 || (strcmp(argv[1], "folded") && strcmp(argv[1], "json") && strcmp(argv[1], "speedscope") &&
+	                  strcmp(argv[1], "pprof") && strcmp(argv[1], "core"))) {
+		fprintf(stderr, "usage: fuzz_readers folded|json|speedscope|pprof|core CORPUS_DIR SCRATCH_DIR COUNT SEED\n");
 		return 64;
 	}
 	const char *reader = argv[1];
