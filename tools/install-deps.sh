@@ -8,6 +8,10 @@ only_build=false
 
 build_packages="gcc make pkg-config libelf-dev libdw-dev zlib1g-dev libzstd-dev liblzma-dev liblz4-dev"
 test_packages="gdb elfutils binutils patchelf python3 procps python3.11-dbg libgmp10 zstd xz-utils lz4 python3-numpy"
+# The servers the server tests run Python in (started with their own
+# configuration, never as services): Apache with mod_wsgi, uwsgi with its
+# python3 plugin, gunicorn, Django, and ab for load.
+test_packages="$test_packages apache2 libapache2-mod-wsgi-py3 python3-django gunicorn uwsgi uwsgi-plugin-python3 apache2-utils"
 
 # The output tests' tools, by command: a node or go from elsewhere will do.
 # command:package pairs
