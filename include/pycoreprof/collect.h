@@ -172,6 +172,7 @@ struct profiled {
 	struct sampler sampler;
 	struct native_unwinder *unwinder; /* with native frames */
 	char *label;             /* `process PID "cmdline"` root frame, or NULL */
+	double since, until;     /* time_now() when its sampling began and ended (0: not yet) */
 };
 
 struct process_tree {
@@ -194,6 +195,9 @@ struct tree_totals {
 	uint64_t error_kinds[SAMPLER_ERR__COUNT]; /* ERRORS by what failed */
 	struct pause_stats pauses; /* of every process; the caller releases it */
 	size_t sampled;          /* processes sampled at least once */
+	/* The largest share of its sampled time a process spent stopped (the
+	 * sum of its pauses over the time it was sampled). */
+	double stopped_share_max;
 };
 
 void process_tree_init(struct process_tree *tree, struct aggregate *agg, const struct tree_options *opts);

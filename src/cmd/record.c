@@ -275,9 +275,11 @@ static void print_summary(const struct record_options *o, const char *output, st
 		        1e6 * pause_stats_percentile(&t->pauses, 99), 1e6 * pause_stats_percentile(&t->pauses, 100));
 		/* What the process paid: the pauses' sum over the recording's
 		 * time (the tail counts, not only the median). With several
-		 * processes each had its own pauses: no one share fits them. */
+		 * processes each had its own pauses: the most any one paid. */
 		if (nprocesses == 1 && elapsed > 0)
 			fprintf(stderr, ", stopped %.2f%% of the time", 100 * stopped / elapsed);
+		else if (nprocesses > 1)
+			fprintf(stderr, ", each stopped %.2f%% of the time at most", 100 * t->stopped_share_max);
 	}
 	fputs(")\n", stderr);
 	/* What the errors were, most frequent first. */

@@ -57,6 +57,8 @@ static int start_process(struct process_tree *tree, struct profiled *p, double w
 	                                  tree->opts.native_stack_bytes)) < 0))
 		return ret;
 	p->active = true;
+	p->since = time_now();
+	p->until = 0;
 	return 0;
 }
 
@@ -116,6 +118,8 @@ static void find_subprocesses(struct process_tree *tree)
 
 static void stop_process(struct profiled *p)
 {
+	if (p->active)
+		p->until = time_now();
 	live_session_close(&p->session);
 	p->active = false;
 	p->rejected = true;
@@ -156,6 +160,11 @@ int process_tree_sample(struct process_tree *tree, double now)
 		if (!p->active)
 			continue;
 		int ret = sampler_sample(&p->sampler);
+		/* A thread a freeze held (off every CPU when interrupted) stops
+		 * after it, and waits in its stop for an answer: not for the
+		 * samples of the other processes. */
+		if (tree->nprocs > 1)
+			process_tree_answer_reports(tree);
 		if (ret == -ERR_PROCESS_GONE)
 			stop_process(p);
 		else if (ret == -ERR_NOT_PYTHON)
@@ -180,8 +189,12 @@ void process_tree_answer_reports(struct process_tree *tree)
 
 void process_tree_close(struct process_tree *tree)
 {
-	for (size_t i = 0; i < tree->nprocs; i++)
+	double now = time_now();
+	for (size_t i = 0; i < tree->nprocs; i++) {
+		if (tree->procs[i].active && !tree->procs[i].until)
+			tree->procs[i].until = now;
 		live_session_close(&tree->procs[i].session);
+	}
 }
 
 void process_tree_totals(const struct process_tree *tree, struct tree_totals *t)
@@ -202,6 +215,10 @@ void process_tree_totals(const struct process_tree *tree, struct tree_totals *t)
 			t->samples += st->samples;
 		pause_stats_append(&t->pauses, &st->pauses);
 		t->sampled += st->samples > 0;
+		const struct profiled *p = &tree->procs[i];
+		double span = (p->until ? p->until : time_now()) - p->since;
+		if (p->since && span > 0 && pause_stats_sum(&st->pauses) / span > t->stopped_share_max)
+			t->stopped_share_max = pause_stats_sum(&st->pauses) / span;
 	}
 }
 

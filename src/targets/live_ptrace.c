@@ -21,6 +21,7 @@
 #define FREEZE_TIMEOUT 0.5          /* seconds to wait for every thread to stop */
 #define SPIN_SECONDS 100e-6         /* poll this long for a stop before sleeping */
 #define HOLD_SECONDS 100e-6         /* an interrupt reaches a thread on a CPU sooner than this */
+#define HOLD_HERE_SECONDS 10e-6     /* the same, for a thread that last ran on our CPU */
 #define DETACH_TIMEOUT 1.0
 #define REAP_TIMEOUT 0.1            /* seconds to reap threads that were exiting as we detached */
 #define RELIST_ROUNDS 4             /* relistings while frozen, to catch new threads */
@@ -180,18 +181,25 @@ static bool reap_lost(struct live_backend *b)
 
 /* Wait until TASK (interrupted) reports a stop or its end, up to DEADLINE.
  * A running thread stops within microseconds, much sooner than a sleeping
- * profiler would be woken to hear of it: poll first, then sleep. While
- * polling, the CPU is yielded only when the thread waits for this one (it
- * last ran here): a yield may hand it to another thread for a whole time
- * slice, and all stopped threads would wait with us. Past HOLD_AT (0: never)
- * the task is held instead (the freeze policy's hold_unstopped). Returns false
- * on timeout or hold (the task stays CTL_INTERRUPTED). */
+ * profiler would be woken to hear of it: poll first, then sleep. Past
+ * HOLD_AT (0: never) the task is held instead (the freeze policy's
+ * hold_unstopped). A thread that last ran on this CPU most likely waits
+ * for it, preempted by us as we woke: it cannot stop before we leave the
+ * CPU, so it is held sooner when holding is allowed. Otherwise the CPU is
+ * yielded to it while polling; never when it can be held: a yield may hand
+ * the CPU to another process for a whole time slice (milliseconds on a busy
+ * machine), and every stopped thread would wait with us. Returns false on
+ * timeout or hold (the task stays CTL_INTERRUPTED). */
 static bool await_stop(struct live_backend *b, struct live_task *task, struct stop_wait *sw, double deadline,
                        double hold_at, bool pass_signals)
 {
 	unsigned passed = 0;
-	double spin_until = time_now() + SPIN_SECONDS;
-	bool yield = task->cpu < 0 || task->cpu == sched_getcpu();
+	double start = time_now();
+	double spin_until = start + SPIN_SECONDS;
+	bool here = task->cpu < 0 || task->cpu == sched_getcpu();
+	if (hold_at > 0 && here && hold_at > start + HOLD_HERE_SECONDS)
+		hold_at = start + HOLD_HERE_SECONDS;
+	bool yield = here && hold_at == 0;
 	for (;;) {
 		int status;
 		pid_t r = poll_report(b, task->tid, &status);

@@ -1,0 +1,122 @@
+# The production servers people run Python in, with the real Debian packages on
+# the system python3.11: Apache with mod_wsgi in daemon mode (libpython3.11 in
+# apache2, a sub-interpreter per application group), uwsgi with its python3
+# plugin, and a gunicorn master with sync workers, each serving a small Django
+# application (fixtures/servers/busyapp.py) under ab load. The application
+# records its own ground truth: the CPU time its view spends in two named
+# functions, and which threads served it in which interpreter.
+import json
+import os
+import re
+
+import lib
+import servers
+from lib import check
+from test_record import check_success, read_folded, record
+
+RECORD_SECONDS = 6
+# The pause p99 a recording of the gunicorn tree must stay under (its goal is
+# 1 ms; a loaded 2-CPU machine preempts the sampler now and then), and how
+# many recordings may try.
+GUNICORN_P99_US = 2000
+ATTEMPTS = 3
+PAUSES = re.compile(r", pause median (?P<median>\d+)us p99 (?P<p99>\d+)us max (?P<max>\d+)us")
+
+
+def pauses(summary, result, what):
+    match = PAUSES.search(summary.extra)
+    check(match, "%s: no pause figures in the summary: %s", what, result.describe())
+    return dict((name, int(value)) for name, value in match.groupdict().items())
+
+
+def functions(truth):
+    """The app's function descriptions, from any of its truth records."""
+    for record_ in truth.values():
+        if "functions" in record_:
+            return record_["functions"]
+    raise lib.Failure("no truth record of busyapp.py")
+
+
+def stacks_by_process(stacks):
+    """{pid: [(frames below the process root, count)]} of a --subprocesses profile."""
+    found = {}
+    for frames, count in stacks:
+        root = frames[0]
+        check(root.kind == "process", "stack %s has no process root",
+              ";".join(frame.text for frame in frames))
+        found.setdefault(root.id, []).append((frames[1:], count))
+    return found
+
+
+def has_function(frames, function):
+    return any(frame.is_function(function) for frame in frames)
+
+
+def handled_by_django(frames, funcs):
+    """Whether the view runs under Django's request handler: busy_view below
+    BaseHandler._get_response, below the app's application()."""
+    names = [frame.name for frame in frames if frame.kind == "python"]
+    files = [frame.file or "" for frame in frames if frame.kind == "python"]
+    try:
+        view = next(i for i, frame in enumerate(frames) if frame.is_function(funcs["busy_view"]))
+        top = next(i for i, frame in enumerate(frames) if frame.is_function(funcs["application"]))
+    except StopIteration:
+        return False
+    handler = [i for i, (name, file) in enumerate(zip(names, files))
+               if name == "BaseHandler._get_response" and file.endswith("django/core/handlers/base.py")]
+    return bool(handler) and top < handler[0] < view
+
+
+def check_worker_handler(stacks, funcs, pid, what):
+    """PID's stacks hold the view's CPU work under Django's handler."""
+    handled = sum(count for frames, count in stacks
+                  if has_function(frames, funcs["spend_cpu"]) and handled_by_django(frames, funcs))
+    check(handled > 0, "%s: no sample of process %d has %s under Django's handler (%d stacks: %s)",
+          what, pid, funcs["spend_cpu"]["qualname"], len(stacks),
+          " | ".join(";".join(f.text for f in frames) for frames, _ in stacks[:3]))
+
+
+# ---------------------------------------------------------------- gunicorn
+
+def test_gunicorn_workers():
+    """A gunicorn master with 3 sync workers under load, recorded with
+    --subprocesses from the master: every worker is sampled, its view under
+    Django's handler; the pause p99 (the tool's own figure) stays low."""
+    with servers.AppDir() as apps:
+        port = servers.free_port()
+        with servers.gunicorn(apps, port, workers=3) as server:
+            workers = servers.wait_for(lambda: len(servers.children(server.pid)) == 3 and
+                                       servers.children(server.pid), "gunicorn's 3 workers")
+            servers.warm_up(port, "/busy", 30, "gunicorn")
+            with servers.Load(port, "/busy", 6, apps.path) as load:
+                failure = None
+                for attempt in range(ATTEMPTS):
+                    out = os.path.join(apps.path, "gunicorn-%d.folded" % attempt)
+                    result, summary = record(["--pid", str(server.pid), "--subprocesses",
+                                              "--duration", str(RECORD_SECONDS), "-o", out])
+                    load.check_running()
+                    check_success(result, summary)
+                    figures = pauses(summary, result, "gunicorn")
+                    print("gunicorn, 3 workers: pause median %(median)d us, p99 %(p99)d us, "
+                          "max %(max)d us" % figures)
+                    by_process = stacks_by_process(read_folded(out))
+                    funcs = functions(apps.truth())
+                    for pid in workers:
+                        check(pid in by_process, "worker %d not sampled (processes sampled: %s)",
+                              pid, sorted(by_process))
+                        check_worker_handler(by_process[pid], funcs, pid, "gunicorn")
+                    served = set(pid for pid, _ in apps.truth())
+                    check(served == set(workers), "the workers %s, the app's truth names %s",
+                          workers, sorted(served))
+                    failure = None
+                    if figures["p99"] > GUNICORN_P99_US:
+                        failure = ("pause p99 %d us over %d us (median %d us, max %d us)"
+                                   % (figures["p99"], GUNICORN_P99_US, figures["median"],
+                                      figures["max"]))
+                        continue
+                    break
+                check(failure is None, "gunicorn, %d recordings: %s", ATTEMPTS, failure)
+            check(server.proc.poll() is None, "gunicorn exited during the recording: %s",
+                  server.log())
+            for pid in [server.pid] + workers:
+                check(lib.tracer_pid(pid) == 0, "process %d is still traced", pid)
