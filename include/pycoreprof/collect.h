@@ -88,6 +88,7 @@ struct live_session {
 	struct pywalker *walker;
 	char version[32];        /* kept after close for the summary */
 	char *command;
+	char *host;              /* pyinfo.host's copy, NULL when not embedded */
 };
 
 /* Open PID; with WAIT_SECONDS > 0, retry until the interpreter is found
@@ -102,6 +103,10 @@ void live_session_close(struct live_session *s);
 void live_session_release(struct live_session *s);
 /* The command line, "?" when unknown. */
 const char *live_session_command(const struct live_session *s);
+/* "3.11.2", or "3.11.2 embedded in apache2" when a program that is no
+ * Python interpreter embeds it (static buffer, overwritten by the next
+ * call). */
+const char *live_session_python(const struct live_session *s);
 
 /* The sampling clock (clock.c): ticks a random interval apart, uniform in
  * [0.5, 1.5] x the mean INTERVAL, so that the ticks cannot lock onto work

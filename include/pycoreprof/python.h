@@ -18,6 +18,11 @@ struct pyinfo {
 	uint32_t version_hex;       /* PY_VERSION_HEX */
 	char version[32];           /* "3.11.7" */
 	const char *library;        /* path of the ELF object holding the runtime */
+	/* The program embedding the interpreter, when the runtime is in a
+	 * library loaded by a program that is no Python interpreter itself
+	 * (apache2 with mod_wsgi, uwsgi's python3 plugin): its executable,
+	 * owned by the target. Else NULL. */
+	const char *host;
 	/* Found from a snapshot's note, the binaries unusable here: why (the
 	 * first file that could not be used), else NULL. */
 	const char *binaries_unused;

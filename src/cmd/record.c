@@ -329,7 +329,7 @@ int cmd_record(int argc, char **argv)
 	}
 	const struct live_session *root = &tree.procs[0].session;
 	fprintf(stderr, "Sampling process %d (%s, Python %s) every %s on average%s. Ctrl-C to stop.\n", (int)tree.root,
-	        live_session_command(root), root->version, format_interval(o.interval),
+	        live_session_command(root), live_session_python(root), format_interval(o.interval),
 	        o.subprocesses ? ", with its Python subprocesses" : "");
 
 	bool tty = isatty(STDERR_FILENO);
@@ -366,7 +366,7 @@ int cmd_record(int argc, char **argv)
 	output = o.output ? xstrdup(o.output) : default_output_name(tree.root, o.format);
 	/* The tree's array may have moved: no `root` from here on. */
 	subtitle = xasprintf("%s; Python %s; %.1fs, %llu samples, %.1f/s", live_session_command(&tree.procs[0].session),
-	                     tree.procs[0].session.version, elapsed, (unsigned long long)totals.samples,
+	                     live_session_python(&tree.procs[0].session), elapsed, (unsigned long long)totals.samples,
 	                     elapsed > 0 ? (double)totals.samples / elapsed : 0.0);
 	if (!output || !subtitle || (ret = write_profile(&o, &agg, output, subtitle, elapsed, &totals)) < 0) {
 		status = report_error(output && subtitle ? ret : -ERR_NOMEM);

@@ -54,6 +54,8 @@ int live_session_open(struct live_session *s, pid_t pid, bool freeze, double wai
 	snprintf(s->version, sizeof(s->version), "%s", pywalker_info(s->walker)->version);
 	if (s->target->command)
 		s->command = xstrdup(s->target->command);
+	if (pywalker_info(s->walker)->host)
+		s->host = xstrdup(pywalker_info(s->walker)->host);
 	return 0;
 }
 
@@ -70,10 +72,21 @@ void live_session_release(struct live_session *s)
 {
 	live_session_close(s);
 	free(s->command);
-	s->command = NULL;
+	free(s->host);
+	s->command = s->host = NULL;
 }
 
 const char *live_session_command(const struct live_session *s)
 {
 	return s->command ? s->command : "?";
+}
+
+const char *live_session_python(const struct live_session *s)
+{
+	static char text[300];
+	const char *base = s->host ? strrchr(s->host, '/') : NULL;
+	if (!s->host)
+		return s->version;
+	snprintf(text, sizeof(text), "%s embedded in %s", s->version, base ? base + 1 : s->host);
+	return text;
 }

@@ -147,6 +147,8 @@ void dump_write_json(struct strbuf *sb, const struct process_stacks *ps, const s
 	add_key_string(sb, "version", info->version);
 	strbuf_addch(sb, ',');
 	add_key_string(sb, "library", info->library);
+	strbuf_addch(sb, ',');
+	add_key_string(sb, "host", info->host);
 	if (info->binaries_unused) {
 		strbuf_addch(sb, ',');
 		add_key_string(sb, "binaries_unused", info->binaries_unused);

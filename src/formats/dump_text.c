@@ -51,7 +51,12 @@ static void write_header(struct strbuf *sb, const struct process_stacks *ps, con
 		if (t->signal.tid)
 			strbuf_addf(sb, " in thread %d", (int)t->signal.tid);
 	}
-	strbuf_addf(sb, "\nPython %s (%s)", info->version, info->library ? info->library : "?");
+	strbuf_addf(sb, "\nPython %s", info->version);
+	if (info->host) {
+		strbuf_addstr(sb, " embedded in ");
+		escape_add_visible(sb, info->host, NULL);
+	}
+	strbuf_addf(sb, " (%s)", info->library ? info->library : "?");
 	write_state(sb, ps);
 	strbuf_addch(sb, '\n');
 	if (info->binaries_unused)

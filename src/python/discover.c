@@ -355,7 +355,19 @@ static uint64_t load_bias(const struct target *t, const char *path, struct elfob
 	return 0;
 }
 
-int py_discover(struct pywalker *w)
+/* The program that embeds the runtime found in LIBRARY: the executable,
+ * unless the runtime is in it or it is an interpreter (python3.11 with a
+ * shared libpython, whose name says so). */
+static const char *embedding_host(const struct target *t, const char *library)
+{
+	if (!t->executable || !library || !strcmp(t->executable, library))
+		return NULL;
+	return strstr(base_name(t->executable), "python") ? NULL : t->executable;
+}
+
+/* The ELF object holding the runtime, among the mapped files; or, for a
+ * snapshot without its binaries, what its note says. */
+static int find_runtime(struct pywalker *w)
 {
 	struct target *t = w->target;
 	const char *missing = NULL;
@@ -428,4 +440,12 @@ int py_discover(struct pywalker *w)
 	}
 	return err_set(ERR_NOT_PYTHON, "no Python interpreter found in %s",
 	               t->executable ? t->executable : "the process");
+}
+
+int py_discover(struct pywalker *w)
+{
+	int ret = find_runtime(w);
+	if (ret == 0)
+		w->info.host = embedding_host(w->target, w->info.library);
+	return ret;
 }

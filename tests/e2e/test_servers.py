@@ -120,3 +120,36 @@ def test_gunicorn_workers():
                   server.log())
             for pid in [server.pid] + workers:
                 check(lib.tracer_pid(pid) == 0, "process %d is still traced", pid)
+
+
+# ---------------------------------------------------------------- uwsgi
+
+def test_uwsgi_workers():
+    """uwsgi (libpython through its python3 plugin) with a master and 2
+    workers: `record --pid MASTER --subprocesses` finds both workers' request
+    handler, and names uwsgi as the program embedding Python."""
+    with servers.AppDir() as apps:
+        port = servers.free_port()
+        with servers.uwsgi(apps, port, workers=2) as server:
+            workers = servers.wait_for(lambda: len(servers.children(server.pid)) == 2 and
+                                       servers.children(server.pid), "uwsgi's 2 workers")
+            servers.warm_up(port, "/busy", 20, "uwsgi")
+            with servers.Load(port, "/busy", 4, apps.path) as load:
+                out = os.path.join(apps.path, "uwsgi.folded")
+                result, summary = record(["--pid", str(server.pid), "--subprocesses",
+                                          "--duration", str(RECORD_SECONDS), "-o", out])
+                load.check_running()
+            check_success(result, summary)
+            text = result.stderr.decode("utf-8", "replace")
+            exe = os.path.basename(os.readlink("/proc/%d/exe" % server.pid))
+            check(re.search(r"Python 3\.11\.\d+ embedded in %s\b" % re.escape(exe), text),
+                  "the summary does not name %s as embedding Python 3.11: %s", exe, result.describe())
+            by_process = stacks_by_process(read_folded(out))
+            funcs = functions(apps.truth())
+            for pid in workers:
+                check(pid in by_process, "worker %d not sampled (processes sampled: %s)", pid,
+                      sorted(by_process))
+                check_worker_handler(by_process[pid], funcs, pid, "uwsgi")
+            check(server.proc.poll() is None, "uwsgi exited during the recording: %s", server.log())
+            for pid in [server.pid] + workers:
+                check(lib.tracer_pid(pid) == 0, "process %d is still traced", pid)
