@@ -62,7 +62,10 @@ struct pyframe {
 struct pythread {
 	uint64_t tstate_addr;
 	uint64_t thread_id;         /* threading.get_ident() */
-	pid_t tid;                  /* OS thread id, 0 if unknown */
+	pid_t tid;                  /* OS thread id (ours: the target's), 0 if unknown */
+	/* The OS thread id the process knows (in its own PID namespace, when
+	 * that is not ours), 0 if unknown. */
+	pid_t ns_tid;
 	bool holds_gil;
 	uint64_t frame_addr;        /* innermost frame, 0 when no Python code runs */
 	/* 3.11/3.12 with pywalker_lazy_frames(): where FRAME_ADDR is read from

@@ -40,6 +40,7 @@ struct stack_frame {
 
 struct thread_stack {
 	pid_t tid;               /* OS thread id, 0 when unknown */
+	pid_t ns_tid;            /* the id the process knows it by (struct target_thread), 0 when unknown */
 	uint64_t thread_id;      /* threading.get_ident() */
 	bool is_python;          /* has a Python thread state */
 	bool crashed, gil, idle;

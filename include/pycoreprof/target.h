@@ -24,6 +24,9 @@ enum target_reg {
 
 struct target_thread {
 	pid_t tid;
+	/* The id the process itself knows the thread by: in its own PID
+	 * namespace (a container), else TID; 0 when unknown. */
+	pid_t ns_tid;
 	bool has_regs;
 	/* Stopped, but the registers are read only when asked for: callers that
 	 * use REGS go through target_thread_regs(). */
@@ -91,6 +94,12 @@ struct target_signal {
 };
 
 enum target_kind { TARGET_CORE, TARGET_LIVE, TARGET_SNAPSHOT };
+
+/* A thread of a process in another PID namespace: its id there, and ours. */
+struct target_ns_tid {
+	pid_t ns_tid;
+	pid_t tid;
+};
 
 struct target;
 
@@ -181,6 +190,19 @@ struct target {
 	uint64_t *auxv;         /* pairs of (type, value) */
 	size_t auxv_words;
 	char *search_path;      /* colon-separated directories, may be NULL */
+	/* Where the paths the process names (its mappings, its code objects'
+	 * files) are found when its root is not ours: a live process in a
+	 * container or a chroot, /proc/PID/root; a core, --sysroot DIR. NULL:
+	 * our own root. */
+	char *root;
+	/* A process in another PID namespace than ours (a container) knows
+	 * itself and its threads by other ids than we do: NS_PID is its own id
+	 * there (0 when it shares our namespace: its ids are ours), NS_TIDS its
+	 * threads' ids there with ours, sorted by ns_tid, for
+	 * target_tid_from_ns(). Threads too new to be listed are missing. */
+	pid_t ns_pid;
+	struct target_ns_tid *ns_tids;
+	size_t n_ns_tids;
 	uint64_t capture_ns;    /* snapshots: when taken (CLOCK_REALTIME), else 0 */
 	/* Snapshots: the interpreter as the capture found it, so that it is
 	 * found again without the binaries; version_hex 0 when unknown. */
@@ -201,6 +223,9 @@ struct target {
 struct core_open_options {
 	const char *exe_path;    /* --exe: overrides the core's record */
 	const char *search_path; /* --search-path DIR[:DIR] */
+	/* --sysroot DIR: the root the process's paths are under (a container's
+	 * files, unpacked): its files are looked for there first. */
+	const char *sysroot;
 };
 
 /* Open an ELF core file (plain, or compressed with gzip, zstd, xz or lz4,
@@ -455,6 +480,16 @@ const struct target_mapping *target_find_mapping(const struct target *t, uint64_
 const struct target_mapping *target_first_mapping_of(const struct target *t, const char *path);
 /* The thread with TID or NULL. */
 const struct target_thread *target_find_thread(const struct target *t, pid_t tid);
+/* Our id of the thread that the process knows as NS_TID (an id read from
+ * its memory: Python's native thread id, glibc's): NS_TID itself when the
+ * process shares our PID namespace, else from NS_TIDS; 0 when no thread
+ * listed has it. */
+pid_t target_tid_from_ns(const struct target *t, pid_t ns_tid);
+/* The id the process knows itself by (its pid in its own namespace). */
+static inline pid_t target_own_pid(const struct target *t)
+{
+	return t->ns_pid ? t->ns_pid : t->pid;
+}
 /* Whether thread TH of T was waiting rather than running: stopped inside
  * (or about to restart) a blocking system call (futex, sleeps, poll,
  * select, read...) when its registers are known, else its OS run state is

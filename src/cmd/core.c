@@ -28,6 +28,8 @@ static const char usage[] =
 	"  --exe PATH           the executable, when the core's record of it is wrong\n"
 	"  --search-path DIRS   colon-separated directories holding the executable and\n"
 	"                       libraries (found by name and build-id)\n"
+	"  --sysroot DIR        the root the process saw (a container's files): its\n"
+	"                       binaries, debug files and sources are looked for there\n"
 	"  -h, --help           this help\n";
 
 int cmd_core(int argc, char **argv)
@@ -37,6 +39,7 @@ int cmd_core(int argc, char **argv)
 		{"no-source", no_argument, NULL, 'n'},
 		{"exe", required_argument, NULL, 'e'},
 		{"search-path", required_argument, NULL, 's'},
+		{"sysroot", required_argument, NULL, 'r'},
 		{"native", no_argument, NULL, 'N'},
 		{"native-all", no_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
@@ -54,6 +57,7 @@ int cmd_core(int argc, char **argv)
 		case 'n': show_source = false; break;
 		case 'e': open_opts.exe_path = optarg; break;
 		case 's': open_opts.search_path = optarg; break;
+		case 'r': open_opts.sysroot = optarg; break;
 		case 'N': native = native == NATIVE_ALL ? NATIVE_ALL : NATIVE_MERGED; break;
 		case 'A': native = NATIVE_ALL; break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;

@@ -232,6 +232,7 @@ static bool list_asleep(struct capture_session *s, const struct process_stacks *
 		struct target_thread *a = &s->asleep[s->nasleep++];
 		memset(a, 0, sizeof(*a));
 		a->tid = th->tid;
+		a->ns_tid = th->ns_tid;
 		a->state = th->state;
 		memcpy(a->name, th->name, sizeof(a->name));
 		a->has_regs = true;

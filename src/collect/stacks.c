@@ -153,6 +153,7 @@ int process_stacks_collect(struct target *t, struct pywalker *w, const char *sou
 		struct thread_stack *ts = &out->threads[out->nthreads++];
 		ts->is_python = true;
 		ts->tid = th->tid;
+		ts->ns_tid = th->ns_tid;
 		ts->thread_id = th->thread_id;
 		ts->gil = th->holds_gil;
 		ts->crashed = crashed_tid && th->tid == crashed_tid;
@@ -170,7 +171,9 @@ int process_stacks_collect(struct target *t, struct pywalker *w, const char *sou
 	mark_state(out, w, &states, pythreads, npy, has_gc_frame);
 	if (crashed_tid && !crashed_found) {
 		struct thread_stack *ts = &out->threads[out->nthreads++];
+		const struct target_thread *os = target_find_thread(t, crashed_tid);
 		ts->tid = crashed_tid;
+		ts->ns_tid = os ? os->ns_tid : 0;
 		ts->crashed = true;
 	}
 	free(scratch);

@@ -21,8 +21,11 @@ static struct thread_stack *thread_of(struct process_stacks *ps, pid_t tid)
 static struct thread_stack *add_thread(struct process_stacks *ps, pid_t tid)
 {
 	struct thread_stack *ts = ARRAY_PUSH(ps->threads, ps->nthreads, ps->threads_cap);
-	if (ts)
+	const struct target_thread *os = target_find_thread(ps->target, tid);
+	if (ts) {
 		ts->tid = tid;
+		ts->ns_tid = os ? os->ns_tid : 0;
+	}
 	return ts;
 }
 

@@ -90,7 +90,12 @@ static void write_frame(struct strbuf *sb, const struct stack_frame *f)
 
 static void write_thread(struct strbuf *sb, const struct process_stacks *ps, const struct thread_stack *ts)
 {
-	strbuf_addf(sb, "{\"tid\":%d,\"thread_id\":", (int)ts->tid);
+	strbuf_addf(sb, "{\"tid\":%d,\"ns_tid\":", (int)ts->tid);
+	if (ts->ns_tid)
+		strbuf_addf(sb, "%d", (int)ts->ns_tid);
+	else
+		strbuf_addstr(sb, "null");
+	strbuf_addstr(sb, ",\"thread_id\":");
 	if (ts->is_python)
 		strbuf_addf(sb, "%llu", (unsigned long long)ts->thread_id);
 	else
@@ -139,7 +144,7 @@ void dump_write_json(struct strbuf *sb, const struct process_stacks *ps, const s
 	add_key_string(sb, "source", ps->source);
 	strbuf_addch(sb, ',');
 	add_key_string(sb, "origin", opts->origin);
-	strbuf_addf(sb, ",\"pid\":%d,", (int)t->pid);
+	strbuf_addf(sb, ",\"pid\":%d,\"ns_pid\":%d,", (int)t->pid, (int)target_own_pid(t));
 	add_key_string(sb, "command", t->command);
 	strbuf_addch(sb, ',');
 	add_key_string(sb, "executable", t->executable);

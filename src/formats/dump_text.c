@@ -36,6 +36,8 @@ static void write_header(struct strbuf *sb, const struct process_stacks *ps, con
 	else
 		strbuf_addf(sb, "%s %s: pid %d", !strcmp(kind, "snapshot") ? "Snapshot" : "Core",
 		            opts->origin ? opts->origin : "", (int)t->pid);
+	if (t->ns_pid)
+		strbuf_addf(sb, " (%d in its PID namespace)", (int)t->ns_pid);
 	if (t->command) {
 		strbuf_addstr(sb, " \"");
 		escape_add_visible(sb, t->command, NULL);
@@ -190,6 +192,10 @@ static void write_thread(struct strbuf *sb, const struct process_stacks *ps, con
 	else
 		strbuf_addf(sb, "0x%llx", (unsigned long long)ts->thread_id);
 	const char *sep = " (";
+	if (ts->ns_tid && ts->ns_tid != ts->tid) {
+		strbuf_addf(sb, "%s%d in its PID namespace", sep, (int)ts->ns_tid);
+		sep = ", ";
+	}
 	if (ts->crashed) {
 		strbuf_addf(sb, "%scrashed", sep);
 		sep = ", ";

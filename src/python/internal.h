@@ -35,7 +35,7 @@ struct code_cache_entry {
 /* Before 3.11: the OS thread of a pthread_t, as found before. */
 struct pthread_tid_slot {
 	uint64_t pthread_id;          /* the key */
-	pid_t tid;
+	pid_t tid, ns_tid;            /* as struct pythread has them */
 };
 
 struct pywalker {

@@ -19,7 +19,7 @@ static bool still_linked(struct pywalker *w, size_t i, const uint8_t *buf, uint6
 	if (load_u64(buf, L->tstate_interp) != th->interp_addr || load_u64(buf, L->tstate_next) != next_was ||
 	    load_u64(buf, L->tstate_thread_id) != th->thread_id)
 		return false;
-	if (L->tstate_native_thread_id >= 0 && (pid_t)load_u64(buf, L->tstate_native_thread_id) != th->tid)
+	if (L->tstate_native_thread_id >= 0 && (pid_t)load_u64(buf, L->tstate_native_thread_id) != th->ns_tid)
 		return false;
 	/* Unlinked and freed, its memory could still say all that: the thread
 	 * before it (or the interpreter) must still point at it. */
@@ -70,9 +70,9 @@ int pywalker_threads_again(struct pywalker *w, pywalker_must_read must_read, voi
 		if (target_read(w->target, th->tstate_addr, buf, (size_t)tsize) < 0 ||
 		    !still_linked(w, i, buf, w->list_head[k]))
 			return pywalker_threads(w, threads, count);
-		pid_t tid = th->tid;
+		/* Before 3.11 the OS thread ids are not in the thread state:
+		 * they stay as the last walk found them. */
 		py_thread_from_tstate(w, buf, th);
-		th->tid = tid; /* before 3.11 not in the thread state */
 	}
 	*threads = w->threads;
 	*count = w->list_count;

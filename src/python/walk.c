@@ -111,19 +111,26 @@ uint64_t py_gil_holder(struct pywalker *w, uint64_t interp)
 /* Before 3.11 a thread state has no OS thread id. On x86_64 glibc the
  * thread's pthread_t is its TCB address, which is also the thread's FS base
  * register: match it against the target's threads. Without registers, find
- * where glibc keeps the tid inside struct pthread from the main thread. */
-static pid_t find_tid_of_pthread(struct pywalker *w, uint64_t pthread_id)
+ * where glibc keeps the tid inside struct pthread from the main thread: the
+ * id the process knows, in its own PID namespace (a container's). Sets
+ * *TID and *NS_TID (0 when not found). */
+static void find_tid_of_pthread(struct pywalker *w, uint64_t pthread_id, pid_t *tid, pid_t *ns_tid)
 {
 	struct target *t = w->target;
-	for (size_t i = 0; i < t->nthreads; i++)
-		if (target_thread_regs(t, &t->threads[i]) && t->threads[i].regs[TREG_FS_BASE] == pthread_id)
-			return t->threads[i].tid;
-	if (w->pthread_tid_offset < 0)
-		return 0;
-	int32_t tid;
-	if (target_read_i32(t, pthread_id + (uint64_t)w->pthread_tid_offset, &tid) == 0 && tid > 0)
-		return tid;
-	return 0;
+	*tid = *ns_tid = 0;
+	for (size_t i = 0; i < t->nthreads; i++) {
+		if (target_thread_regs(t, &t->threads[i]) && t->threads[i].regs[TREG_FS_BASE] == pthread_id) {
+			*tid = t->threads[i].tid;
+			*ns_tid = t->threads[i].ns_tid;
+			return;
+		}
+	}
+	int32_t known;
+	if (w->pthread_tid_offset < 0 ||
+	    target_read_i32(t, pthread_id + (uint64_t)w->pthread_tid_offset, &known) < 0 || known <= 0)
+		return;
+	*ns_tid = known;
+	*tid = target_tid_from_ns(t, known);
 }
 
 /* Found once per thread: each search reads the thread's own page, or every
@@ -131,34 +138,40 @@ static pid_t find_tid_of_pthread(struct pywalker *w, uint64_t pthread_id)
  * pause. A pthread_t stays its thread's while it lives; glibc may give a
  * dead thread's to a new one (it reuses stacks), but then the tid found
  * before is no longer among the process's threads. */
-static pid_t tid_from_pthread(struct pywalker *w, uint64_t pthread_id)
+static void tid_from_pthread(struct pywalker *w, struct pythread *th)
 {
+	uint64_t pthread_id = th->thread_id;
 	struct pthread_tid_slot *known = hashtab_find(&w->pthread_tids, pthread_id);
-	if (known && target_find_thread(w->target, known->tid))
-		return known->tid;
-	pid_t tid = find_tid_of_pthread(w, pthread_id);
-	if (tid <= 0 || !pthread_id ||
+	if (known && target_find_thread(w->target, known->tid)) {
+		th->tid = known->tid;
+		th->ns_tid = known->ns_tid;
+		return;
+	}
+	find_tid_of_pthread(w, pthread_id, &th->tid, &th->ns_tid);
+	if (th->tid <= 0 || !pthread_id ||
 	    hashtab_reserve(&w->pthread_tids, w->pthread_tids.count + 1, sizeof(*known)) < 0)
-		return tid;
+		return;
 	known = hashtab_slot_for(&w->pthread_tids, pthread_id);
 	if (!known->pthread_id)
 		hashtab_claim(&w->pthread_tids, known, pthread_id);
-	known->tid = tid;
-	return tid;
+	known->tid = th->tid;
+	known->ns_tid = th->ns_tid;
 }
 
 /* Find the offset of the tid inside struct pthread from the main thread,
- * whose tid is the pid. Bounded to the first 4 KiB. */
+ * whose tid is the pid (the pid the process knows itself by). Bounded to
+ * the first 4 KiB. */
 static void learn_pthread_tid_offset(struct pywalker *w, uint64_t main_pthread)
 {
 	struct target *t = w->target;
+	pid_t own = target_own_pid(t);
 	int32_t words[1024];
-	if (!t->pid || target_read(t, main_pthread, words, sizeof(words)) < 0)
+	if (!own || target_read(t, main_pthread, words, sizeof(words)) < 0)
 		return;
 	for (int i = 1; i < 1024; i++) {
 		/* glibc stores tid then pid-ish fields; the first match past the
 		 * header (which holds pointers) is the tid. */
-		if (words[i] == t->pid && i * 4 >= 0x100) {
+		if (words[i] == own && i * 4 >= 0x100) {
 			w->pthread_tid_offset = i * 4;
 			return;
 		}
@@ -169,8 +182,10 @@ void py_thread_from_tstate(struct pywalker *w, const uint8_t *buf, struct pythre
 {
 	const struct py_layout *L = &w->layout;
 	th->thread_id = load_u64(buf, L->tstate_thread_id);
-	if (L->tstate_native_thread_id >= 0)
-		th->tid = (pid_t)load_u64(buf, L->tstate_native_thread_id);
+	if (L->tstate_native_thread_id >= 0) {
+		th->ns_tid = (pid_t)load_u64(buf, L->tstate_native_thread_id);
+		th->tid = target_tid_from_ns(w->target, th->ns_tid);
+	}
 	th->frame_addr = th->cframe_addr = 0;
 	if (L->tstate_frame >= 0) {
 		th->frame_addr = load_u64(buf, L->tstate_frame);
@@ -238,7 +253,7 @@ done:
 		if (w->pthread_tid_offset < 0)
 			learn_pthread_tid_offset(w, w->threads[n - 1].thread_id);
 		for (size_t i = 0; i < n; i++)
-			w->threads[i].tid = tid_from_pthread(w, w->threads[i].thread_id);
+			tid_from_pthread(w, &w->threads[i]);
 	}
 	*threads = w->threads;
 	*count = n;

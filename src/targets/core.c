@@ -337,6 +337,24 @@ static int choose_executable(struct target *t, struct core_backend *core)
 	return ret;
 }
 
+/* --sysroot DIR: an existing directory, kept without trailing slashes
+ * ("/" stays NULL: our own root). */
+static int set_sysroot(struct target *t, const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return err_set_errno(ERR_NOENT, errno, "cannot use sysroot %s", dir);
+	if (!S_ISDIR(st.st_mode))
+		return err_set(ERR_NOENT, "sysroot %s is not a directory", dir);
+	size_t len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	if (len == 1 && dir[0] == '/')
+		return 0;
+	t->root = xstrndup(dir, len);
+	return t->root ? 0 : -ERR_NOMEM;
+}
+
 int core_target_open(const char *path, const struct core_open_options *opts,
                      struct target **out)
 {
@@ -370,6 +388,8 @@ int core_target_open(const char *path, const struct core_open_options *opts,
 		ret = -ERR_NOMEM;
 		goto out;
 	}
+	if (opts && opts->sysroot && (ret = set_sysroot(t, opts->sysroot)) < 0)
+		goto out;
 	ret = open_core_fd(path, &core->fd);
 	if (ret)
 		goto out;

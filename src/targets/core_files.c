@@ -250,7 +250,8 @@ static int not_found(const struct wanted_file *want,
 	else
 		ret = err_set(ERR_NOENT, "cannot find %s (build-id %s)",
 		              want->recorded_path, want->build_id_hex);
-	err_hint("give the directory that holds it with --search-path DIR, or the executable with --exe FILE");
+	err_hint("give the directory that holds it with --search-path DIR, the root it was under (a container's) "
+	         "with --sysroot DIR, or the executable with --exe FILE");
 	return ret;
 }
 
@@ -285,10 +286,19 @@ static int resolve(struct target *t, struct core_backend *core, struct core_file
 	want.name = slash ? slash + 1 : want.live_path;
 	recorded_build_id(t, core, &want);
 
-	fd = open_candidate(file->recorded_path, &want, &mismatch);
-	if (fd >= 0) {
+	/* Under --sysroot first: the host may have other files at the same
+	 * paths (a container's libc is not the host's). A file replaced since
+	 * the capture only counts with its build-id, as below. */
+	if (t->root && want.live_path[0] == '/' && (!deleted || want.build_id_len)) {
+		char *under = xasprintf("%s%s", t->root, want.live_path);
+		if (under && (fd = open_candidate(under, &want, &mismatch)) >= 0)
+			path = under;
+		else
+			free(under);
+	}
+	if (fd < 0 && (fd = open_candidate(file->recorded_path, &want, &mismatch)) >= 0) {
 		path = xstrdup(file->recorded_path);
-	} else if (deleted && want.build_id_len) {
+	} else if (fd < 0 && deleted && want.build_id_len) {
 		/* A file replaced since: only its build-id can vouch for it. */
 		fd = open_candidate(want.live_path, &want, &mismatch);
 		if (fd >= 0)

@@ -282,6 +282,43 @@ static int parse_noted_ids(struct note_parse *parse, const uint8_t *desc, size_t
 	return 0;
 }
 
+static int compare_ns_tids(const void *a, const void *b)
+{
+	pid_t x = ((const struct target_ns_tid *)a)->ns_tid, y = ((const struct target_ns_tid *)b)->ns_tid;
+	return (x > y) - (x < y);
+}
+
+/* Appended later still: the process's PID namespace ids (u32 ns_pid, u32
+ * count, count pairs of u32 tid and ns_tid), when not the snapshot taker's. */
+static int parse_noted_ns_tids(struct note_parse *parse, const uint8_t *desc, size_t size)
+{
+	struct target *t = parse->t;
+	uint32_t ns_pid, count;
+	if (size < 8)
+		return err_set(ERR_CORRUPT, "pycoreprof note in core %s ends inside its PID namespace ids",
+		               parse->core_path);
+	memcpy(&ns_pid, desc, 4);
+	memcpy(&count, desc + 4, 4);
+	if (ns_pid > INT32_MAX || count > (size - 8) / 8 || (count && !ns_pid))
+		return err_set(ERR_CORRUPT, "pycoreprof note in core %s has malformed PID namespace ids",
+		               parse->core_path);
+	if (!ns_pid || t->ns_tids)
+		return 0;
+	if (count && !(t->ns_tids = xcalloc(count, sizeof(*t->ns_tids))))
+		return -ERR_NOMEM;
+	for (uint32_t i = 0; i < count; i++) {
+		int32_t tid = load_i32(desc + 8 + 8 * (size_t)i), ns_tid = load_i32(desc + 12 + 8 * (size_t)i);
+		if (tid <= 0 || ns_tid <= 0)
+			return err_set(ERR_CORRUPT, "pycoreprof note in core %s has malformed PID namespace ids",
+			               parse->core_path);
+		t->ns_tids[i] = (struct target_ns_tid){.ns_tid = ns_tid, .tid = tid};
+	}
+	qsort(t->ns_tids, count, sizeof(*t->ns_tids), compare_ns_tids);
+	t->n_ns_tids = count;
+	t->ns_pid = (pid_t)ns_pid;
+	return 0;
+}
+
 static int parse_snapshot_note(struct note_parse *parse, const uint8_t *desc, size_t size)
 {
 	struct core_backend *core = parse->core;
@@ -308,7 +345,8 @@ static int parse_snapshot_note(struct note_parse *parse, const uint8_t *desc, si
 		               parse->core_path);
 	if (command_len > 1 && !(core->noted_command = xstrdup((const char *)desc + at)))
 		return -ERR_NOMEM;
-	return 0;
+	at += (command_len + 3) & ~(size_t)3;
+	return at < size ? parse_noted_ns_tids(parse, desc + at, size - at) : 0;
 }
 
 static int parse_note(void *ctx, uint32_t type, const char *name,
@@ -348,6 +386,16 @@ int core_parse_notes(struct target *t, struct core_backend *core,
 			}
 			return ret;
 		}
+	}
+	/* Each thread's id in the process's own PID namespace: as in the core
+	 * (the kernel writes those), or as a snapshot of a process in another
+	 * namespace recorded them. */
+	for (size_t i = 0; i < t->nthreads; i++) {
+		struct target_thread *th = &t->threads[i];
+		th->ns_tid = t->ns_pid ? 0 : th->tid;
+		for (size_t k = 0; k < t->n_ns_tids && !th->ns_tid; k++)
+			if (t->ns_tids[k].tid == th->tid)
+				th->ns_tid = t->ns_tids[k].ns_tid;
 	}
 	/* The process id is the thread group's: pr_pid of NT_PRPSINFO. */
 	t->pid = parse.psinfo_pid;

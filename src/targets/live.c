@@ -84,6 +84,7 @@ void live_publish_threads(struct target *t, struct live_backend *b)
 			t->threads_sorted = false;
 		struct target_thread *th = &t->threads[n++];
 		th->tid = task->tid;
+		th->ns_tid = t->ns_pid ? task->ns_tid : task->tid;
 		th->state = task->state;
 		memcpy(th->name, task->name, sizeof(th->name));
 		th->cursig = 0;
@@ -212,11 +213,17 @@ int live_sync_tasks(struct target *t, struct live_backend *b)
 		}
 		next[kept++] = *task;
 	}
+	/* Threads of a process in another PID namespace: their id there, once. */
+	for (size_t k = 0; t->ns_pid && k < kept; k++)
+		if (!next[k].ns_tid)
+			next[k].ns_tid = live_ns_task_id(b, next[k].tid);
 	qsort(next, kept, sizeof(*next), compare_tasks);
 	publish_tasks(b, next, kept);
 	b->nsorted = kept;
 	b->cur = 1 - b->cur;
 	live_publish_threads(t, b);
+	if ((ret = live_ns_index(t, b)) < 0)
+		return ret;
 	if (failure)
 		return failure;
 	/* A zombie waiting for its parent has threads but no memory. */
@@ -240,6 +247,8 @@ static int read_maps(struct target *t, struct live_backend *b)
 	int ret = live_proc_maps(b->pid, &maps, &info, &n);
 	if (ret < 0)
 		return ret;
+	for (size_t i = 0; i < n; i++)
+		info[i].rerooted = live_ns_reroot(b, maps[i].path);
 	free_mappings(t->mappings, t->nmappings);
 	free(b->mapinfo);
 	t->mappings = maps;
@@ -326,12 +335,24 @@ static int live_refresh(struct target *t)
 	return live_refresh_maps(t, b);
 }
 
+/* PATH if it is still the file mapped (the inode /proc/PID/maps showed),
+ * else -1. */
+static int open_if_mapped(const char *path, const struct live_mapinfo *info)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || !info || !info->inode || (fstat(fd, &st) == 0 && (uint64_t)st.st_ino == info->inode))
+		return fd;
+	close(fd);
+	return -1;
+}
+
 static int live_open_mapped_file(struct target *t, const struct target_mapping *m, char **resolved_path)
 {
 	struct live_backend *b = t->backend;
 	const struct live_mapinfo *info = NULL;
 	char path[PATH_MAX + 64];
-	int fd;
+	int fd = -1;
 	if (resolved_path)
 		*resolved_path = NULL;
 	if (m >= t->mappings && m < t->mappings + t->nmappings)
@@ -340,16 +361,17 @@ static int live_open_mapped_file(struct target *t, const struct target_mapping *
 		return err_set(ERR_NOENT, "no file is mapped at 0x%llx in pid %d", (unsigned long long)m->start,
 		               (int)b->pid);
 	/* Through the process's own root, so that containers work; a file that
-	 * was replaced since (another inode) is not the one mapped. */
+	 * was replaced since (another inode) is not the one mapped. A path that
+	 * lost a chroot's prefix is also where our /proc showed it. */
 	if (!info || !info->deleted) {
 		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)b->pid, m->path);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			struct stat st;
-			if (!info || !info->inode || (fstat(fd, &st) == 0 && (uint64_t)st.st_ino == info->inode))
-				return fd;
-			close(fd);
+		fd = open_if_mapped(path, info);
+		if (fd < 0 && info && info->rerooted && b->root_prefix) {
+			snprintf(path, sizeof(path), "%s%s", b->root_prefix, m->path);
+			fd = open_if_mapped(path, info);
 		}
+		if (fd >= 0)
+			return fd;
 	}
 	/* The mapping itself, which works for deleted files too. */
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)b->pid, (unsigned long long)m->start,
@@ -423,6 +445,7 @@ static void live_destroy(struct target *t)
 	free(b->bufs[1]);
 	free(b->listing);
 	free(b->mapinfo);
+	free(b->root_prefix);
 	live_cache_release(&b->cache);
 	free(b);
 	t->backend = NULL;
@@ -501,7 +524,7 @@ int live_target_open(pid_t pid, const struct live_open_options *opts, struct tar
 		goto out;
 	}
 	b->is_parent = ppid == getpid();
-	if ((ret = live_proc_command(pid, &t->command)) < 0 ||
+	if ((ret = live_ns_open(t, b)) < 0 || (ret = live_proc_command(pid, &t->command)) < 0 ||
 	    (ret = live_proc_executable(pid, &t->executable)) < 0 ||
 	    (ret = live_proc_auxv(pid, &t->auxv, &t->auxv_words)) < 0 || (ret = read_maps(t, b)) < 0 ||
 	    (ret = live_cache_init(&b->cache)) < 0) {
@@ -512,6 +535,7 @@ int live_target_open(pid_t pid, const struct live_open_options *opts, struct tar
 		}
 		goto out;
 	}
+	live_ns_reroot(b, t->executable);
 	b->freeze = opts && opts->freeze;
 	if (opts && opts->policy)
 		live_set_freeze_policy(t, opts->policy);

@@ -31,6 +31,7 @@ enum live_ctl {
 
 struct live_task {
 	pid_t tid;
+	pid_t ns_tid;                /* its id in the process's PID namespace when not ours, else 0 */
 	char state;                  /* run state letter before the last freeze */
 	int cpu;                     /* the CPU it last ran on, read with the state; -1: unknown */
 	char name[16];               /* comm, from the same stat read */
@@ -48,6 +49,7 @@ struct live_task {
 struct live_mapinfo {
 	uint64_t inode;
 	bool deleted;                /* the path carried " (deleted)" */
+	bool rerooted;               /* the path lost the process's root prefix (live_ns_reroot()) */
 };
 
 struct live_page_list {
@@ -118,6 +120,10 @@ struct live_backend {
 	size_t listing_cap;
 	size_t open_stat_fds;
 	struct live_mapinfo *mapinfo; /* parallel to target->mappings */
+	/* The process's root as our /proc shows it, when it is a directory
+	 * (a chroot) that the paths in its maps start with; else NULL. */
+	char *root_prefix;
+	size_t ns_tids_cap;          /* room in target->ns_tids */
 	double maps_read_at;
 	bool maps_stale;
 	struct live_page_cache cache;
@@ -145,6 +151,21 @@ char live_proc_task_state(pid_t pid, pid_t tid, int *fd, bool keep, char name[16
 struct live_task *live_find_task(struct live_backend *b, pid_t tid);
 int live_proc_task_runtime(pid_t pid, pid_t tid, int *fd, bool keep, struct target_runtime *out);
 int live_proc_task_syscall(pid_t pid, pid_t tid, struct target_syscall *out);
+
+/* live_ns.c: a process in other namespaces than ours. */
+/* Its id in its own PID namespace (t->ns_pid) and its root (t->root,
+ * b->root_prefix), read once at open. Errors: live_proc_read_file()'s,
+ * -ERR_NOMEM. */
+int live_ns_open(struct target *t, struct live_backend *b);
+/* Thread TID's id in the process's PID namespace, from its NSpid; 0 when
+ * unreadable or when the namespace is ours. */
+pid_t live_ns_task_id(const struct live_backend *b, pid_t tid);
+/* Make PATH (from /proc/PID/maps or exe) the process's own by cutting
+ * b->root_prefix off its start; whether it did. */
+bool live_ns_reroot(const struct live_backend *b, char *path);
+/* Rebuild t->ns_tids from the task table (nothing when t->ns_pid is 0).
+ * Allocates: not in a pause. Errors: -ERR_NOMEM. */
+int live_ns_index(struct target *t, struct live_backend *b);
 
 /* live_ptrace.c */
 /* Seize TASK; -ERR_PERM (with hint) or -ERR_NO_PROCESS when it is gone. */

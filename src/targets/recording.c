@@ -110,6 +110,9 @@ static void recording_destroy(struct target *t)
 	t->command = NULL;
 	t->executable = NULL;
 	t->search_path = NULL;
+	t->root = NULL;
+	t->ns_tids = NULL;
+	t->n_ns_tids = 0;
 }
 
 /* Live control goes to the inner target; the calls that may rewrite its
@@ -234,6 +237,7 @@ void recording_target_sync(struct target *t)
 	t->pid = inner->pid;
 	t->threads = inner->threads;
 	t->nthreads = inner->nthreads;
+	t->threads_sorted = inner->threads_sorted;
 	t->mappings = inner->mappings;
 	t->nmappings = inner->nmappings;
 	t->auxv = inner->auxv;
@@ -241,6 +245,10 @@ void recording_target_sync(struct target *t)
 	t->command = inner->command;
 	t->executable = inner->executable;
 	t->search_path = inner->search_path;
+	t->root = inner->root;
+	t->ns_pid = inner->ns_pid;
+	t->ns_tids = inner->ns_tids;
+	t->n_ns_tids = inner->n_ns_tids;
 	t->has_signal = inner->has_signal;
 	t->signal = inner->signal;
 }

@@ -105,7 +105,7 @@ static void add_file_note(struct strbuf *sb, const struct target *t)
 }
 
 /* docs/snapshot-format.md describes these bytes. */
-static void add_pycoreprof_note(struct strbuf *sb, const struct snap_info *info)
+static void add_pycoreprof_note(struct strbuf *sb, const struct target *t, const struct snap_info *info)
 {
 	struct strbuf desc = {0};
 	char version[32] = {0};
@@ -134,6 +134,13 @@ static void add_pycoreprof_note(struct strbuf *sb, const struct snap_info *info)
 	add_u32(&desc, (uint32_t)command_len);
 	strbuf_add(&desc, command, command_len);
 	pad4(&desc);
+	/* A process in another PID namespace: the ids it knows its threads by. */
+	add_u32(&desc, (uint32_t)t->ns_pid);
+	add_u32(&desc, t->ns_pid ? (uint32_t)t->n_ns_tids : 0);
+	for (size_t i = 0; t->ns_pid && i < t->n_ns_tids; i++) {
+		add_u32(&desc, (uint32_t)t->ns_tids[i].tid);
+		add_u32(&desc, (uint32_t)t->ns_tids[i].ns_tid);
+	}
 	add_note(sb, SNAP_NOTE_NAME, SNAP_NOTE_TYPE, desc.buf, desc.len);
 	if (desc.failed)
 		sb->failed = true;
@@ -157,7 +164,7 @@ static void build_notes(struct strbuf *notes, const struct target *t, const stru
 	if (t->auxv_words)
 		add_note(notes, "CORE", NT_AUXV, t->auxv, t->auxv_words * sizeof(*t->auxv));
 	add_file_note(notes, t);
-	add_pycoreprof_note(notes, info);
+	add_pycoreprof_note(notes, t, info);
 }
 
 static uint32_t segment_flags(const struct target *t, uint64_t addr)

@@ -227,6 +227,14 @@ int target_open_source(struct target *t, const char *path)
 			ret = err_set_errno(ERR_PROCESS_GONE, errno, "cannot open %s", where);
 			goto out;
 		}
+	} else if (t->root && path[0] == '/') {
+		/* A core's --sysroot: the process's absolute paths are under it. */
+		rooted = true;
+		dir_fd = open(t->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dir_fd < 0) {
+			ret = err_set_errno(ERR_NOENT, errno, "cannot open sysroot %s", t->root);
+			goto out;
+		}
 	}
 	/* Root opens for a target of another user as that user; anyone else
 	 * opens with no more than their own rights. */

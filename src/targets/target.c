@@ -22,6 +22,8 @@ void target_free(struct target *t)
 	free(t->command);
 	free(t->executable);
 	free(t->search_path);
+	free(t->root);
+	free(t->ns_tids);
 	free(t);
 }
 
@@ -168,6 +170,21 @@ const struct target_thread *target_find_thread(const struct target *t, pid_t tid
 		if (t->threads[i].tid == tid)
 			return &t->threads[i];
 	return NULL;
+}
+
+pid_t target_tid_from_ns(const struct target *t, pid_t ns_tid)
+{
+	if (!t->ns_pid)
+		return ns_tid;
+	size_t lo = 0, hi = t->n_ns_tids;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->ns_tids[mid].ns_tid < ns_tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < t->n_ns_tids && t->ns_tids[lo].ns_tid == ns_tid ? t->ns_tids[lo].tid : 0;
 }
 
 uint64_t target_auxv(const struct target *t, uint64_t type)

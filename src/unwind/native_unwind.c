@@ -147,10 +147,14 @@ static int report_file(struct native_unwinder *u, size_t i, size_t *cap)
 		free(resolved);
 		return 0;
 	}
-	const char *file = resolved ? resolved : map->path;
+	/* libdwfl looks for separate debug files beside the file: name it
+	 * where it is, under the process's root when that is not ours. */
+	char *rooted = !resolved && t->root ? xasprintf("%s%s", t->root, map->path) : NULL;
+	const char *file = resolved ? resolved : rooted ? rooted : map->path;
 	/* On success libdwfl owns FD. BASE is where the file's first page is
 	 * mapped, which libdwfl turns into the bias. */
 	Dwfl_Module *mod = dwfl_report_elf(u->dwfl, map->path, file, fd, map->start, false);
+	free(rooted);
 	if (!mod) {
 		close(fd);
 		free(resolved);
@@ -303,13 +307,16 @@ static void add_sysroot_debug_dirs(const struct target *t, struct strbuf *sb)
 
 /* Directories searched for separate debug files: the file's own, its .debug,
  * the system's debug tree (by build-id and by path; PYCOREPROF_DEBUG_DIRS
- * replaces it), sysroots' trees and --search-path. */
+ * replaces it), the process's root's tree (a container's; a core's
+ * --sysroot), sysroots' trees and --search-path. */
 static char *debug_search_path(const struct target *t)
 {
 	struct strbuf sb = {0};
 	const char *system = getenv("PYCOREPROF_DEBUG_DIRS");
 	strbuf_addstr(&sb, ":.debug:");
 	strbuf_addstr(&sb, system ? system : "/usr/lib/debug");
+	if (t->root && !(system && !*system))
+		strbuf_addf(&sb, ":%s/usr/lib/debug", t->root);
 	add_sysroot_debug_dirs(t, &sb);
 	if (t->search_path && *t->search_path) {
 		strbuf_addch(&sb, ':');
