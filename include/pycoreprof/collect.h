@@ -96,6 +96,15 @@ struct live_session {
  * signal guard, which the caller installed. */
 int live_session_open(struct live_session *s, pid_t pid, bool freeze, double wait_seconds,
                       volatile sig_atomic_t *stop);
+/* Whether RET, an error of opening a process, may not come again a moment
+ * later or with a consistent read: no interpreter (yet: one starting, a
+ * launcher about to exec it), a read torn by the running process. */
+bool live_session_retryable(int ret);
+/* Whether PID runs a Python interpreter that can be read, found without
+ * attaching to it or stopping it: 0 if so, else live_target_open()'s or
+ * pywalker_new()'s error (-ERR_NOT_PYTHON for another program, or for an
+ * interpreter not yet started). */
+int live_session_probe(pid_t pid);
 /* Detach and free the target and walker (version and command stay for the
  * summary); safe to call twice. */
 void live_session_close(struct live_session *s);
@@ -155,9 +164,13 @@ void sample_clock_stop(struct sample_clock *c);
 
 /* A recording of a process tree (processes.c): the processes sampled
  * together into one aggregate. The root is attached to or launched; with
- * SUBPROCESSES the Python processes that appear below it join, each under
- * a `process PID "command"` root; a process that exits stops being
- * sampled, one that exec'd is opened anew. */
+ * SUBPROCESSES the root need not be Python: the Python processes that
+ * appear below it join (found without being attached to: only Python
+ * processes are ever stopped), each under a `process PID "command"` root,
+ * for as long as the root runs or any of them does. A process that exits
+ * stops being sampled, one that exec'd is opened anew, and one that is not
+ * Python is tried again after it execs. A launched command and everything
+ * it started are ended by process_tree_end(). */
 struct tree_options {
 	struct sampler_options sampling;
 	bool subprocesses;
@@ -167,60 +180,79 @@ struct tree_options {
 	void (*exec_seen)(pid_t pid);
 };
 
-/* One sampled process: the root, or a descendant. */
+/* One process of the tree: the root, or a descendant. */
 struct profiled {
 	pid_t pid;
+	uint64_t start_time;     /* with PID, which process (pids are reused) */
+	struct live_image image; /* what it ran when last probed */
 	bool active;             /* being sampled */
-	bool rejected;           /* not (or no longer) worth trying */
-	int attempts;
+	bool rejected;           /* not Python in IMAGE: tried again after an exec */
+	bool ended;              /* the root, once it exited */
+	int attempts;            /* probes of IMAGE that found no interpreter */
+	double next_probe;       /* time_now() of the next */
+	double since, until;     /* time_now() when its sampling began and ended (0: not yet) */
 	struct live_session session;
 	struct sampler sampler;
 	struct native_unwinder *unwinder; /* with native frames */
 	char *label;             /* `process PID "cmdline"` root frame, or NULL */
-	double since, until;     /* time_now() when its sampling began and ended (0: not yet) */
 };
 
 struct process_tree {
 	struct tree_options opts;
 	struct aggregate *agg;   /* borrowed */
 	/* The root's pid, also when opening it failed: a launched command is
-	 * the caller's to wait for (0 when it could not be started). */
+	 * the caller's to end (0 when it could not be started). */
 	pid_t root;
-	struct sampler_stats retired;  /* of samplers replaced when a process exec'd */
-	struct profiled *procs;  /* procs[0] is the root; the array moves as it grows */
+	char *root_command;      /* its command line */
+	bool launched;           /* the root is a command we started */
+	struct profiled *procs;  /* procs[0] is the root; the array moves as it
+	                          * changes, and processes gone leave it */
 	size_t nprocs, cap;
-	double last_scan;        /* time_now() of the last look for subprocesses */
+	double next_scan;        /* time_now() of the next look below the root */
+	uint64_t samples;        /* ticks in which some process was sampled */
+	double first_sample, last_sample; /* time_now() of the first and last */
+	char python[96];         /* live_session_python() of the first process sampled */
+	/* Of the processes gone or replaced by an exec: */
+	struct sampler_stats retired;
+	size_t sampled_ended;    /* how many were sampled */
+	double stopped_share_max; /* the largest share of its sampled time one spent stopped */
 };
 
 /* Sampled processes and their sums over the recording. */
 struct tree_totals {
-	uint64_t samples;        /* the root's rounds */
+	uint64_t samples;        /* ticks in which some process was sampled */
+	double seconds;          /* from the first of them to the last */
 	uint64_t stacks;         /* thread stacks counted, of every process */
 	uint64_t errors;         /* of every process */
 	uint64_t error_kinds[SAMPLER_ERR__COUNT]; /* ERRORS by what failed */
 	struct pause_stats pauses; /* of every process; the caller releases it */
 	size_t sampled;          /* processes sampled at least once */
-	/* The largest share of its sampled time a process spent stopped (the
-	 * sum of its pauses over the time it was sampled). */
+	/* Each process pays only its own pauses: the largest share of its
+	 * sampled time a process spent stopped (the sum of its pauses over the
+	 * time it was sampled). */
 	double stopped_share_max;
 };
 
 void process_tree_init(struct process_tree *tree, struct aggregate *agg, const struct tree_options *opts);
-/* Open the root: PID, or COMMAND (an argv) launched and given 10 s to
- * start its interpreter. A launched command that cannot be profiled is
- * stopped (SIGTERM) unless it exited already, and the error says which.
- * The signal guard must be installed: its stop flag ends the wait. Errors:
- * live_session_open()'s, -ERR_NOENT when COMMAND cannot be run, -ERR_IO,
- * -ERR_NOMEM. */
+/* Open the root: PID, or COMMAND (an argv) launched. Without
+ * subprocesses the root must be Python (a launched command is given 10 s to
+ * start its interpreter; the error hints at --subprocesses when a process
+ * below it is Python); with them, Python processes already below it join.
+ * The signal guard must be installed: its stop flag ends a wait. Errors:
+ * live_session_open()'s, -ERR_NO_PROCESS, -ERR_NOENT when COMMAND cannot be
+ * run, -ERR_IO, -ERR_NOMEM. */
 int process_tree_open(struct process_tree *tree, pid_t pid, char **command);
-/* One tick at NOW (time_now()): with subprocesses, once a second (counted
- * from the first tick) look for new Python processes below the root; then
- * one sample of each process sampled. Per-sample errors are counted in
+/* One tick at NOW (time_now()): with subprocesses, look below the root
+ * when due (often while nothing is sampled, every half second otherwise);
+ * then one sample of each process sampled. Per-sample errors are counted in
  * each sampler's stats. Returns 0, or an error that is not one process's
  * (-ERR_NOMEM). */
 int process_tree_sample(struct process_tree *tree, double now);
-/* Whether the root is still sampled. */
+/* Whether the recording goes on: the root is sampled or, with
+ * subprocesses, the root runs or some process is sampled. */
 bool process_tree_sampling(const struct process_tree *tree);
+/* Whether the root itself is sampled. */
+bool process_tree_root_sampled(const struct process_tree *tree);
 /* target_answer_reports() of every process sampled. */
 void process_tree_answer_reports(struct process_tree *tree);
 /* Detach every process; statistics, versions and commands stay. */
@@ -228,6 +260,34 @@ void process_tree_close(struct process_tree *tree);
 void process_tree_totals(const struct process_tree *tree, struct tree_totals *totals);
 /* Detach and free everything; safe after a failed open. */
 void process_tree_release(struct process_tree *tree);
+
+/* The Python processes of the tree below ROOT now, found without attaching
+ * to any: ROOT first when it is Python (and not BELOW_ONLY), then the others
+ * breadth first. *PIDS is the caller's. Errors: -ERR_NO_PROCESS when ROOT
+ * does not exist, -ERR_NOMEM, -ERR_IO. */
+int process_tree_list_python(pid_t root, bool below_only, pid_t **pids, size_t *count);
+
+/* RET, the error of reading ROOT, with a hint naming --subprocesses when
+ * it is -ERR_NOT_PYTHON and a Python process runs below ROOT. */
+int process_tree_hint_python_below(pid_t root, int ret);
+
+/* How a launched command was ended. */
+struct tree_end {
+	int status;              /* the command's wait status; -1 when not reaped */
+	int sent[3];             /* signals sent to what was left, in order */
+	size_t nsent;
+	bool left;               /* something was still there after SIGKILL */
+};
+/* Seconds a launched command is given to end after each signal but SIGKILL. */
+#define TREE_END_GRACE 2.0
+/* After process_tree_close(): end a launched command and everything below
+ * us (what it started, orphans included), and reap them. FIRST_SIGNAL (0:
+ * none, the command is ending by itself) is sent to all of it, which is
+ * given FIRST_GRACE seconds (< 0: until the command itself has ended);
+ * then, to what is left, SIGTERM (after none or SIGINT) and SIGKILL, each
+ * given its grace. A stop signal received meanwhile cuts a grace short.
+ * Nothing is done for an attached root. */
+void process_tree_end(struct process_tree *tree, int first_signal, double first_grace, struct tree_end *end);
 
 /* Snapshots (capture.c): freeze a running process, walk every thread's
  * Python stack through a recording target, let it go, and build the core

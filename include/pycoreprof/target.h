@@ -255,12 +255,19 @@ struct live_open_options {
 int live_target_open(pid_t pid, const struct live_open_options *opts, struct target **out);
 /* Start COMMAND (argv, NULL-terminated; PATH searched) as our child with
  * default signal actions and return once it has exec'd: *PID is the child.
+ * We become a child subreaper first (PR_SET_CHILD_SUBREAPER): whatever the
+ * command starts stays below us when its parent ends, for
+ * live_signal_launched() to reach and live_reap_launched() to reap.
  * Errors: -ERR_NOENT when it could not be run (*PID then 0), -ERR_IO. */
 int live_launch(char **command, pid_t *pid);
-/* After target_detach() on a process we launched: wait until the child PID
- * ends (its wait status in *CHILD_STATUS, left alone when it was not ours to
- * reap), reaping and letting go of any of its threads still traced. */
-void live_wait_launched(pid_t pid, int *child_status);
+/* Send SIG to every process below us that has not ended: the launched
+ * command and all that it started. Returns how many were sent it. */
+size_t live_signal_launched(int sig);
+/* After target_detach() on every process: reap whatever of ours ends (ROOT's
+ * wait status in *ROOT_STATUS when ROOT is reaped), letting go of any thread
+ * still traced that stops, until nothing is left below us (true), or until
+ * DEADLINE (time_now() seconds) or *STOP (false). */
+bool live_reap_launched(pid_t root, double deadline, volatile sig_atomic_t *stop, int *root_status);
 
 /* Live control. On targets that cannot change (cores, snapshots) each does
  * nothing and returns 0 (last_pause: 0). */
@@ -348,6 +355,8 @@ static inline int guard_stop_signal(void)
 {
 	return guard_stop_requested;
 }
+/* Take the next stop signal as a new request, not as the second one. */
+void guard_stop_clear(void);
 
 /* The whole command line (arguments joined by spaces), read from the
  * process's initial stack; *COMMAND is the caller's. Errors when the stack
@@ -360,9 +369,32 @@ int target_read_argv(struct target *t, char **command);
  * returned; a read that fails ends the walk there. */
 void target_read_link_map(struct target *t);
 
-/* Every process below ROOT in the process tree now (children, their
- * children...). *OUT is the caller's to free. */
-int live_list_descendants(pid_t root, pid_t **out, size_t *count);
+/* Process trees (targets/live_tree.c), read from /proc. */
+
+/* A process as /proc/PID/stat has it now. */
+struct live_proc {
+	pid_t pid;
+	pid_t parent;
+	char state;              /* 'R', 'S', 'D', 'T', 'Z' (ended, not reaped)... */
+	uint64_t start_time;     /* clock ticks after boot: with PID, which process */
+};
+/* Read PID's entry. Errors: -ERR_NO_PROCESS, -ERR_CORRUPT. */
+int live_proc_read(pid_t pid, struct live_proc *out);
+/* Whether STATE is that of a process that has ended (a zombie). */
+bool live_proc_ended(char state);
+/* What a process runs: its executable's device and inode, which an exec
+ * changes; zeros when they cannot be read. */
+struct live_image {
+	uint64_t dev, ino;
+};
+void live_proc_image(pid_t pid, struct live_image *out);
+/* PID's command line, arguments joined by spaces ("[name]" when it has
+ * none). *OUT is the caller's. Errors: -ERR_PROCESS_GONE, -ERR_PERM... */
+int live_proc_command(pid_t pid, char **out);
+/* Every process below ROOT now (its children, theirs...), breadth first,
+ * zombies included; a process may be missed while it forks. *OUT is the
+ * caller's to free. Errors: -ERR_NOMEM, -ERR_IO. */
+int live_list_descendants(pid_t root, struct live_proc **out, size_t *count);
 
 /* Recording (targets/recording.c): a target that reads through INNER (which
  * must outlive it) and keeps a copy of every page read. Its thread, mapping

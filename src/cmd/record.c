@@ -23,6 +23,7 @@ static const char usage[] =
 	"       pycoreprof --pid PID [options]\n"
 	"\n"
 	"Sample a running Python process (or launch one) and write a flame graph.\n"
+	"A launched command and all it started end with the recording.\n"
 	"\n"
 	"  -p, --pid PID          the process to sample\n"
 	"  -i, --interval N       mean time between samples: N[us|ms|s] (default 10ms);\n"
@@ -32,7 +33,9 @@ static const char usage[] =
 	"  -r, --rate HZ          mean samples per second (default 100)\n"
 	"      --seed N           seed of the random intervals, for a reproducible\n"
 	"                         sequence (default: from the clock)\n"
-	"  -d, --duration SECONDS stop after this long (default: Ctrl-C or exit)\n"
+	"  -d, --duration SECONDS stop after this long (default: Ctrl-C or exit); a\n"
+	"                         launched command is then ended (SIGINT, then\n"
+	"                         SIGTERM and SIGKILL 2 s apart)\n"
 	"  -o, --output FILE      output file; the format follows the extension:\n"
 	"%s"
 	"                         (default pycoreprof-PID-TIMESTAMP.svg)\n"
@@ -42,8 +45,9 @@ static const char usage[] =
 	"      --gil              only the thread holding the GIL\n"
 	"      --threads          a root frame per thread\n"
 	"      --function         aggregate by function (no line numbers)\n"
-	"      --subprocesses     also sample Python child processes (multiprocessing,\n"
-	"                         gunicorn workers), each under a `process PID` root\n"
+	"      --subprocesses     also sample every Python process below the root, each\n"
+	"                         under a `process PID` root; the root need not be\n"
+	"                         Python (a shell, a gunicorn or uwsgi master)\n"
 	"      --nonblocking      read without stopping the process (torn samples\n"
 	"                         are counted as errors)\n"
 	"      --native           native (C) frames too, merged with the Python\n"
@@ -245,6 +249,50 @@ static int child_exit_code(int status)
 	return EXIT_FAIL;
 }
 
+/* Whether a SIGINT we got most likely came from the terminal's Ctrl-C,
+ * which the launched command (in our process group) got too: our group is
+ * the terminal's foreground group. */
+static bool interrupt_from_terminal(void)
+{
+	pid_t group = tcgetpgrp(STDIN_FILENO);
+	if (group < 0)
+		group = tcgetpgrp(STDERR_FILENO);
+	return group > 0 && group == getpgrp();
+}
+
+/* How the launched command ended, when we ended it (ASKED) or had to end
+ * what it left: "pycoreprof: ended python3 app.py (pid 42) with SIGINT: it
+ * exited on SIGINT". */
+static void say_end(const struct process_tree *tree, const struct tree_end *end, bool asked)
+{
+	char name[16];
+	if (!asked && !end->nsent && !end->left)
+		return;
+	fprintf(stderr, "pycoreprof: ");
+	if (asked && end->nsent) {
+		fprintf(stderr, "ended %s (pid %d) with ", tree->root_command, (int)tree->root);
+		for (size_t i = 0; i < end->nsent; i++)
+			fprintf(stderr, "%s%s", i ? ", then " : "", signal_name(end->sent[i], name));
+		fputs(": it ", stderr);
+	} else {
+		fprintf(stderr, "%s (pid %d) ", tree->root_command, (int)tree->root);
+	}
+	if (end->status == -1)
+		fputs("ended", stderr);
+	else if (WIFEXITED(end->status))
+		fprintf(stderr, "exited with status %d", WEXITSTATUS(end->status));
+	else if (WIFSIGNALED(end->status))
+		fprintf(stderr, "was ended by %s", signal_name(WTERMSIG(end->status), name));
+	if (!asked && end->nsent) {
+		fputs("; what it left running was ended with ", stderr);
+		for (size_t i = 0; i < end->nsent; i++)
+			fprintf(stderr, "%s%s", i ? ", then " : "", signal_name(end->sent[i], name));
+	}
+	if (end->left)
+		fputs("; some of its processes were still there after SIGKILL", stderr);
+	fputc('\n', stderr);
+}
+
 /* The process tree tells that PID exec'd: say so. */
 static void say_exec_seen(pid_t pid)
 {
@@ -262,8 +310,9 @@ static const char *format_rate(double interval)
 }
 
 static void print_summary(const struct record_options *o, const char *output, struct tree_totals *t,
-                          double elapsed, size_t nprocesses)
+                          double elapsed)
 {
+	size_t nprocesses = t->sampled;
 	double rate = elapsed > 0 ? (double)t->samples / elapsed : 0.0;
 	fprintf(stderr, "Wrote %s (%llu samples, %llu errors, %.1f samples/s of %s asked", output,
 	        (unsigned long long)t->samples, (unsigned long long)t->errors, rate, format_rate(o->interval));
@@ -301,6 +350,27 @@ static void print_summary(const struct record_options *o, const char *output, st
 	}
 }
 
+/* What the status line shows: samples and errors so far, the median of
+ * the recent pauses of the first process sampled. */
+static void show_status(const struct process_tree *tree, const struct record_options *o, double now)
+{
+	uint64_t errors = tree->retired.errors;
+	const struct sampler_stats *first = NULL;
+	for (size_t i = 0; i < tree->nprocs; i++) {
+		errors += tree->procs[i].sampler.stats.errors;
+		if (!first && tree->procs[i].active)
+			first = &tree->procs[i].sampler.stats;
+	}
+	double span = tree->first_sample ? now - tree->first_sample : 0;
+	fprintf(stderr, "\r  %.1fs  %llu samples  %.1f/s  %llu errors", span, (unsigned long long)tree->samples,
+	        span > 0 ? (double)tree->samples / span : 0.0, (unsigned long long)errors);
+	if (o->sampling.freeze && first && first->pauses.n)
+		fprintf(stderr, "  pause %.0fus median", 1e6 * pause_stats_recent_median(&first->pauses));
+	if (!tree->samples)
+		fputs("  waiting for a Python process", stderr);
+	fputs("   ", stderr);
+}
+
 int cmd_record(int argc, char **argv)
 {
 	struct record_options o;
@@ -314,7 +384,7 @@ int cmd_record(int argc, char **argv)
 	                                 .native_stack_bytes = o.native_stack_bytes, .exec_seen = say_exec_seen};
 	struct tree_totals totals = {0};
 	char *output = NULL, *subtitle = NULL;
-	int child_status = -1;
+	bool recorded = false, duration_reached = false;
 	int ret;
 	struct sample_clock clock = {0};
 	if (agg_init(&agg) < 0)
@@ -327,58 +397,65 @@ int cmd_record(int argc, char **argv)
 		status = report_error(ret);
 		goto out;
 	}
-	const struct live_session *root = &tree.procs[0].session;
-	fprintf(stderr, "Sampling process %d (%s, Python %s) every %s on average%s. Ctrl-C to stop.\n", (int)tree.root,
-	        live_session_command(root), live_session_python(root), format_interval(o.interval),
-	        o.subprocesses ? ", with its Python subprocesses" : "");
+	if (process_tree_root_sampled(&tree)) {
+		const struct live_session *root = &tree.procs[0].session;
+		fprintf(stderr, "Sampling process %d (%s, Python %s) every %s on average%s. Ctrl-C to stop.\n",
+		        (int)tree.root, live_session_command(root), live_session_python(root), format_interval(o.interval),
+		        o.subprocesses ? ", with its Python subprocesses" : "");
+	} else {
+		fprintf(stderr, "Sampling the Python processes below process %d (%s) as they appear, every %s on "
+		        "average. Ctrl-C to stop.\n", (int)tree.root, tree.root_command, format_interval(o.interval));
+	}
 
 	bool tty = isatty(STDERR_FILENO);
 	sample_clock_start(&clock, o.interval, o.seeded ? o.seed : sample_clock_time_seed());
 	double start = clock.start, last_status = start;
 	while (!guard_stop_signal() && process_tree_sampling(&tree)) {
 		double now = time_now();
-		if (o.duration > 0 && now - start >= o.duration)
+		if (o.duration > 0 && now - start >= o.duration) {
+			duration_reached = true;
 			break;
+		}
 		if ((ret = process_tree_sample(&tree, now)) < 0) {
 			status = report_error(ret);
 			goto out;
 		}
 		now = sample_clock_advance(&clock);
 		if (tty && now - last_status >= 0.5) {
-			const struct sampler_stats *st = &tree.procs[0].sampler.stats;
 			last_status = now;
-			fprintf(stderr, "\r  %.1fs  %llu samples  %.1f/s  %llu errors", now - start,
-			        (unsigned long long)st->samples, (double)st->samples / (now - start),
-			        (unsigned long long)st->errors);
-			if (o.sampling.freeze && st->pauses.n)
-				fprintf(stderr, "  pause %.0fus median", 1e6 * pause_stats_recent_median(&st->pauses));
-			fputs("   ", stderr);
+			show_status(&tree, &o, now);
 		}
 		while (sample_clock_wait(&clock, &guard_stop_requested))
 			process_tree_answer_reports(&tree);
 	}
-	double elapsed = time_now() - start;
+	double end = time_now();
+	/* The time sampled: from the first sample (a process below a wrapper
+	 * may have come late) to the end. */
+	double elapsed = tree.first_sample ? end - tree.first_sample : 0.0;
 	process_tree_close(&tree);
 	if (tty)
 		fputs("\r\033[K", stderr);
 
 	process_tree_totals(&tree, &totals);
 	output = o.output ? xstrdup(o.output) : default_output_name(tree.root, o.format);
-	/* The tree's array may have moved: no `root` from here on. */
-	subtitle = xasprintf("%s; Python %s; %.1fs, %llu samples, %.1f/s", live_session_command(&tree.procs[0].session),
-	                     live_session_python(&tree.procs[0].session), elapsed, (unsigned long long)totals.samples,
+	subtitle = xasprintf("%s; Python %s; %.1fs, %llu samples, %.1f/s", tree.root_command,
+	                     tree.python[0] ? tree.python : "?", elapsed, (unsigned long long)totals.samples,
 	                     elapsed > 0 ? (double)totals.samples / elapsed : 0.0);
 	if (!output || !subtitle || (ret = write_profile(&o, &agg, output, subtitle, elapsed, &totals)) < 0) {
 		status = report_error(output && subtitle ? ret : -ERR_NOMEM);
 		goto out;
 	}
+	recorded = true;
 	status = totals.errors ? EXIT_PARTIAL : EXIT_OK;
-	if (totals.samples && !totals.stacks) {
+	if (!tree.python[0]) {
+		fprintf(stderr, "pycoreprof: no Python process was found below process %d (%s); %s is empty\n",
+		        (int)tree.root, tree.root_command, output);
+	} else if (!totals.stacks) {
 		/* No success summary for a profile of nothing: why it is empty. */
 		fprintf(stderr, "pycoreprof: 0 of %llu samples caught a running Python thread; the process was idle "
 		        "(use --idle for wall-clock time); %s is empty\n", (unsigned long long)totals.samples, output);
 	} else {
-		print_summary(&o, output, &totals, elapsed, totals.sampled);
+		print_summary(&o, output, &totals, elapsed);
 		if (!o.sampling.idle && totals.stacks * 100 < totals.samples)
 			fprintf(stderr, "pycoreprof: only %llu thread stacks in %llu samples: the process was mostly idle "
 			        "(use --idle for wall-clock time)\n", (unsigned long long)totals.stacks,
@@ -388,17 +465,32 @@ int cmd_record(int argc, char **argv)
 		fprintf(stderr, "pycoreprof: fell behind: %llu ticks missed, the sampler could not keep up with %s samples/s\n",
 		        (unsigned long long)clock.late, format_rate(o.interval));
 out:
-	process_tree_release(&tree);
+	process_tree_close(&tree);
 	sample_clock_stop(&clock);
-	/* Only now, detached from it, may we wait for the launched child:
-	 * while we trace it, wait reports its ptrace stops too. */
-	if (o.command && tree.root > 0) {
-		if (guard_stop_signal() && guard_stop_signal() != SIGINT)
-			kill(tree.root, SIGTERM);
-		live_wait_launched(tree.root, &child_status);
-		if (status == EXIT_OK || status == EXIT_PARTIAL)
-			status = child_exit_code(child_status);
+	if (tree.launched && tree.root > 0) {
+		/* A launched command and all it started end with the recording
+		 * (docs/record.md, "The launched command"). A command that ended
+		 * by itself is waited for, then what it left is ended. */
+		int stop = guard_stop_signal(), first = 0;
+		double grace = TREE_END_GRACE;
+		bool asked = stop || duration_reached || !recorded;
+		if (stop == SIGINT)
+			first = interrupt_from_terminal() ? 0 : SIGINT;
+		else if (stop)
+			first = stop;
+		else if (asked)
+			first = SIGINT;
+		else
+			grace = -1;
+		struct tree_end ended;
+		process_tree_end(&tree, first, grace, &ended);
+		say_end(&tree, &ended, asked);
+		/* The command's exit code becomes ours when it ended by itself or
+		 * was stopped with us; not when we ended it at --duration. */
+		if ((status == EXIT_OK || status == EXIT_PARTIAL) && !duration_reached && ended.status != -1)
+			status = child_exit_code(ended.status);
 	}
+	process_tree_release(&tree);
 	guard_uninstall();
 	pause_stats_release(&totals.pauses);
 	agg_release(&agg);

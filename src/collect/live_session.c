@@ -9,8 +9,7 @@
 #include "pycoreprof/base.h"
 #include "pycoreprof/collect.h"
 
-/* Errors that a moment later, or a consistent read, may not give. */
-static bool retryable(int ret)
+bool live_session_retryable(int ret)
 {
 	return ret == -ERR_NOT_PYTHON || ret == -ERR_UNMAPPED || ret == -ERR_NOENT || ret == -ERR_CORRUPT;
 }
@@ -32,7 +31,7 @@ int live_session_open(struct live_session *s, pid_t pid, bool freeze, double wai
 		 * millisecond or more. Only a failure, which may be a read torn
 		 * by the running process, is tried again frozen. */
 		ret = pywalker_new(s->target, &s->walker);
-		if (ret < 0 && freeze && retryable(ret)) {
+		if (ret < 0 && freeze && live_session_retryable(ret)) {
 			err_clear();
 			if ((ret = target_freeze(s->target)) < 0)
 				break;
@@ -41,7 +40,7 @@ int live_session_open(struct live_session *s, pid_t pid, bool freeze, double wai
 		}
 		if (ret == 0 || wait_seconds <= 0 || time_now() >= deadline || (stop && *stop))
 			break;
-		if (!retryable(ret))
+		if (!live_session_retryable(ret))
 			break;
 		live_session_close(s);
 		struct timespec pause = {0, 20 * 1000 * 1000};
@@ -57,6 +56,20 @@ int live_session_open(struct live_session *s, pid_t pid, bool freeze, double wai
 	if (pywalker_info(s->walker)->host)
 		s->host = xstrdup(pywalker_info(s->walker)->host);
 	return 0;
+}
+
+int live_session_probe(pid_t pid)
+{
+	struct live_open_options opts = {.freeze = false};
+	struct target *t;
+	struct pywalker *w;
+	int ret = live_target_open(pid, &opts, &t);
+	if (ret < 0)
+		return ret;
+	if ((ret = pywalker_new(t, &w)) == 0)
+		pywalker_free(w);
+	target_free(t);
+	return ret;
 }
 
 void live_session_close(struct live_session *s)

@@ -55,6 +55,11 @@ void guard_uninstall(void)
 	installed = false;
 }
 
+void guard_stop_clear(void)
+{
+	guard_stop_requested = 0;
+}
+
 int guard_add(struct target *t)
 {
 	for (size_t i = 0; i < GUARD_MAX_TARGETS; i++)

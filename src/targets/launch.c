@@ -1,9 +1,12 @@
-/* Starting the command that `record -- COMMAND` profiles: fork, exec, and
- * tell a failed exec from a started program. Waiting for it to end is
- * live_wait_launched() (live_ptrace.c), which must reap traced threads. */
+/* Starting the command that `record -- COMMAND` profiles (fork, exec, and
+ * tell a failed exec from a started program) and signalling all that it
+ * started. Reaping it is live_reap_launched() (live_ptrace.c), which must
+ * let go of traced threads. When to send which signal is the caller's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +18,10 @@
 int live_launch(char **command, pid_t *pid)
 {
 	int fds[2];
+	/* A process whose parent ends is adopted by its nearest subreaper
+	 * ancestor: us, so that nothing the command starts escapes us. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		return err_set_errno(ERR_IO, errno, "cannot start %s: cannot adopt its orphans", command[0]);
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return err_set_errno(ERR_IO, errno, "cannot start %s", command[0]);
 	pid_t child = fork();
@@ -49,4 +56,19 @@ int live_launch(char **command, pid_t *pid)
 		return err_set_errno(ERR_NOENT, exec_errno, "cannot run %s", command[0]);
 	}
 	return 0;
+}
+
+size_t live_signal_launched(int sig)
+{
+	struct live_proc *procs;
+	size_t n, sent = 0;
+	if (live_list_descendants(getpid(), &procs, &n) < 0) {
+		err_clear();
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!live_proc_ended(procs[i].state) && kill(procs[i].pid, sig) == 0)
+			sent++;
+	free(procs);
+	return sent;
 }

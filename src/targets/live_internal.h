@@ -131,7 +131,6 @@ struct live_backend {
 
 /* live_proc.c: /proc readers. They return 0 or -ERR_x with context. */
 int live_proc_read_file(pid_t pid, const char *name, char **out, size_t *len);
-int live_proc_command(pid_t pid, char **out);
 int live_proc_executable(pid_t pid, char **out);
 int live_proc_auxv(pid_t pid, uint64_t **out, size_t *words);
 int live_proc_maps(pid_t pid, struct target_mapping **out, struct live_mapinfo **info, size_t *count);

@@ -613,22 +613,29 @@ void live_detach(struct target *t)
 }
 
 /* A thread that was exiting as we detached could not be detached: it stays
- * ours, a zombie until we reap it, and the child cannot be reaped before its
- * threads are. So reap whatever ends (__WALL: threads too) until the child
- * does; a thread still ours that stops (it did not stop in time to be
- * detached) is let go. */
-void live_wait_launched(pid_t pid, int *child_status)
+ * ours, a zombie until we reap it, and its process cannot be reaped before
+ * its threads are. So whatever ends is reaped (__WALL: threads too), and a
+ * thread still ours that stops (it did not stop in time to be detached) is
+ * let go. */
+bool live_reap_launched(pid_t root, double deadline, volatile sig_atomic_t *stop, int *root_status)
 {
 	for (;;) {
 		int status;
-		pid_t ended = waitpid(-1, &status, __WALL);
-		if (ended == pid && !WIFSTOPPED(status)) {
-			*child_status = status;
-			return;
+		pid_t ended = waitpid(-1, &status, WNOHANG | __WALL);
+		if (ended > 0) {
+			if (WIFSTOPPED(status))
+				let_go(ended, status);
+			else if (ended == root)
+				*root_status = status;
+			continue;
 		}
-		if (ended > 0 && WIFSTOPPED(status))
-			let_go(ended, status);
-		if (ended < 0 && errno != EINTR)
-			return;   /* ECHILD: nothing left to wait for */
+		if (ended < 0 && errno == EINTR)
+			continue;
+		if (ended < 0)
+			return true;   /* ECHILD: nothing of ours is left */
+		if (time_now() >= deadline || (stop && *stop))
+			return false;
+		struct timespec nap = {0, 2 * 1000 * 1000};
+		nanosleep(&nap, NULL);
 	}
 }
