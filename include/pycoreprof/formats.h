@@ -38,6 +38,15 @@ void dump_write_text(struct strbuf *sb, const struct process_stacks *ps, const s
 /* One JSON document (see docs/json.md). */
 void dump_write_json(struct strbuf *sb, const struct process_stacks *ps, const struct dump_options *opts);
 
+/* Several processes' stacks (`dump --subprocesses`): begin, then each
+ * process in turn (INDEX from 0), then end. Text is each process's block,
+ * a blank line between; JSON is one document {"root", "command",
+ * "processes": [each process's document]}. COMMAND may be NULL. */
+void dump_tree_begin(struct strbuf *sb, bool json, pid_t root, const char *command);
+void dump_tree_add(struct strbuf *sb, bool json, size_t index, const struct process_stacks *ps,
+                   const struct dump_options *opts);
+void dump_tree_end(struct strbuf *sb, bool json);
+
 /* "SIGSEGV", or "signal 42" for numbers without a name. OUT has 16 bytes. */
 const char *signal_name(int number, char out[16]);
 /* The JSON name of ORIGIN: "fault", "kernel", "self", "process", "other";

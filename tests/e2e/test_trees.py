@@ -1,8 +1,8 @@
 # Process trees whose root is not Python: `record --subprocesses` attached to
 # a bash wrapper that starts Python late, or launching it; how a launched
 # command and all it started end (the program's end at --duration, signals
-# a program ignores, orphans). The Python processes are tree_worker.py,
-# which records its own stack as ground truth.
+# a program ignores, orphans); `dump --subprocesses` of a shell. The Python
+# processes are tree_worker.py, which records its own stack as ground truth.
 import os
 import re
 import signal
@@ -310,3 +310,51 @@ def test_launched_not_python():
     check(not os.path.exists(out), "a profile was written")
     check(took < 10 + GRACE + SLACK, "record returned after %.1f s", took)
     check_nothing_left(group, [truth["pid"]], "not Python")
+
+
+# ---------------------------------------------------------------- dump --subprocesses
+
+@lib.each(two_interpreters)
+def test_dump_subprocesses(label):
+    """`dump --pid SHELL --subprocesses` of a shell with two Python
+    children shows both, each with the stack it recorded of itself."""
+    python = lib.interpreter(label)
+    workdir = lib.scratch("tree-dump")
+    infos = [os.path.join(workdir, "worker%d.json" % i) for i in (1, 2)]
+    line = " & ".join("'%s' '%s' 120 '%s'" % (python, WORKER, info) for info in infos)
+    shell = spawn(["bash", "-c", line + " & wait"], workdir, "shell.log")
+    try:
+        for info in infos:
+            lib.wait_for_file(shell, info, "tree_worker.py", os.path.join(workdir, "shell.log"))
+        truths = [lib.load_truth(info) for info in infos]
+        result = lib.run_pycoreprof(["dump", "--pid", str(shell.pid), "--subprocesses", "--json"])
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+        document = lib.parse_json(result)
+        check(document.get("root") == shell.pid, "root %s, expected the shell %d", document.get("root"),
+              shell.pid)
+        processes = dict((entry.get("pid"), entry) for entry in document.get("processes") or [])
+        check(sorted(processes) == sorted(truth["pid"] for truth in truths),
+              "processes %s, expected the two workers %s", sorted(processes),
+              [truth["pid"] for truth in truths])
+        for truth in truths:
+            entry = processes[truth["pid"]]
+            check(entry["python"]["version"] == truth["python_version"], "pid %d: Python %s, expected %s",
+                  truth["pid"], entry["python"]["version"], truth["python_version"])
+            # The worker spins on: its innermost line moves, the functions do not.
+            expected = [(frame["function"], frame["file"]) for frame in truth["frames"]]
+            found = [[(frame["function"], frame["file"]) for frame in thread["frames"]]
+                     for thread in entry["threads"]]
+            check(expected in found, "pid %d: no thread with the frames %s: %s", truth["pid"], expected, found)
+        # The text form names both, and without --subprocesses the shell is
+        # not Python: the error points at the option.
+        result = lib.run_pycoreprof(["dump", "--pid", str(shell.pid), "--subprocesses"])
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+        for truth in truths:
+            check(("Process %d " % truth["pid"]).encode() in result.stdout, "the text dump does not show "
+                  "process %d:\n%s", truth["pid"], result.stdout.decode("utf-8", "replace"))
+        result = lib.run_pycoreprof(["dump", "--pid", str(shell.pid)])
+        check(result.code == 2 and b"--subprocesses" in result.stderr,
+              "expected exit 2 and a hint at --subprocesses: %s", result.describe())
+    finally:
+        end_group(shell.pid)
+        shell.wait()
