@@ -18,12 +18,6 @@
 #define MAPS_MAX_AGE 1.0        /* seconds before refresh rereads /proc/PID/maps */
 #define RELIST_INTERVAL 0.02    /* seconds between thread listings between freezes */
 
-void live_perm_hint(void)
-{
-	err_hint("run as root or grant CAP_SYS_PTRACE (containers: --cap-add SYS_PTRACE); "
-	         "see /proc/sys/kernel/yama/ptrace_scope");
-}
-
 static void publish_tasks(struct live_backend *b, struct live_task *tasks, size_t n)
 {
 	/* A signal handler may read the table between any two statements:
@@ -484,7 +478,7 @@ static int open_task_dir(struct live_backend *b)
 		return err_set(ERR_NO_PROCESS, "no process with pid %d", (int)b->pid);
 	int ret = err_set_errno(saved == EACCES || saved == EPERM ? ERR_PERM : ERR_IO, saved, "cannot open %s", path);
 	if (ret == -ERR_PERM)
-		live_perm_hint();
+		live_perm_hint(b->pid, false);
 	return ret;
 }
 
@@ -531,7 +525,7 @@ int live_target_open(pid_t pid, const struct live_open_options *opts, struct tar
 		if (ret == -ERR_PERM) {
 			/* The file that failed matters less than whose it is. */
 			ret = err_set(ERR_PERM, "cannot inspect pid %d: permission denied", (int)pid);
-			live_perm_hint();
+			live_perm_hint(pid, false);
 		}
 		goto out;
 	}

@@ -219,7 +219,11 @@ int live_sync_tasks(struct target *t, struct live_backend *b);
 int live_tasks_reserve(struct target *t, struct live_backend *b, size_t n);
 /* Copy the task table into t->threads. */
 void live_publish_threads(struct target *t, struct live_backend *b);
-/* Set the hint for permission errors. */
-void live_perm_hint(void);
+/* live_perm.c: the hint of a permission error about PID, naming what is
+ * missing (CAP_SYS_PTRACE and why, Yama's ptrace_scope when ATTACH, which
+ * Yama alone restricts). Leaves the error itself as it is. */
+void live_perm_hint(pid_t pid, bool attach);
+/* The general advice, when nothing is known of the process. */
+void live_perm_hint_general(void);
 
 #endif

@@ -158,7 +158,7 @@ static int open_mem(struct live_backend *b)
 	int ret = err_set_errno(saved == EACCES || saved == EPERM ? ERR_PERM : ERR_IO, saved,
 	                        "cannot read the memory of pid %d", (int)b->pid);
 	if (ret == -ERR_PERM)
-		live_perm_hint();
+		live_perm_hint(b->pid, true);
 	return ret;
 }
 

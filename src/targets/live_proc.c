@@ -45,7 +45,7 @@ int live_proc_read_file(pid_t pid, const char *name, char **out, size_t *len)
 		int saved = errno;
 		ret = err_set_errno(proc_errno_code(saved), saved, "cannot open %s", path);
 		if (ret == -ERR_PERM)
-			live_perm_hint();
+			live_perm_hint(pid, false);
 		return ret;
 	}
 	buf = malloc(cap);
@@ -73,7 +73,7 @@ int live_proc_read_file(pid_t pid, const char *name, char **out, size_t *len)
 			ret = err_set_errno(saved == ESRCH ? ERR_PROCESS_GONE : proc_errno_code(saved), saved,
 			                    "cannot read %s", path);
 			if (ret == -ERR_PERM)
-				live_perm_hint();
+				live_perm_hint(pid, false);
 			goto out;
 		}
 		if (n == 0)
@@ -154,7 +154,7 @@ int live_proc_executable(pid_t pid, char **out)
 				goto out;
 			ret = err_set_errno(proc_errno_code(saved), saved, "cannot read %s", link);
 			if (ret == -ERR_PERM)
-				live_perm_hint();
+				live_perm_hint(pid, false);
 			goto out;
 		}
 		if ((size_t)n < cap) {

@@ -257,7 +257,7 @@ int live_seize(struct live_backend *b, struct live_task *task)
 	int ret = err_set_errno(saved == EPERM || saved == EACCES ? ERR_PERM : ERR_IO, saved,
 	                        "cannot attach to pid %d", (int)b->pid);
 	if (ret == -ERR_PERM)
-		live_perm_hint();
+		live_perm_hint(b->pid, true);
 	return ret;
 }
 

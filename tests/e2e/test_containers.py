@@ -471,3 +471,43 @@ def test_pid_namespace(label):
             if mode:
                 wait_parked(fixture)
             check_document(dump_json(fixture.pid, mode), fixture, "dump %s" % " ".join(mode))
+
+
+# ---------------------------------------------------------------- permissions
+
+NOBODY = 65534
+
+
+def test_permission_errors():
+    """A process in a container that pycoreprof may not inspect: as root
+    without CAP_SYS_PTRACE (what a container's default capabilities leave),
+    and as another user. One line, exit 2, saying what is missing; the
+    process runs on."""
+    setpriv = lib.tool("setpriv", "util-linux")
+    if os.geteuid() != 0:
+        raise lib.Skip("the case drops root's rights with setpriv: it needs to run as root")
+    label = debian_labels()[0]
+    with debian_container(label) as fixture:
+        pid = str(fixture.pid)
+        cases = [
+            ("root without CAP_SYS_PTRACE", ["--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace"],
+             ["holds capabilities pycoreprof lacks", "CAP_SYS_PTRACE", "runs as root but without CAP_SYS_PTRACE",
+              "--cap-add SYS_PTRACE"]),
+            ("uid %d" % NOBODY, ["--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"],
+             ["runs as uid 0 and pycoreprof as uid %d" % NOBODY, "CAP_SYS_PTRACE"]),
+        ]
+        for who, rights, phrases in cases:
+            for command in (["dump", "--pid", pid], ["dump", "--pid", pid, "--nonblocking"],
+                            ["record", "--pid", pid, "--duration", "1", "-o", os.path.join(fixture.workdir, "denied.folded")],
+                            ["snapshot", "--pid", pid, "-o", os.path.join(fixture.workdir, "denied.core")]):
+                result = lib.run([setpriv] + rights + [lib.pycoreprof()] + command, timeout=60)
+                lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
+                what = "%s as %s" % (" ".join(command[:1] + command[3:4]), who)
+                check(result.code == 2 and len(lines) == 1, "%s: expected exit 2 and one line: %s", what,
+                      result.describe())
+                for phrase in ["pid %s" % pid, "container"] + phrases:
+                    check(phrase in lines[0], "%s: the error does not say %r: %s", what, phrase, lines[0])
+        check(fixture.proc.poll() is None and lib.tracer_pid(fixture.pid) == 0,
+              "the fixture did not run on untraced")
+        wait_parked(fixture)
+        check_document(dump_json(fixture.pid), fixture, "dump after the refusals")
