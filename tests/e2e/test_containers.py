@@ -93,9 +93,10 @@ class Contained(lib.Process):
     unshare command's; `truth` what it wrote of itself. Ended by that pid,
     then unshare by its own."""
 
-    def __init__(self, python, root=None, how="chroot"):
+    def __init__(self, python, root=None, how="chroot", deleted_copy=False):
         workdir = lib.scratch("container")
         self.root = root
+        self.deleted_copy = None
         if root is None:
             script = os.path.join(lib.FIXTURES, "container.py")
             self.truth_path = os.path.join(workdir, "truth.json")
@@ -111,6 +112,11 @@ class Contained(lib.Process):
             for name in FIXTURE_FILES:
                 shutil.copy(os.path.join(lib.FIXTURES, name), host_dir)
             self.truth_path = os.path.join(host_dir, "truth.json")
+            if deleted_copy:
+                # Run a copy of the interpreter, deleted once it runs: its
+                # path then leads nowhere, only /proc/PID/map_files does.
+                shutil.copy(root + python, os.path.join(host_dir, "python"))
+                python, self.deleted_copy = self.inside_dir + "/python", os.path.join(host_dir, "python")
             run = [python, self.inside_dir + "/container.py", self.inside_dir + "/truth.json"]
             if how == "chroot":
                 argv = ["chroot", root] + run
@@ -143,6 +149,8 @@ class Contained(lib.Process):
                   "with %d threads", self.proc.pid, found, self.truth["thread_count"])
             time.sleep(0.02)
         self.host_pid = found[0]
+        if self.deleted_copy:
+            os.remove(self.deleted_copy)
         check(self.truth["pid"] != self.host_pid,
               "the fixture's own pid %d is its host pid: it is not in a PID namespace of its own",
               self.truth["pid"])
@@ -159,9 +167,9 @@ class Contained(lib.Process):
             shutil.rmtree(self.root + self.inside_dir, ignore_errors=True)
 
 
-def debian_container(label, how="chroot"):
+def debian_container(label, how="chroot", deleted_copy=False):
     root, python = container_root(label)
-    return Contained(python, root, how)
+    return Contained(python, root, how, deleted_copy)
 
 
 # ---------------------------------------------------------------- checks
@@ -291,6 +299,24 @@ def test_dump(case):
 def test_dump_native(label):
     with debian_container(label) as fixture:
         check_document(dump_json(fixture.pid, ["--native"]), fixture, "dump --native", native=True)
+
+
+@lib.each(debian_labels)
+def test_deleted_interpreter(label):
+    """The container's interpreter file deleted while it runs: read through
+    /proc/PID/map_files, named by the path it had inside the container."""
+    with debian_container(label, deleted_copy=True) as fixture:
+        python = fixture.contained_python
+        with open("/proc/%d/maps" % fixture.pid) as source:
+            check(any(line.rstrip().endswith(python + " (deleted)") for line in source),
+                  "the interpreter's file is not shown deleted in /proc/%d/maps", fixture.pid)
+        document = dump_json(fixture.pid, ["--native-all"])
+        check_document(document, fixture, "dump --native-all", native=True)
+        check(document["python"]["library"] == python, "python.library is %r, expected %s",
+              document["python"]["library"], python)
+        named = set(frame.get("function") for thread in document["threads"] for frame in thread["frames"]
+                    if frame.get("kind") == "native" and frame.get("library") == python and frame.get("function"))
+        check(named, "no native frame of the deleted interpreter %s is named", python)
 
 
 # ---------------------------------------------------------------- record
