@@ -40,6 +40,10 @@ struct aggregate {
 	struct agg_node *nodes;
 	size_t nnodes, nodes_cap;
 	uint64_t samples;
+	/* When the samples were taken, CLOCK_REALTIME ns, first and last; 0
+	 * when unknown. Merged as a union, kept by the JSON profile, so that a
+	 * profile of profiles spans what they spanned. */
+	uint64_t first_ns, last_ns;
 	/* hash tables: frame lookup and (parent, frame) -> child for the
 	 * children of wide nodes (the others are found among their siblings) */
 	struct hashtab frame_index, child_index;
@@ -62,8 +66,10 @@ int agg_add_waiting(struct aggregate *agg, const uint32_t *frames, size_t n, uin
 /* COUNT samples of which WAITING (at most COUNT) were waiting. */
 int agg_add_counts(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count, uint64_t waiting);
 /* Add every stack of FROM, with its counts, to INTO; frames are interned
- * again in INTO. Errors: -ERR_NOMEM. */
+ * again in INTO; the time spans join. Errors: -ERR_NOMEM. */
 int agg_merge(struct aggregate *into, const struct aggregate *from);
+/* Widen AGG's time span to hold FIRST_NS .. LAST_NS (0 0: nothing known). */
+void agg_span(struct aggregate *agg, uint64_t first_ns, uint64_t last_ns);
 /* Waiting samples through each node (its own and its descendants'), in a
  * new array indexed by node id; NULL when out of memory. */
 uint64_t *agg_waiting_totals(const struct aggregate *agg);

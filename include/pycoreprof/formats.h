@@ -122,6 +122,9 @@ int profile_write_json(struct strbuf *sb, const struct aggregate *agg, const str
  * .speedscope.json, .json, .pb.gz, .pprof; the longest that fits); -1 if
  * none. */
 int profile_format_from_name(const char *path);
+/* Whether a file named PATH is, by its extension, a profile that
+ * profile_read_file() reads (folded, JSON, speedscope, pprof; not SVG). */
+bool profile_name_is_readable(const char *path);
 /* Format from a --format word; -1 if unknown. */
 int profile_format_from_word(const char *word);
 /* The usual file extension of FORMAT, without the dot ("pb.gz"), a static string. */

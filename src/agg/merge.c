@@ -6,8 +6,19 @@
 #include "pycoreprof/agg.h"
 #include "pycoreprof/base.h"
 
+void agg_span(struct aggregate *agg, uint64_t first_ns, uint64_t last_ns)
+{
+	if (!first_ns || !last_ns || last_ns < first_ns)
+		return;
+	if (!agg->first_ns || first_ns < agg->first_ns)
+		agg->first_ns = first_ns;
+	if (last_ns > agg->last_ns)
+		agg->last_ns = last_ns;
+}
+
 int agg_merge(struct aggregate *into, const struct aggregate *from)
 {
+	agg_span(into, from->first_ns, from->last_ns);
 	uint32_t *map = xcalloc(from->nframes ? from->nframes : 1, sizeof(*map));
 	uint32_t *path = xcalloc(from->nnodes ? from->nnodes : 1, sizeof(*path));
 	int ret = 0;

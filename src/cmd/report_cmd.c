@@ -1,6 +1,8 @@
-/* `pycoreprof report INPUTS...`: one profile from many snapshots or cores.
- * Each file gives one sample per Python thread; files are read by worker
- * threads but counted in sorted order, so the output never depends on -j. */
+/* `pycoreprof report INPUTS...`: one profile from many snapshots or cores,
+ * and profiles (a report's own output among them, for map/reduce). Each
+ * snapshot gives one sample per Python thread, each profile its stacks as
+ * they are; files are read by worker threads but merged in sorted order,
+ * so the output never depends on -j or on how inputs were split up. */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -24,8 +26,10 @@ static const char usage[] =
 	"\n"
 	"Read snapshots (`pycoreprof snapshot`) or other core files and write one\n"
 	"profile of every Python thread's stack in them, one sample per thread per\n"
-	"file. INPUTs are files, directories (read recursively) and glob patterns.\n"
-	"Files that are not readable cores are skipped, each with its reason.\n"
+	"file. Profiles (.folded, .json, .speedscope.json, .pb.gz, .pprof:\n"
+	"a report's own output too) are merged in as they are. INPUTs are files,\n"
+	"directories (read recursively) and glob patterns. Files that are not\n"
+	"readable cores or profiles are skipped, each with its reason.\n"
 	"\n"
 	"  -o, --output FILE    the profile (default report.svg, or report.EXT of --format)\n"
 	"  --format F           %s, as `record`\n"
@@ -34,7 +38,8 @@ static const char usage[] =
 	"  --idle               keep threads that were waiting\n"
 	"  --since TIME, --until TIME  only snapshots taken in this range (local\n"
 	"                       time, YYYY-mm-ddTHH:MM[:SS] or YYYY-mm-dd, or Unix\n"
-	"                       seconds); files without a capture time are left out\n"
+	"                       seconds); files without a capture time (profiles,\n"
+	"                       other cores) are left out\n"
 	"  --threads            a root frame per thread\n"
 	"  --native             native (C) frames too, for snapshots taken with\n"
 	"                       --native (and full cores); the interpreter's\n"
@@ -57,6 +62,7 @@ struct report_options {
 struct file_result {
 	struct file_sample sample;
 	bool read;
+	bool profile;            /* a profile, merged as it is */
 	int error;               /* -ERR_x when skipped */
 	char *reason;
 };
@@ -72,8 +78,39 @@ struct batch {
 	double last_progress;
 };
 
+/* A profile file: its stacks into r->sample.agg. With a time range it is
+ * left out, as a core without a capture time is. */
+static int read_profile(const struct report_options *opts, const char *path, struct file_result *r)
+{
+	r->profile = true;
+	if (opts->since || opts->until) {
+		r->sample.out_of_range = true;
+		return 0;
+	}
+	int ret = agg_init(&r->sample.agg);
+	if (ret == 0 && (ret = profile_read_file(&r->sample.agg, path)) < 0)
+		agg_release(&r->sample.agg);
+	if (ret < 0) {
+		r->error = ret;
+		r->reason = xasprintf("%s", *err_context() ? err_context() : err_message(ret));
+		return ret;
+	}
+	r->read = true;
+	return 0;
+}
+
+/* A profile by its name; not a .txt file, which beside snapshots is more
+ * often a note than folded stacks. */
+static bool is_profile(const char *path)
+{
+	size_t len = strlen(path);
+	return profile_name_is_readable(path) && !(len > 4 && !strcmp(path + len - 4, ".txt"));
+}
+
 static int read_file(const struct report_options *opts, const char *path, struct file_result *r, uint32_t *ids)
 {
+	if (is_profile(path))
+		return read_profile(opts, path, r);
 	struct file_sample_options sample_opts = {.native = opts->native, .idle = opts->idle,
 	                                          .thread_roots = opts->threads, .since = opts->since,
 	                                          .until = opts->until};
@@ -215,17 +252,24 @@ static const char *skip_kind(const struct file_result *r)
 	case ERR_NOT_PYTHON: return "no Python";
 	case ERR_DECOMPRESS: return "truncated";
 	case ERR_PERM: return "unreadable";
-	default: return "corrupt";
+	default: return r->profile ? "bad profile" : "corrupt";
 	}
 }
 
 static void print_summary(const struct input_list *inputs, const struct file_result *results, size_t stacks,
                           const char *output)
 {
-	static const char *const kinds[] = {"truncated", "empty", "not a core", "no Python", "unreadable", "corrupt"};
+	static const char *const kinds[] = {"truncated", "empty", "not a core", "no Python", "unreadable", "corrupt",
+	                                    "bad profile"};
 	size_t counts[sizeof(kinds) / sizeof(kinds[0])] = {0};
-	size_t read = 0, skipped = 0, out_of_range = 0;
+	size_t read = 0, profiles = 0, skipped = 0, out_of_range = 0;
+	uint64_t profile_samples = 0;
 	for (size_t i = 0; i < inputs->n; i++) {
+		if (results[i].read && results[i].profile) {
+			profiles++;
+			profile_samples += results[i].sample.agg.samples;
+			continue;
+		}
 		if (results[i].read) {
 			read++;
 			continue;
@@ -240,6 +284,9 @@ static void print_summary(const struct input_list *inputs, const struct file_res
 				counts[k]++;
 	}
 	fprintf(stderr, "Read %zu snapshot%s", read, read == 1 ? "" : "s");
+	if (profiles)
+		fprintf(stderr, " and %zu profile%s (%llu samples)", profiles, profiles == 1 ? "" : "s",
+		        (unsigned long long)profile_samples);
 	if (skipped) {
 		fprintf(stderr, " (%zu skipped:", skipped);
 		const char *sep = " ";
@@ -312,23 +359,21 @@ int cmd_report(int argc, char **argv)
 			goto out;
 		}
 	}
-	/* The time the snapshots span, when they say when they were taken. */
-	uint64_t first_ns = 0, last_ns = 0;
+	/* The time the snapshots span, when they say when they were taken (and
+	 * the profiles read, when they say what they spanned). */
 	for (size_t i = 0; i < inputs.n; i++) {
 		uint64_t taken = b.results[i].read ? b.results[i].sample.capture_ns : 0;
-		if (taken && (!first_ns || taken < first_ns))
-			first_ns = taken;
-		if (taken > last_ns)
-			last_ns = taken;
+		agg_span(&total, taken, taken);
 	}
-	struct profile_meta meta = {.title = "pycoreprof report", .duration = (double)(last_ns - first_ns) / 1e9};
+	struct profile_meta meta = {.title = "pycoreprof report",
+	                            .duration = (double)(total.last_ns - total.first_ns) / 1e9};
 	if ((ret = profile_write((enum profile_format)o.format, &out, &total, &meta)) < 0 ||
 	    (ret = write_file_atomically(o.output, out.buf, out.len)) < 0) {
 		status = report_error(ret);
 		goto out;
 	}
 	print_summary(&inputs, b.results, stacks, o.output);
-	if (stacks == 0)
+	if (total.samples == 0)
 		status = EXIT_PARTIAL;
 	for (size_t i = 0; i < inputs.n; i++)
 		if (!b.results[i].read && !b.results[i].sample.out_of_range)

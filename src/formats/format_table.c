@@ -64,6 +64,12 @@ int profile_format_from_name(const char *path)
 	return found;
 }
 
+bool profile_name_is_readable(const char *path)
+{
+	int format = profile_format_from_name(path);
+	return format >= 0 && formats[format].read;
+}
+
 int profile_format_from_word(const char *word)
 {
 	for (int f = 0; f < NFORMATS; f++)

@@ -1,5 +1,6 @@
 /* The aggregate as JSON for scripts: a frames table (name, file, line,
- * kind) and every stack as frame indices, root first, with its count. */
+ * kind) and every stack as frame indices, root first, with its count; the
+ * samples' time span when known. */
 #include "formats/json_frames.h"
 #include "pycoreprof/formats.h"
 
@@ -37,6 +38,9 @@ int profile_write_json(struct strbuf *sb, const struct aggregate *agg, const str
 		strbuf_addf(sb, ", \"interval_ns\": %.0f", meta->interval * 1e9);
 	if (meta && meta->duration > 0)
 		strbuf_addf(sb, ", \"duration_ns\": %.0f", meta->duration * 1e9);
+	if (agg->first_ns)
+		strbuf_addf(sb, ", \"first_ns\": %llu, \"last_ns\": %llu", (unsigned long long)agg->first_ns,
+		            (unsigned long long)agg->last_ns);
 	strbuf_addf(sb, ", \"samples\": %llu", (unsigned long long)agg->samples);
 	if (meta && meta->errors_known) {
 		strbuf_addf(sb, ",\n \"errors\": {\"total\": %llu, \"kinds\": {", (unsigned long long)meta->errors);

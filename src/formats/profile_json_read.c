@@ -161,6 +161,7 @@ int profile_read_json(struct aggregate *agg, const char *text, size_t len, const
 	uint32_t *ids = NULL;
 	size_t nids = 0;
 	bool have_frames = false;
+	uint64_t first_ns = 0, last_ns = 0;
 	int ret = 0;
 	json_start(&s, text, len, origin);
 	if (!json_eat(&s, '{')) {
@@ -171,11 +172,18 @@ int profile_read_json(struct aggregate *agg, const char *text, size_t len, const
 		if ((ret = json_string(&s)) < 0)
 			goto out;
 		bool frames = !strcmp(s.text.buf, "frames"), stacks = !strcmp(s.text.buf, "stacks");
+		bool first = !strcmp(s.text.buf, "first_ns"), last = !strcmp(s.text.buf, "last_ns");
 		if (!json_eat(&s, ':')) {
 			ret = json_bad(&s, "expected ':'");
 			goto out;
 		}
-		if (frames) {
+		if (first || last) {
+			double when;
+			if ((ret = json_number(&s, &when)) == 0 && !(when >= 0 && when < 0x1p64))
+				ret = json_bad(&s, "a time out of range");
+			if (ret == 0)
+				*(first ? &first_ns : &last_ns) = (uint64_t)when;
+		} else if (frames) {
 			ret = read_frames(&s, agg, &ids, &nids);
 			have_frames = true;
 		} else if (stacks) {
@@ -188,6 +196,8 @@ int profile_read_json(struct aggregate *agg, const char *text, size_t len, const
 	} while (json_eat(&s, ','));
 	if (!json_eat(&s, '}'))
 		ret = json_bad(&s, "unterminated object");
+	else
+		agg_span(agg, first_ns, last_ns);
 out:
 	free(ids);
 	json_release(&s);
