@@ -104,13 +104,18 @@ def spawn(argv, workdir, log_name):
                                 start_new_session=True)
 
 
-def launch_pycoreprof(args, workdir, timeout=60):
-    """`pycoreprof record ARGS` in a session of its own, so that what it
-    launches is in its process group: (result, seconds taken, its pid)."""
+def launch_pycoreprof(args, workdir, timeout=60, asan=False):
+    """`pycoreprof record ARGS` (the sanitizer build with ASAN) in a session
+    of its own, so that what it launches is in its process group: (result,
+    seconds taken, its pid)."""
     started = time.time()
-    proc = subprocess.Popen([lib.pycoreprof(), "record"] + list(args), cwd=workdir,
+    env = lib.fixture_env()
+    if asan:
+        env.update(lib.SANITIZER_ENV)
+    binary = lib.asan_pycoreprof() if asan else lib.pycoreprof()
+    proc = subprocess.Popen([binary, "record"] + list(args), cwd=workdir,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=lib.fixture_env(), start_new_session=True)
+                            stderr=subprocess.PIPE, env=env, start_new_session=True)
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -121,7 +126,7 @@ def launch_pycoreprof(args, workdir, timeout=60):
     finally:
         if proc.poll() is not None:
             end_group(proc.pid)
-    return lib.Result([lib.pycoreprof(), "record"] + list(args), proc.returncode, stdout,
+    return lib.Result([binary, "record"] + list(args), proc.returncode, stdout,
                       stderr), time.time() - started, proc.pid
 
 
@@ -234,6 +239,36 @@ def test_wrapper_launched(label):
     check(took >= WRAPPER_SLEEP + 3, "record returned after %.1f s, before the worker's %d s ended",
           took, WRAPPER_SLEEP + 3)
     check_nothing_left(group, [wrapper, truth["pid"]], "launched wrapper")
+
+
+@lib.each(lambda: tree_interpreters()[-1:])
+def test_workers_come_and_go(label):
+    """A wrapper runs three short Python workers one after the other, under
+    the sanitizer build: each is picked up, sampled under its own root and
+    let go; the recording ends with the wrapper."""
+    python = lib.interpreter(label)
+    workdir = lib.scratch("tree-churn")
+    infos = [os.path.join(workdir, "worker%d.json" % i) for i in range(3)]
+    script = os.path.join(workdir, "churn.sh")
+    with open(script, "w") as out:
+        out.write("#!/bin/bash\n")
+        for info in infos:
+            out.write("'%s' '%s' 1.5 '%s'\n" % (python, WORKER, info))
+    out_path = os.path.join(workdir, "churn.folded")
+    result, took, group = launch_pycoreprof(["--subprocesses", "--rate", "100", "-o", out_path, "--",
+                                             "bash", script], workdir, timeout=120, asan=True)
+    check(result.code == 0, "expected the wrapper's exit 0: %s", result.describe())
+    check(b"ERROR: AddressSanitizer" not in result.stderr and b"runtime error" not in result.stderr,
+          "the sanitizers reported: %s", result.describe())
+    stacks = read_folded(out_path)
+    truths = [lib.load_truth(info) for info in infos]
+    check(len(set(truth["pid"] for truth in truths)) == 3, "the workers' pids %s are not 3 different ones",
+          [truth["pid"] for truth in truths])
+    for index, truth in enumerate(truths):
+        check_worker_sampled(stacks, truth, "worker %d of 3" % (index + 1), minimum=10)
+    check(b", 3 processes," in result.stderr, "the summary does not count 3 processes: %s",
+          result.describe())
+    check_nothing_left(group, [truth["pid"] for truth in truths], "three workers")
 
 
 @lib.each(two_interpreters)
