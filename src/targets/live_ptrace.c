@@ -619,6 +619,9 @@ void live_detach(struct target *t)
  * let go. */
 bool live_reap_launched(pid_t root, double deadline, volatile sig_atomic_t *stop, int *root_status)
 {
+	/* Polled: soon after a signal most of the tree ends within
+	 * milliseconds; a command that runs on is looked at less often. */
+	long nap_ns = 1000 * 1000;
 	for (;;) {
 		int status;
 		pid_t ended = waitpid(-1, &status, WNOHANG | __WALL);
@@ -635,7 +638,9 @@ bool live_reap_launched(pid_t root, double deadline, volatile sig_atomic_t *stop
 			return true;   /* ECHILD: nothing of ours is left */
 		if (time_now() >= deadline || (stop && *stop))
 			return false;
-		struct timespec nap = {0, 2 * 1000 * 1000};
+		struct timespec nap = {0, nap_ns};
 		nanosleep(&nap, NULL);
+		if (nap_ns < 50 * 1000 * 1000)
+			nap_ns *= 2;
 	}
 }
