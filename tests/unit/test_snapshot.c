@@ -85,7 +85,35 @@ int main(void)
 		CHECK(target_read(read, 0x10000100, got, 8) < 0, "%s: unstored memory between regions", what);
 		const struct target_mapping *m = target_find_mapping(read, 0x400100);
 		CHECK(m && m->path && !strcmp(m->path, "/nonexistent/python"), "%s: NT_FILE mapping", what);
+		CHECK(read->ns_pid == 0 && read->threads[1].ns_tid == 101 && target_tid_from_ns(read, 101) == 101,
+		      "%s: no PID namespace of its own: ids are the same", what);
 		target_free(read);
+	}
+
+	/* A process in a PID namespace of its own: the ids it knows its
+	 * threads by come back with ours. */
+	{
+		struct target_ns_tid ns_tids[2] = {{.ns_tid = 1, .tid = 100}, {.ns_tid = 2, .tid = 101}};
+		struct target in_ns = t;
+		struct strbuf ns_core = {0};
+		in_ns.ns_pid = 1;
+		in_ns.ns_tids = ns_tids;
+		in_ns.n_ns_tids = 2;
+		struct target *read = NULL;
+		CHECK(snapshot_build(&in_ns, regions, 3, &info, &ns_core) == 0 &&
+		      write_file(plain_path, ns_core.buf, ns_core.len) == 0, "namespace: written");
+		int ret = core_target_open(plain_path, NULL, &read);
+		CHECK(ret == 0, "namespace: opens (%s)", ret ? err_context() : "ok");
+		if (ret == 0) {
+			CHECK(read->pid == 100 && read->ns_pid == 1, "namespace: pid %d, ns_pid %d", read->pid, read->ns_pid);
+			CHECK(read->threads[0].ns_tid == 1 && read->threads[1].ns_tid == 2, "namespace: thread ids %d, %d",
+			      read->threads[0].ns_tid, read->threads[1].ns_tid);
+			CHECK(target_tid_from_ns(read, 2) == 101 && target_tid_from_ns(read, 1) == 100 &&
+			      target_tid_from_ns(read, 3) == 0, "namespace: ids translated, an unknown one to 0");
+			CHECK(read->command && !strcmp(read->command, "python app.py"), "namespace: command still read");
+		}
+		target_free(read);
+		strbuf_release(&ns_core);
 	}
 
 	/* A build-id entry claiming more bytes than the note has is refused. */
