@@ -368,7 +368,7 @@ static void show_status(const struct process_tree *tree, const struct record_opt
 		fprintf(stderr, "  pause %.0fus median", 1e6 * pause_stats_recent_median(&first->pauses));
 	if (!tree->samples)
 		fputs("  waiting for a Python process", stderr);
-	fputs("   ", stderr);
+	fputs("\033[K", stderr);   /* the rest of a longer line before */
 }
 
 int cmd_record(int argc, char **argv)

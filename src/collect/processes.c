@@ -245,7 +245,8 @@ static int scan(struct process_tree *tree, double now)
 		return 0;   /* the tree is read again at the next scan */
 	}
 	for (size_t i = 0; ret == 0 && i < n; i++) {
-		if (procs[i].pid == tree->root)
+		/* Not ourselves either: a root that started us has us below it. */
+		if (procs[i].pid == tree->root || procs[i].pid == getpid())
 			continue;
 		struct profiled *p = find_process(tree, procs[i].pid, &index);
 		if (p && p->start_time != procs[i].start_time) {
@@ -296,7 +297,7 @@ int process_tree_list_python(pid_t root, bool below_only, pid_t **pids, size_t *
 	if (!below_only && live_session_probe(root) == 0)
 		found[kept++] = root;
 	for (size_t i = 0; i < n; i++)
-		if (!live_proc_ended(procs[i].state) && live_session_probe(procs[i].pid) == 0)
+		if (procs[i].pid != getpid() && !live_proc_ended(procs[i].state) && live_session_probe(procs[i].pid) == 0)
 			found[kept++] = procs[i].pid;
 	err_clear();
 	free(procs);
