@@ -188,6 +188,21 @@ static int apply_debug_offsets(struct pywalker *w, uint64_t runtime)
 		{D->interp_gc, &L->interp_gc},
 		{D->gc_collecting, &L->gc_collecting},
 		{D->gc_frame, &L->gc_frame},
+		{D->iframe_localsplus, &L->iframe_localsplus},
+		{D->code_argcount, &L->code_argcount},
+		{D->code_localsplusnames, &L->code_localsplusnames},
+		{D->code_localspluskinds, &L->code_localspluskinds},
+		{D->type_tp_flags, &L->type_flags},
+		{D->tuple_ob_item, &L->tuple_item},
+		{D->list_ob_item, &L->list_item},
+		{D->dict_ma_keys, &L->dict_keys},
+		{D->dict_ma_values, &L->dict_values},
+		{D->float_ob_fval, &L->float_value},
+		{D->long_lv_tag, &L->long_tag},
+		{D->long_ob_digit, &L->long_digit},
+		{D->set_used, &L->set_used},
+		{D->set_table, &L->set_table},
+		{D->set_mask, &L->set_mask},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		if (map[i].pos < 0 || map[i].pos + 8 > D->struct_size)

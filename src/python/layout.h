@@ -88,6 +88,81 @@ struct py_layout {
 	/* bytes (3.x); str (2.7) */
 	int32_t bytes_size;
 	int32_t bytes_data;
+
+	/* Locals (docs/locals.md) */
+	int32_t frame_localsplus;                /* <= 3.10: PyFrameObject.f_localsplus */
+	int32_t iframe_localsplus;               /* 3.11+ */
+	int32_t code_argcount;
+	int32_t code_kwonlyargcount;             /* 3.x */
+	int32_t code_flags;
+	int32_t code_nlocals;                    /* <= 3.10 */
+	int32_t code_varnames;                   /* <= 3.10: tuples of names */
+	int32_t code_cellvars;
+	int32_t code_freevars;
+	int32_t code_nlocalsplus;                /* 3.11+ */
+	int32_t code_localsplusnames;            /* 3.11+: a tuple */
+	int32_t code_localspluskinds;            /* 3.11+: bytes, CO_FAST_* per name */
+	int32_t co_varargs;                      /* flag values: CO_VARARGS, */
+	int32_t co_varkeywords;                  /* CO_VARKEYWORDS, */
+	int32_t co_fast_cell;                    /* CO_FAST_CELL (3.11+), */
+	int32_t co_fast_free;                    /* CO_FAST_FREE (3.11+) */
+	int32_t cell_ref;                        /* PyCellObject.ob_ref */
+
+	/* Types: where their names and flags are, and the flag values */
+	int32_t type_flags;
+	int32_t type_dict;
+	int32_t type_base;
+	int32_t heaptype_name;
+	int32_t heaptype_qualname;               /* 3.3+ */
+	int32_t tpflag_heaptype;
+	int32_t stackref_tag_bits;               /* 3.14+: Py_TAG_BITS of a _PyStackRef, */
+	int32_t stackref_int_tag;                /* and Py_INT_TAG, a tagged int */
+
+	/* Values */
+	int32_t tuple_item;
+	int32_t list_item;
+	int32_t float_value;
+	int32_t int_value;                       /* 2.7 PyIntObject.ob_ival */
+	int32_t long_tag;                        /* 3.12+: lv_tag; before, the size is ob_size */
+	int32_t long_digit;
+	int32_t long_sign_mask;                  /* 3.12+ lv_tag: sign bits and their values */
+	int32_t long_sign_zero;
+	int32_t long_sign_negative;
+	int32_t long_non_size_bits;
+	int32_t long_shift;                      /* PyLong_SHIFT: bits per digit */
+	int32_t long_digit_size;
+	int32_t dict_used;
+	int32_t dict_keys;                       /* 3.x: ma_keys, ma_values */
+	int32_t dict_values;
+	int32_t dict_mask;                       /* 2.7: ma_mask, ma_table */
+	int32_t dict_table;
+	int32_t dictkeys_size;                   /* 3.6 - 3.10 dk_size */
+	int32_t dictkeys_log2_size;              /* 3.11+ */
+	int32_t dictkeys_log2_index_bytes;       /* 3.11+ */
+	int32_t dictkeys_kind;                   /* 3.11+ */
+	int32_t dictkeys_nentries;
+	int32_t dictkeys_indices;
+	int32_t dict_kind_general;               /* 3.11+ DICT_KEYS_GENERAL */
+	int32_t dictentry_size;                  /* PyDictKeyEntry (2.7: PyDictEntry) */
+	int32_t dictentry_key;
+	int32_t dictentry_value;
+	int32_t dictunicodeentry_size;           /* 3.11+ PyDictUnicodeEntry */
+	int32_t dictunicodeentry_key;
+	int32_t dictunicodeentry_value;
+	int32_t dictvalues_values;               /* 3.11+ PyDictValues.values */
+	int32_t set_used;
+	int32_t set_mask;
+	int32_t set_table;
+	int32_t setentry_size;
+	int32_t setentry_key;
+	int32_t setentry_hash;
+	int32_t py2unicode_length;               /* 2.7 unicode */
+	int32_t py2unicode_str;
+	int32_t py2unicode_size;                 /* Py_UNICODE_SIZE */
+	int32_t instance_class;                  /* 2.7 classic instances and classes */
+	int32_t class_name;
+	int32_t class_dict;
+	int32_t exception_args;                  /* PyBaseExceptionObject.args */
 };
 
 /* Where, inside the target's _Py_DebugOffsets (3.13+), each published value
@@ -134,6 +209,21 @@ struct py_debug_offsets_layout {
 	int32_t interp_gc;
 	int32_t gc_collecting;
 	int32_t gc_frame;                        /* 3.15+ */
+	int32_t iframe_localsplus;
+	int32_t code_argcount;
+	int32_t code_localsplusnames;
+	int32_t code_localspluskinds;
+	int32_t type_tp_flags;
+	int32_t tuple_ob_item;
+	int32_t list_ob_item;
+	int32_t dict_ma_keys;
+	int32_t dict_ma_values;
+	int32_t float_ob_fval;
+	int32_t long_lv_tag;
+	int32_t long_ob_digit;
+	int32_t set_used;                        /* 3.14+ */
+	int32_t set_table;
+	int32_t set_mask;
 };
 
 extern const struct py_layout py_layouts[];
