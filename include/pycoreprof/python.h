@@ -159,6 +159,60 @@ struct pystate {
  * What cannot be read is left unknown; the return value is an error only
  * for a bad argument. */
 int pywalker_state(struct pywalker *w, uint64_t interp, struct pystate *out);
+/* ---- Locals (locals.c and repr*.c; docs/locals.md). What a frame's
+ * fast locals, cells and free variables hold, as bounded reprs read from
+ * outside. */
+
+/* Limits of a repr: containers nested deeper than MAX_DEPTH show their
+ * length alone; a container shows MAX_ITEMS items at most, and none more
+ * once its local's repr is MAX_LENGTH bytes long; a str shows MAX_CHARS
+ * characters (bytes: bytes; int: digits). A frame's values read
+ * FRAME_BUDGET bytes at most; a frame shows MAX_NAMES locals at most. */
+enum {
+	PYREPR_MAX_DEPTH = 3,
+	PYREPR_MAX_ITEMS = 8,
+	PYREPR_MAX_CHARS = 100,
+	PYREPR_MAX_LENGTH = 400,
+	PYLOCALS_FRAME_BUDGET = 1 << 16,
+	PYLOCALS_MAX_NAMES = 1024,
+};
+
+enum pylocal_kind { PYLOCAL_ARGUMENT, PYLOCAL_LOCAL, PYLOCAL_CELL, PYLOCAL_FREE };
+/* "argument", "local", "cell", "free". */
+const char *pylocal_kind_name(enum pylocal_kind kind);
+
+struct pylocal {
+	const char *name;
+	enum pylocal_kind kind;
+	const char *type;           /* "list", "app.Parser"; NULL when the value could not be read */
+	const char *repr;           /* the bounded repr, or a marker in <> saying why there is none */
+};
+
+/* A frame's bound locals in the code object's order (arguments, other
+ * locals, cells, free variables); unbound ones are left out. Every
+ * string lives in TEXT, owned with ITEMS by the struct. */
+struct pylocals {
+	struct pylocal *items;
+	size_t count;
+	const char *error;          /* why the frame's names could not be read, else NULL */
+	bool budget_spent;          /* values past FRAME_BUDGET bytes read are markers */
+	bool names_cut;             /* more than MAX_NAMES locals: the rest left out */
+	char *text;
+};
+
+/* Reads locals for one collection: what it learns of code objects and
+ * types is kept until it is freed. Reads happen in pylocals_read() only,
+ * which must run while the frames are what was walked (a stopped process,
+ * a core). */
+struct pylocals_reader;
+int pylocals_reader_new(struct pywalker *w, struct pylocals_reader **out);
+void pylocals_reader_free(struct pylocals_reader *r);
+/* The locals of FRAME, walked by pywalker_stack() (resolved) from the
+ * walker of R, into OUT (released by the caller, also on error). A frame
+ * whose names cannot be read gets ERROR set; a value that cannot be read
+ * a marker. Errors: -ERR_NOMEM only. */
+int pylocals_read(struct pylocals_reader *r, const struct pyframe *frame, struct pylocals *out);
+void pylocals_release(struct pylocals *l);
 
 /* Mark a thread idle from the frame-name heuristic (lock waits, select). */
 bool pyframe_looks_idle(const struct pyframe *innermost);
