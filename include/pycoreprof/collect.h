@@ -295,6 +295,7 @@ void process_tree_end(struct process_tree *tree, int first_signal, double first_
 struct capture_options {
 	bool full;               /* every readable private or anonymous mapping */
 	bool native;             /* the top of each thread's stack too */
+	bool locals;             /* what reading each frame's locals reads too */
 	bool compress;
 	double interval;         /* seconds, recorded in the note; 0 for one-off */
 };

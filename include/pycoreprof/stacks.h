@@ -30,6 +30,9 @@ struct stack_frame {
 	bool has_position;
 	int end_line, column, end_column;
 	bool entry;              /* Python: first frame of an evaluation-loop call (3.11+) */
+	/* Python, when locals were asked for: the frame's locals, owned by
+	 * its thread_stack; NULL otherwise. */
+	const struct pylocals *locals;
 	uint64_t entry_shim;     /* Python: pyframe.entry_shim */
 	uint64_t empty_shim;     /* Python: pyframe.empty_shim */
 	/* Native frames only. */
@@ -52,6 +55,8 @@ struct thread_stack {
 	bool finalizing;         /* the thread finalizing the interpreter */
 	struct stack_frame *frames; /* innermost first; owned by the collection */
 	size_t nframes;
+	struct pylocals *locals; /* one per Python frame when asked for; frames point here */
+	size_t nlocals;
 	char *error;             /* why the walk stopped early, or NULL */
 	bool native_partial;     /* Python frames were placed without their C frame */
 	char *native_error;      /* why there are no native frames, or NULL */
@@ -66,24 +71,33 @@ struct process_stacks {
 	size_t errors;           /* threads whose walk failed part-way */
 	struct pystate state;    /* of the first interpreter (the main one, unless there are subinterpreters) */
 	enum native_mode native; /* set by process_stacks_add_native() */
+	bool locals;             /* frames have their locals */
 };
 
-/* Walk every thread of T with W. Frame strings stay valid while W lives.
- * Errors inside one thread are kept in that thread (and counted), not
- * returned; the return value is an error only when nothing could be read. */
+/* What a collection reads besides the frames. */
+struct stacks_options {
+	bool locals;             /* each Python frame's locals (docs/locals.md) */
+};
+
+/* Walk every thread of T with W (and read what OPTS asks for; NULL:
+ * frames only). Frame strings stay valid while W lives. Errors inside one
+ * thread are kept in that thread (and counted), not returned; the return
+ * value is an error only when nothing could be read. */
 int process_stacks_collect(struct target *t, struct pywalker *w, const char *source,
-                           struct process_stacks *out);
+                           const struct stacks_options *opts, struct process_stacks *out);
 void process_stacks_release(struct process_stacks *ps);
 /* Open the running process PID, find its interpreter while it runs, then
- * read every thread's stack in one freeze (without FREEZE: while it runs)
+ * read every thread's stack (and what OPTS asks for) in one freeze
+ * (without FREEZE: while it runs)
  * with, when COPIES is not NULL, each thread's registers and STACK_BYTES of
  * its stack, and detach: the process runs on untraced when this returns,
  * whatever happened. The target is in the signal guard (which the caller
  * installed) while attached. *T, *W and PS are the caller's to free, also
  * on error. Errors: live_target_open()'s,
  * pywalker_new()'s, target_freeze()'s, -ERR_NOMEM. */
-int process_stacks_collect_live(pid_t pid, bool freeze, struct native_copies *copies, size_t stack_bytes,
-                                struct target **t, struct pywalker **w, struct process_stacks *ps);
+int process_stacks_collect_live(pid_t pid, bool freeze, const struct stacks_options *opts,
+                                struct native_copies *copies, size_t stack_bytes, struct target **t,
+                                struct pywalker **w, struct process_stacks *ps);
 
 /* Unwind the threads of COPIES with U and merge their native frames into
  * PS's Python frames (MODE says which native frames stay). Threads of

@@ -25,6 +25,8 @@ static const char usage[] =
 	"                       the interpreter's own call plumbing and start-up\n"
 	"                       are hidden\n"
 	"  --native-all         native frames, interpreter internals included\n"
+	"  --locals             each Python frame's local variables, as bounded reprs\n"
+	"                       (docs/locals.md)\n"
 	"  --exe PATH           the executable, when the core's record of it is wrong\n"
 	"  --search-path DIRS   colon-separated directories holding the executable and\n"
 	"                       libraries (found by name and build-id)\n"
@@ -42,11 +44,13 @@ int cmd_core(int argc, char **argv)
 		{"sysroot", required_argument, NULL, 'r'},
 		{"native", no_argument, NULL, 'N'},
 		{"native-all", no_argument, NULL, 'A'},
+		{"locals", no_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	struct core_open_options open_opts = {0};
 	bool json = false, show_source = true;
+	struct stacks_options what = {0};
 	enum native_mode native = NATIVE_OFF;
 	int opt;
 	optind = 1;
@@ -60,6 +64,7 @@ int cmd_core(int argc, char **argv)
 		case 'r': open_opts.sysroot = optarg; break;
 		case 'N': native = native == NATIVE_ALL ? NATIVE_ALL : NATIVE_MERGED; break;
 		case 'A': native = NATIVE_ALL; break;
+		case 'L': what.locals = true; break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
 		default: return usage_error("core", "unknown option '%s'", argv[optind - 1]);
 		}
@@ -77,7 +82,7 @@ int cmd_core(int argc, char **argv)
 	int status;
 	int ret = core_target_open(path, &open_opts, &t);
 	if (ret < 0 || (ret = pywalker_new(t, &w)) < 0 ||
-	    (ret = process_stacks_collect(t, w, target_kind_name(t), &ps)) < 0) {
+	    (ret = process_stacks_collect(t, w, target_kind_name(t), &what, &ps)) < 0) {
 		status = report_error(ret);
 		goto out;
 	}

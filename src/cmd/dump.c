@@ -35,6 +35,8 @@ static const char usage[] =
 	"                       the interpreter's own call plumbing and start-up\n"
 	"                       are hidden\n"
 	"  --native-all         native frames, interpreter internals included\n"
+	"  --locals             each Python frame's local variables, as bounded reprs\n"
+	"                       read while the process is stopped (docs/locals.md)\n"
 	"  --native-stack-bytes N  bytes of each thread's stack copied while the\n"
 	"                       process is stopped (default 8M; suffixes k, M)\n"
 	"  -h, --help           this help\n";
@@ -62,13 +64,13 @@ struct dumped {
 	struct dump_options opts;
 };
 
-static int dump_read(pid_t pid, bool freeze, enum native_mode native, size_t stack_bytes, bool show_source,
-                     struct dumped *d)
+static int dump_read(pid_t pid, bool freeze, const struct stacks_options *what, enum native_mode native,
+                     size_t stack_bytes, bool show_source, struct dumped *d)
 {
 	memset(d, 0, sizeof(*d));
 	guard_install(GUARD_DIE);
-	int ret = process_stacks_collect_live(pid, freeze, native != NATIVE_OFF ? &d->copies : NULL, stack_bytes,
-	                                      &d->t, &d->w, &d->ps);
+	int ret = process_stacks_collect_live(pid, freeze, what, native != NATIVE_OFF ? &d->copies : NULL,
+	                                      stack_bytes, &d->t, &d->w, &d->ps);
 	guard_uninstall();
 	if (ret < 0)
 		return ret;
@@ -93,8 +95,8 @@ static void dumped_release(struct dumped *d)
 /* --subprocesses: every Python process of ROOT's tree in turn. One that
  * exited since it was listed is left out; one that cannot be read is
  * reported and left out (exit 1). */
-static int dump_tree(pid_t root, bool json, bool freeze, enum native_mode native, size_t stack_bytes,
-                     bool show_source)
+static int dump_tree(pid_t root, bool json, bool freeze, const struct stacks_options *what,
+                     enum native_mode native, size_t stack_bytes, bool show_source)
 {
 	pid_t *pids;
 	size_t n, shown = 0, errors = 0;
@@ -110,7 +112,7 @@ static int dump_tree(pid_t root, bool json, bool freeze, enum native_mode native
 	dump_tree_begin(&sb, json, root, command);
 	for (size_t i = 0; i < n; i++) {
 		struct dumped d;
-		if ((ret = dump_read(pids[i], freeze, native, stack_bytes, show_source, &d)) == 0) {
+		if ((ret = dump_read(pids[i], freeze, what, native, stack_bytes, show_source, &d)) == 0) {
 			dump_tree_add(&sb, json, shown++, &d.ps, &d.opts);
 			errors += d.ps.errors;
 			native_failed |= d.native_failed;
@@ -159,10 +161,12 @@ int cmd_dump(int argc, char **argv)
 		{"native-all", no_argument, NULL, 'A'},
 		{"native-stack-bytes", required_argument, NULL, 'S'},
 		{"subprocesses", no_argument, NULL, 's'},
+		{"locals", no_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	bool json = false, show_source = true, freeze = true, have_pid = false, subprocesses = false;
+	struct stacks_options what = {0};
 	enum native_mode native = NATIVE_OFF;
 	size_t stack_bytes = 8u << 20;
 	pid_t pid = 0;
@@ -182,6 +186,7 @@ int cmd_dump(int argc, char **argv)
 		case 'N': native = native == NATIVE_ALL ? NATIVE_ALL : NATIVE_MERGED; break;
 		case 'A': native = NATIVE_ALL; break;
 		case 's': subprocesses = true; break;
+		case 'L': what.locals = true; break;
 		case 'S':
 			if (parse_stack_bytes(optarg, &stack_bytes) < 0)
 				return usage_error("dump", "--native-stack-bytes takes a size from 4k to 1G, not '%s'",
@@ -203,10 +208,10 @@ int cmd_dump(int argc, char **argv)
 	if (native != NATIVE_OFF && !freeze)
 		return usage_error("dump", "--native needs the process stopped: it cannot go with --nonblocking");
 	if (subprocesses)
-		return dump_tree(pid, json, freeze, native, stack_bytes, show_source);
+		return dump_tree(pid, json, freeze, &what, native, stack_bytes, show_source);
 
 	struct dumped d;
-	int ret = dump_read(pid, freeze, native, stack_bytes, show_source, &d);
+	int ret = dump_read(pid, freeze, &what, native, stack_bytes, show_source, &d);
 	int status = ret < 0 ? report_error(process_tree_hint_python_below(pid, ret)) : print_stacks(&d.ps, json, &d.opts, d.native_failed);
 	dumped_release(&d);
 	return status;

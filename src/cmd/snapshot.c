@@ -28,6 +28,8 @@ static const char usage[] =
 	"  --full               every readable private or anonymous mapping, like gcore\n"
 	"  --native             the top 64 KiB of each thread's stack too, for native\n"
 	"                       stacks (eu-stack, gdb, `core --native`)\n"
+	"  --locals             the memory each frame's local variables are read from\n"
+	"                       too, for `core --locals` (docs/locals.md)\n"
 	"  -i, --interval T     one snapshot every T (1s, 200ms...) on average until\n"
 	"                       --count, --duration, Ctrl-C or the process's exit;\n"
 	"                       each interval is drawn from 0.5 to 1.5 x T, so that\n"
@@ -76,6 +78,7 @@ static int parse_options(int argc, char **argv, struct snapshot_options *o)
 		{"no-compress", no_argument, NULL, 'Z'},
 		{"full", no_argument, NULL, 'F'},
 		{"native", no_argument, NULL, 'N'},
+		{"locals", no_argument, NULL, 'L'},
 		{"interval", required_argument, NULL, 'i'},
 		{"count", required_argument, NULL, 'n'},
 		{"duration", required_argument, NULL, 'd'},
@@ -102,6 +105,7 @@ static int parse_options(int argc, char **argv, struct snapshot_options *o)
 		case 'Z': o->capture.compress = false; break;
 		case 'F': o->capture.full = true; break;
 		case 'N': o->capture.native = true; break;
+		case 'L': o->capture.locals = true; break;
 		case 'i':
 			if (parse_time(optarg, &o->capture.interval) < 0)
 				return usage_error("snapshot", "--interval takes a time such as 1s or 200ms, not '%s'", optarg);

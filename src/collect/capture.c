@@ -289,7 +289,8 @@ static int walk_frozen(struct capture_session *s, struct capture_result *r, bool
 	/* Pages read by earlier walks (code objects, strings the walker keeps
 	 * decoded) are needed by a fresh reader too: take them as they are now. */
 	recording_target_refresh(s->recorder);
-	ret = process_stacks_collect(s->recorder, s->walker, "live", &ps);
+	struct stacks_options what = {.locals = s->opts.locals};
+	ret = process_stacks_collect(s->recorder, s->walker, "live", &what, &ps);
 	if (ret == 0) {
 		r->threads = ps.nthreads;
 		/* A full snapshot is for native tools too (like gcore's). */

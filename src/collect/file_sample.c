@@ -30,7 +30,7 @@ int file_sample_read(const char *path, const struct file_sample_options *opts, s
 		}
 	}
 	if ((ret = pywalker_new(t, &w)) < 0 ||
-	    (ret = process_stacks_collect(t, w, "snapshot", &ps)) < 0)
+	    (ret = process_stacks_collect(t, w, "snapshot", NULL, &ps)) < 0)
 		goto out;
 	/* Native frames are a bonus: a file whose native stacks cannot be
 	 * unwound still counts with its Python frames. */

@@ -68,8 +68,24 @@ static void mark_state(struct process_stacks *out, struct pywalker *w, struct in
 	out->state = *state_of(states, w, pywalker_info(w)->interp_head_addr);
 }
 
-static int walk_one(struct pywalker *w, const struct pythread *th, struct pyframe *scratch,
-                    struct thread_stack *ts, const struct pyframe **innermost)
+/* Each Python frame's locals, read while the frames are what was walked. */
+static int read_locals(struct pylocals_reader *reader, const struct pyframe *frames, struct thread_stack *ts)
+{
+	ts->locals = xcalloc(ts->nframes, sizeof(*ts->locals));
+	if (!ts->locals)
+		return -ERR_NOMEM;
+	ts->nlocals = ts->nframes;
+	for (size_t i = 0; i < ts->nframes; i++) {
+		int ret = pylocals_read(reader, &frames[i], &ts->locals[i]);
+		if (ret < 0)
+			return ret;
+		ts->frames[i].locals = &ts->locals[i];
+	}
+	return 0;
+}
+
+static int walk_one(struct pywalker *w, struct pylocals_reader *reader, const struct pythread *th,
+                    struct pyframe *scratch, struct thread_stack *ts, const struct pyframe **innermost)
 {
 	size_t n = 0;
 	int ret = th->frame_addr || th->cframe_addr ? pywalker_stack(w, th, scratch, MAX_FRAMES, &n) : 0;
@@ -98,7 +114,7 @@ static int walk_one(struct pywalker *w, const struct pythread *th, struct pyfram
 		f->empty_shim = scratch[i].empty_shim;
 	}
 	ts->nframes = n;
-	return 0;
+	return reader ? read_locals(reader, scratch, ts) : 0;
 }
 
 /* Move the crashed thread to the front, keeping the others' order. */
@@ -115,12 +131,16 @@ static void crashed_first(struct thread_stack *threads, size_t n)
 }
 
 int process_stacks_collect(struct target *t, struct pywalker *w, const char *source,
-                           struct process_stacks *out)
+                           const struct stacks_options *opts, struct process_stacks *out)
 {
+	struct pylocals_reader *reader = NULL;
+	bool *has_gc_frame = NULL;
+	struct pyframe *scratch = NULL;
 	memset(out, 0, sizeof(*out));
 	out->source = source;
 	out->target = t;
 	out->walker = w;
+	out->locals = opts && opts->locals;
 	const struct pythread *pythreads;
 	size_t npy = 0;
 	int ret = pywalker_threads(w, &pythreads, &npy);
@@ -128,24 +148,26 @@ int process_stacks_collect(struct target *t, struct pywalker *w, const char *sou
 		return ret;
 	if (ret < 0)
 		out->errors++;
+	if (out->locals && (ret = pylocals_reader_new(w, &reader)) < 0)
+		return ret;
 
 	pid_t crashed_tid = t->has_signal ? t->signal.tid : 0;
 	bool crashed_found = false;
 	/* Room for every Python thread and a crashed thread without one. */
 	out->threads = xcalloc(npy + 1, sizeof(*out->threads));
-	struct pyframe *scratch = xcalloc(MAX_FRAMES, sizeof(*scratch));
+	scratch = xcalloc(MAX_FRAMES, sizeof(*scratch));
 	if (!out->threads || !scratch) {
-		free(scratch);
-		return -ERR_NOMEM;
+		ret = -ERR_NOMEM;
+		goto fail;
 	}
 	out->threads_cap = npy + 1;
 	/* Read before the stacks, as they were when the threads were listed. */
 	struct interp_states states = {0};
 	/* 3.15+: which thread's stack holds the frame that started a collection. */
-	bool *has_gc_frame = xcalloc(npy + 1, sizeof(*has_gc_frame));
+	has_gc_frame = xcalloc(npy + 1, sizeof(*has_gc_frame));
 	if (!has_gc_frame) {
-		free(scratch);
-		return -ERR_NOMEM;
+		ret = -ERR_NOMEM;
+		goto fail;
 	}
 	/* Thread states are newest first; report oldest first. */
 	for (size_t k = npy; k-- > 0;) {
@@ -159,7 +181,7 @@ int process_stacks_collect(struct target *t, struct pywalker *w, const char *sou
 		ts->crashed = crashed_tid && th->tid == crashed_tid;
 		crashed_found |= ts->crashed;
 		const struct pyframe *innermost;
-		if ((ret = walk_one(w, th, scratch, ts, &innermost)) < 0)
+		if ((ret = walk_one(w, reader, th, scratch, ts, &innermost)) < 0)
 			goto fail;
 		if (ts->error)
 			out->errors++;
@@ -178,11 +200,13 @@ int process_stacks_collect(struct target *t, struct pywalker *w, const char *sou
 	}
 	free(scratch);
 	free(has_gc_frame);
+	pylocals_reader_free(reader);
 	crashed_first(out->threads, out->nthreads);
 	return 0;
 fail:
 	free(scratch);
 	free(has_gc_frame);
+	pylocals_reader_free(reader);
 	process_stacks_release(out);
 	return ret;
 }
@@ -190,6 +214,9 @@ fail:
 void process_stacks_release(struct process_stacks *ps)
 {
 	for (size_t i = 0; i < ps->nthreads; i++) {
+		for (size_t k = 0; k < ps->threads[i].nlocals; k++)
+			pylocals_release(&ps->threads[i].locals[k]);
+		free(ps->threads[i].locals);
 		free(ps->threads[i].frames);
 		free(ps->threads[i].error);
 		free(ps->threads[i].native_error);
@@ -201,8 +228,9 @@ void process_stacks_release(struct process_stacks *ps)
 
 /* Everything that needs the process stopped happens between freeze and
  * detach; the rest before or after. */
-int process_stacks_collect_live(pid_t pid, bool freeze, struct native_copies *copies, size_t stack_bytes,
-                                struct target **t, struct pywalker **w, struct process_stacks *ps)
+int process_stacks_collect_live(pid_t pid, bool freeze, const struct stacks_options *opts,
+                                struct native_copies *copies, size_t stack_bytes, struct target **t,
+                                struct pywalker **w, struct process_stacks *ps)
 {
 	struct live_open_options open_opts = {.freeze = freeze};
 	int ret;
@@ -215,7 +243,7 @@ int process_stacks_collect_live(pid_t pid, bool freeze, struct native_copies *co
 	ret = freeze ? target_freeze(*t) : target_refresh(*t);
 	if (ret < 0)
 		goto out;
-	ret = process_stacks_collect(*t, *w, "live", ps);
+	ret = process_stacks_collect(*t, *w, "live", opts, ps);
 	if (ret == 0 && copies)
 		ret = native_copy_threads(copies, *t, stack_bytes);
 out:

@@ -60,7 +60,31 @@ static void write_native_frame(struct strbuf *sb, const struct stack_frame *f)
 	add_line_and_close(sb, f->line);
 }
 
-static void write_frame(struct strbuf *sb, const struct stack_frame *f)
+/* ,"locals":[{"name","kind","type","repr"}...] and, when the frame's
+ * names could not be read, ,"locals_error":"why". */
+static void write_locals(struct strbuf *sb, const struct pylocals *locals)
+{
+	strbuf_addstr(sb, ",\"locals\":[");
+	for (size_t i = 0; locals && i < locals->count; i++) {
+		const struct pylocal *l = &locals->items[i];
+		strbuf_addstr(sb, i ? ",{" : "{");
+		add_key_string(sb, "name", l->name);
+		strbuf_addch(sb, ',');
+		add_key_string(sb, "kind", pylocal_kind_name(l->kind));
+		strbuf_addch(sb, ',');
+		add_key_string(sb, "type", l->type);
+		strbuf_addch(sb, ',');
+		add_key_string(sb, "repr", l->repr);
+		strbuf_addch(sb, '}');
+	}
+	strbuf_addch(sb, ']');
+	if (locals && locals->error) {
+		strbuf_addch(sb, ',');
+		add_key_string(sb, "locals_error", locals->error);
+	}
+}
+
+static void write_frame(struct strbuf *sb, const struct stack_frame *f, bool with_locals)
 {
 	if (f->kind == FRAME_NATIVE) {
 		write_native_frame(sb, f);
@@ -85,6 +109,8 @@ static void write_frame(struct strbuf *sb, const struct stack_frame *f)
 		else
 			strbuf_addf(sb, ",\"%s\":null", keys[i]);
 	}
+	if (with_locals)
+		write_locals(sb, f->locals);
 	strbuf_addch(sb, '}');
 }
 
@@ -111,7 +137,7 @@ static void write_thread(struct strbuf *sb, const struct process_stacks *ps, con
 	for (size_t i = 0; i < ts->nframes; i++) {
 		if (i)
 			strbuf_addch(sb, ',');
-		write_frame(sb, &ts->frames[i]);
+		write_frame(sb, &ts->frames[i], ps->locals);
 	}
 	strbuf_addstr(sb, "]}");
 }

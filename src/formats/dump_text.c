@@ -159,6 +159,33 @@ static void write_carets(struct strbuf *sb, const struct stack_frame *f, const c
 	strbuf_addch(sb, '\n');
 }
 
+/* TEXT with control characters as \xHH: a repr keeps its own escapes. */
+static void add_repr_line(struct strbuf *sb, const char *text)
+{
+	for (const char *p = text; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x20 || c == 0x7f)
+			strbuf_addf(sb, "\\x%02x", c);
+		else
+			strbuf_addch(sb, (char)c);
+	}
+}
+
+static void write_locals(struct strbuf *sb, const struct pylocals *locals)
+{
+	if (locals->error)
+		strbuf_addf(sb, "        [locals unreadable: %s]\n", locals->error);
+	for (size_t i = 0; i < locals->count; i++) {
+		strbuf_addstr(sb, "        ");
+		escape_add_visible(sb, locals->items[i].name, NULL);
+		strbuf_addstr(sb, " = ");
+		add_repr_line(sb, locals->items[i].repr);
+		strbuf_addch(sb, '\n');
+	}
+	if (locals->names_cut)
+		strbuf_addf(sb, "        [more locals: only the first %d are shown]\n", PYLOCALS_MAX_NAMES);
+}
+
 static void write_frames(struct strbuf *sb, const struct thread_stack *ts, bool tags, const struct dump_options *opts)
 {
 	size_t column = tags ? tag_column(ts) : 0;
@@ -180,6 +207,8 @@ static void write_frames(struct strbuf *sb, const struct thread_stack *ts, bool 
 			strbuf_addf(sb, "        %s\n", raw + indent);
 			write_carets(sb, f, raw, indent);
 		}
+		if (f->locals)
+			write_locals(sb, f->locals);
 	}
 }
 
