@@ -435,6 +435,8 @@ def load_truth(path):
 
 
 MODE_SIGNAL = {"segv": signal.SIGSEGV, "abort": signal.SIGABRT}
+# Fixtures whose first argument is the mode (segv, abort, park).
+MODE_FIXTURES = ("threads_crash.py", "locals.py")
 
 
 def fixture_core(label, name, mode, fixture="threads_crash.py", directory=None):
@@ -451,7 +453,7 @@ def fixture_core(label, name, mode, fixture="threads_crash.py", directory=None):
             shutil.copytree(FIXTURES, script_dir)
         script = os.path.join(script_dir, fixture)
         truth = os.path.join(workdir, "truth.json")
-        args = [python, script] + ([mode] if fixture == "threads_crash.py" else []) + [truth]
+        args = [python, script] + ([mode] if fixture in MODE_FIXTURES else []) + [truth]
         if mode == "park":
             core = gcore_of_parked(args, workdir, truth)
         else:
