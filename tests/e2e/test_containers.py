@@ -66,6 +66,42 @@ def container_root(label):
     return lib.cached(label, "container-root", make), inside
 
 
+def park_library():
+    """fixtures/native/park.c built as a library with a build-id, stripped
+    of its symbol table, and its separate debug file: made once per run.
+    {"library": path, "debug": path, "build_id": hex}"""
+    tools = dict((name, lib.tool(name, package)) for name, package in
+                 (("cc", "gcc"), ("objcopy", "binutils"), ("strip", "binutils"), ("readelf", "binutils")))
+
+    def make(directory):
+        library, debug = os.path.join(directory, "libpark.so"), os.path.join(directory, "libpark.debug")
+        for argv in ([tools["cc"], "-g", "-O1", "-shared", "-fPIC", "-Wl,--build-id", "-o", library,
+                      os.path.join(os.path.dirname(lib.FIXTURES), "native", "park.c")],
+                     [tools["objcopy"], "--only-keep-debug", library, debug],
+                     [tools["strip"], "--strip-all", library]):
+            result = lib.run(argv, timeout=120)
+            check(result.code == 0, "building the library failed: %s", result.describe())
+        result = lib.run([tools["readelf"], "-n", library])
+        match = re.search(r"Build ID: ([0-9a-f]+)", result.text())
+        check(match, "no build-id in %s: %s", library, result.describe())
+        return {"library": library, "debug": debug, "build_id": match.group(1)}
+    return lib.cached("shared", "libpark", make)
+
+
+def install_debug_file(root, built):
+    """The library's debug file where the container's debuggers look for
+    it: ROOT/usr/lib/debug/.build-id/xx/rest.debug (the same file for every
+    case: put in place whole)."""
+    build_id = built["build_id"]
+    directory = os.path.join(root, "usr", "lib", "debug", ".build-id", build_id[:2])
+    path = os.path.join(directory, build_id[2:] + ".debug")
+    if not os.path.exists(path):
+        os.makedirs(directory, exist_ok=True)
+        temporary = "%s.%d.tmp" % (path, os.getpid())
+        shutil.copy(built["debug"], temporary)
+        os.rename(temporary, path)
+
+
 def children(pid):
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as source:
@@ -93,10 +129,11 @@ class Contained(lib.Process):
     unshare command's; `truth` what it wrote of itself. Ended by that pid,
     then unshare by its own."""
 
-    def __init__(self, python, root=None, how="chroot", deleted_copy=False):
+    def __init__(self, python, root=None, how="chroot", deleted_copy=False, library=False):
         workdir = lib.scratch("container")
         self.root = root
         self.deleted_copy = None
+        self.library = None
         if root is None:
             script = os.path.join(lib.FIXTURES, "container.py")
             self.truth_path = os.path.join(workdir, "truth.json")
@@ -118,6 +155,14 @@ class Contained(lib.Process):
                 shutil.copy(root + python, os.path.join(host_dir, "python"))
                 python, self.deleted_copy = self.inside_dir + "/python", os.path.join(host_dir, "python")
             run = [python, self.inside_dir + "/container.py", self.inside_dir + "/truth.json"]
+            if library:
+                # A library of the container's, stripped, whose debug file
+                # is in the container's /usr/lib/debug only.
+                built = park_library()
+                shutil.copy(built["library"], host_dir)
+                install_debug_file(root, built)
+                self.library = self.inside_dir + "/libpark.so"
+                run.append(self.library)
             if how == "chroot":
                 argv = ["chroot", root] + run
             else:
@@ -167,9 +212,9 @@ class Contained(lib.Process):
             shutil.rmtree(self.root + self.inside_dir, ignore_errors=True)
 
 
-def debian_container(label, how="chroot", deleted_copy=False):
+def debian_container(label, how="chroot", deleted_copy=False, library=False):
     root, python = container_root(label)
-    return Contained(python, root, how, deleted_copy)
+    return Contained(python, root, how, deleted_copy, library)
 
 
 # ---------------------------------------------------------------- checks
@@ -295,10 +340,40 @@ def test_dump(case):
         check(lib.tracer_pid(fixture.pid) == 0, "pid %d is still traced", fixture.pid)
 
 
+def library_frame(document, fixture):
+    """The native frame of the library thread in the library's static
+    function, found by its place: the frame right above park's."""
+    thread = lib.find_thread(document, by_role(fixture.truth)["library"])
+    frames = thread.get("frames") or []
+    ours = [index for index, frame in enumerate(frames)
+            if frame.get("kind") == "native" and frame.get("library") == fixture.library]
+    check(len(ours) == 2 and frames[ours[1]].get("function") == "park",
+          "expected two frames in %s, the outer one park: %s", fixture.library,
+          [(frame.get("function"), frame.get("library")) for frame in frames])
+    return frames[ours[0]]
+
+
+def check_named_from_debug_file(what, frame):
+    check(frame.get("function") == "wait_in_library" and (frame.get("file") or "").endswith("park.c") and
+          (frame.get("line") or 0) > 0, "%s: the library's static function is not named from its debug file "
+          "in the container's /usr/lib/debug: %s", what, frame)
+
+
 @lib.each(debian_labels)
 def test_dump_native(label):
-    with debian_container(label) as fixture:
-        check_document(dump_json(fixture.pid, ["--native"]), fixture, "dump --native", native=True)
+    """dump --native: native frames from the container's files, a stripped
+    library's static function named by the debug file in the container's
+    /usr/lib/debug (unnamed without it: the host has none)."""
+    with debian_container(label, library=True) as fixture:
+        document = dump_json(fixture.pid, ["--native"])
+        check_document(document, fixture, "dump --native", native=True)
+        check_named_from_debug_file("dump --native", library_frame(document, fixture))
+        result = lib.run([lib.pycoreprof(), "dump", "--pid", str(fixture.pid), "--json", "--native"],
+                         env={"PYCOREPROF_DEBUG_DIRS": ""})
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+        frame = library_frame(lib.parse_json(result), fixture)
+        check(frame.get("function") != "wait_in_library" and frame.get("file") is None,
+              "without debug directories the library's static function is still named: %s", frame)
 
 
 @lib.each(debian_labels)
@@ -459,7 +534,7 @@ def test_snapshot_core_sysroot(label):
     --sysroot (the container's root seen from the host) the native frames
     come from the container's files and the source lines from its /tmp;
     without it, the host has none of those files."""
-    with debian_container(label) as fixture:
+    with debian_container(label, library=True) as fixture:
         snapshot = os.path.join(fixture.workdir, "snap.core.gz")
         result = lib.run_pycoreprof(["snapshot", "--pid", str(fixture.pid), "--native", "-o", snapshot])
         check(result.code == 0 and os.path.exists(snapshot), "snapshot failed: %s", result.describe())
@@ -467,6 +542,7 @@ def test_snapshot_core_sysroot(label):
         document = lib.core_json(snapshot, ["--native", "--sysroot", fixture.root])
         check(document.get("native") == "merged", "native is %r", document.get("native"))
         check_document(document, fixture, "core --native --sysroot", native=True)
+        check_named_from_debug_file("core --native --sysroot", library_frame(document, fixture))
         library = document["python"]["library"]
         check(library.startswith(fixture.root + "/"), "python.library %r is not under the sysroot %s",
               library, fixture.root)
