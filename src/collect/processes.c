@@ -327,6 +327,22 @@ int process_tree_hint_python_below(pid_t root, int ret)
 	return ret;
 }
 
+/* ARGV's words joined by spaces, or NULL when memory is short. */
+static char *joined(char **argv)
+{
+	struct strbuf sb = {0};
+	for (size_t i = 0; argv[i]; i++) {
+		if (i)
+			strbuf_addch(&sb, ' ');
+		strbuf_addstr(&sb, argv[i]);
+	}
+	if (!strbuf_ok(&sb)) {
+		strbuf_release(&sb);
+		return NULL;
+	}
+	return strbuf_detach(&sb);
+}
+
 /* The root could not be sampled: say why, and where Python is instead. */
 static int explain_root_failure(struct process_tree *tree, const char *command, int ret)
 {
@@ -355,8 +371,9 @@ int process_tree_open(struct process_tree *tree, pid_t pid, char **command)
 	}
 	if ((ret = live_proc_read(tree->root, &root)) < 0 && !command)
 		return err_set(ERR_NO_PROCESS, "no process %d", (int)pid);
-	if (live_proc_command(tree->root, &tree->root_command) < 0)
-		tree->root_command = xstrdup(command ? command[0] : "?");
+	/* A launched command is named as it was given: it may be gone already. */
+	if (command ? !(tree->root_command = joined(command)) : live_proc_command(tree->root, &tree->root_command) < 0)
+		tree->root_command = xstrdup("?");
 	err_clear();
 	if (!tree->root_command)
 		return -ERR_NOMEM;
@@ -374,8 +391,9 @@ int process_tree_open(struct process_tree *tree, pid_t pid, char **command)
 	 * to start its interpreter (a launcher to exec it) unless Python shows
 	 * below it first, so that the recording starts with what it samples. */
 	double now = time_now(), deadline = now + (command ? LAUNCH_ROOT_WAIT : 0);
-	if ((ret = probe_process(tree, p, now)) < 0 && !live_session_retryable(ret))
-		return ret;
+	if ((ret = probe_process(tree, p, now)) < 0 && !live_session_retryable(ret) &&
+	    (live_proc_read(tree->root, &root) == 0 && !live_proc_ended(root.state)))
+		return ret;   /* not for a root that is gone: that is said below */
 	err_clear();
 	for (;;) {
 		if ((ret = scan(tree, now)) < 0)
@@ -386,6 +404,9 @@ int process_tree_open(struct process_tree *tree, pid_t pid, char **command)
 		nanosleep(&nap, NULL);
 		now = time_now();
 	}
+	if (tree->procs[0].ended && !any_sampled(tree))
+		return err_set(ERR_NOT_PYTHON, "%s (pid %d) exited before a Python process could be found in its tree",
+		               tree->root_command, (int)tree->root);
 	tree->next_scan = now + SCAN_WAITING;
 	return 0;
 }
