@@ -4,10 +4,13 @@
 # leaf); a live dump, a SIGABRT core and a snapshot must all show exactly
 # those. A core whose values were corrupted (a list and a str whose size
 # lies, a negative length, an items pointer into nothing) shows bounded,
-# marked reprs, and the sanitizer build reads it cleanly.
+# marked reprs, and the sanitizer build reads it cleanly. The text of floats,
+# ints, str characters and bytes matches repr() value by value.
 import os
+import re
 import shutil
 import struct
+import subprocess
 
 import lib
 from lib import check
@@ -143,6 +146,26 @@ def test_text(label):
             want = ["        %s = %s" % (item["name"], item["repr"]) for item in truth_frame["locals"]]
             check(body == want, "%s(): text shows\n%s\nexpected\n%s", truth_frame["function"],
                   "\n".join(body), "\n".join(want))
+
+
+@lib.each_interpreter
+def test_repr_text(label):
+    """Floats, ints of up to 3,000 bits, every byte and assigned characters
+    across Unicode are written as this interpreter's repr() writes them."""
+    checker = os.path.join(lib._build_dir("PYCOREPROF_TEST_BUILD", "build"), "tests", "tools", "repr_check")
+    check(os.access(checker, os.X_OK), "%s not built: run make unit", checker)
+    dump = subprocess.Popen([lib.interpreter(label), os.path.join(lib.REPO, "tests", "e2e", "repr_dump.py")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    result = subprocess.run([checker], stdin=dump.stdout, stdout=subprocess.PIPE, timeout=300)
+    dump.stdout.close()
+    errors = dump.stderr.read().decode("utf-8", "replace")
+    dump.wait(timeout=60)
+    check(dump.returncode == 0, "repr_dump.py failed under %s: %s", label, errors[-1000:])
+    summary = result.stdout.decode("utf-8", "replace")
+    match = re.search(r"checked (\d+) values, (\d+) mismatches", summary)
+    check(match is not None, "no summary from repr_check: %s", summary[-1000:])
+    check(int(match.group(1)) >= 50000, "only %s values checked", match.group(1))
+    check(match.group(2) == "0", "repr mismatches:\n%s", summary[-3000:])
 
 
 # ---------------------------------------------------------------- hostile values
