@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{"record", cmd_record, "sample a running (or launched) Python process into a flame graph"},
 	{"core", cmd_core, "why a process died and every thread's Python stack, from a core file"},
 	{"dump", cmd_dump, "every thread's Python stack of a running process, now"},
+	{"top", cmd_top, "a live view of where a running (or launched) Python process spends its time"},
 	{"flamegraph", cmd_flamegraph, "render folded stacks (from any tool) as an SVG flame graph"},
 	{"convert", cmd_convert, "convert a profile from one format to another"},
 	{"snapshot", cmd_snapshot, "write small core files of a running process's Python stacks"},

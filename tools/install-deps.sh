@@ -7,7 +7,7 @@ only_build=false
 [ "${1:-}" = "--build" ] && only_build=true
 
 build_packages="gcc make pkg-config libelf-dev libdw-dev zlib1g-dev libzstd-dev liblzma-dev liblz4-dev"
-test_packages="gdb elfutils binutils patchelf python3 procps python3.11-dbg libgmp10 zstd xz-utils lz4 python3-numpy"
+test_packages="tmux gdb elfutils binutils patchelf python3 procps python3.11-dbg libgmp10 zstd xz-utils lz4 python3-numpy"
 # The servers the server tests run Python in (started with their own
 # configuration, never as services): Apache with mod_wsgi, uwsgi with its
 # python3 plugin, gunicorn, Django, and ab for load.

@@ -116,6 +116,29 @@ int frame_order_start(struct frame_order *order, const struct aggregate *agg);
 void frame_order_note(struct frame_order *order, const uint32_t *frames, size_t depth);
 void frame_order_release(struct frame_order *order);
 
+/* Per-function totals (functions.c), for the live view. */
+struct agg_function {
+	uint32_t frame;          /* the function's frame (line) with the most own samples */
+	uint64_t own;            /* samples that ended in the function */
+	uint64_t total;          /* samples whose stack holds it, once each */
+};
+struct agg_thread_total {
+	uint32_t frame;          /* a thread root */
+	uint64_t total;          /* its samples */
+};
+struct agg_functions {
+	struct agg_function *items; /* in no order */
+	size_t n, cap;
+	struct agg_thread_total *threads; /* thread roots, in walk order */
+	size_t nthreads, threads_cap;
+	uint64_t samples;        /* of the aggregate */
+	struct hashtab index;    /* (name, file) -> item */
+};
+/* Fill T (zeroed at first, reused across calls) from AGG: every Python or
+ * native function by name and file, roots and markers left out. */
+int agg_functions_compute(const struct aggregate *agg, struct agg_functions *t);
+void agg_functions_release(struct agg_functions *t);
+
 /* Fill OUT (initialised here) with AGG's stacks reversed, leaf first: the
  * "inverted" flame graph, where the widest bars are the hottest functions. */
 int agg_invert(const struct aggregate *agg, struct aggregate *out);

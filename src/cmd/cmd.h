@@ -36,6 +36,7 @@ int cmd_flamegraph(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 /* Print the current error (err.h context, the code's message and a hint of
  * what to do) as one line on stderr, and return EXIT_FAIL. RET is the

@@ -1,6 +1,7 @@
 /* `pycoreprof record` (the default command): sample a running process, or
- * launch one, into a flame graph or folded stacks. The target is resumed and
- * detached on every exit path. */
+ * launch one, into a flame graph or folded stacks; and `pycoreprof top`,
+ * the same sampling shown live (top_view.c), a profile written only when
+ * asked. The target is resumed and detached on every exit path. */
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/native_cmd.h"
+#include "cmd/top_view.h"
 #include "pycoreprof/agg.h"
 #include "pycoreprof/collect.h"
 #include "pycoreprof/formats.h"
@@ -59,7 +61,35 @@ static const char usage[] =
 	"      --title TEXT       flame graph title\n"
 	"  -h, --help             this help\n";
 
+static const char top_usage[] =
+	"usage: pycoreprof top [options] --pid PID\n"
+	"       pycoreprof top [options] -- COMMAND [ARGS...]\n"
+	"\n"
+	"Show live where a Python process spends its time: functions by own and\n"
+	"total time, refreshed every second. Keys: q quits, p pauses the display,\n"
+	"s changes the sort (%%Own, %%Total, OwnTime, TotalTime), t shows threads.\n"
+	"Percentages are of the samples since the last refresh, times of the\n"
+	"whole run. When the output is not a terminal, a plain table is printed\n"
+	"at each refresh; the whole run's table is printed at the end.\n"
+	"\n"
+	"  -p, --pid PID          the process to sample\n"
+	"  -i, --interval N       mean time between samples (default 10ms)\n"
+	"  -r, --rate HZ          mean samples per second (default 100)\n"
+	"      --refresh SECONDS  time between refreshes (default 1)\n"
+	"  -d, --duration SECONDS stop after this long (default: q, Ctrl-C or exit)\n"
+	"  -o, --output FILE      also write the profile at the end (any format)\n"
+	"      --idle             include threads that are not running\n"
+	"      --gil              only the thread holding the GIL\n"
+	"      --subprocesses     also sample the Python processes below the root\n"
+	"      --nonblocking      read without stopping the process\n"
+	"      --native           native (C) frames too\n"
+	"      --native-all       native frames, interpreter internals included\n"
+	"  -h, --help             this help\n";
+
 struct record_options {
+	const char *name;        /* "record" or "top" */
+	bool top;
+	double refresh;          /* top: seconds between refreshes */
 	pid_t pid;
 	char **command;          /* launch form: argv after `--` */
 	double interval;         /* seconds */
@@ -92,10 +122,10 @@ static int parse_duration(const char *text, double *seconds)
 	return 0;
 }
 
-static int parse_options(int argc, char **argv, struct record_options *o)
+static int parse_options(int argc, char **argv, bool top, struct record_options *o)
 {
 	enum { OPT_IDLE = 256, OPT_GIL, OPT_THREADS, OPT_FUNCTION, OPT_NONBLOCKING, OPT_TITLE, OPT_SUBPROCESSES,
-	       OPT_NATIVE, OPT_NATIVE_ALL, OPT_NATIVE_STACK_BYTES, OPT_SEED };
+	       OPT_NATIVE, OPT_NATIVE_ALL, OPT_NATIVE_STACK_BYTES, OPT_SEED, OPT_REFRESH };
 	static const struct option options[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"interval", required_argument, NULL, 'i'},
@@ -114,12 +144,16 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		{"native-all", no_argument, NULL, OPT_NATIVE_ALL},
 		{"native-stack-bytes", required_argument, NULL, OPT_NATIVE_STACK_BYTES},
 		{"seed", required_argument, NULL, OPT_SEED},
+		{"refresh", required_argument, NULL, OPT_REFRESH},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	int opt;
 	char *end, list[PROFILE_LIST_SIZE], words[PROFILE_LIST_SIZE];
 	memset(o, 0, sizeof(*o));
+	o->name = top ? "top" : "record";
+	o->top = top;
+	o->refresh = 1;
 	o->interval = 0.01;
 	o->format = -1;
 	o->sampling.freeze = true;
@@ -131,27 +165,27 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		case 'p':
 			o->pid = (pid_t)strtol(optarg, &end, 10);
 			if (*end || o->pid <= 0)
-				return usage_error("record", "--pid needs a process id, not '%s'", optarg);
+				return usage_error(o->name, "--pid needs a process id, not '%s'", optarg);
 			break;
 		case 'i':
 			if (parse_duration(optarg, &o->interval) < 0)
-				return usage_error("record", "--interval takes N[us|ms|s], not '%s'", optarg);
+				return usage_error(o->name, "--interval takes N[us|ms|s], not '%s'", optarg);
 			break;
 		case 'r': {
 			double hz = strtod(optarg, &end);
 			if (*end || hz <= 0 || hz > 1e6)
-				return usage_error("record", "--rate takes samples per second, not '%s'", optarg);
+				return usage_error(o->name, "--rate takes samples per second, not '%s'", optarg);
 			o->interval = 1.0 / hz;
 			break;
 		}
 		case 'd':
 			if (parse_duration(optarg, &o->duration) < 0)
-				return usage_error("record", "--duration takes seconds, not '%s'", optarg);
+				return usage_error(o->name, "--duration takes seconds, not '%s'", optarg);
 			break;
 		case 'o': o->output = optarg; break;
 		case 'f':
 			if ((o->format = profile_format_from_word(optarg)) < 0)
-				return usage_error("record", "unknown format '%s' (%s)", optarg,
+				return usage_error(o->name, "unknown format '%s' (%s)", optarg,
 				                   profile_format_list(list, PROFILE_LIST_WORDS, ", "));
 			break;
 		case OPT_IDLE: o->sampling.idle = true; break;
@@ -165,34 +199,48 @@ static int parse_options(int argc, char **argv, struct record_options *o)
 		case OPT_NATIVE_ALL: o->native = NATIVE_ALL; break;
 		case OPT_NATIVE_STACK_BYTES:
 			if (parse_stack_bytes(optarg, &o->native_stack_bytes) < 0)
-				return usage_error("record", "--native-stack-bytes takes a size from 4k to 1G, not '%s'",
+				return usage_error(o->name, "--native-stack-bytes takes a size from 4k to 1G, not '%s'",
 				                   optarg);
 			break;
 		case OPT_SEED:
 			if (parse_seed(optarg, &o->seed) < 0)
-				return usage_error("record", "--seed takes a whole number, not '%s'", optarg);
+				return usage_error(o->name, "--seed takes a whole number, not '%s'", optarg);
 			o->seeded = true;
 			break;
+		case OPT_REFRESH:
+			if (!top || parse_duration(optarg, &o->refresh) < 0)
+				return usage_error(o->name, top ? "--refresh takes seconds, not '%s'" : "unknown option '--refresh'",
+				                   optarg);
+			break;
 		case 'h':
+			if (top) {
+				printf(top_usage);
+				return EXIT_OK;
+			}
 			/* The extensions in the second column (25) of 80. */
 			printf(usage, profile_format_help(list, 25, 79), profile_format_list(words, PROFILE_LIST_WORDS, " or "));
 			return EXIT_OK;
-		default: return usage_error("record", "unknown option '%s'", argv[optind - 1]);
+		default: return usage_error(o->name, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		o->command = argv + optind;
 	if (!o->pid && !o->command)
-		return usage_error("record", "give --pid PID or -- COMMAND");
+		return usage_error(o->name, "give --pid PID or -- COMMAND");
 	if (o->pid && o->command)
-		return usage_error("record", "give either --pid or a command, not both");
+		return usage_error(o->name, "give either --pid or a command, not both");
 	if (o->native != NATIVE_OFF && !o->sampling.freeze)
-		return usage_error("record", "--native needs the threads stopped: it cannot go with --nonblocking");
+		return usage_error(o->name, "--native needs the threads stopped: it cannot go with --nonblocking");
 	if (o->output && o->format < 0 && (o->format = profile_format_from_name(o->output)) < 0)
-		return usage_error("record", "cannot tell the format of '%s' (use %s or --format)", o->output,
+		return usage_error(o->name, "cannot tell the format of '%s' (use %s or --format)", o->output,
 		                   profile_format_list(list, PROFILE_LIST_EXTENSIONS, ", "));
 	if (o->format < 0)
 		o->format = PROFILE_SVG;
+	if (top && (o->title || o->sampling.thread_roots || o->sampling.by_function))
+		return usage_error(o->name, "--title, --threads and --function are record's (t shows threads)");
+	/* The view's threads come from thread roots. */
+	if (top)
+		o->sampling.thread_roots = true;
 	return CMD_CONTINUE;
 }
 
@@ -371,10 +419,10 @@ static void show_status(const struct process_tree *tree, const struct record_opt
 	fputs("\033[K", stderr);   /* the rest of a longer line before */
 }
 
-int cmd_record(int argc, char **argv)
+static int run(int argc, char **argv, bool top)
 {
 	struct record_options o;
-	int status = parse_options(argc, argv, &o);
+	int status = parse_options(argc, argv, top, &o);
 	if (status != CMD_CONTINUE)
 		return status;
 
@@ -384,9 +432,10 @@ int cmd_record(int argc, char **argv)
 	                                 .native_stack_bytes = o.native_stack_bytes, .exec_seen = say_exec_seen};
 	struct tree_totals totals = {0};
 	char *output = NULL, *subtitle = NULL;
-	bool recorded = false, duration_reached = false;
+	bool recorded = false, duration_reached = false, quit = false;
 	int ret;
 	struct sample_clock clock = {0};
+	struct top_view *view = NULL;
 	if (agg_init(&agg) < 0)
 		return report_error(-ERR_NOMEM);
 	process_tree_init(&tree, &agg, &tree_opts);
@@ -397,7 +446,12 @@ int cmd_record(int argc, char **argv)
 		status = report_error(ret);
 		goto out;
 	}
-	if (process_tree_root_sampled(&tree)) {
+	if (o.top) {
+		if (!(view = top_view_new(o.refresh, o.interval))) {
+			status = report_error(-ERR_NOMEM);
+			goto out;
+		}
+	} else if (process_tree_root_sampled(&tree)) {
 		const struct live_session *root = &tree.procs[0].session;
 		fprintf(stderr, "Sampling process %d (%s, Python %s) every %s on average%s. Ctrl-C to stop.\n",
 		        (int)tree.root, live_session_command(root), live_session_python(root), format_interval(o.interval),
@@ -421,7 +475,10 @@ int cmd_record(int argc, char **argv)
 			goto out;
 		}
 		now = sample_clock_advance(&clock);
-		if (tty && now - last_status >= 0.5) {
+		if (view) {
+			if ((quit = top_view_tick(view, &tree, &agg, now)))
+				break;
+		} else if (tty && now - last_status >= 0.5) {
 			last_status = now;
 			show_status(&tree, &o, now);
 		}
@@ -433,10 +490,18 @@ int cmd_record(int argc, char **argv)
 	 * may have come late) to the end. */
 	double elapsed = tree.first_sample ? end - tree.first_sample : 0.0;
 	process_tree_close(&tree);
-	if (tty)
+	if (view)
+		top_view_finish(view, &tree, &agg, end);
+	else if (tty)
 		fputs("\r\033[K", stderr);
 
 	process_tree_totals(&tree, &totals);
+	if (o.top && !o.output) {
+		/* The table was the result; no profile was asked for. */
+		recorded = true;
+		status = EXIT_OK;
+		goto out;
+	}
 	output = o.output ? xstrdup(o.output) : default_output_name(tree.root, o.format);
 	subtitle = xasprintf("%s; Python %s; %.1fs, %llu samples, %.1f/s", tree.root_command,
 	                     tree.python[0] ? tree.python : "?", elapsed, (unsigned long long)totals.samples,
@@ -473,7 +538,7 @@ out:
 		 * by itself is waited for, then what it left is ended. */
 		int stop = guard_stop_signal(), first = 0;
 		double grace = TREE_END_GRACE;
-		bool asked = stop || duration_reached || !recorded;
+		bool asked = stop || duration_reached || quit || !recorded;
 		if (stop == SIGINT)
 			first = interrupt_from_terminal() ? 0 : SIGINT;
 		else if (stop)
@@ -490,6 +555,7 @@ out:
 		if ((status == EXIT_OK || status == EXIT_PARTIAL) && !duration_reached && ended.status != -1)
 			status = child_exit_code(ended.status);
 	}
+	top_view_free(view);
 	process_tree_release(&tree);
 	guard_uninstall();
 	pause_stats_release(&totals.pauses);
@@ -497,4 +563,14 @@ out:
 	free(output);
 	free(subtitle);
 	return status;
+}
+
+int cmd_record(int argc, char **argv)
+{
+	return run(argc, argv, false);
+}
+
+int cmd_top(int argc, char **argv)
+{
+	return run(argc, argv, true);
 }

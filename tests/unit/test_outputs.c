@@ -153,6 +153,40 @@ static void test_invert(void)
 	agg_release(&inverted);
 }
 
+/* Per-function totals: own where stacks end, total once per sample even
+ * through recursion, thread roots apart. */
+static void test_functions(void)
+{
+	struct aggregate agg;
+	struct agg_functions t = {0};
+	const char text[] = "thread 1;main (a.py:1);f (a.py:5);f (a.py:6);g (a.py:9) 4\n"
+	                    "thread 1;main (a.py:1);f (a.py:5) 3\n"
+	                    "thread 2;main (a.py:1);g (a.py:9) 2\n"
+	                    "thread 2;main (a.py:2) 1\n";
+	agg_init(&agg);
+	profile_read_folded(&agg, text, strlen(text), "text");
+	CHECK(agg_functions_compute(&agg, &t) == 0, "functions computed");
+	uint64_t own[3] = {0}, total[3] = {0};
+	static const char *const names[] = {"main", "f", "g"};
+	for (size_t i = 0; i < t.n; i++)
+		for (int k = 0; k < 3; k++)
+			if (!strcmp(agg.frames[t.items[i].frame].name, names[k])) {
+				own[k] += t.items[i].own;
+				total[k] += t.items[i].total;
+			}
+	CHECK(t.n == 3, "three functions (main's two lines are one), got %zu", t.n);
+	CHECK(own[0] == 1 && total[0] == 10, "main: own 1, total 10 (got %llu, %llu)", (unsigned long long)own[0],
+	      (unsigned long long)total[0]);
+	CHECK(own[1] == 3 && total[1] == 7, "f: own 3, total 7 though recursive (got %llu, %llu)",
+	      (unsigned long long)own[1], (unsigned long long)total[1]);
+	CHECK(own[2] == 6 && total[2] == 6, "g: own 6, total 6 (got %llu, %llu)", (unsigned long long)own[2],
+	      (unsigned long long)total[2]);
+	CHECK(t.nthreads == 2 && t.threads[0].total + t.threads[1].total == 10, "two thread roots holding every sample");
+	CHECK(agg_functions_compute(&agg, &t) == 0 && t.n == 3, "computed again, the same functions");
+	agg_functions_release(&t);
+	agg_release(&agg);
+}
+
 static void test_bad_json(void)
 {
 	struct aggregate agg;
@@ -225,6 +259,7 @@ int main(void)
 	test_folded_round_trip();
 	test_odd_names();
 	test_invert();
+	test_functions();
 	test_bad_json();
 	test_origin();
 	return unit_done();
