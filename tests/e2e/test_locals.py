@@ -4,7 +4,8 @@
 # leaf); a live dump, a SIGABRT core and a snapshot must all show exactly
 # those. A core whose values were corrupted (a list and a str whose size
 # lies, a negative length, an items pointer into nothing) shows bounded,
-# marked reprs, and the sanitizer build reads it cleanly. The text of floats,
+# marked reprs, and the sanitizer build reads it cleanly. A frame whose values
+# read more than its budget shows its first locals and markers for the rest. The text of floats,
 # ints, str characters and bytes matches repr() value by value.
 import os
 import re
@@ -75,6 +76,28 @@ def check_truth(what, document, truth, replaced=None):
     check(checked >= 40, "%s: only %d locals compared", what, checked)
 
 
+BUDGET_MARKER = "<not read: the frame's 65536-byte read limit was reached>"
+
+
+def check_budget(what, document, truth):
+    """The frame whose values read more than its budget: the first locals
+    exact, then each later one the budget's marker, the frame itself whole."""
+    truth_thread = truth["budget_thread"]
+    frame = python_frames_by_function(output_thread(what, document, truth_thread["thread_id"])).get("budget_frame")
+    check(frame is not None, "%s: no budget_frame frame", what)
+    expected = truth_locals(truth_thread["frames"][0])
+    actual = locals_of(frame)
+    check([entry[:2] for entry in actual] == [entry[:2] for entry in expected],
+          "%s: budget_frame's names and kinds differ: %r", what, [entry[:2] for entry in actual][:10])
+    full = 0
+    while full < len(actual) and actual[full] == expected[full]:
+        full += 1
+    for index in range(full, len(actual)):
+        check(actual[index][2] is None and actual[index][3] == BUDGET_MARKER,
+              "%s: budget_frame's local %d is %r after %d read in full", what, index, actual[index], full)
+    check(100 <= full < len(actual), "%s: %d of budget_frame's %d locals read in full", what, full, len(actual))
+
+
 def same_locals(what, first, second):
     """Two outputs of one process in one state show the same locals in
     every Python frame of every thread."""
@@ -98,7 +121,9 @@ def core_locals(core, asan=False):
 @lib.each_interpreter
 def test_abort_core(label):
     core, truth = lib.fixture_core(label, "locals-abort", "abort", fixture=FIXTURE)
-    check_truth("core --locals", core_locals(core), truth)
+    document = core_locals(core)
+    check_truth("core --locals", document, truth)
+    check_budget("core --locals", document, truth)
 
 
 @lib.each_interpreter
@@ -112,6 +137,7 @@ def test_dump_and_snapshot(label):
         check(result.code == 0, "expected exit 0: %s", result.describe())
         dumped = lib.parse_json(result)
         check_truth("dump --locals", dumped, truth)
+        check_budget("dump --locals", dumped, truth)
 
         plain = lib.run_pycoreprof(["dump", "--pid", str(fixture.pid), "--json"])
         check(plain.code == 0, "expected exit 0: %s", plain.describe())
@@ -126,6 +152,7 @@ def test_dump_and_snapshot(label):
         check(fixture.proc.poll() is None, "the fixture died during the snapshot")
         snapped = core_locals(snapshot)
         check_truth("core --locals of a snapshot", snapped, truth)
+        check_budget("core --locals of a snapshot", snapped, truth)
         same_locals("dump and snapshot", dumped, snapped)
 
 
