@@ -6,7 +6,9 @@
 # (pyenv's libpython and _asyncio modules, Debian's detached debug files from
 # python3.X-dbg), with gdb; constants that DWARF does not keep (opcodes, enum
 # values, flag bits, the managed-dict slot) come from a probe compiled against
-# the same version's headers. Nothing is typed by hand.
+# the same version's headers, and the one fact neither holds (how deep in a
+# suspended frame's value stack the awaited object sits, 3.11+) is measured by
+# running that interpreter on a coroutine of its own. Nothing is typed by hand.
 import glob
 import json
 import os
@@ -67,6 +69,7 @@ STRUCTS = [
     ("type_base", "PyTypeObject", ["tp_base"]),
     ("type_basicsize", "PyTypeObject", ["tp_basicsize"]),
     ("type_dictoffset", "PyTypeObject", ["tp_dictoffset"]),
+    ("type_dict", "PyTypeObject", ["tp_dict"]),
     ("type_flags", "PyTypeObject", ["tp_flags"]),
     ("heaptype_cached_keys", "PyHeapTypeObject", ["ht_cached_keys"]),
     ("dict_keys", "PyDictObject", ["ma_keys"]),
@@ -84,6 +87,8 @@ STRUCTS = [
     ("dictuentry_key", "PyDictUnicodeEntry", ["me_key"]),
     ("dictuentry_value", "PyDictUnicodeEntry", ["me_value"]),
     ("dictvalues_values", "struct _dictvalues", ["values"]),
+    ("dictvalues_capacity", "struct _dictvalues", ["capacity"]),
+    ("dictvalues_valid", "struct _dictvalues", ["valid"]),
     ("set_mask", "PySetObject", ["mask"]),
     ("set_table", "PySetObject", ["table"]),
     ("setentry_size", "setentry", None),
@@ -236,6 +241,7 @@ int main(void)
 	OUT(frame_state_suspended, FRAME_SUSPENDED);
 	OUT(frame_state_executing, FRAME_EXECUTING);
 	OUT(frame_state_cleared, FRAME_CLEARED);
+	OUT(dict_kind_general, DICT_KEYS_GENERAL);
 	OUT(dict_kind_unicode, DICT_KEYS_UNICODE);
 	OUT(tpflags_managed_dict, Py_TPFLAGS_MANAGED_DICT);
 	fake_type.tp_flags |= Py_TPFLAGS_MANAGED_DICT;
@@ -244,6 +250,7 @@ int main(void)
 	NONE(frame_state_suspended);
 	NONE(frame_state_executing);
 	NONE(frame_state_cleared);
+	NONE(dict_kind_general);
 	NONE(dict_kind_unicode);
 	NONE(tpflags_managed_dict);
 #endif
@@ -410,6 +417,66 @@ def measure_constants(name, incs, workdir):
     return dict(line.split(" ", 1) for line in out.splitlines())
 
 
+# Run by the measured interpreter: a coroutine suspended in `await inner()`,
+# and the slot below its frame's stack pointer (or top) that holds inner, as
+# CPython's own cr_await finds it. Prints the depth (1 = the top slot).
+DEPTH_SCRIPT = r"""
+import ctypes, sys
+iframe, stackpointer, stacktop, localsplus, tag_bits = [int(a) for a in sys.argv[1:6]]
+
+class Parked(object):
+    def __await__(self):
+        yield
+
+async def inner():
+    await Parked()
+
+async def outer():
+    await inner()
+
+coro = outer()
+coro.send(None)
+assert coro.cr_await is not None
+frame = id(coro) + iframe
+u64 = lambda address: ctypes.c_uint64.from_address(address).value
+if stackpointer >= 0:
+    slot = lambda depth: u64(frame + stackpointer) - 8 * depth
+else:
+    top = ctypes.c_int32.from_address(frame + stacktop).value
+    slot = lambda depth: frame + localsplus + 8 * (top - depth)
+for depth in range(1, 8):
+    if u64(slot(depth)) & ~tag_bits == id(coro.cr_await):
+        print(depth)
+        break
+coro.close()
+"""
+
+
+def interpreter_of(name, incs):
+    if name.startswith("pyenv"):
+        return os.path.join(os.path.dirname(os.path.dirname(incs[0])), "bin", "python3")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(incs[0])))
+    return os.path.join(root, "usr", "bin", os.path.basename(incs[0]))
+
+
+def measure_depth(name, incs, values, workdir):
+    """3.11+: how deep the awaited object is in a suspended frame's stack."""
+    if int(values["gen_iframe"]) < 0:
+        return "PY_ABSENT"
+    script = os.path.join(workdir, "async-depth.py")
+    with open(script, "w") as f:
+        f.write(DEPTH_SCRIPT)
+    args = [values[k] for k in ("gen_iframe", "iframe_stackpointer", "iframe_stacktop", "iframe_localsplus",
+                                "stackref_tag_bits")]
+    proc = subprocess.run([interpreter_of(name, incs), "-I", script] + [str(a) for a in args],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    depth = proc.stdout.strip()
+    if proc.returncode != 0 or not depth.isdigit():
+        raise Failure("%s: cannot measure where a suspended frame keeps what it awaits:\n%s"
+                      % (name, proc.stdout[-2000:]))
+    return depth
+
+
 def measure(name, incs, version_hex, workdir):
     """The asyncio values of one version, or None before 3.7."""
     if (version_hex >> 24, (version_hex >> 16) & 0xff) < FIRST:
@@ -419,6 +486,7 @@ def measure(name, incs, version_hex, workdir):
     if int(constants.pop("version_hex")) != version_hex:
         raise Failure("%s: the asyncio probe saw another version's headers" % name)
     values.update(constants)
+    values["yield_from_depth"] = measure_depth(name, incs, values, workdir)
     return values
 
 

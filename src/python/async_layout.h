@@ -14,8 +14,8 @@
 #define PY_ABSENT INT32_MIN
 
 /* -1 marks a field the version does not have, PY_ABSENT a constant (the
- * op_, frame_state_, tpflags_, managed_ and long_ fields, dict_kind_unicode
- * and stackref_tag_bits). */
+ * op_, frame_state_, tpflags_, managed_ and dict_kind_ fields, long_shift,
+ * long_non_size_bits, stackref_tag_bits and yield_from_depth). */
 struct py_async_layout {
 	uint32_t version_hex;
 
@@ -72,11 +72,15 @@ struct py_async_layout {
 	int32_t op_resume_quick;                 /* 3.11 */
 	int32_t op_instrumented_resume;          /* 3.12+ */
 	int32_t stackref_tag_bits;               /* 3.14+: low bits of a _PyStackRef */
+	int32_t yield_from_depth;                /* 3.11+: the awaited object is this many
+	                                          * slots below the top of a suspended
+	                                          * frame's stack (measured by running it) */
 
 	/* objects: types, instance attributes, containers */
 	int32_t type_base;
 	int32_t type_basicsize;
 	int32_t type_dictoffset;
+	int32_t type_dict;
 	int32_t type_flags;
 	int32_t heaptype_cached_keys;
 	int32_t tpflags_heaptype;
@@ -98,8 +102,11 @@ struct py_async_layout {
 	int32_t dictuentry_size;                 /* 3.11+ */
 	int32_t dictuentry_key;
 	int32_t dictuentry_value;
+	int32_t dict_kind_general;               /* 3.11+: keys with hashes */
 	int32_t dict_kind_unicode;               /* 3.11+ */
 	int32_t dictvalues_values;               /* 3.11+ */
+	int32_t dictvalues_capacity;             /* 3.13+: room for inline values */
+	int32_t dictvalues_valid;                /* 3.13+: the inline values are current */
 	int32_t set_mask;
 	int32_t set_table;
 	int32_t setentry_size;
