@@ -217,4 +217,60 @@ void pylocals_release(struct pylocals *l);
 /* Mark a thread idle from the frame-name heuristic (lock waits, select). */
 bool pyframe_looks_idle(const struct pyframe *innermost);
 
+/* asyncio tasks (tasks*.c, docs/tasks.md): every event loop's tasks that are
+ * not done, read without running code in the target, with each one's await
+ * chain and who awaits whom. Python 3.7 and newer. */
+enum pytask_state { PYTASK_PENDING, PYTASK_RUNNING, PYTASK_DONE, PYTASK_CANCELLED };
+
+struct pytask {
+	uint64_t addr;              /* the task object: its id */
+	char *name;                 /* get_name(); NULL before 3.8 */
+	enum pytask_state state;
+	uint64_t loop;              /* its event loop, 0 when unknown */
+	pid_t tid;                  /* the thread running that loop, 0 when none is */
+	/* Its coroutine chain, innermost first, resolved (code and line): for
+	 * a suspended task from each awaitable to the one it awaits; for the
+	 * running task the innermost frames of its thread's stack, up to its
+	 * coroutine's. Owned by the list. */
+	struct pyframe *frames;
+	size_t nframes;
+	uint64_t *awaiting;         /* tasks of the list it waits for */
+	size_t nawaiting, awaiting_cap;
+	uint64_t *awaited_by;       /* tasks of the list waiting for it */
+	size_t nawaited_by, awaited_by_cap;
+	bool in_cycle;              /* on a cycle of tasks awaiting each other */
+	char *error;                /* its chain or edges were read in part: why, else NULL */
+};
+
+/* Tasks awaiting each other in a ring, each awaiting the next. */
+struct pytask_cycle {
+	uint64_t *tasks;
+	size_t count;
+};
+
+struct pytask_list {
+	struct pytask *tasks;       /* by loop, then as the loop's sets hold them */
+	size_t count, cap;
+	struct pytask_cycle *cycles;
+	size_t ncycles, cycles_cap;
+	size_t errors;              /* tasks read in part */
+};
+
+struct pytasks;
+
+/* A task reader for W's interpreter (which it must not outlive). Finds
+ * what it can without reading much (3.14+: the offsets the _asyncio module
+ * publishes). Errors: -ERR_UNSUPPORTED_PYTHON before 3.7, -ERR_NOMEM. */
+int pytasks_new(struct pywalker *w, struct pytasks **out);
+void pytasks_free(struct pytasks *r);
+/* Read every task of the interpreters of THREADS (the last
+ * pywalker_threads() list) into OUT, which it initialises. A process that
+ * never imported asyncio has none. A task whose chain or edges break keeps
+ * what was read, with its error; an error is returned (with context) only
+ * when the task list itself cannot be read, and OUT then holds nothing. */
+int pytasks_read(struct pytasks *r, const struct pythread *threads, size_t nthreads, struct pytask_list *out);
+void pytask_list_release(struct pytask_list *list);
+/* The name of STATE: "pending", "running", "done", "cancelled". */
+const char *pytask_state_name(enum pytask_state state);
+
 #endif
