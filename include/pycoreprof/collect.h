@@ -296,6 +296,7 @@ struct capture_options {
 	bool full;               /* every readable private or anonymous mapping */
 	bool native;             /* the top of each thread's stack too */
 	bool locals;             /* what reading each frame's locals reads too */
+	bool tasks;              /* what reading the asyncio tasks reads too */
 	bool compress;
 	double interval;         /* seconds, recorded in the note; 0 for one-off */
 };
@@ -313,6 +314,7 @@ struct capture_session {
 	struct target *live;     /* attached with PTRACE_SEIZE */
 	struct target *recorder; /* reads through LIVE, keeps every page */
 	struct pywalker *walker; /* reads through RECORDER */
+	struct pytasks *tasks;   /* with opts.tasks: WALKER's task reader */
 	struct snap_build_id *build_ids;   /* paths are the session's own copies */
 	size_t nbuild_ids;
 	struct capture_options opts;

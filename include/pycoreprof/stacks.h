@@ -62,6 +62,13 @@ struct thread_stack {
 	char *native_error;      /* why there are no native frames, or NULL */
 };
 
+/* An asyncio task of the process, as process_stacks_add_tasks() read it. */
+struct task_stack {
+	const struct pytask *task;   /* in process_stacks.tasks */
+	struct stack_frame *frames;  /* its coroutine chain, innermost first; owned */
+	size_t nframes;
+};
+
 struct process_stacks {
 	const char *source;      /* "core", "live", "snapshot" */
 	struct target *target;   /* borrowed */
@@ -72,11 +79,20 @@ struct process_stacks {
 	struct pystate state;    /* of the first interpreter (the main one, unless there are subinterpreters) */
 	enum native_mode native; /* set by process_stacks_add_native() */
 	bool locals;             /* frames have their locals */
+	/* Set by process_stacks_add_tasks(): */
+	bool tasks_read;         /* tasks were asked for */
+	struct pytask_list tasks;
+	struct task_stack *task_stacks; /* one per task of TASKS, in its order */
+	char *tasks_error;       /* why the task list could not be read, or NULL */
 };
 
 /* What a collection reads besides the frames. */
 struct stacks_options {
 	bool locals;             /* each Python frame's locals (docs/locals.md) */
+	bool tasks;              /* every asyncio task (docs/tasks.md) */
+	/* With TASKS: a task reader of the walker, made before a freeze (it
+	 * opens files); NULL: one is made when the tasks are read. */
+	struct pytasks *task_reader;
 };
 
 /* Walk every thread of T with W (and read what OPTS asks for; NULL:
@@ -98,6 +114,15 @@ void process_stacks_release(struct process_stacks *ps);
 int process_stacks_collect_live(pid_t pid, bool freeze, const struct stacks_options *opts,
                                 struct native_copies *copies, size_t stack_bytes, struct target **t,
                                 struct pywalker **w, struct process_stacks *ps);
+
+/* Read every asyncio task of PS's process (collected from a target that
+ * has not changed since) with READER, a task reader of PS's walker (NULL:
+ * one is made for this call). A task list that cannot be read (or a Python
+ * without tasks) leaves PS->tasks empty and says why in tasks_error; the
+ * threads stay. Errors: -ERR_NOMEM only. */
+int process_stacks_add_tasks(struct process_stacks *ps, struct pytasks *reader);
+/* Python frames as a stack's frames: FRAMES (N, resolved) into OUT. */
+void stack_frames_from_python(struct pywalker *w, const struct pyframe *frames, size_t n, struct stack_frame *out);
 
 /* Unwind the threads of COPIES with U and merge their native frames into
  * PS's Python frames (MODE says which native frames stay). Threads of

@@ -21,6 +21,8 @@ static const char usage[] =
 	"\n"
 	"  --json               one JSON document (docs/json.md)\n"
 	"  --no-source          do not print source lines under frames\n"
+	"  --tasks              every asyncio task too, with its await chain and who\n"
+	"                       awaits whom (docs/tasks.md)\n"
 	"  --native             native (C) frames too, merged with the Python frames;\n"
 	"                       the interpreter's own call plumbing and start-up\n"
 	"                       are hidden\n"
@@ -39,6 +41,7 @@ int cmd_core(int argc, char **argv)
 	static const struct option options[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"no-source", no_argument, NULL, 'n'},
+		{"tasks", no_argument, NULL, 't'},
 		{"exe", required_argument, NULL, 'e'},
 		{"search-path", required_argument, NULL, 's'},
 		{"sysroot", required_argument, NULL, 'r'},
@@ -59,6 +62,7 @@ int cmd_core(int argc, char **argv)
 		switch (opt) {
 		case 'j': json = true; break;
 		case 'n': show_source = false; break;
+		case 't': what.tasks = true; break;
 		case 'e': open_opts.exe_path = optarg; break;
 		case 's': open_opts.search_path = optarg; break;
 		case 'r': open_opts.sysroot = optarg; break;

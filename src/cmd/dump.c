@@ -29,6 +29,8 @@ static const char usage[] =
 	"                       pause of its own\n"
 	"  --json               one JSON document (docs/json.md)\n"
 	"  --no-source          do not print source lines under frames\n"
+	"  --tasks              every asyncio task too, with its await chain and who\n"
+	"                       awaits whom (docs/tasks.md)\n"
 	"  --nonblocking        read without stopping the process (stacks may be\n"
 	"                       torn if it runs Python code meanwhile)\n"
 	"  --native             native (C) frames too, merged with the Python frames;\n"
@@ -156,6 +158,7 @@ int cmd_dump(int argc, char **argv)
 		{"pid", required_argument, NULL, 'p'},
 		{"json", no_argument, NULL, 'j'},
 		{"no-source", no_argument, NULL, 'n'},
+		{"tasks", no_argument, NULL, 't'},
 		{"nonblocking", no_argument, NULL, 'b'},
 		{"native", no_argument, NULL, 'N'},
 		{"native-all", no_argument, NULL, 'A'},
@@ -182,6 +185,7 @@ int cmd_dump(int argc, char **argv)
 			break;
 		case 'j': json = true; break;
 		case 'n': show_source = false; break;
+		case 't': what.tasks = true; break;
 		case 'b': freeze = false; break;
 		case 'N': native = native == NATIVE_ALL ? NATIVE_ALL : NATIVE_MERGED; break;
 		case 'A': native = NATIVE_ALL; break;

@@ -98,6 +98,10 @@ int print_stacks(const struct process_stacks *ps, bool json, const struct dump_o
 	strbuf_release(&sb);
 	if (status == EXIT_OK && native_failed)
 		status = EXIT_PARTIAL;
+	if (status == EXIT_OK && ps->tasks_error) {
+		fprintf(stderr, "pycoreprof: the asyncio tasks could not be read (see above)\n");
+		status = EXIT_PARTIAL;
+	}
 	if (status == EXIT_OK && ps->errors) {
 		fprintf(stderr, "pycoreprof: %zu thread%s could not be walked completely (see above)\n", ps->errors,
 		        ps->errors == 1 ? "" : "s");

@@ -26,6 +26,8 @@ static const char usage[] =
 	"                       default: PID-YYYYmmddTHHMMSS.mmm.core.gz here\n"
 	"  --no-compress        a plain core (.core) instead of gzip (.core.gz)\n"
 	"  --full               every readable private or anonymous mapping, like gcore\n"
+	"  --tasks              keep what reading every asyncio task needs too, so that\n"
+	"                       `core --tasks` on the snapshot shows them (docs/tasks.md)\n"
 	"  --native             the top 64 KiB of each thread's stack too, for native\n"
 	"                       stacks (eu-stack, gdb, `core --native`)\n"
 	"  --locals             the memory each frame's local variables are read from\n"
@@ -79,6 +81,7 @@ static int parse_options(int argc, char **argv, struct snapshot_options *o)
 		{"full", no_argument, NULL, 'F'},
 		{"native", no_argument, NULL, 'N'},
 		{"locals", no_argument, NULL, 'L'},
+		{"tasks", no_argument, NULL, 'T'},
 		{"interval", required_argument, NULL, 'i'},
 		{"count", required_argument, NULL, 'n'},
 		{"duration", required_argument, NULL, 'd'},
@@ -106,6 +109,7 @@ static int parse_options(int argc, char **argv, struct snapshot_options *o)
 		case 'F': o->capture.full = true; break;
 		case 'N': o->capture.native = true; break;
 		case 'L': o->capture.locals = true; break;
+		case 'T': o->capture.tasks = true; break;
 		case 'i':
 			if (parse_time(optarg, &o->capture.interval) < 0)
 				return usage_error("snapshot", "--interval takes a time such as 1s or 200ms, not '%s'", optarg);

@@ -86,6 +86,9 @@ int capture_session_open(struct capture_session *s, pid_t pid, const struct capt
 	if ((ret = target_freeze(s->recorder)) < 0)
 		goto out;
 	ret = pywalker_new(s->recorder, &s->walker);
+	/* A Python without tasks says so in the snapshot's reading. */
+	if (ret == 0 && s->opts.tasks && pytasks_new(s->walker, &s->tasks) == -ERR_NOMEM)
+		ret = -ERR_NOMEM;
 	target_resume(s->recorder);
 	if (ret == 0)
 		ret = guard_add(s->live);
@@ -97,6 +100,8 @@ out:
 
 void capture_session_close(struct capture_session *s)
 {
+	pytasks_free(s->tasks);
+	s->tasks = NULL;
 	pywalker_free(s->walker);
 	s->walker = NULL;
 	target_free(s->recorder);
@@ -289,7 +294,7 @@ static int walk_frozen(struct capture_session *s, struct capture_result *r, bool
 	/* Pages read by earlier walks (code objects, strings the walker keeps
 	 * decoded) are needed by a fresh reader too: take them as they are now. */
 	recording_target_refresh(s->recorder);
-	struct stacks_options what = {.locals = s->opts.locals};
+	struct stacks_options what = {.locals = s->opts.locals, .tasks = s->opts.tasks, .task_reader = s->tasks};
 	ret = process_stacks_collect(s->recorder, s->walker, "live", &what, &ps);
 	if (ret == 0) {
 		r->threads = ps.nthreads;

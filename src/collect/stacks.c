@@ -97,24 +97,30 @@ static int walk_one(struct pywalker *w, struct pylocals_reader *reader, const st
 	ts->frames = xcalloc(n, sizeof(*ts->frames));
 	if (!ts->frames)
 		return -ERR_NOMEM;
+	stack_frames_from_python(w, scratch, n, ts->frames);
+	ts->nframes = n;
+	return reader ? read_locals(reader, scratch, ts) : 0;
+}
+
+void stack_frames_from_python(struct pywalker *w, const struct pyframe *frames, size_t n, struct stack_frame *out)
+{
 	for (size_t i = 0; i < n; i++) {
-		struct stack_frame *f = &ts->frames[i];
+		struct stack_frame *f = &out[i];
+		memset(f, 0, sizeof(*f));
 		f->kind = FRAME_PYTHON;
-		f->function = scratch[i].code->name;
-		f->qualname = scratch[i].code->qualname;
-		f->file = scratch[i].code->filename;
+		f->function = frames[i].code->name;
+		f->qualname = frames[i].code->qualname;
+		f->file = frames[i].code->filename;
 		struct pyposition where;
-		f->has_position = pywalker_position(w, scratch[i].code, scratch[i].byte_offset, &where);
-		f->line = scratch[i].line;
+		f->has_position = pywalker_position(w, frames[i].code, frames[i].byte_offset, &where);
+		f->line = frames[i].line;
 		f->end_line = where.end_line;
 		f->column = where.column;
 		f->end_column = where.end_column;
-		f->entry = scratch[i].is_entry;
-		f->entry_shim = scratch[i].entry_shim;
-		f->empty_shim = scratch[i].empty_shim;
+		f->entry = frames[i].is_entry;
+		f->entry_shim = frames[i].entry_shim;
+		f->empty_shim = frames[i].empty_shim;
 	}
-	ts->nframes = n;
-	return reader ? read_locals(reader, scratch, ts) : 0;
 }
 
 /* Move the crashed thread to the front, keeping the others' order. */
@@ -201,7 +207,13 @@ int process_stacks_collect(struct target *t, struct pywalker *w, const char *sou
 	free(scratch);
 	free(has_gc_frame);
 	pylocals_reader_free(reader);
+	reader = NULL;
+	scratch = NULL;
+	has_gc_frame = NULL;
 	crashed_first(out->threads, out->nthreads);
+	/* From the same state of the target as the threads. */
+	if (opts && opts->tasks && (ret = process_stacks_add_tasks(out, opts->task_reader)) < 0)
+		goto fail;
 	return 0;
 fail:
 	free(scratch);
@@ -224,6 +236,13 @@ void process_stacks_release(struct process_stacks *ps)
 	free(ps->threads);
 	ps->threads = NULL;
 	ps->nthreads = ps->threads_cap = 0;
+	for (size_t i = 0; ps->task_stacks && i < ps->tasks.count; i++)
+		free(ps->task_stacks[i].frames);
+	free(ps->task_stacks);
+	ps->task_stacks = NULL;
+	pytask_list_release(&ps->tasks);
+	free(ps->tasks_error);
+	ps->tasks_error = NULL;
 }
 
 /* Everything that needs the process stopped happens between freeze and
@@ -233,21 +252,29 @@ int process_stacks_collect_live(pid_t pid, bool freeze, const struct stacks_opti
                                 struct pywalker **w, struct process_stacks *ps)
 {
 	struct live_open_options open_opts = {.freeze = freeze};
+	struct stacks_options what = opts ? *opts : (struct stacks_options){0};
+	struct pytasks *reader = NULL;
 	int ret;
 	if ((ret = live_target_open(pid, &open_opts, t)) < 0 || (ret = guard_add(*t)) < 0)
 		goto out;
-	/* Finding the interpreter opens files and takes time: do it before
-	 * stopping the process. */
+	/* Finding the interpreter (and what asyncio publishes) opens files and
+	 * takes time: do it before stopping the process. */
 	if ((ret = pywalker_new(*t, w)) < 0)
 		goto out;
+	/* One that cannot be made is made again, to say why, in the freeze. */
+	if (what.tasks && !what.task_reader && (ret = pytasks_new(*w, &reader)) == -ERR_NOMEM)
+		goto out;
+	if (reader)
+		what.task_reader = reader;
 	ret = freeze ? target_freeze(*t) : target_refresh(*t);
 	if (ret < 0)
 		goto out;
-	ret = process_stacks_collect(*t, *w, "live", opts, ps);
+	ret = process_stacks_collect(*t, *w, "live", &what, ps);
 	if (ret == 0 && copies)
 		ret = native_copy_threads(copies, *t, stack_bytes);
 out:
 	target_detach(*t);
 	guard_remove(*t);
+	pytasks_free(reader);
 	return ret;
 }

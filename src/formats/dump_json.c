@@ -1,8 +1,9 @@
 /* JSON dump of every thread's stack: one document whose schema is described
  * in docs/json.md and shared by `core`, `dump` and snapshots. */
+#include "formats/dump_frames.h"
 #include "pycoreprof/formats.h"
 
-static void add_key_string(struct strbuf *sb, const char *key, const char *value)
+void dump_json_key_string(struct strbuf *sb, const char *key, const char *value)
 {
 	strbuf_add_json_string(sb, key);
 	strbuf_addch(sb, ':');
@@ -20,9 +21,9 @@ static void write_signal(struct strbuf *sb, const struct target *t)
 		return;
 	}
 	strbuf_addf(sb, "{\"number\":%d,", t->signal.number);
-	add_key_string(sb, "name", signal_name(t->signal.number, name));
+	dump_json_key_string(sb, "name", signal_name(t->signal.number, name));
 	strbuf_addf(sb, ",\"code\":%d,", t->signal.code);
-	add_key_string(sb, "origin", signal_origin_name(t->signal.origin));
+	dump_json_key_string(sb, "origin", signal_origin_name(t->signal.origin));
 	strbuf_addstr(sb, ",\"address\":");
 	if (t->signal.has_address)
 		strbuf_addf(sb, "\"0x%llx\"", (unsigned long long)t->signal.address);
@@ -48,15 +49,15 @@ static void add_line_and_close(struct strbuf *sb, int line)
 static void write_native_frame(struct strbuf *sb, const struct stack_frame *f)
 {
 	strbuf_addstr(sb, "{\"kind\":\"native\",");
-	add_key_string(sb, "function", f->function);
+	dump_json_key_string(sb, "function", f->function);
 	strbuf_addch(sb, ',');
-	add_key_string(sb, "library", f->library);
+	dump_json_key_string(sb, "library", f->library);
 	strbuf_addf(sb, ",\"address\":\"0x%llx\",\"offset\":", (unsigned long long)f->address);
 	if (f->library)
 		strbuf_addf(sb, "\"0x%llx\",", (unsigned long long)f->offset);
 	else
 		strbuf_addstr(sb, "null,");
-	add_key_string(sb, "file", f->file);
+	dump_json_key_string(sb, "file", f->file);
 	add_line_and_close(sb, f->line);
 }
 
@@ -68,34 +69,34 @@ static void write_locals(struct strbuf *sb, const struct pylocals *locals)
 	for (size_t i = 0; locals && i < locals->count; i++) {
 		const struct pylocal *l = &locals->items[i];
 		strbuf_addstr(sb, i ? ",{" : "{");
-		add_key_string(sb, "name", l->name);
+		dump_json_key_string(sb, "name", l->name);
 		strbuf_addch(sb, ',');
-		add_key_string(sb, "kind", pylocal_kind_name(l->kind));
+		dump_json_key_string(sb, "kind", pylocal_kind_name(l->kind));
 		strbuf_addch(sb, ',');
-		add_key_string(sb, "type", l->type);
+		dump_json_key_string(sb, "type", l->type);
 		strbuf_addch(sb, ',');
-		add_key_string(sb, "repr", l->repr);
+		dump_json_key_string(sb, "repr", l->repr);
 		strbuf_addch(sb, '}');
 	}
 	strbuf_addch(sb, ']');
 	if (locals && locals->error) {
 		strbuf_addch(sb, ',');
-		add_key_string(sb, "locals_error", locals->error);
+		dump_json_key_string(sb, "locals_error", locals->error);
 	}
 }
 
-static void write_frame(struct strbuf *sb, const struct stack_frame *f, bool with_locals)
+void dump_json_frame(struct strbuf *sb, const struct stack_frame *f, bool with_locals)
 {
 	if (f->kind == FRAME_NATIVE) {
 		write_native_frame(sb, f);
 		return;
 	}
 	strbuf_addstr(sb, "{\"kind\":\"python\",");
-	add_key_string(sb, "function", f->function);
+	dump_json_key_string(sb, "function", f->function);
 	strbuf_addch(sb, ',');
-	add_key_string(sb, "qualname", f->qualname);
+	dump_json_key_string(sb, "qualname", f->qualname);
 	strbuf_addch(sb, ',');
-	add_key_string(sb, "file", f->file);
+	dump_json_key_string(sb, "file", f->file);
 	if (f->line > 0)
 		strbuf_addf(sb, ",\"line\":%d", f->line);
 	else
@@ -128,16 +129,16 @@ static void write_thread(struct strbuf *sb, const struct process_stacks *ps, con
 		strbuf_addstr(sb, "null");
 	strbuf_addf(sb, ",\"crashed\":%s,\"gil\":%s,\"idle\":%s,\"gc\":%s,", ts->crashed ? "true" : "false",
 	            ts->gil ? "true" : "false", ts->idle ? "true" : "false", ts->gc ? "true" : "false");
-	add_key_string(sb, "error", ts->error);
+	dump_json_key_string(sb, "error", ts->error);
 	if (ps->native != NATIVE_OFF) {
 		strbuf_addf(sb, ",\"native_partial\":%s,", ts->native_partial ? "true" : "false");
-		add_key_string(sb, "native_error", ts->native_error);
+		dump_json_key_string(sb, "native_error", ts->native_error);
 	}
 	strbuf_addstr(sb, ",\"frames\":[");
 	for (size_t i = 0; i < ts->nframes; i++) {
 		if (i)
 			strbuf_addch(sb, ',');
-		write_frame(sb, &ts->frames[i], ps->locals);
+		dump_json_frame(sb, &ts->frames[i], ps->locals);
 	}
 	strbuf_addstr(sb, "]}");
 }
@@ -148,7 +149,7 @@ static void write_state(struct strbuf *sb, const struct process_stacks *ps)
 	const struct pystate *st = &ps->state;
 	const char *run = st->run == PY_RUN_RUNNING ? "running" : st->run == PY_RUN_FINALIZING ? "finalizing" : NULL;
 	strbuf_addch(sb, ',');
-	add_key_string(sb, "state", run);
+	dump_json_key_string(sb, "state", run);
 	strbuf_addstr(sb, ",\"finalizing_tid\":");
 	pid_t finalizing = 0;
 	for (size_t i = 0; i < ps->nthreads; i++)
@@ -167,22 +168,22 @@ void dump_write_json(struct strbuf *sb, const struct process_stacks *ps, const s
 	const struct target *t = ps->target;
 	const struct pyinfo *info = pywalker_info(ps->walker);
 	strbuf_addch(sb, '{');
-	add_key_string(sb, "source", ps->source);
+	dump_json_key_string(sb, "source", ps->source);
 	strbuf_addch(sb, ',');
-	add_key_string(sb, "origin", opts->origin);
+	dump_json_key_string(sb, "origin", opts->origin);
 	strbuf_addf(sb, ",\"pid\":%d,\"ns_pid\":%d,", (int)t->pid, (int)target_own_pid(t));
-	add_key_string(sb, "command", t->command);
+	dump_json_key_string(sb, "command", t->command);
 	strbuf_addch(sb, ',');
-	add_key_string(sb, "executable", t->executable);
+	dump_json_key_string(sb, "executable", t->executable);
 	strbuf_addstr(sb, ",\"python\":{");
-	add_key_string(sb, "version", info->version);
+	dump_json_key_string(sb, "version", info->version);
 	strbuf_addch(sb, ',');
-	add_key_string(sb, "library", info->library);
+	dump_json_key_string(sb, "library", info->library);
 	strbuf_addch(sb, ',');
-	add_key_string(sb, "host", info->host);
+	dump_json_key_string(sb, "host", info->host);
 	if (info->binaries_unused) {
 		strbuf_addch(sb, ',');
-		add_key_string(sb, "binaries_unused", info->binaries_unused);
+		dump_json_key_string(sb, "binaries_unused", info->binaries_unused);
 	}
 	write_state(sb, ps);
 	strbuf_addstr(sb, "},\"signal\":");
@@ -195,5 +196,8 @@ void dump_write_json(struct strbuf *sb, const struct process_stacks *ps, const s
 			strbuf_addch(sb, ',');
 		write_thread(sb, ps, &ps->threads[i]);
 	}
-	strbuf_addstr(sb, "]}\n");
+	strbuf_addch(sb, ']');
+	if (ps->tasks_read)
+		dump_tasks_json(sb, ps);
+	strbuf_addstr(sb, "}\n");
 }

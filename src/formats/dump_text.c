@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "formats/dump_frames.h"
 #include "formats/escape.h"
 #include "pycoreprof/formats.h"
 
@@ -100,13 +101,13 @@ static void frame_label(struct strbuf *sb, const struct stack_frame *f)
 }
 
 /* With native frames each frame ends with its kind, in one column. */
-static size_t tag_column(const struct thread_stack *ts)
+static size_t tag_column(const struct stack_frame *frames, size_t nframes)
 {
 	struct strbuf label = {0};
 	size_t widest = 0;
-	for (size_t i = 0; i < ts->nframes; i++) {
+	for (size_t i = 0; i < nframes; i++) {
 		strbuf_reset(&label);
-		frame_label(&label, &ts->frames[i]);
+		frame_label(&label, &frames[i]);
 		if (label.len > widest)
 			widest = label.len;
 	}
@@ -129,7 +130,8 @@ static size_t code_points(const char *text, size_t len)
  * later lines is marked to the end of this one; one that covers the whole
  * line is not marked. Tabs before the range stay
  * tabs, so the carets line up under a tab-indented expression. */
-static void write_carets(struct strbuf *sb, const struct stack_frame *f, const char *raw, size_t indent)
+static void write_carets(struct strbuf *sb, const struct stack_frame *f, const char *raw, size_t indent,
+                         const char *indent_text)
 {
 	size_t len = strlen(raw);
 	if (!f->has_position || f->column < 0 || f->end_line < f->line || (size_t)f->column > len)
@@ -147,7 +149,7 @@ static void write_carets(struct strbuf *sb, const struct stack_frame *f, const c
 	 * tell nothing. */
 	if (end <= start || (start == indent && end >= shown))
 		return;
-	strbuf_addstr(sb, "        ");
+	strbuf_addf(sb, "%s    ", indent_text);
 	for (size_t i = indent; i < start; i++) {
 		if (raw[i] == '\t')
 			strbuf_addch(sb, '\t');
@@ -186,16 +188,18 @@ static void write_locals(struct strbuf *sb, const struct pylocals *locals)
 		strbuf_addf(sb, "        [more locals: only the first %d are shown]\n", PYLOCALS_MAX_NAMES);
 }
 
-static void write_frames(struct strbuf *sb, const struct thread_stack *ts, bool tags, const struct dump_options *opts)
+void dump_text_frames(struct strbuf *sb, const struct stack_frame *frames, size_t nframes, const char *indent_text,
+                      bool tags, const struct dump_options *opts)
 {
-	size_t column = tags ? tag_column(ts) : 0;
-	for (size_t i = 0; i < ts->nframes; i++) {
-		const struct stack_frame *f = &ts->frames[i];
+	size_t column = tags ? tag_column(frames, nframes) : 0;
+	size_t margin = strlen(indent_text);
+	for (size_t i = 0; i < nframes; i++) {
+		const struct stack_frame *f = &frames[i];
 		size_t start = sb->len;
-		strbuf_addstr(sb, "    ");
+		strbuf_addstr(sb, indent_text);
 		frame_label(sb, f);
 		if (tags) {
-			size_t width = sb->len - start - 4;
+			size_t width = sb->len - start - margin;
 			strbuf_addf(sb, "%*s  %s", (int)(width < column ? column - width : 0), "",
 			            f->kind == FRAME_NATIVE ? "[native]" : "[python]");
 		}
@@ -204,8 +208,8 @@ static void write_frames(struct strbuf *sb, const struct thread_stack *ts, bool 
 		                  source_line_raw(&opts->source, f->file, f->line) : NULL;
 		size_t indent = raw ? strspn(raw, " \t") : 0;
 		if (raw && raw[indent]) {
-			strbuf_addf(sb, "        %s\n", raw + indent);
-			write_carets(sb, f, raw, indent);
+			strbuf_addf(sb, "%s    %s\n", indent_text, raw + indent);
+			write_carets(sb, f, raw, indent, indent_text);
 		}
 		if (f->locals)
 			write_locals(sb, f->locals);
@@ -252,7 +256,7 @@ static void write_thread(struct strbuf *sb, const struct process_stacks *ps, con
 	strbuf_addstr(sb, sep[0] == ',' ? ")\n" : "\n");
 	if (ts->is_python && !ts->nframes && !ts->error)
 		strbuf_addstr(sb, "    (no Python frames)\n");
-	write_frames(sb, ts, ps->native != NATIVE_OFF, opts);
+	dump_text_frames(sb, ts->frames, ts->nframes, "    ", ps->native != NATIVE_OFF, opts);
 	if (ts->error)
 		strbuf_addf(sb, "    [stack incomplete: %s]\n", ts->error);
 	if (ts->native_error)
@@ -266,4 +270,6 @@ void dump_write_text(struct strbuf *sb, const struct process_stacks *ps, const s
 	write_header(sb, ps, opts);
 	for (size_t i = 0; i < ps->nthreads; i++)
 		write_thread(sb, ps, &ps->threads[i], opts);
+	if (ps->tasks_read)
+		dump_tasks_text(sb, ps, opts);
 }
