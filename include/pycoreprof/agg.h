@@ -16,12 +16,37 @@ enum agg_frame_kind { AGG_PYTHON, AGG_NATIVE, AGG_THREAD, AGG_PROCESS, AGG_ERROR
  * (file names are shortened, which hides it). */
 enum agg_origin { AGG_FROM_ELSEWHERE, AGG_FROM_STDLIB, AGG_FROM_PACKAGE };
 
+/* A file mapping that native frames' code is in, for writers that keep
+ * addresses (pprof), one per (path, start). */
+struct agg_mapping {
+	char *path;          /* the file as the process mapped it */
+	char *build_id;      /* hex, NULL when unknown */
+	uint64_t start, limit, file_offset;
+};
+
+/* Where a native frame's code is: an address in the process and the
+ * mapping that holds it, as native_frame_site() of the collect layer gives
+ * them. Strings are copied. */
+struct agg_native_site {
+	uint64_t address;
+	const char *path;    /* NULL: no mapping known */
+	const char *build_id;
+	uint64_t start, limit, file_offset;
+};
+
 struct agg_frame {
 	char *name;          /* qualname, or a root label such as `thread 42 "main"` */
 	char *file;          /* NULL for synthetic frames */
 	int line;            /* -1 when unknown or aggregated by function */
 	enum agg_frame_kind kind;
-	enum agg_origin origin; /* not part of the frame's identity */
+	/* Not part of the frame's identity: */
+	enum agg_origin origin;
+	/* Native frames, from the first site seen: its address (0 when none)
+	 * and mapping (index + 1 into the aggregate's mappings; 0 when none);
+	 * NAMED when the name is a symbol's, not LIBRARY+0xOFFSET. */
+	uint64_t address;
+	uint32_t mapping;
+	bool named;
 };
 
 struct agg_node {
@@ -39,6 +64,8 @@ struct aggregate {
 	size_t nframes, frames_cap;
 	struct agg_node *nodes;
 	size_t nnodes, nodes_cap;
+	struct agg_mapping *mappings;
+	size_t nmappings, mappings_cap;
 	uint64_t samples;
 	/* When the samples were taken, CLOCK_REALTIME ns, first and last; 0
 	 * when unknown. Merged as a union, kept by the JSON profile, so that a
@@ -57,8 +84,14 @@ int agg_frame(struct aggregate *agg, enum agg_frame_kind kind, const char *name,
 /* Intern a Python frame of the module at PATH (as in co_filename): its
  * file name shortened (short_filename()), the origin noted. */
 int agg_python_frame(struct aggregate *agg, const char *name, const char *path, int line, uint32_t *id);
-/* Intern into AGG a copy of frame F of another aggregate, origin included. */
-int agg_frame_copy(struct aggregate *agg, const struct agg_frame *f, uint32_t *id);
+/* Intern a native frame NAME of LIBRARY (the file's name, shown), named by
+ * a symbol or not (NAMED), at SITE (may be NULL), kept when the frame is
+ * new or had none. */
+int agg_native_frame(struct aggregate *agg, const char *name, const char *library, bool named,
+                     const struct agg_native_site *site, uint32_t *id);
+/* Intern into AGG a copy of frame F of FROM, another aggregate, origin and
+ * native site included. */
+int agg_frame_copy(struct aggregate *agg, const struct aggregate *from, const struct agg_frame *f, uint32_t *id);
 /* Add COUNT samples of the stack FRAMES (ids, root first, N of them). */
 int agg_add(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count);
 /* agg_add() for samples of a thread that was waiting, not running. */

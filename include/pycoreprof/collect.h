@@ -44,8 +44,10 @@ enum { STACK_ROOTS_MAX = 3 };
  * IDS[*N], advancing *N (by STACK_ROOTS_MAX at most). */
 int stack_roots_add(struct aggregate *agg, const struct stack_roots *roots, uint32_t *ids, size_t *n);
 /* Intern a native frame: FUNCTION ("??" when NULL) in LIBRARY (a path,
- * shown by its file name; NULL when in no file). */
-int native_frame_id(struct aggregate *agg, const char *function, const char *library, uint32_t *id);
+ * shown by its file name), NAMED by a symbol or not, at SITE (may be NULL:
+ * the frame keeps no address). */
+int native_frame_id(struct aggregate *agg, const char *function, const char *library, bool named,
+                    const struct native_site *site, uint32_t *id);
 /* Count the collected stack TS once in AGG (as waiting when it was idle):
  * with THREAD_ROOTS its thread root, its error marker, its frames; ids go
  * to IDS, frames past MAX ids are left out (IDS has room for MAX, and for

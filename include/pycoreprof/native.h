@@ -67,6 +67,16 @@ int native_copy_threads(struct native_copies *c, struct target *t, size_t bytes)
 void native_copies_clear(struct native_copies *c);
 void native_copies_release(struct native_copies *c);
 
+/* Where a native frame's function is in the process, for profiles that
+ * keep addresses for symbolizing later (pprof): its first address and the
+ * file mapping that holds it. */
+struct native_site {
+	uint64_t function;       /* the function's first address; the frame's own when unknown */
+	uint64_t map_start, map_end; /* the mapping holding FUNCTION; both 0 when none */
+	uint64_t map_offset;     /* the file offset at MAP_START */
+	const char *build_id;    /* the file's GNU build-id in hex, NULL when none; the unwinder's */
+};
+
 /* A symbolized native frame. Strings belong to the unwinder and live as
  * long as it. */
 struct native_frame {
@@ -78,6 +88,7 @@ struct native_frame {
 	 * its unwind table, else this address's); NULL outside any module. */
 	const char *function;
 	bool named;              /* FUNCTION is a symbol's name */
+	struct native_site site;
 	const char *file;        /* source file from DWARF, NULL when unknown */
 	int line;                /* -1 when unknown */
 	enum native_class cls;

@@ -39,6 +39,8 @@ struct stack_frame {
 	const char *library;     /* the module's path, NULL when in none */
 	uint64_t address;        /* program counter */
 	uint64_t offset;         /* ADDRESS in the module's own addresses */
+	bool named;              /* FUNCTION is a symbol's (else LIBRARY+0xOFFSET) */
+	struct native_site site; /* where the function is, for pprof */
 };
 
 struct thread_stack {

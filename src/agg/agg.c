@@ -52,6 +52,11 @@ void agg_release(struct aggregate *agg)
 		free(agg->frames[i].file);
 	}
 	free(agg->frames);
+	for (size_t i = 0; i < agg->nmappings; i++) {
+		free(agg->mappings[i].path);
+		free(agg->mappings[i].build_id);
+	}
+	free(agg->mappings);
 	free(agg->nodes);
 	hashtab_release(&agg->frame_index);
 	hashtab_release(&agg->child_index);
@@ -87,6 +92,9 @@ int agg_frame(struct aggregate *agg, enum agg_frame_kind kind, const char *name,
 	f->line = line;
 	f->kind = kind;
 	f->origin = AGG_FROM_ELSEWHERE;
+	f->address = 0;
+	f->mapping = 0;
+	f->named = true;
 	struct id_slot *slot = hashtab_slot(index, pos);
 	hashtab_claim(index, slot, hash);
 	slot->id = (uint32_t)agg->nframes;
@@ -173,11 +181,70 @@ int agg_python_frame(struct aggregate *agg, const char *name, const char *path, 
 	return ret;
 }
 
-int agg_frame_copy(struct aggregate *agg, const struct agg_frame *f, uint32_t *id)
+/* The mapping of SITE as an index + 1 into AGG's mappings, added when new. */
+static int intern_mapping(struct aggregate *agg, const struct agg_native_site *site, uint32_t *index)
+{
+	for (size_t i = 0; i < agg->nmappings; i++) {
+		const struct agg_mapping *m = &agg->mappings[i];
+		if (m->start == site->start && !strcmp(m->path, site->path)) {
+			*index = (uint32_t)i + 1;
+			return 0;
+		}
+	}
+	if (ARRAY_GROW(agg->mappings, agg->mappings_cap, agg->nmappings + 1) < 0)
+		return -ERR_NOMEM;
+	struct agg_mapping *m = &agg->mappings[agg->nmappings];
+	*m = (struct agg_mapping){.path = xstrdup(site->path),
+	                          .build_id = site->build_id ? xstrdup(site->build_id) : NULL,
+	                          .start = site->start, .limit = site->limit, .file_offset = site->file_offset};
+	if (!m->path || (site->build_id && !m->build_id)) {
+		free(m->path);
+		free(m->build_id);
+		return -ERR_NOMEM;
+	}
+	*index = (uint32_t)++agg->nmappings;
+	return 0;
+}
+
+/* Give frame ID its site if it has none yet. */
+static int set_site(struct aggregate *agg, uint32_t id, bool named, const struct agg_native_site *site)
+{
+	struct agg_frame *f = &agg->frames[id];
+	if (f->address || !site || !site->address)
+		return 0;
+	uint32_t mapping = 0;
+	int ret;
+	if (site->path && site->limit > site->start && (ret = intern_mapping(agg, site, &mapping)) < 0)
+		return ret;
+	f = &agg->frames[id];
+	f->address = site->address;
+	f->mapping = mapping;
+	f->named = named;
+	return 0;
+}
+
+int agg_native_frame(struct aggregate *agg, const char *name, const char *library, bool named,
+                     const struct agg_native_site *site, uint32_t *id)
+{
+	int ret = agg_frame(agg, AGG_NATIVE, name, library, -1, id);
+	if (ret == 0)
+		ret = set_site(agg, *id, named, site);
+	return ret;
+}
+
+int agg_frame_copy(struct aggregate *agg, const struct aggregate *from, const struct agg_frame *f, uint32_t *id)
 {
 	int ret = agg_frame(agg, f->kind, f->name, f->file, f->line, id);
 	if (ret == 0 && f->origin != AGG_FROM_ELSEWHERE)
 		agg->frames[*id].origin = f->origin;
+	if (ret == 0 && from && f->address) {
+		const struct agg_mapping *m = f->mapping ? &from->mappings[f->mapping - 1] : NULL;
+		struct agg_native_site site = {.address = f->address};
+		if (m)
+			site = (struct agg_native_site){.address = f->address, .path = m->path, .build_id = m->build_id,
+			                                .start = m->start, .limit = m->limit, .file_offset = m->file_offset};
+		ret = set_site(agg, *id, f->named, &site);
+	}
 	return ret;
 }
 

@@ -20,7 +20,7 @@ static int add_reversed(void *opaque, const uint32_t *frames, size_t depth, uint
 		return -ERR_NOMEM;
 	for (size_t i = 0; i < depth; i++) {
 		const struct agg_frame *f = &c->in->frames[frames[depth - 1 - i]];
-		if ((ret = agg_frame_copy(c->out, f, &c->ids[i])) < 0)
+		if ((ret = agg_frame_copy(c->out, c->in, f, &c->ids[i])) < 0)
 			return ret;
 	}
 	return agg_add_counts(c->out, c->ids, depth, count, waiting);

@@ -28,7 +28,7 @@ int agg_merge(struct aggregate *into, const struct aggregate *from)
 	}
 	for (size_t f = 0; f < from->nframes && ret == 0; f++) {
 		const struct agg_frame *fr = &from->frames[f];
-		ret = agg_frame_copy(into, fr, &map[f]);
+		ret = agg_frame_copy(into, from, fr, &map[f]);
 	}
 	for (size_t node = 1; node < from->nnodes && ret == 0; node++) {
 		if (!from->nodes[node].self)

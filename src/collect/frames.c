@@ -27,11 +27,17 @@ int stack_roots_add(struct aggregate *agg, const struct stack_roots *roots, uint
 	return 0;
 }
 
-int native_frame_id(struct aggregate *agg, const char *function, const char *library, uint32_t *id)
+int native_frame_id(struct aggregate *agg, const char *function, const char *library, bool named,
+                    const struct native_site *site, uint32_t *id)
 {
 	const char *base = library ? strrchr(library, '/') : NULL;
 	base = base ? base + 1 : library;
-	return agg_frame(agg, AGG_NATIVE, function ? function : "??", base, -1, id);
+	struct agg_native_site where = {0};
+	if (site && library)
+		where = (struct agg_native_site){.address = site->function, .path = library, .build_id = site->build_id,
+		                                 .start = site->map_start, .limit = site->map_end,
+		                                 .file_offset = site->map_offset};
+	return agg_native_frame(agg, function ? function : "??", base, named && function, site ? &where : NULL, id);
 }
 
 int thread_stack_count(struct aggregate *agg, const struct thread_stack *ts, bool thread_roots, uint32_t *ids,
@@ -46,7 +52,7 @@ int thread_stack_count(struct aggregate *agg, const struct thread_stack *ts, boo
 	for (size_t k = ts->nframes; k-- > 0 && n < max;) {
 		const struct stack_frame *f = &ts->frames[k];
 		if (f->kind == FRAME_NATIVE) {
-			if ((ret = native_frame_id(agg, f->function, f->library, &ids[n++])) < 0)
+			if ((ret = native_frame_id(agg, f->function, f->library, f->named, &f->site, &ids[n++])) < 0)
 				return ret;
 			continue;
 		}

@@ -90,7 +90,7 @@ int sampler_native_count(struct sampler_native *n, int copy, const struct pyfram
 			                       id);
 		} else {
 			const struct native_frame *f = &m->native[mf->index];
-			ret = native_frame_id(agg, f->function, f->library, id);
+			ret = native_frame_id(agg, f->function, f->library, f->named, &f->site, id);
 		}
 		if (ret < 0)
 			return ret;

@@ -53,7 +53,8 @@ static int merge_thread(struct thread_merge *m, const struct native_thread_copy 
 		const struct native_frame *nf = &m->native[m->order[k].index];
 		frames[k] = (struct stack_frame){.kind = FRAME_NATIVE, .function = nf->function, .qualname = nf->function,
 		                                 .file = nf->file, .line = nf->line, .library = nf->library,
-		                                 .address = nf->address, .offset = nf->offset};
+		                                 .address = nf->address, .offset = nf->offset, .named = nf->named,
+		                                 .site = nf->site};
 	}
 	free(ts->frames);
 	ts->frames = frames;

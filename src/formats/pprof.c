@@ -1,7 +1,10 @@
 /* pprof's profile.proto, gzip-compressed: sample types samples/count and
- * cpu/nanoseconds (wall with idle threads), one function per (name, file), one location per frame
- * and line, native frames with their library as mapping. No timestamps.
- * Strings are written in visible form (escape.h). */
+ * cpu/nanoseconds (wall with idle threads), one function per (name, file),
+ * one location per frame and line; native frames with their address and
+ * the mapping of their file (range, offset, build-id) when the aggregate
+ * knows them, so that pprof can symbolize what we could not name, else
+ * their library as mapping. No timestamps. Strings are written in visible
+ * form (escape.h). */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -34,6 +37,14 @@ struct function {
 	bool native;
 };
 
+/* A mapping written: the aggregate's (AGG_MAPPING, its index + 1), with
+ * its range and build-id, or a library known by name only (AGG_MAPPING 0). */
+struct mapping {
+	uint32_t agg_mapping;
+	uint32_t file, build_id;        /* string indices */
+	bool all_named;                 /* every location in it has a symbol's name */
+};
+
 struct pprof {
 	const struct aggregate *agg;
 	struct frame_order order;
@@ -43,7 +54,7 @@ struct pprof {
 	struct hashtab function_index;  /* (name, file, native) -> id - 1 */
 	uint32_t *function_of;          /* canonical frame index -> function id */
 	uint32_t *mapping_of;           /* canonical frame index -> mapping id, 0: none */
-	uint32_t *mapping_file;         /* mapping id - 1 -> string index */
+	struct mapping *mappings;       /* mapping id - 1 */
 	size_t nmappings, mappings_cap;
 	char **owned;                   /* strings made here (system names) */
 	size_t nowned, owned_cap;
@@ -126,20 +137,27 @@ static int function_for(struct pprof *p, const struct agg_frame *f, uint32_t *id
 	return 0;
 }
 
-static int mapping_for(struct pprof *p, const char *library, uint32_t *id)
+/* The mapping of native frame F: the aggregate's, else its library's name. */
+static int mapping_for(struct pprof *p, const struct agg_frame *f, uint32_t *id)
 {
-	uint32_t file;
-	int ret = intern(&p->strings, library, &file);
+	const struct agg_mapping *known = f->mapping ? &p->agg->mappings[f->mapping - 1] : NULL;
+	uint32_t file, build_id = 0;
+	int ret = intern(&p->strings, known ? known->path : f->file, &file);
+	if (ret == 0 && known && known->build_id)
+		ret = intern(&p->strings, known->build_id, &build_id);
 	if (ret < 0)
 		return ret;
-	for (size_t i = 0; i < p->nmappings; i++)
-		if (p->mapping_file[i] == file) {
+	for (size_t i = 0; i < p->nmappings; i++) {
+		struct mapping *m = &p->mappings[i];
+		if (m->agg_mapping == f->mapping && (f->mapping || m->file == file)) {
+			m->all_named &= f->named;
 			*id = (uint32_t)i + 1;
 			return 0;
 		}
-	if (ARRAY_GROW(p->mapping_file, p->mappings_cap, p->nmappings + 1) < 0)
+	}
+	if (ARRAY_GROW(p->mappings, p->mappings_cap, p->nmappings + 1) < 0)
 		return -ERR_NOMEM;
-	p->mapping_file[p->nmappings] = file;
+	p->mappings[p->nmappings] = (struct mapping){f->mapping, file, build_id, f->named};
 	*id = (uint32_t)++p->nmappings;
 	return 0;
 }
@@ -197,14 +215,24 @@ static int build(struct pprof *p, const struct profile_meta *meta)
 		const struct agg_frame *f = &agg->frames[p->order.frame_at[i]];
 		if ((ret = function_for(p, f, &p->function_of[i])) < 0)
 			return ret;
-		if (f->kind == AGG_NATIVE && f->file && (ret = mapping_for(p, f->file, &p->mapping_of[i])) < 0)
+		if (f->kind == AGG_NATIVE && (f->mapping || f->file) && (ret = mapping_for(p, f, &p->mapping_of[i])) < 0)
 			return ret;
 	}
 	for (size_t i = 0; i < p->nmappings; i++) {
+		const struct mapping *m = &p->mappings[i];
+		const struct agg_mapping *known = m->agg_mapping ? &agg->mappings[m->agg_mapping - 1] : NULL;
 		strbuf_reset(&p->message);
 		pb_uint(&p->message, 1, i + 1);
-		pb_uint(&p->message, 5, p->mapping_file[i]);
-		pb_uint(&p->message, 7, 1); /* has_functions: nothing to symbolize */
+		if (known) {
+			pb_uint(&p->message, 2, known->start);
+			pb_uint(&p->message, 3, known->limit);
+			pb_uint(&p->message, 4, known->file_offset);
+		}
+		pb_uint(&p->message, 5, m->file);
+		pb_uint(&p->message, 6, m->build_id);
+		/* has_functions: pprof symbolizes a mapping without it from the
+		 * file, which names what we could only give an offset. */
+		pb_uint(&p->message, 7, m->all_named || !known);
 		pb_bytes(p->out, P_MAPPING, p->message.buf, p->message.len);
 	}
 	for (size_t i = 0; i < p->order.count; i++) {
@@ -215,6 +243,7 @@ static int build(struct pprof *p, const struct profile_meta *meta)
 		strbuf_reset(&p->message);
 		pb_uint(&p->message, 1, i + 1);
 		pb_uint(&p->message, 2, p->mapping_of[i]);
+		pb_uint(&p->message, 3, f->kind == AGG_NATIVE ? f->address : 0);
 		pb_bytes(&p->message, 4, p->scratch.buf, p->scratch.len);
 		pb_bytes(p->out, P_LOCATION, p->message.buf, p->message.len);
 	}
@@ -292,7 +321,7 @@ int profile_write_pprof(struct strbuf *sb, const struct aggregate *agg, const st
 	hashtab_release(&p.function_index);
 	free(p.function_of);
 	free(p.mapping_of);
-	free(p.mapping_file);
+	free(p.mappings);
 	free(p.strings.strings);
 	hashtab_release(&p.strings.index);
 	frame_order_release(&p.order);

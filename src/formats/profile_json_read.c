@@ -72,7 +72,7 @@ static int read_frames(struct json_scan *s, struct aggregate *agg, uint32_t **id
 		}
 		struct agg_frame read = {.name = name, .file = file, .line = line >= 0 && line < 1 << 30 ? (int)line : -1,
 		                         .kind = kind, .origin = origin};
-		if ((ret = agg_frame_copy(agg, &read, &(*ids)[(*count)++])) < 0)
+		if ((ret = agg_frame_copy(agg, NULL, &read, &(*ids)[(*count)++])) < 0)
 			goto out;
 		free(name);
 		free(file);

@@ -36,6 +36,8 @@ struct native_module {
 	Dwfl_Module *dwfl_module;
 	bool interpreter;        /* holds CPython's runtime */
 	bool c_library;          /* libc (or libpthread): where processes and threads start */
+	char *build_id;          /* hex, once looked for (BUILD_ID_READ); NULL when none */
+	bool build_id_read;
 	struct native_fde_index fdes;
 	struct native_function *functions; /* sorted by start */
 	size_t nfunctions, functions_cap;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "pycoreprof/base.h"
+#include "pycoreprof/elf.h"
 #include "unwind/native_internal.h"
 
 /* CPython functions that only pass a call on between Python frames, by
@@ -103,39 +104,60 @@ struct native_module *native_module_at(struct native_unwinder *u, uint64_t addr)
 	return i == SIZE_MAX ? NULL : &u->modules[i];
 }
 
-/* A function without a symbol: "library+0xSTART", START its first address
- * in the file's own addresses (what addr2line takes), from the FDE that
- * covers ADDR; else ADDR's own. The range is the FDE's, else ADDR alone. */
-static char *unnamed_function(struct native_module *m, uint64_t addr, struct native_function *f)
+/* The range of the function holding ADDR by the module's unwind table
+ * (its FDE), in the process's addresses; -1 when none covers it. */
+static int fde_range(struct native_module *m, uint64_t addr, uint64_t *start, uint64_t *end)
 {
-	uint64_t start, end;
-	uint64_t first = addr - m->bias;
 	Dwarf_Addr bias = 0;
 	Elf *elf = dwfl_module_getelf(m->dwfl_module, &bias);
-	if (elf && bias == m->bias && native_fde_range(&m->fdes, elf, addr - m->bias, &start, &end) == 0) {
-		first = start;
-		f->start = start + m->bias;
-		f->end = end + m->bias;
-	}
+	uint64_t low, high;
+	if (!elf || bias != m->bias || native_fde_range(&m->fdes, elf, addr - m->bias, &low, &high) < 0)
+		return -1;
+	*start = low + m->bias;
+	*end = high + m->bias;
+	return 0;
+}
+
+/* The name of a function without a symbol that starts at FIRST:
+ * "library+0xOFFSET", OFFSET in the file's own addresses (what addr2line
+ * takes). */
+static char *unnamed_function(const struct native_module *m, uint64_t first)
+{
 	const char *base = strrchr(m->path, '/');
-	return xasprintf("%s+0x%" PRIx64, base ? base + 1 : m->path, first);
+	return xasprintf("%s+0x%" PRIx64, base ? base + 1 : m->path, first - m->bias);
 }
 
 /* Ask libdwfl, then remember the symbol's whole range (or, without a
- * symbol, the FDE's; or this one address). NULL only when out of memory. */
+ * sized symbol, the FDE's; or this one address). NULL only when out of
+ * memory. */
 static const struct native_function *look_up_function(struct native_unwinder *u, struct native_module *m,
                                                       uint64_t addr, size_t slot)
 {
 	GElf_Off offset = 0;
 	GElf_Sym sym;
 	const char *found = dwfl_module_addrinfo(m->dwfl_module, addr, &offset, &sym, NULL, NULL, NULL);
-	struct native_function f = {.start = addr, .end = addr + 1, .named = found != NULL};
+	struct native_function f = {.start = addr, .end = addr + 1};
 	if (found && sym.st_size && offset < sym.st_size) {
 		f.start = addr - offset;
 		f.end = f.start + sym.st_size;
-	} else if (!found && !(f.name = unnamed_function(m, addr, &f))) {
-		return NULL;
+	} else {
+		/* No sized symbol covers ADDR. libdwfl then offers the nearest
+		 * sizeless one below it (frame_dummy, _init, an assembler label),
+		 * which names ADDR only if the function the unwind table sees
+		 * there starts at that symbol: a static function stripped of its
+		 * symbol is not frame_dummy. */
+		uint64_t start, end;
+		bool fde = fde_range(m, addr, &start, &end) == 0;
+		if (fde) {
+			f.start = start;
+			f.end = end;
+			if (found && start != addr - offset)
+				found = NULL;
+		}
+		if (!found && !(f.name = unnamed_function(m, f.start)))
+			return NULL;
 	}
+	f.named = found != NULL;
 	/* A range must not swallow a neighbour already cached. */
 	if (slot && m->functions[slot - 1].end > f.start)
 		f.start = addr;
@@ -195,6 +217,34 @@ static void line_at(struct native_unwinder *u, struct native_module *m, uint64_t
 	*line = slot->line;
 }
 
+/* The module's build-id in hex, looked for once. */
+static const char *build_id_of(struct native_module *m)
+{
+	if (!m->build_id_read) {
+		m->build_id_read = true;
+		const unsigned char *bits;
+		GElf_Addr vaddr;
+		int len = dwfl_module_build_id(m->dwfl_module, &bits, &vaddr);
+		if (len > 0 && (m->build_id = malloc(2 * (size_t)len + 1)))
+			build_id_to_hex(bits, (size_t)len, m->build_id);
+	}
+	return m->build_id;
+}
+
+/* Where F's function is: its start, the mapping holding it. */
+static void site_of(struct native_unwinder *u, struct native_module *m, const struct native_function *f,
+                    uint64_t addr, struct native_site *site)
+{
+	site->function = f ? f->start : addr;
+	const struct target_mapping *map = target_find_mapping(u->target, site->function);
+	if (map && map->path) {
+		site->map_start = map->start;
+		site->map_end = map->end;
+		site->map_offset = map->file_offset;
+	}
+	site->build_id = build_id_of(m);
+}
+
 void native_symbolize(struct native_unwinder *u, uint64_t pc, bool activation, bool want_line,
                       struct native_frame *out)
 {
@@ -216,6 +266,7 @@ void native_symbolize(struct native_unwinder *u, uint64_t pc, bool activation, b
 		out->named = f->named;
 		out->cls = f->cls;
 	}
+	site_of(u, m, f, addr, &out->site);
 	if (want_line)
 		line_at(u, m, addr, &out->file, &out->line);
 }

@@ -417,8 +417,10 @@ void native_unwinder_free(struct native_unwinder *u)
 	if (u->dwfl)
 		dwfl_end(u->dwfl);
 	native_symbols_release(u);
-	for (size_t i = 0; i < u->nmodules; i++)
+	for (size_t i = 0; i < u->nmodules; i++) {
 		free(u->modules[i].path);
+		free(u->modules[i].build_id);
+	}
 	free(u->modules);
 	free(u->vdso_image);
 	free(u->debuginfo_path);

@@ -381,3 +381,154 @@ def test_core_start_up_hidden(label):
     core, truth = native_core(label, "qsort-abort", signal.SIGABRT)
     for mode in ("--native", "--native-all"):
         check_one_shot(lib.core_json(core, [mode]), truth["pid"], mode)
+
+
+# ---------------------------------------------------------------- pprof
+
+def go_pprof(args, profile):
+    from test_outputs import go_pprof as run_pprof
+    return run_pprof(args, profile)
+
+
+def pprof_raw(profile):
+    """(mappings {id: (start, limit, offset, file, build_id, has_functions)},
+    locations {id: (address, mapping id, name)}) of the native locations of
+    PROFILE, as `go tool pprof -raw` reads them without symbolizing."""
+    text = go_pprof(["-raw", "-symbolize=none"], profile)
+    mappings, locations = {}, {}
+    section = None
+    for line in text.splitlines():
+        if line in ("Locations", "Mappings"):
+            section = line
+            continue
+        if section == "Mappings":
+            match = re.match(r"^(\d+): 0x([0-9a-f]+)/0x([0-9a-f]+)/0x([0-9a-f]+) (\S+) ?(\S*)( \[FN\])?", line.strip())
+            if match:
+                mappings[int(match.group(1))] = (int(match.group(2), 16), int(match.group(3), 16),
+                                                 int(match.group(4), 16), match.group(5),
+                                                 match.group(6) if match.group(6) != "[FN]" else "",
+                                                 bool(match.group(7)) or match.group(6) == "[FN]")
+        elif section == "Locations":
+            match = re.match(r"^\s*(\d+): 0x([0-9a-f]+) M=(\d+) (\S+)", line)
+            if match:
+                locations[int(match.group(1))] = (int(match.group(2), 16), int(match.group(3)), match.group(4))
+    check(mappings and locations, "pprof -raw lists no native locations or mappings:\n%s", text[:2000])
+    return mappings, locations
+
+
+def build_id(path):
+    readelf = lib.tool("readelf", "binutils")
+    found = re.search(r"Build ID: ([0-9a-f]+)", lib.run([readelf, "-n", path]).text())
+    return found.group(1) if found else ""
+
+
+def check_pprof_sites(mappings, locations):
+    """Every native location's address lies in its mapping, whose file is
+    the library itself (build-id and all); an unnamed one's name is the
+    offset that address has in that file; a mapping holding one is not
+    marked as symbolized, so that pprof symbolizes it. Returns the unnamed
+    locations as (library, offset)."""
+    unnamed = []
+    for address, mapping, name in locations.values():
+        check(mapping in mappings, "location %s has no mapping %d", name, mapping)
+        start, limit, offset, path, identity, has_functions = mappings[mapping]
+        check(start <= address < limit, "%s at 0x%x is outside its mapping 0x%x-0x%x", name, address, start, limit)
+        check(os.path.exists(path), "mapping file %s does not exist", path)
+        check(identity == build_id(path), "mapping %s: build id %r, the file's %r", path, identity, build_id(path))
+        library = os.path.basename(path)
+        first = unnamed_offset(name, library)
+        if first is None:
+            continue
+        file_offset = address - start + offset
+        links = [p_vaddr + file_offset - p_offset for p_offset, p_vaddr, p_filesz in load_segments(path)
+                 if p_offset <= file_offset < p_offset + p_filesz]
+        check(links == [first], "%s: its address 0x%x is 0x%s in %s", name, address,
+              "/".join("%x" % link for link in links), library)
+        check(not has_functions, "%s's mapping says it is symbolized, holding %s", library, name)
+        unnamed.append((library, first))
+    return unnamed
+
+
+def test_pprof_numpy():
+    """record --native to pprof, and report --native over snapshots:
+    numpy's unnamed functions keep their address and the mapping of numpy's
+    library."""
+    from test_outputs import pprof_program
+    pprof_program()  # built before the fixture starts
+    with NumpyWork() as fixture:
+        profile = fixture.path("numpy.pb.gz")
+        result = lib.run_pycoreprof(["record", "--native", "--pid", str(fixture.pid), "--duration", "3",
+                                     "-o", profile], timeout=120)
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+        snapshots = fixture.path("snapshots") + "/"
+        result = lib.run_pycoreprof(["snapshot", "--native", "--pid", str(fixture.pid), "-o", snapshots,
+                                     "-i", "100ms", "-n", "6"], timeout=120)
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+    reported = fixture.path("report.pb.gz")
+    result = lib.run_pycoreprof(["report", "--native", "-o", reported, snapshots])
+    check(result.code == 0, "expected exit 0: %s", result.describe())
+    check_pprof_sites(*pprof_raw(reported))
+    mappings, locations = pprof_raw(profile)
+    unnamed = check_pprof_sites(mappings, locations)
+    check(sum(1 for library, _ in unnamed if library.startswith(NUMPY_LIBRARY)) >= 3,
+          "fewer than 3 unnamed numpy locations: %s", sorted(locations.values())[:20])
+    traces = go_pprof(["-traces", "-symbolize=none"], profile)
+    check(re.search(r"%s[^ ]*\+0x[0-9a-f]+" % NUMPY_LIBRARY, traces), "pprof -traces shows no unnamed numpy "
+          "frame:\n%s", traces[:2000])
+
+
+SPIN_SOURCE = """
+__attribute__((noinline)) static double spin_inner(long n)
+{
+	double x = 0;
+	for (long i = 0; i < n; i++)
+		x += (double)i * 0.5;
+	return x;
+}
+
+double spin_entry(long n)
+{
+	return spin_inner(n) + 1;
+}
+"""
+
+
+def test_pprof_symbolizes_later():
+    """A library whose static function has debug information but no symbol
+    (its symbol removed with objcopy): pycoreprof names the frame
+    libspin.so+0xOFFSET and keeps its address and mapping, from which
+    `go tool pprof` finds the function in the library's DWARF."""
+    from test_outputs import pprof_program
+    gcc, objcopy = lib.tool("gcc", "gcc"), lib.tool("objcopy", "binutils")
+    pprof_program()
+    workdir = lib.scratch("spin")
+    source, built, library = (os.path.join(workdir, name) for name in ("spin.c", "built.so", "libspin.so"))
+    with open(source, "w") as out:
+        out.write(SPIN_SOURCE)
+    for argv in ([gcc, "-g", "-O1", "-shared", "-fPIC", "-o", built, source],
+                 [objcopy, "--strip-symbol=spin_inner", built, library]):
+        result = lib.run(argv, timeout=120)
+        check(result.code == 0, "%s", result.describe())
+    ready = os.path.join(workdir, "ready")
+    with lib.Process("debian-3.11", [os.path.join(lib.FIXTURES, "native_spin.py"), library, "spin_entry",
+                                     "2000000", ready], workdir=workdir, ready=ready, name="native_spin.py") as fixture:
+        profile = fixture.path("spin.pb.gz")
+        result = lib.run_pycoreprof(["record", "--native", "--pid", str(fixture.pid), "--duration", "2",
+                                     "-o", profile], timeout=120)
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+    mappings, locations = pprof_raw(profile)
+    unnamed = [first for name, first in check_pprof_sites(mappings, locations) if name == "libspin.so"]
+    check(len(unnamed) == 1, "expected one unnamed function of libspin.so, got %s",
+          sorted(name for _, _, name in locations.values()))
+    names = [name for _, _, name in locations.values()]
+    check("spin_entry" in names, "spin_entry, which has its symbol, is not named: %s", names)
+    # pprof -traces: a block per stack, leaf first, the leaf after the time.
+    traces = go_pprof(["-traces"], profile)
+    leaves = []
+    for block in traces.split("-----------+")[1:]:
+        frames = [line.split()[-1] for line in block.splitlines()[1:] if line.strip()]
+        if "spin_entry" in frames:
+            leaves.append(frames[:frames.index("spin_entry") + 1])
+    check(any(frames == ["spin_inner", "spin_entry"] for frames in leaves),
+          "pprof did not name libspin.so+0x%x spin_inner under spin_entry: %s\n%s", unnamed[0], leaves,
+          traces[:2000])
