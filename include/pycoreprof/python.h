@@ -214,6 +214,37 @@ void pylocals_reader_free(struct pylocals_reader *r);
 int pylocals_read(struct pylocals_reader *r, const struct pyframe *frame, struct pylocals *out);
 void pylocals_release(struct pylocals *l);
 
+/* An exception a thread has in flight, read from the target. */
+struct pytb_frame {
+	const struct pycode *code;  /* the walker's, valid while it lives */
+	int line;                   /* -1 when unknown */
+	bool has_position;          /* 3.11+: POSITION holds the columns */
+	struct pyposition position;
+};
+struct pyexc {
+	uint64_t addr;              /* the exception object (a class when never instantiated) */
+	char *type;                 /* its type's tp_name */
+	char *message;              /* args[0] when a str (bounded), else NULL */
+	struct pytb_frame *traceback; /* innermost first */
+	size_t ntraceback;
+	bool traceback_cut;         /* more entries than were read */
+	struct pyexc *cause;        /* __cause__, __context__ (3.x); NULL when none */
+	struct pyexc *context;
+	bool suppress_context;      /* __suppress_context__ */
+	char *error;                /* what could not be read about it, or NULL */
+};
+/* The exceptions in flight in thread TH: the one being raised (3.12+
+ * current_exception, before the curexc_ triple) into *RAISING and the
+ * innermost one being handled (the exc_info stack; 2.7 and 3.6 its
+ * exc_ fields) into *HANDLING, each NULL when there is none, each with its
+ * traceback and its __cause__/__context__ chain (bounded). The caller
+ * frees them with pyexc_free(). What cannot be read leaves the exception
+ * out or says so in its error; the return value is -ERR_NOMEM or 0. */
+int pywalker_exceptions(struct pywalker *w, const struct pythread *th, struct pyexc **raising,
+                        struct pyexc **handling);
+/* Free E and its chain; NULL is fine. */
+void pyexc_free(struct pyexc *e);
+
 /* Mark a thread idle from the frame-name heuristic (lock waits, select). */
 bool pyframe_looks_idle(const struct pyframe *innermost);
 

@@ -55,6 +55,9 @@ struct thread_stack {
 	 * collector's C functions. */
 	bool gc;
 	bool finalizing;         /* the thread finalizing the interpreter */
+	/* The exceptions in flight (pywalker_exceptions()): the one being
+	 * raised, the innermost one being handled; NULL when none. Owned. */
+	struct pyexc *raising, *handling;
 	struct stack_frame *frames; /* innermost first; owned by the collection */
 	size_t nframes;
 	struct pylocals *locals; /* one per Python frame when asked for; frames point here */

@@ -192,6 +192,8 @@ int process_stacks_collect(struct target *t, struct pywalker *w, const char *sou
 		if (ts->error)
 			out->errors++;
 		ts->idle = thread_is_idle(t, target_find_thread(t, ts->tid), ts, innermost);
+		if ((ret = pywalker_exceptions(w, th, &ts->raising, &ts->handling)) < 0)
+			goto fail;
 		uint64_t gc_frame = state_of(&states, w, th->interp_addr)->gc_frame;
 		for (size_t i = 0; gc_frame && i < ts->nframes; i++)
 			has_gc_frame[out->nthreads - 1] |= scratch[i].addr == gc_frame;
@@ -232,6 +234,8 @@ void process_stacks_release(struct process_stacks *ps)
 		free(ps->threads[i].frames);
 		free(ps->threads[i].error);
 		free(ps->threads[i].native_error);
+		pyexc_free(ps->threads[i].raising);
+		pyexc_free(ps->threads[i].handling);
 	}
 	free(ps->threads);
 	ps->threads = NULL;

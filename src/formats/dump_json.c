@@ -1,5 +1,7 @@
 /* JSON dump of every thread's stack: one document whose schema is described
  * in docs/json.md and shared by `core`, `dump` and snapshots. */
+#include <string.h>
+
 #include "formats/dump_frames.h"
 #include "pycoreprof/formats.h"
 
@@ -115,6 +117,47 @@ void dump_json_frame(struct strbuf *sb, const struct stack_frame *f, bool with_l
 	strbuf_addch(sb, '}');
 }
 
+/* An exception: its traceback's entries are written as Python frames. */
+static void write_exception(struct strbuf *sb, const struct pyexc *e, const char *state,
+                            const struct pyexc *handling)
+{
+	if (!e) {
+		strbuf_addstr(sb, "null");
+		return;
+	}
+	strbuf_addch(sb, '{');
+	if (state) {
+		dump_json_key_string(sb, "state", state);
+		strbuf_addch(sb, ',');
+	}
+	dump_json_key_string(sb, "type", e->type);
+	strbuf_addch(sb, ',');
+	dump_json_key_string(sb, "message", e->message);
+	strbuf_addstr(sb, ",\"traceback\":[");
+	for (size_t i = 0; i < e->ntraceback; i++) {
+		const struct pytb_frame *tb = &e->traceback[i];
+		struct stack_frame f = {.kind = FRAME_PYTHON, .function = tb->code->name, .qualname = tb->code->qualname,
+		                        .file = tb->code->filename, .line = tb->line, .has_position = tb->has_position,
+		                        .end_line = tb->position.end_line, .column = tb->position.column,
+		                        .end_column = tb->position.end_column};
+		if (i)
+			strbuf_addch(sb, ',');
+		dump_json_frame(sb, &f, false);
+	}
+	strbuf_addf(sb, "],\"traceback_truncated\":%s,\"suppress_context\":%s,\"cause\":",
+	            e->traceback_cut ? "true" : "false", e->suppress_context ? "true" : "false");
+	write_exception(sb, e->cause, NULL, NULL);
+	strbuf_addstr(sb, ",\"context\":");
+	write_exception(sb, e->context, NULL, NULL);
+	strbuf_addch(sb, ',');
+	dump_json_key_string(sb, "error", e->error);
+	if (state && !strcmp(state, "raising")) {
+		strbuf_addstr(sb, ",\"handling\":");
+		write_exception(sb, handling, "handling", NULL);
+	}
+	strbuf_addch(sb, '}');
+}
+
 static void write_thread(struct strbuf *sb, const struct process_stacks *ps, const struct thread_stack *ts)
 {
 	strbuf_addf(sb, "{\"tid\":%d,\"ns_tid\":", (int)ts->tid);
@@ -134,6 +177,11 @@ static void write_thread(struct strbuf *sb, const struct process_stacks *ps, con
 		strbuf_addf(sb, ",\"native_partial\":%s,", ts->native_partial ? "true" : "false");
 		dump_json_key_string(sb, "native_error", ts->native_error);
 	}
+	strbuf_addstr(sb, ",\"exception\":");
+	if (ts->raising)
+		write_exception(sb, ts->raising, "raising", ts->handling);
+	else
+		write_exception(sb, ts->handling, "handling", NULL);
 	strbuf_addstr(sb, ",\"frames\":[");
 	for (size_t i = 0; i < ts->nframes; i++) {
 		if (i)

@@ -6,6 +6,7 @@
 
 #include "formats/dump_frames.h"
 #include "formats/escape.h"
+#include "formats/exception_text.h"
 #include "pycoreprof/formats.h"
 
 #define TAG_COLUMN_MAX 72
@@ -253,7 +254,11 @@ static void write_thread(struct strbuf *sb, const struct process_stacks *ps, con
 		strbuf_addf(sb, "%sno Python thread state", sep);
 		sep = ", ";
 	}
-	strbuf_addstr(sb, sep[0] == ',' ? ")\n" : "\n");
+	if (sep[0] == ',')
+		strbuf_addch(sb, ')');
+	exception_text_summary(sb, ts);
+	strbuf_addch(sb, '\n');
+	exception_text_lines(sb, ts);
 	if (ts->is_python && !ts->nframes && !ts->error)
 		strbuf_addstr(sb, "    (no Python frames)\n");
 	dump_text_frames(sb, ts->frames, ts->nframes, "    ", ps->native != NATIVE_OFF, opts);

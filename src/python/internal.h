@@ -66,6 +66,7 @@ struct pywalker {
 	struct hashtab pthread_tids;  /* of pthread_tid_slot: found before */
 
 	uint64_t code_type_addr;      /* verified PyCode_Type, 0 until seen */
+	uint64_t traceback_type_addr; /* verified PyTraceBack_Type, 0 until seen */
 
 	struct hashtab cache;                /* code address -> code_cache_entry */
 	struct code_retired *retired;        /* replaced entries, kept alive */
@@ -106,6 +107,9 @@ int py_code_line(const struct pywalker *w, const struct pycode *code, int byte_o
 void py_position_locations(const uint8_t *table, size_t size, int firstlineno, int addrq,
                            struct pyposition *out);
 bool py_code_position(const struct pywalker *w, const struct pycode *code, int byte_offset, struct pyposition *out);
+
+/* walk.c: the decoded code object at ADDR, checked to be one. */
+int py_code_at(struct pywalker *w, uint64_t addr, const struct pycode **out);
 
 /* code_cache.c: the decoded code object at ADDR (HEADER holds its first
  * layout.code_size bytes, already read). */

@@ -77,6 +77,37 @@ struct py_layout {
 	int32_t object_type;
 	int32_t varobject_size;
 	int32_t type_name;
+	/* tp_flags bits (values, not offsets) */
+	int32_t tpflag_tuple;
+	int32_t tpflag_str;                      /* str (3.x), str (2.7: bytes) */
+	int32_t tpflag_base_exc;
+
+	/* Exceptions in flight, in PyThreadState */
+	int32_t tstate_curexc_type;              /* <= 3.11: the exception being raised */
+	int32_t tstate_curexc_value;
+	int32_t tstate_curexc_traceback;
+	int32_t tstate_current_exception;        /* 3.12+ */
+	int32_t tstate_exc_type;                 /* 2.7, 3.6: the one being handled */
+	int32_t tstate_exc_value;
+	int32_t tstate_exc_traceback;
+	int32_t tstate_exc_info;                 /* 3.7+: _PyErr_StackItem *, the handled ones */
+	/* _PyErr_StackItem (3.7+) */
+	int32_t stackitem_exc_type;              /* 3.7 - 3.10 */
+	int32_t stackitem_exc_value;
+	int32_t stackitem_exc_traceback;         /* 3.7 - 3.10 */
+	int32_t stackitem_previous;
+	/* PyBaseExceptionObject */
+	int32_t exc_args;
+	int32_t exc_traceback;                   /* 3.x */
+	int32_t exc_context;
+	int32_t exc_cause;
+	int32_t exc_suppress_context;            /* char */
+	/* PyTracebackObject */
+	int32_t tb_next;
+	int32_t tb_frame;
+	int32_t tb_lasti;                        /* int, bytes into the code */
+	int32_t tb_lineno;                       /* int; 3.11+ -1 until asked */
+	int32_t frameobj_iframe;                 /* 3.11+: PyFrameObject.f_frame */
 
 	/* str (PEP 393, 3.x) */
 	int32_t unicode_length;

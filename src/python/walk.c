@@ -287,6 +287,11 @@ static int read_code(struct pywalker *w, uint64_t addr, const struct pycode **co
 	return py_code_get(w, addr, header, code);
 }
 
+int py_code_at(struct pywalker *w, uint64_t addr, const struct pycode **out)
+{
+	return read_code(w, addr, out);
+}
+
 /* _co_firsttraceable of the code at ADDR, read from it: a cache entry for
  * ADDR may be of a code object freed since, whose memory another now has
  * (the cache tells them apart only when reading the header). The read
