@@ -212,7 +212,7 @@ struct process_tree {
 	size_t nprocs, cap;
 	double next_scan;        /* time_now() of the next look below the root */
 	uint64_t samples;        /* ticks in which some process was sampled */
-	double first_sample, last_sample; /* time_now() of the first and last */
+	double first_sample;     /* time_now() of the first of them */
 	char python[96];         /* live_session_python() of the first process sampled */
 	/* Of the processes gone or replaced by an exec: */
 	struct sampler_stats retired;
@@ -223,7 +223,6 @@ struct process_tree {
 /* Sampled processes and their sums over the recording. */
 struct tree_totals {
 	uint64_t samples;        /* ticks in which some process was sampled */
-	double seconds;          /* from the first of them to the last */
 	uint64_t stacks;         /* thread stacks counted, of every process */
 	uint64_t errors;         /* of every process */
 	uint64_t error_kinds[SAMPLER_ERR__COUNT]; /* ERRORS by what failed */

@@ -457,7 +457,6 @@ int process_tree_sample(struct process_tree *tree, double now)
 		tree->samples++;
 		if (!tree->first_sample)
 			tree->first_sample = now;
-		tree->last_sample = now;
 	}
 	return 0;
 }
@@ -485,7 +484,6 @@ void process_tree_totals(const struct process_tree *tree, struct tree_totals *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->samples = tree->samples;
-	t->seconds = tree->samples > 1 ? tree->last_sample - tree->first_sample : 0;
 	t->stacks = tree->retired.stacks;
 	t->errors = tree->retired.errors;
 	memcpy(t->error_kinds, tree->retired.error_kinds, sizeof(t->error_kinds));
