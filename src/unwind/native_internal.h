@@ -70,6 +70,14 @@ struct native_unwinder {
  * FDE covers VADDR or the tables cannot be read. */
 int native_fde_range(struct native_fde_index *index, Elf *elf, uint64_t vaddr, uint64_t *start, uint64_t *end);
 
+/* native_debuginfo.c: libdwfl's find_debuginfo callback (its userdata is
+ * the unwinder), and the directories it searches for target T (the
+ * callbacks' debuginfo_path; a new string, NULL when out of memory). */
+int native_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+                          const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+                          char **debuginfo_file_name);
+char *native_debug_search_path(const struct target *t);
+
 /* native_symbols.c */
 /* The module containing ADDR, or NULL. */
 struct native_module *native_module_at(struct native_unwinder *u, uint64_t addr);

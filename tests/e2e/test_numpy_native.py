@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import re
+import shutil
 import signal
 import struct
 
@@ -532,3 +533,59 @@ def test_pprof_symbolizes_later():
     check(any(frames == ["spin_inner", "spin_entry"] for frames in leaves),
           "pprof did not name libspin.so+0x%x spin_inner under spin_entry: %s\n%s", unnamed[0], leaves,
           traces[:2000])
+
+
+# ---------------------------------------------------------------- debug files
+
+def test_debug_files_found_every_way():
+    """Debian's stripped python3.11 names its static functions from its
+    debug file (python3.11-dbg) wherever that file is: under a debug
+    directory by build-id, beside the binary by .gnu_debuglink, or in the
+    debuginfod client's cache (DEBUGINFOD_CACHE_PATH, or XDG_CACHE_HOME's
+    debuginfod_client); with none of them, they are python3.11+0xOFFSET."""
+    from test_native import native_core, is_named
+    label = "debian-3.11"
+    python = lib.interpreter(label)
+    identity = build_id(python)
+    system_file = "/usr/lib/debug/.build-id/%s/%s.debug" % (identity[:2], identity[2:])
+    if not os.path.exists(system_file):
+        raise lib.Missing("%s not found (Debian package python3.11-dbg)" % system_file)
+    core, truth = native_core(label, "qsort-abort", signal.SIGABRT)
+    workdir = lib.scratch("debug-files")
+
+    def unnamed(env, extra=()):
+        result = lib.run([lib.pycoreprof(), "core", core, "--json", "--native-all"] + list(extra),
+                         env=dict(env, PYCOREPROF_DEBUG_DIRS=""))
+        check(result.code == 0, "expected exit 0: %s", result.describe())
+        frames = [frame for frame in main_thread(lib.parse_json(result), truth["pid"])["frames"]
+                  if frame["kind"] == "native" and os.path.basename(frame.get("library") or "") == "python3.11"]
+        check(len(frames) >= 5, "only %d frames of python3.11", len(frames))
+        return [frame["function"] for frame in frames if not is_named(frame)]
+
+    away = {"DEBUGINFOD_CACHE_PATH": os.path.join(workdir, "empty"), "XDG_CACHE_HOME": os.path.join(workdir, "empty")}
+    check(unnamed(away), "python3.11's static functions are named without its debug file")
+    # By build-id under a debug directory.
+    tree = os.path.join(workdir, "debug", ".build-id", identity[:2])
+    os.makedirs(tree)
+    os.symlink(system_file, os.path.join(tree, identity[2:] + ".debug"))
+    names = unnamed(away, ["--search-path", os.path.join(workdir, "debug")])
+    check(not names, "by build-id under a --search-path directory: %s unnamed", names)
+    # By .gnu_debuglink, beside a copy of the binary given with --exe.
+    readelf = lib.tool("readelf", "binutils")
+    dump = lib.run([readelf, "-p", ".gnu_debuglink", python]).stdout.decode("latin-1")
+    link = re.search(r"\]\s+(\S+\.debug)", dump)
+    check(link, "python3.11 has no .gnu_debuglink")
+    beside = os.path.join(workdir, "bin")
+    os.makedirs(beside)
+    shutil.copy(python, os.path.join(beside, "python3.11"))
+    os.symlink(system_file, os.path.join(beside, link.group(1)))
+    names = unnamed(away, ["--exe", os.path.join(beside, "python3.11")])
+    check(not names, "by .gnu_debuglink beside the binary: %s unnamed", names)
+    # From the debuginfod client's cache, by either of its places.
+    cache = os.path.join(workdir, "cache", "debuginfod_client", identity)
+    os.makedirs(cache)
+    os.symlink(system_file, os.path.join(cache, "debuginfo"))
+    names = unnamed(dict(away, DEBUGINFOD_CACHE_PATH=os.path.dirname(cache)))
+    check(not names, "from DEBUGINFOD_CACHE_PATH: %s unnamed", names)
+    names = unnamed(dict(away, DEBUGINFOD_CACHE_PATH="", XDG_CACHE_HOME=os.path.join(workdir, "cache")))
+    check(not names, "from XDG_CACHE_HOME/debuginfod_client: %s unnamed", names)
