@@ -69,6 +69,13 @@ static void add_where(struct strbuf *sb, const struct pyexc *e, bool handled)
 		return;
 	}
 	const struct pytb_frame *raised = &e->traceback[0], *now = &e->traceback[e->ntraceback - 1];
+	if (e->traceback_cut) {
+		/* Only its inner part was kept: where it is now is not known. */
+		strbuf_addstr(sb, "raised at ");
+		add_place(sb, raised);
+		strbuf_addf(sb, " (traceback cut short after %zu entries)", e->ntraceback);
+		return;
+	}
 	if (e->ntraceback == 1) {
 		strbuf_addstr(sb, handled ? "raised and caught in " : "raised at ");
 		add_place(sb, raised);
@@ -78,8 +85,6 @@ static void add_where(struct strbuf *sb, const struct pyexc *e, bool handled)
 	add_place(sb, raised);
 	strbuf_addstr(sb, handled ? ", caught in " : ", unwound to ");
 	add_place(sb, now);
-	if (e->traceback_cut)
-		strbuf_addstr(sb, " (traceback cut short)");
 }
 
 static void add_line(struct strbuf *sb, const char *relation, const struct pyexc *e, bool handled)

@@ -12,7 +12,8 @@
 enum {
 	EXC_MAX_DEPTH = 8,          /* links of a __cause__/__context__ chain */
 	EXC_MAX_PER_THREAD = 32,    /* exceptions read for one thread */
-	EXC_MAX_TRACEBACK = 1024,   /* entries of one traceback */
+	EXC_MAX_TRACEBACK = 1024,   /* entries of one traceback kept, the innermost */
+	EXC_MAX_TB_WALK = 1 << 16,  /* entries of one traceback followed */
 	EXC_MAX_HANDLED = 256,      /* items of the exc_info stack */
 	TYPE_NAME_MAX = 256,
 };
@@ -71,38 +72,52 @@ static bool has_flag(const struct object_kind *kind, int32_t flag)
 	return flag > 0 && (kind->flags & (unsigned long)flag);
 }
 
-/* ARGS[0] of a tuple, when the tuple has one. */
-static uint64_t first_item(struct pywalker *w, uint64_t tuple)
-{
-	const struct py_layout *L = &w->layout;
-	int64_t size;
-	uint64_t item = 0;
-	if (target_read(w->target, tuple + (uint64_t)L->varobject_size, &size, sizeof(size)) < 0 || size < 1 ||
-	    target_read_u64(w->target, tuple + (uint64_t)L->tuple_item, &item) < 0)
-		return 0;
-	return item;
-}
-
-/* The text of OBJECT when it is a str (2.7: a byte string), else NULL. */
-static char *string_of(struct pywalker *w, uint64_t object)
-{
-	struct object_kind kind;
-	if (!object || kind_of(w, object, &kind) < 0 || !has_flag(&kind, w->layout.tpflag_str))
-		return NULL;
-	struct strbuf sb = {0};
-	if (py_read_string(w, object, &sb) < 0) {
-		strbuf_release(&sb);
-		return NULL;
-	}
-	return strbuf_detach(&sb);
-}
-
 static void say(struct pyexc *e, const char *what, uint64_t addr)
 {
 	if (e->error)
 		return;
 	e->error = xasprintf("%s at 0x%llx: %s", what, (unsigned long long)addr, err_context());
 	err_clear();
+}
+
+/* The message of E from OBJECT: its text when it is a str (2.7: a byte
+ * string), the text of its first item when it is a tuple (the arguments),
+ * nothing for anything else; what cannot be read is said in E's error. */
+static void read_message(struct pywalker *w, uint64_t object, bool tuple_too, struct pyexc *e)
+{
+	const struct py_layout *L = &w->layout;
+	struct object_kind kind;
+	if (!object)
+		return;
+	if (kind_of(w, object, &kind) < 0) {
+		say(e, "cannot read the exception's message or arguments", object);
+		return;
+	}
+	if (tuple_too && has_flag(&kind, L->tpflag_tuple)) {
+		int64_t size;
+		uint64_t item;
+		if (target_read(w->target, object + (uint64_t)L->varobject_size, &size, sizeof(size)) < 0) {
+			say(e, "cannot read the exception's arguments", object);
+			return;
+		}
+		if (size < 1)
+			return;
+		if (target_read_u64(w->target, object + (uint64_t)L->tuple_item, &item) < 0) {
+			say(e, "cannot read the exception's arguments", object);
+			return;
+		}
+		read_message(w, item, false, e);
+		return;
+	}
+	if (!has_flag(&kind, L->tpflag_str))
+		return;
+	struct strbuf sb = {0};
+	if (py_read_string(w, object, &sb) < 0) {
+		strbuf_release(&sb);
+		say(e, "cannot read the exception's message", object);
+		return;
+	}
+	e->message = strbuf_detach(&sb);
 }
 
 /* The code object run by the frame object FRAME: its f_code up to 3.10,
@@ -135,15 +150,19 @@ static bool is_traceback(struct pywalker *w, uint64_t tb)
 	return true;
 }
 
-/* The traceback chain from TB (outermost first in the target), stored
- * innermost first. */
+/* The traceback chain from TB, outermost first in the target: the entries
+ * are listed first (a chain that loops ends at EXC_MAX_TB_WALK), then the
+ * innermost EXC_MAX_TRACEBACK of them, where it was raised, are decoded
+ * and stored innermost first. */
 static int read_traceback(struct pywalker *w, uint64_t tb, struct pyexc *e)
 {
 	const struct py_layout *L = &w->layout;
 	struct target *t = w->target;
-	size_t cap = 0;
-	for (size_t n = 0; tb; n++) {
-		if (n == EXC_MAX_TRACEBACK) {
+	uint64_t *entries = NULL;
+	size_t n = 0, cap = 0;
+	int ret = 0;
+	while (tb) {
+		if (n == EXC_MAX_TB_WALK) {
 			e->traceback_cut = true;
 			break;
 		}
@@ -151,32 +170,44 @@ static int read_traceback(struct pywalker *w, uint64_t tb, struct pyexc *e)
 			say(e, "traceback entry is not one", tb);
 			break;
 		}
-		uint64_t frame, code_addr, next;
-		int32_t lasti, lineno;
-		const struct pycode *code;
-		if (target_read_u64(t, tb + (uint64_t)L->tb_frame, &frame) < 0 ||
-		    target_read_i32(t, tb + (uint64_t)L->tb_lasti, &lasti) < 0 ||
-		    target_read_i32(t, tb + (uint64_t)L->tb_lineno, &lineno) < 0 ||
-		    target_read_u64(t, tb + (uint64_t)L->tb_next, &next) < 0 || frame_code(w, frame, &code_addr) < 0 ||
-		    py_code_at(w, code_addr, &code) < 0) {
-			say(e, "cannot read the traceback entry", tb);
+		if (ARRAY_GROW(entries, cap, n + 1) < 0) {
+			ret = -ERR_NOMEM;
+			goto out;
+		}
+		entries[n++] = tb;
+		if (target_read_u64(t, tb + (uint64_t)L->tb_next, &tb) < 0) {
+			say(e, "cannot read the traceback entry", entries[n - 1]);
 			break;
 		}
-		if (ARRAY_GROW(e->traceback, cap, e->ntraceback + 1) < 0)
-			return -ERR_NOMEM;
+	}
+	size_t keep = n < EXC_MAX_TRACEBACK ? n : EXC_MAX_TRACEBACK;
+	e->traceback_cut |= keep < n;
+	if (keep && !(e->traceback = xcalloc(keep, sizeof(*e->traceback)))) {
+		ret = -ERR_NOMEM;
+		goto out;
+	}
+	for (size_t k = 0; k < keep; k++) {
+		uint64_t entry = entries[n - 1 - k];
+		uint64_t frame, code_addr;
+		int32_t lasti, lineno;
+		const struct pycode *code;
+		if (target_read_u64(t, entry + (uint64_t)L->tb_frame, &frame) < 0 ||
+		    target_read_i32(t, entry + (uint64_t)L->tb_lasti, &lasti) < 0 ||
+		    target_read_i32(t, entry + (uint64_t)L->tb_lineno, &lineno) < 0 || frame_code(w, frame, &code_addr) < 0 ||
+		    py_code_at(w, code_addr, &code) < 0) {
+			/* The entries inner to it are kept: where it was raised. */
+			say(e, "cannot read the traceback entry", entry);
+			break;
+		}
 		struct pytb_frame *f = &e->traceback[e->ntraceback++];
 		f->code = code;
 		/* 3.11+ leave tb_lineno at -1 until asked: the line of tb_lasti. */
 		f->has_position = py_code_position(w, code, lasti, &f->position);
 		f->line = lineno > 0 ? lineno : f->position.line;
-		tb = next;
 	}
-	for (size_t i = 0; i < e->ntraceback / 2; i++) {
-		struct pytb_frame swap = e->traceback[i];
-		e->traceback[i] = e->traceback[e->ntraceback - 1 - i];
-		e->traceback[e->ntraceback - 1 - i] = swap;
-	}
-	return 0;
+out:
+	free(entries);
+	return ret;
 }
 
 static int read_exception(struct pywalker *w, uint64_t type, uint64_t value, uint64_t tb, int depth,
@@ -242,14 +273,12 @@ static int read_exception(struct pywalker *w, uint64_t type, uint64_t value, uin
 		uint64_t args;
 		if (target_read_u64(w->target, value + (uint64_t)L->exc_args, &args) < 0)
 			say(e, "cannot read the exception's arguments", value);
-		else if (args)
-			e->message = string_of(w, first_item(w, args));
+		else
+			read_message(w, args, true, e);
 		if (!tb && L->exc_traceback >= 0 && target_read_u64(w->target, value + (uint64_t)L->exc_traceback, &tb) < 0)
 			say(e, "cannot read the exception's traceback", value);
-	} else if (value && has_flag(&kind, L->tpflag_str)) {
-		e->message = string_of(w, value);
-	} else if (value && has_flag(&kind, L->tpflag_tuple)) {
-		e->message = string_of(w, first_item(w, value));
+	} else {
+		read_message(w, value, true, e);
 	}
 	err_clear();
 	int ret = tb ? read_traceback(w, tb, e) : 0;

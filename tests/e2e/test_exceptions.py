@@ -4,10 +4,15 @@
 # DError) shows it with its context; each with the type, message and
 # traceback that traceback.format_exception printed in the fixture before the
 # process was looked at. A core, a live dump and a snapshot, every
-# interpreter (2.7 has no chaining: no cause or context there).
+# interpreter (2.7 has no chaining: no cause or context there). A core whose
+# exception objects were corrupted (a traceback that loops, a context chain
+# that loops, arguments that point nowhere) gives bounded, marked output
+# under the sanitizer build.
 import os
 import re
+import shutil
 import signal
+import struct
 
 import lib
 from lib import check
@@ -166,3 +171,59 @@ def test_handling_live_and_snapshot(label):
     check_handler("snapshot", snap, truth)
     check(thread_of(snap, truth["handler"]).get("exception") == thread_of(live, truth["handler"]).get("exception"),
           "the snapshot's exception differs from the live dump's")
+
+
+NOWHERE = 0x10  # never mapped
+
+
+def poke(data, address, value):
+    """Write the 8-byte VALUE at ADDRESS of the ELF core DATA's memory."""
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    for index in range(phnum):
+        p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from(
+            "<IIQQQQ", data, phoff + index * phentsize)
+        if p_type == 1 and p_vaddr <= address and address + 8 <= p_vaddr + p_filesz:
+            struct.pack_into("<Q", data, p_offset + address - p_vaddr, value)
+            return
+    raise lib.Failure("address 0x%x is not in the core" % address)
+
+
+def chain_depth(exception, key):
+    depth = 0
+    while exception is not None:
+        depth += 1
+        check(depth <= 64, "the %s chain does not end", key)
+        exception = exception.get(key)
+    return depth
+
+
+@lib.each_interpreter
+def test_hostile_exceptions(label):
+    core, truth = aborted(label)
+    places = truth["handler"]["hostile"]
+    crafted = os.path.join(lib.scratch("exceptions-hostile"), "crafted.core")
+    shutil.copyfile(core, crafted)
+    with open(crafted, "r+b") as source:
+        data = bytearray(source.read())
+        poke(data, places["tb_last"] + places["tb_next_at"], places["tb_first"])
+        poke(data, places["error"] + places["args_at"], NOWHERE)
+        if "context" in places:
+            poke(data, places["context"] + places["context_at"], places["error"])
+        source.seek(0)
+        source.write(data)
+    result = lib.run_pycoreprof(["core", "--json", crafted], asan=True)
+    check(result.code == 0, "expected exit 0: %s", result.describe())
+    exception = thread_of(lib.parse_json(result), truth["handler"]).get("exception") or {}
+    check(exception.get("type") == "CError", "type %r, expected CError", exception.get("type"))
+    check(exception.get("message") is None and "arguments" in (exception.get("error") or ""),
+          "arguments pointing nowhere: message %r, error %r", exception.get("message"), exception.get("error"))
+    tb = exception.get("traceback") or []
+    check(exception.get("traceback_truncated") is True and len(tb) == 1024,
+          "a looping traceback: %d entries, truncated %r", len(tb), exception.get("traceback_truncated"))
+    if "context" in places:
+        depth = chain_depth(exception, "context")
+        check(2 < depth <= 8, "a looping context chain gave %d exceptions, expected 3 to 8", depth)
+    result = lib.run_pycoreprof(["core", crafted], asan=True)
+    check(result.code == 0, "expected exit 0: %s", result.describe())
+    check("handling CError" in result.text(), "the text report does not name the handled CError")
