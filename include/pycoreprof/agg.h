@@ -81,6 +81,10 @@ void agg_release(struct aggregate *agg);
 /* Intern a frame (strings are copied). */
 int agg_frame(struct aggregate *agg, enum agg_frame_kind kind, const char *name, const char *file, int line,
               uint32_t *id);
+/* Give frame ID the name NAME (copied) from now on: a root whose label
+ * changes, such as a thread's when the thread is renamed. Stacks through
+ * it keep their counts. Errors: -ERR_NOMEM, the frame unchanged. */
+int agg_frame_rename(struct aggregate *agg, uint32_t id, const char *name);
 /* Intern a Python frame of the module at PATH (as in co_filename): its
  * file name shortened (short_filename()), the origin noted. */
 int agg_python_frame(struct aggregate *agg, const char *name, const char *path, int line, uint32_t *id);

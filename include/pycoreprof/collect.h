@@ -37,6 +37,10 @@ struct stack_roots {
 	 * NULL: `record` names live threads, `report` has never named the
 	 * threads of cores. */
 	const char *thread_name;
+	/* The thread root, interned already (thread_roots_frame()): used
+	 * instead of TID and THREAD_NAME when THREAD_INTERNED. */
+	bool thread_interned;
+	uint32_t thread_frame;
 	bool unreadable;         /* the walk stopped early: "[unreadable stack]" */
 };
 enum { STACK_ROOTS_MAX = 3 };

@@ -213,6 +213,29 @@ void pylocals_reader_free(struct pylocals_reader *r);
  * a marker. Errors: -ERR_NOMEM only. */
 int pylocals_read(struct pylocals_reader *r, const struct pyframe *frame, struct pylocals *out);
 void pylocals_release(struct pylocals *l);
+/* A Python thread's name, as the threading module's registry has it. */
+#define PY_THREAD_NAME_MAX 256      /* bytes with the NUL; longer names are cut */
+struct pythread_name {
+	uint64_t interp_addr;       /* the interpreter whose threading module names it */
+	uint64_t thread_id;         /* threading.get_ident() */
+	pid_t tid;                  /* its OS thread as the registry had it, 0 if unknown */
+	char name[PY_THREAD_NAME_MAX]; /* UTF-8 */
+};
+
+/* Read the names of the threads in each interpreter's threading._active
+ * (ident -> Thread, its name), without running code in the target: sys.modules,
+ * the module's dict, the registry and each Thread's attributes, every read
+ * bounded. For the interpreters of the last pywalker_threads(). *NAMES is
+ * owned by the walker, valid until the next call. A thread whose entry cannot
+ * be read has no name; an interpreter without threading imported names none.
+ * Returns 0, or an error (-ERR_CORRUPT, the target's read errors) when no name
+ * could be read because of it. */
+int pywalker_thread_names(struct pywalker *w, const struct pythread_name **names, size_t *count);
+/* The name of thread THREAD_ID of interpreter INTERP_ADDR in the last
+ * pywalker_thread_names(), or NULL; with TID (0: any), only when the
+ * registry's thread is that OS thread (a thread that ended may leave its
+ * ident to a new one). Valid until the next pywalker_thread_names(). */
+const char *pywalker_thread_name(const struct pywalker *w, uint64_t interp_addr, uint64_t thread_id, pid_t tid);
 
 /* An exception a thread has in flight, read from the target. */
 struct pytb_frame {

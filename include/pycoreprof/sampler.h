@@ -64,6 +64,22 @@ struct sampler_stats {
 
 struct thread_capture;
 
+/* The thread roots of a recording: one per thread, keyed by its tid, so
+ * that a thread keeps its root when its name changes; the root is named
+ * after the thread's name as of its latest sample. Zero-initialised is
+ * empty. */
+struct thread_roots {
+	struct hashtab slots;    /* of struct thread_root_slot (collect/frames.c) */
+};
+/* The root frame of thread TID in AGG, interned or renamed as needed: its
+ * label is `thread TID "NAME"`. PYTHON_NAME is the thread's threading name
+ * when known (it wins); OS_NAME (its comm, may be NULL or "") names a root
+ * that never had a Python name. A NULL PYTHON_NAME keeps the name the root
+ * has. Errors: -ERR_NOMEM. */
+int thread_roots_frame(struct thread_roots *r, struct aggregate *agg, pid_t tid, const char *python_name,
+                       const char *os_name, uint32_t *id);
+void thread_roots_release(struct thread_roots *r);
+
 /* (code object, instruction offset) -> aggregate frame id, so that a frame
  * seen before costs one probe: no line-table walk, no string hashing. */
 struct frame_memo_slot {
@@ -87,6 +103,7 @@ struct sampler {
 	size_t ids_cap;
 	struct sampler_native *native; /* NULL unless sampler_enable_native() */
 	struct hashtab memo;     /* of frame_memo_slot */
+	struct thread_roots roots; /* with opts.thread_roots */
 	int lost_rounds;         /* consecutive rounds that found no thread state */
 	pid_t gil_holder;        /* the last capture's GIL holder, or 0 */
 	double now;              /* when this capture's thread list was read */

@@ -47,6 +47,7 @@ struct thread_stack {
 	pid_t tid;               /* OS thread id, 0 when unknown */
 	pid_t ns_tid;            /* the id the process knows it by (struct target_thread), 0 when unknown */
 	uint64_t thread_id;      /* threading.get_ident() */
+	char *name;              /* its threading.Thread's name, NULL when unknown */
 	bool is_python;          /* has a Python thread state */
 	bool crashed, gil, idle;
 	/* Running a garbage collection: the thread whose stack holds the frame

@@ -102,6 +102,35 @@ int agg_frame(struct aggregate *agg, enum agg_frame_kind kind, const char *name,
 	return 0;
 }
 
+int agg_frame_rename(struct aggregate *agg, uint32_t id, const char *name)
+{
+	char *copy = id < agg->nframes ? xstrdup(name) : NULL;
+	if (!copy)
+		return id < agg->nframes ? -ERR_NOMEM : err_set(ERR_USAGE, "no frame %u to rename", (unsigned)id);
+	/* The index is keyed by the frames' contents: built again, with
+	 * room already there for every frame. */
+	struct hashtab index = {0};
+	if (hashtab_reserve(&index, agg->nframes, sizeof(struct id_slot)) < 0) {
+		free(copy);
+		return -ERR_NOMEM;
+	}
+	free(agg->frames[id].name);
+	agg->frames[id].name = copy;
+	for (uint32_t i = 0; i < agg->nframes; i++) {
+		const struct agg_frame *f = &agg->frames[i];
+		uint64_t hash = frame_hash(f->kind, f->name, f->file, f->line);
+		size_t pos = hashtab_start(&index, hash);
+		while (hashtab_next(&index, hash, &pos))
+			;
+		struct id_slot *slot = hashtab_slot(&index, pos);
+		hashtab_claim(&index, slot, hash);
+		slot->id = i;
+	}
+	hashtab_release(&agg->frame_index);
+	agg->frame_index = index;
+	return 0;
+}
+
 /* Index child ID of a wide node. */
 static int hash_child(struct aggregate *agg, uint32_t id)
 {

@@ -1,6 +1,7 @@
 /* What a collected stack adds to an aggregate: the roots above a thread's
  * own frames (its process, the thread, the marker of a stack read only in
- * part), native frames by function and library, and a whole collected
+ * part), a recording's thread roots named as of each thread's latest
+ * sample, native frames by function and library, and a whole collected
  * stack counted once. Python frames of samples are interned by the sampler,
  * which memoizes them. */
 #include <stdio.h>
@@ -8,17 +9,72 @@
 
 #include "pycoreprof/collect.h"
 
+enum { THREAD_LABEL_MAX = PY_THREAD_NAME_MAX + 32 };
+
+static void thread_label(char *label, pid_t tid, const char *name)
+{
+	if (name && *name)
+		snprintf(label, THREAD_LABEL_MAX, "thread %d \"%s\"", (int)tid, name);
+	else
+		snprintf(label, THREAD_LABEL_MAX, "thread %d", (int)tid);
+}
+
+struct thread_root_slot {
+	uint64_t key;            /* tid + 1 */
+	uint32_t frame;
+	bool python_named;       /* NAME came from the threading module */
+	char name[PY_THREAD_NAME_MAX];
+};
+
+int thread_roots_frame(struct thread_roots *r, struct aggregate *agg, pid_t tid, const char *python_name,
+                       const char *os_name, uint32_t *id)
+{
+	uint64_t key = (uint64_t)(uint32_t)tid + 1;
+	struct thread_root_slot *slot = hashtab_find(&r->slots, key);
+	const char *name = python_name ? python_name : os_name && *os_name ? os_name : NULL;
+	char label[THREAD_LABEL_MAX];
+	int ret;
+	if (!slot) {
+		if ((ret = hashtab_reserve(&r->slots, r->slots.count + 1, sizeof(*slot))) < 0)
+			return ret;
+		thread_label(label, tid, name);
+		if ((ret = agg_frame(agg, AGG_THREAD, label, NULL, -1, id)) < 0)
+			return ret;
+		slot = hashtab_slot_for(&r->slots, key);
+		hashtab_claim(&r->slots, slot, key);
+		slot->frame = *id;
+		slot->python_named = python_name != NULL;
+		snprintf(slot->name, sizeof(slot->name), "%s", name ? name : "");
+		return 0;
+	}
+	*id = slot->frame;
+	/* A thread leaves the registry before it ends: its last samples keep
+	 * the name it had. */
+	if (!name || (slot->python_named && !python_name) || !strncmp(slot->name, name, sizeof(slot->name) - 1))
+		return 0;
+	thread_label(label, tid, name);
+	if ((ret = agg_frame_rename(agg, slot->frame, label)) < 0)
+		return ret;
+	slot->python_named = python_name != NULL;
+	snprintf(slot->name, sizeof(slot->name), "%s", name);
+	return 0;
+}
+
+void thread_roots_release(struct thread_roots *r)
+{
+	hashtab_release(&r->slots);
+}
+
 int stack_roots_add(struct aggregate *agg, const struct stack_roots *roots, uint32_t *ids, size_t *n)
 {
 	int ret;
 	if (roots->process && (ret = agg_frame(agg, AGG_PROCESS, roots->process, NULL, -1, &ids[(*n)++])) < 0)
 		return ret;
-	if (roots->thread) {
-		char label[64];
-		if (roots->thread_name)
-			snprintf(label, sizeof(label), "thread %d \"%s\"", (int)roots->tid, roots->thread_name);
-		else
-			snprintf(label, sizeof(label), "thread %d", (int)roots->tid);
+	if (roots->thread_interned) {
+		ids[(*n)++] = roots->thread_frame;
+	} else if (roots->thread) {
+		char label[THREAD_LABEL_MAX];
+		thread_label(label, roots->tid, roots->thread_name);
 		if ((ret = agg_frame(agg, AGG_THREAD, label, NULL, -1, &ids[(*n)++])) < 0)
 			return ret;
 	}

@@ -24,7 +24,8 @@ struct thread_capture {
 	bool failed;
 	enum sampler_error error; /* what failed, when FAILED */
 	bool waiting;            /* kept by --idle though not running */
-	char name[16];
+	char name[16];           /* the OS's (comm) */
+	uint64_t thread_id, interp_addr; /* of its thread state */
 	struct pyframe *frames;  /* MAX_DEPTH entries */
 	size_t nframes;
 	int native_copy;         /* index of the native copy, or -1 */
@@ -76,6 +77,7 @@ void sampler_release(struct sampler *s)
 	free(s->captures);
 	free(s->ids);
 	hashtab_release(&s->memo);
+	thread_roots_release(&s->roots);
 	pause_stats_release(&s->stats.pauses);
 	sampler_native_free(s->native);
 	memset(s, 0, sizeof(*s));
@@ -254,6 +256,8 @@ again:
 		c->unstopped = unstopped;
 		c->reused = c->dropped = false;
 		c->tid = threads[i].tid;
+		c->thread_id = threads[i].thread_id;
+		c->interp_addr = threads[i].interp_addr;
 		c->waiting = waiting;
 		if (os)
 			memcpy(c->name, os->name, sizeof(c->name));
@@ -356,10 +360,19 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 	size_t need = c->nframes + STACK_ROOTS_MAX;
 	size_t n = 0;
 	int ret;
+	/* A thread state with neither an OS thread nor a Python frame is
+	 * being created or torn down: nothing of it to show, not even a root. */
+	if (!c->tid && !c->nframes && !c->failed)
+		return 0;
 	if (ARRAY_GROW(s->ids, s->ids_cap, need) < 0)
 		return -ERR_NOMEM;
-	struct stack_roots roots = {.process = s->opts.process_root, .thread = s->opts.thread_roots, .tid = c->tid,
-	                            .thread_name = c->name, .unreadable = c->failed};
+	struct stack_roots roots = {.process = s->opts.process_root, .unreadable = c->failed};
+	if (s->opts.thread_roots) {
+		const char *name = pywalker_thread_name(s->walker, c->interp_addr, c->thread_id, c->tid);
+		if ((ret = thread_roots_frame(&s->roots, agg, c->tid, name, c->name, &roots.thread_frame)) < 0)
+			return ret;
+		roots.thread_interned = true;
+	}
 	if ((ret = stack_roots_add(agg, &roots, s->ids, &n)) < 0)
 		return ret;
 	if (s->native) {
@@ -449,6 +462,15 @@ int sampler_sample(struct sampler *s)
 	}
 	s->lost_rounds = 0;
 	resolve_lines(s, ncaptured);
+	/* Thread roots are named as of this sample: the registry of threads
+	 * is read after the pause, while the process runs (a name that cannot
+	 * be read leaves the root's name as it was). */
+	if (s->opts.thread_roots) {
+		const struct pythread_name *names;
+		size_t nnames;
+		if (pywalker_thread_names(s->walker, &names, &nnames) < 0)
+			err_clear();
+	}
 	s->stats.samples++;
 	for (size_t i = 0; i < ncaptured; i++) {
 		if (s->captures[i].dropped)

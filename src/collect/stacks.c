@@ -156,6 +156,11 @@ int process_stacks_collect(struct target *t, struct pywalker *w, const char *sou
 		out->errors++;
 	if (out->locals && (ret = pylocals_reader_new(w, &reader)) < 0)
 		return ret;
+	/* Names are a bonus: a registry that cannot be read names nobody. */
+	const struct pythread_name *names;
+	size_t nnames;
+	if (pywalker_thread_names(w, &names, &nnames) < 0)
+		err_clear();
 
 	pid_t crashed_tid = t->has_signal ? t->signal.tid : 0;
 	bool crashed_found = false;
@@ -183,6 +188,11 @@ int process_stacks_collect(struct target *t, struct pywalker *w, const char *sou
 		ts->tid = th->tid;
 		ts->ns_tid = th->ns_tid;
 		ts->thread_id = th->thread_id;
+		const char *name = pywalker_thread_name(w, th->interp_addr, th->thread_id, th->tid);
+		if (name && !(ts->name = xstrdup(name))) {
+			ret = -ERR_NOMEM;
+			goto fail;
+		}
 		ts->gil = th->holds_gil;
 		ts->crashed = crashed_tid && th->tid == crashed_tid;
 		crashed_found |= ts->crashed;
@@ -232,6 +242,7 @@ void process_stacks_release(struct process_stacks *ps)
 			pylocals_release(&ps->threads[i].locals[k]);
 		free(ps->threads[i].locals);
 		free(ps->threads[i].frames);
+		free(ps->threads[i].name);
 		free(ps->threads[i].error);
 		free(ps->threads[i].native_error);
 		pyexc_free(ps->threads[i].raising);

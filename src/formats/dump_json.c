@@ -170,6 +170,8 @@ static void write_thread(struct strbuf *sb, const struct process_stacks *ps, con
 		strbuf_addf(sb, "%llu", (unsigned long long)ts->thread_id);
 	else
 		strbuf_addstr(sb, "null");
+	strbuf_addch(sb, ',');
+	dump_json_key_string(sb, "name", ts->name);
 	strbuf_addf(sb, ",\"crashed\":%s,\"gil\":%s,\"idle\":%s,\"gc\":%s,", ts->crashed ? "true" : "false",
 	            ts->gil ? "true" : "false", ts->idle ? "true" : "false", ts->gc ? "true" : "false");
 	dump_json_key_string(sb, "error", ts->error);

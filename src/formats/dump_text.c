@@ -225,6 +225,11 @@ static void write_thread(struct strbuf *sb, const struct process_stacks *ps, con
 		strbuf_addf(sb, "%d", (int)ts->tid);
 	else
 		strbuf_addf(sb, "0x%llx", (unsigned long long)ts->thread_id);
+	if (ts->name) {
+		strbuf_addstr(sb, " \"");
+		escape_add_visible(sb, ts->name, "\"");
+		strbuf_addch(sb, '"');
+	}
 	const char *sep = " (";
 	if (ts->ns_tid && ts->ns_tid != ts->tid) {
 		strbuf_addf(sb, "%s%d in its PID namespace", sep, (int)ts->ns_tid);

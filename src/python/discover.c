@@ -203,6 +203,7 @@ static int apply_debug_offsets(struct pywalker *w, uint64_t runtime)
 		{D->set_used, &L->set_used},
 		{D->set_table, &L->set_table},
 		{D->set_mask, &L->set_mask},
+		{D->interp_imports_modules, &L->interp_modules},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		if (map[i].pos < 0 || map[i].pos + 8 > D->struct_size)
@@ -229,6 +230,9 @@ static void set_version_traits(struct pywalker *w)
 	w->owner_generator = v >= 311 ? 1 : -1;
 	/* 3.12/3.13: FRAME_OWNED_BY_CSTACK = 3; 3.14+: INTERPRETER = 3 and up. */
 	w->owner_first_skipped = v >= 312 ? 3 : -1;
+	w->dict_or_values_tagged = v == 312;
+	/* 2.7's Thread keeps its name in a private, name-mangled attribute. */
+	w->thread_name_attr = w->major == 2 ? "_Thread__name" : "_name";
 }
 
 /* 2.7 / 3.6 without interp_head: the interpreter of the thread holding the

@@ -15,6 +15,7 @@ enum {
 	PY_MAX_THREADS = 4096,
 	PY_MAX_STRING_CHARS = 4096,
 	PY_MAX_LINETABLE = 1 << 20,
+	PY_NAMES_INTERPS = 4,         /* interpreters whose _active dict is remembered */
 };
 
 /* How line numbers are encoded, by version. */
@@ -81,6 +82,14 @@ struct pywalker {
 	uint64_t list_interp[PY_MAX_INTERPRETERS], list_head[PY_MAX_INTERPRETERS];
 	uint8_t *scratch;             /* reusable read buffer */
 	size_t scratch_cap;
+
+	/* Attributes (attrs.c) and thread names (thread_names.c). */
+	bool dict_or_values_tagged;   /* 3.12: an instance's dict word may hold its values */
+	const char *thread_name_attr; /* the Thread attribute holding its name */
+	struct pythread_name *names;  /* the last pywalker_thread_names(), sorted */
+	size_t nnames, names_cap;
+	uint64_t names_interp[PY_NAMES_INTERPS], names_active[PY_NAMES_INTERPS];
+	size_t names_next;
 };
 
 /* walk.c: the GIL holder of INTERP (0: none); bytes of a thread state to
@@ -94,6 +103,8 @@ int py_discover(struct pywalker *w);
 
 /* strings.c: decode a str (or 2.7 str) object at ADDR as UTF-8 into SB. */
 int py_read_string(struct pywalker *w, uint64_t addr, struct strbuf *sb);
+/* The same, at most MAX_CHARS characters. */
+int py_read_string_max(struct pywalker *w, uint64_t addr, size_t max_chars, struct strbuf *sb);
 /* bytes object contents into a new buffer the caller frees. */
 int py_read_bytes(struct pywalker *w, uint64_t addr, uint8_t **data, size_t *size);
 

@@ -194,6 +194,19 @@ struct py_layout {
 	int32_t class_name;
 	int32_t class_dict;
 	int32_t exception_args;                  /* PyBaseExceptionObject.args */
+
+	/* The threading module's registry of threads (thread_names.c) */
+	int32_t interp_modules;                  /* modules (<= 3.11), imports.modules (3.12+) */
+	int32_t module_dict;                     /* PyModuleObject.md_dict (DWARF before 3.10) */
+	int32_t type_basicsize;
+	int32_t type_dictoffset;
+	int32_t heaptype_cached_keys;            /* 3.x: PyHeapTypeObject.ht_cached_keys */
+	int32_t tpflag_managed_dict;             /* 3.11+: Py_TPFLAGS_MANAGED_DICT */
+	int32_t obj_managed_dict;                /* 3.11+: bytes before an object of its dict pointer
+	                                          * (3.12: the dict-or-values word) */
+	int32_t obj_values;                      /* 3.11: bytes before an object of its values pointer */
+	int32_t tpflag_inline_values;            /* 3.13+: Py_TPFLAGS_INLINE_VALUES */
+	int32_t dictvalues_valid;                /* 3.13+: PyDictValues.valid */
 };
 
 /* Where, inside the target's _Py_DebugOffsets (3.13+), each published value
@@ -255,6 +268,7 @@ struct py_debug_offsets_layout {
 	int32_t set_used;                        /* 3.14+ */
 	int32_t set_table;
 	int32_t set_mask;
+	int32_t interp_imports_modules;
 };
 
 extern const struct py_layout py_layouts[];

@@ -54,6 +54,10 @@ struct table_iter {
 };
 /* Start iterating the dict at ADDR; *USED gets its item count. */
 int table_iter_dict(struct repr_reader *r, uint64_t addr, struct table_iter *it, int64_t *used);
+/* Start iterating a keys object KEYS (ma_keys, or a type's cached keys)
+ * with the values VALUES (ma_values, or an instance's own values; 0 when
+ * the entries hold them). */
+int table_iter_keys(struct repr_reader *r, uint64_t keys, uint64_t values, struct table_iter *it);
 /* Start iterating the set (or frozenset) at ADDR; *USED gets its size. */
 int table_iter_set(struct repr_reader *r, uint64_t addr, struct table_iter *it, int64_t *used);
 /* The next live entry: 1 with *KEY and *VALUE (0 for sets), 0 at the end
@@ -64,6 +68,18 @@ enum { TABLE_SCAN_MAX = 1 << 16 };
 /* The value of KEY (a str) in the dict at DICT_ADDR: 1 with *VALUE, 0
  * when absent, or an error. */
 int repr_dict_lookup(struct repr_reader *r, uint64_t dict_addr, const char *key, uint64_t *value);
+/* The same over the rest of a table being iterated. */
+int repr_table_lookup(struct repr_reader *r, struct table_iter *it, const char *key, uint64_t *value);
+
+/* Objects read for the registry of threads (attrs.c): OBJ's own
+ * attribute NAME (from its instance dict or values, not its type's), 0
+ * when absent; an int that is not negative and fits 64 bits; a str
+ * (checked to be one) as UTF-8, cut at a character boundary within
+ * MAX_BYTES. Errors: -ERR_CORRUPT for what does not read as it should, the
+ * target's read errors. */
+int py_attr_get(struct repr_reader *r, uint64_t obj, const char *name, uint64_t *value);
+int py_read_index(struct repr_reader *r, uint64_t obj, uint64_t *value);
+int py_read_str(struct repr_reader *r, uint64_t obj, size_t max_bytes, struct strbuf *sb);
 
 /* Append the bounded repr of the object at ADDR to OUT, and its type as
  * the locals show it to TYPE_TEXT (nothing when the object could not be

@@ -50,10 +50,20 @@ int table_iter_dict(struct repr_reader *r, uint64_t addr, struct table_iter *it,
 		return 0;
 	}
 	uint64_t keys = load_u64(header, L->dict_keys);
-	it->values = load_u64(header, L->dict_values);
-	uint8_t kh[DICT_HEADER_MAX];
-	if (!keys || (size_t)L->dictkeys_indices > sizeof(kh))
+	if (!keys)
 		return err_set(ERR_CORRUPT, "dict at 0x%llx has no keys", (unsigned long long)addr);
+	return table_iter_keys(r, keys, load_u64(header, L->dict_values), it);
+}
+
+int table_iter_keys(struct repr_reader *r, uint64_t keys, uint64_t values, struct table_iter *it)
+{
+	const struct py_layout *L = &r->w->layout;
+	uint8_t kh[DICT_HEADER_MAX];
+	int ret;
+	memset(it, 0, sizeof(*it));
+	it->values = values;
+	if (!keys || L->dictkeys_indices < 0 || (size_t)L->dictkeys_indices > sizeof(kh))
+		return err_set(ERR_CORRUPT, "dict keys at 0x%llx cannot be read", (unsigned long long)keys);
 	if ((ret = repr_read(r, keys, kh, (size_t)L->dictkeys_indices)) < 0)
 		return ret;
 	int64_t nentries = (int64_t)load_u64(kh, L->dictkeys_nentries);
@@ -168,11 +178,15 @@ int repr_dict_lookup(struct repr_reader *r, uint64_t dict_addr, const char *key,
 {
 	struct table_iter it;
 	int64_t used;
-	uint64_t k, v;
 	int ret = table_iter_dict(r, dict_addr, &it, &used);
-	if (ret < 0)
-		return ret;
-	while ((ret = table_iter_next(r, &it, &k, &v)) == 1) {
+	return ret < 0 ? ret : repr_table_lookup(r, &it, key, value);
+}
+
+int repr_table_lookup(struct repr_reader *r, struct table_iter *it, const char *key, uint64_t *value)
+{
+	uint64_t k, v;
+	int ret;
+	while ((ret = table_iter_next(r, it, &k, &v)) == 1) {
 		strbuf_reset(&r->scratch);
 		if (py_read_string(r->w, k, &r->scratch) < 0) {
 			err_clear();

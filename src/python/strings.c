@@ -69,15 +69,15 @@ int py_read_bytes(struct pywalker *w, uint64_t addr, uint8_t **data, size_t *siz
 	return 0;
 }
 
-static int read_py2_string(struct pywalker *w, uint64_t addr, struct strbuf *sb)
+static int read_py2_string(struct pywalker *w, uint64_t addr, size_t max_chars, struct strbuf *sb)
 {
 	uint8_t *data;
 	size_t size;
 	int ret = py_read_bytes(w, addr, &data, &size);
 	if (ret < 0)
 		return ret;
-	if (size > PY_MAX_STRING_CHARS)
-		size = PY_MAX_STRING_CHARS;
+	if (size > max_chars)
+		size = max_chars;
 	add_bytes_as_utf8(sb, data, size);
 	free(data);
 	return 0;
@@ -85,11 +85,18 @@ static int read_py2_string(struct pywalker *w, uint64_t addr, struct strbuf *sb)
 
 int py_read_string(struct pywalker *w, uint64_t addr, struct strbuf *sb)
 {
+	return py_read_string_max(w, addr, PY_MAX_STRING_CHARS, sb);
+}
+
+int py_read_string_max(struct pywalker *w, uint64_t addr, size_t max_chars, struct strbuf *sb)
+{
 	const struct py_layout *L = &w->layout;
 	if (!addr)
 		return err_set(ERR_CORRUPT, "NULL string pointer");
+	if (max_chars > PY_MAX_STRING_CHARS)
+		max_chars = PY_MAX_STRING_CHARS;
 	if (w->py2_strings)
-		return read_py2_string(w, addr, sb);
+		return read_py2_string(w, addr, max_chars, sb);
 
 	uint8_t header[128];
 	size_t header_size = (size_t)L->unicode_compact_size + 8;
@@ -106,8 +113,8 @@ int py_read_string(struct pywalker *w, uint64_t addr, struct strbuf *sb)
 	if (length < 0 || (kind != 1 && kind != 2 && kind != 4))
 		return err_set(ERR_CORRUPT, "str object at 0x%llx is not a valid string",
 		               (unsigned long long)addr);
-	if (length > PY_MAX_STRING_CHARS)
-		length = PY_MAX_STRING_CHARS;
+	if ((uint64_t)length > max_chars)
+		length = (int64_t)max_chars;
 
 	uint64_t data_addr;
 	if (compact)

@@ -63,6 +63,7 @@ void pywalker_free(struct pywalker *w)
 	free(w->threads);
 	hashtab_release(&w->pthread_tids);
 	free(w->scratch);
+	free(w->names);
 	free(w);
 }
 

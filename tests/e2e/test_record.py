@@ -389,11 +389,6 @@ def check_pause_figures(summary, what, result):
 
 # ---------------------------------------------------------------- filters and roots
 
-def proc_comm(pid, tid):
-    with open("/proc/%d/task/%d/comm" % (pid, tid)) as source:
-        return source.read().rstrip("\n")
-
-
 def context_switches(pid, tids):
     """Voluntary and involuntary context switches of threads TIDS, summed."""
     total = 0
@@ -480,8 +475,8 @@ def test_threads_filters(label):
             check(spun >= 0.8 * summary.samples, "%s: %d of %d samples in the spinners", what,
                   spun, summary.samples)
 
-        # --threads --function: a root per thread with its OS id and name;
-        # frames without line numbers.
+        # --threads --function: a root per thread with its OS id and its
+        # name in threading; frames without line numbers.
         out = fixture.path("threads.folded")
         result, summary = record(base + ["--idle", "--threads", "--function", "-o", out])
         check_success(result, summary)
@@ -496,9 +491,9 @@ def test_threads_filters(label):
             check(root.kind == "thread", "--threads: stack %s has no thread root", stack)
             check(os.path.isdir("/proc/%d/task/%d" % (fixture.pid, root.id)),
                   "--threads: thread %d is not a thread of pid %d", root.id, fixture.pid)
-            comm = proc_comm(fixture.pid, root.id)
-            check(root.label == comm, "--threads: thread %d named %r, its comm is %r", root.id,
-                  root.label, comm)
+            name = info["thread_names"].get(str(root.id))
+            check(root.label == name, "--threads: thread %d named %r, its name in threading is %r", root.id,
+                  root.label, name)
             for frame in frames[1:]:
                 check(frame.kind == "python" and frame.line is None,
                       "--function: frame %r of %s has a line number or is not a Python frame",
