@@ -1,12 +1,13 @@
 # Python thread names, read from the threading module's registry: `dump` of
 # a running process, a core and a snapshot name every thread as
 # threading.enumerate() did in the fixture (text and JSON), on every
-# interpreter; and `record --threads` gives each thread one root, named as
-# the thread was named last.
-import json
+# interpreter; a core whose registry is damaged is read under the
+# sanitizers, names left out where they cannot be read; and `record
+# --threads` gives each thread one root, named as the thread was named last.
 import os
 import re
 import signal
+import struct
 
 import lib
 from lib import check
@@ -77,6 +78,12 @@ def test_dump_names(label):
 
 @lib.each_interpreter
 def test_core_names(label):
+    core, truth = abort_core(label)
+    check_names("core --json", lib.core_json(core), truth)
+    check_text("core", lib.run_pycoreprof(["core", core]).text(), truth)
+
+
+def abort_core(label):
     python = lib.interpreter(label)
 
     def make(workdir):
@@ -85,9 +92,67 @@ def test_core_names(label):
         return {"core": core, "truth": truth}
 
     made = lib.cached(label, "named-threads-abort", make)
-    truth = lib.load_truth(made["truth"])
-    check_names("core --json", lib.core_json(made["core"]), truth)
-    check_text("core", lib.run_pycoreprof(["core", made["core"]]).text(), truth)
+    return made["core"], lib.load_truth(made["truth"])
+
+
+def file_offset(data, address):
+    """Where the byte at ADDRESS of the process is in the ELF core DATA."""
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    for index in range(phnum):
+        p_type, _, offset, vaddr, _, filesz = struct.unpack_from("<IIQQQQ", data, phoff + index * phentsize)
+        if p_type == 1 and vaddr <= address and address + 64 <= vaddr + filesz:
+            return offset + address - vaddr
+    raise lib.Failure("0x%x is not in the core's memory" % address)
+
+
+SANITIZER_MARKS = ("Sanitizer", "runtime error:", "SUMMARY:", "==ERROR")
+# Objects of the registry, and the bytes of each that are overwritten
+# (relative to the object; 3.11+ keep an instance's dict before it): all but
+# the reference count and the type, so sizes, counts and pointers lie.
+DAMAGE = {
+    "active": [(16, 48)],
+    "thread": [(-32, 32), (16, 48)],
+    "name": [(16, 48)],
+}
+
+
+@lib.each(lambda: ["%s/%s" % (label, part) for label in lib.interpreter_labels() for part in sorted(DAMAGE)])
+def test_damaged_registry(param):
+    label, part = param.split("/")
+    core, truth = abort_core(label)
+    with open(core, "rb") as source:
+        data = bytearray(source.read())
+    address = truth["objects"][part]
+    for start, length in DAMAGE[part]:
+        at = file_offset(data, address + start)
+        data[at:at + length] = b"\x7f" * length
+    damaged = os.path.join(lib.scratch("damaged"), "core")
+    with open(damaged, "wb") as out:
+        out.write(data)
+    result = lib.run_pycoreprof(["core", damaged, "--json"], asan=True, timeout=120)
+    output = result.text()
+    for mark in SANITIZER_MARKS:
+        check(mark not in output, "the sanitizers report on a core with a damaged %s: %s", part, output[-3000:])
+    check(result.code in (0, 1), "expected exit 0 or 1: %s", result.describe())
+    document = lib.parse_json(result)
+    # The stacks are as in the whole core.
+    whole = lib.core_json(core)
+    for ident, thread in lib.threads_by_id(whole).items():
+        lib.compare_frames("thread %s" % ident, lib.python_frames(thread),
+                           lib.python_frames(lib.threads_by_id(document)[ident]))
+    listed = dict((entry["thread_id"], entry["name"]) for entry in truth["names"])
+    hit = {"active": set(listed), "thread": {truth["objects"]["thread_ident"]},
+           "name": {truth["objects"]["name_ident"]}}[part]
+    for ident, thread in lib.threads_by_id(document).items():
+        name = thread.get("name")
+        if ident in hit:
+            # Unreadable (no name), or what the bytes there read as, bounded.
+            check(name is None or len(name.encode("utf-8", "surrogatepass")) <= NAME_MAX,
+                  "thread %s (damaged %s) is named %r", ident, part, name)
+        else:
+            check(name == (kept(listed[ident]) if ident in listed else None),
+                  "thread %s is named %r, expected %r (damaged %s)", ident, name, listed.get(ident), part)
 
 
 @lib.each_interpreter
