@@ -22,7 +22,8 @@ static const struct command commands[] = {
 	{"flamegraph", cmd_flamegraph, "render folded stacks (from any tool) as an SVG flame graph"},
 	{"convert", cmd_convert, "convert a profile from one format to another"},
 	{"snapshot", cmd_snapshot, "write small core files of a running process's Python stacks"},
-	{"report", cmd_report, "one profile from many snapshots or cores"},
+	{"report", cmd_report, "one profile from many snapshots, cores, archives or profiles"},
+	{"archive", cmd_archive, "list a snapshot archive, or extract a snapshot from it"},
 };
 static const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
 static const char default_command[] = "record";

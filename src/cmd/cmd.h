@@ -37,6 +37,7 @@ int cmd_record(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_archive(int argc, char **argv);
 
 /* Print the current error (err.h context, the code's message and a hint of
  * what to do) as one line on stderr, and return EXIT_FAIL. RET is the
@@ -61,6 +62,10 @@ int print_stacks(const struct process_stacks *ps, bool json, const struct dump_o
 int open_source_as_target(void *target, const char *file);
 /* True when ARG is --help or -h. */
 bool is_help(const char *arg);
+/* Local time "YYYY-mm-ddTHH:MM[:SS]", "YYYY-mm-dd HH:MM[:SS]",
+ * "YYYY-mm-dd", or Unix seconds, into CLOCK_REALTIME seconds; -1 when it
+ * is none of these (report_cmd.c). */
+int parse_when(const char *text, double *seconds);
 /* --seed's value: a whole number, decimal or 0x hex; -1 when it is not. */
 int parse_seed(const char *text, uint64_t *seed);
 

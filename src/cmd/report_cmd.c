@@ -4,6 +4,8 @@
  * they are; files are read by worker threads but merged in sorted order,
  * so the output never depends on -j or on how inputs were split up. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,6 +17,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/report_inputs.h"
+#include "pycoreprof/archive.h"
 #include "pycoreprof/agg.h"
 #include "pycoreprof/formats.h"
 #include "pycoreprof/native.h"
@@ -63,6 +66,8 @@ struct file_result {
 	struct file_sample sample;
 	bool read;
 	bool profile;            /* a profile, merged as it is */
+	size_t snapshots;        /* an archive: the snapshots it gave */
+	size_t lost;             /* an archive: snapshots that could not be read */
 	int error;               /* -ERR_x when skipped */
 	char *reason;
 };
@@ -107,10 +112,83 @@ static bool is_profile(const char *path)
 	return profile_name_is_readable(path) && !(len > 4 && !strcmp(path + len - 4, ".txt"));
 }
 
+static bool is_archive(const char *path)
+{
+	char head[8];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool yes = fd >= 0 && read(fd, head, sizeof(head)) == (ssize_t)sizeof(head) && archive_has_magic(head, sizeof(head));
+	if (fd >= 0)
+		close(fd);
+	return yes;
+}
+
+/* Every snapshot of an archive, each extracted into an anonymous file and
+ * read as a snapshot file is, into r->sample.agg; the time range applies
+ * to each. */
+static int read_archive(const struct report_options *opts, const char *path, struct file_result *r, uint32_t *ids)
+{
+	struct archive *a = NULL;
+	struct strbuf core = {0};
+	struct file_sample_options sample_opts = {.native = opts->native, .idle = opts->idle,
+	                                          .thread_roots = opts->threads, .since = opts->since,
+	                                          .until = opts->until};
+	int fd = -1, ret = agg_init(&r->sample.agg);
+	if (ret == 0)
+		ret = archive_open(path, &a);
+	if (ret == 0 && (fd = memfd_create("pycoreprof-snapshot", MFD_CLOEXEC)) < 0)
+		ret = err_set_errno(ERR_IO, errno, "cannot make a file for a snapshot of %s", path);
+	char fd_path[64];
+	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
+	for (size_t i = 0; ret == 0 && i < archive_count(a); i++) {
+		struct file_sample one = {0};
+		strbuf_reset(&core);
+		/* A damaged snapshot is lost; the others are still read. */
+		if (archive_extract(a, i, &core) < 0) {
+			r->lost++;
+			err_clear();
+			continue;
+		}
+		if (ftruncate(fd, 0) < 0 || pwrite(fd, core.buf, core.len, 0) != (ssize_t)core.len) {
+			ret = err_set_errno(ERR_IO, errno, "cannot write a snapshot of %s", path);
+			break;
+		}
+		if (file_sample_read(fd_path, &sample_opts, &one, ids) < 0) {
+			r->lost++;
+			err_clear();
+			continue;
+		}
+		if (one.out_of_range)
+			continue;
+		r->sample.stacks += one.stacks;
+		r->snapshots++;
+		agg_span(&r->sample.agg, one.capture_ns, one.capture_ns);
+		ret = agg_merge(&r->sample.agg, &one.agg);
+		agg_release(&one.agg);
+	}
+	if (fd >= 0)
+		close(fd);
+	archive_close(a);
+	strbuf_release(&core);
+	if (ret < 0) {
+		agg_release(&r->sample.agg);
+		r->error = ret;
+		r->reason = xasprintf("%s", *err_context() ? err_context() : err_message(ret));
+		return ret;
+	}
+	r->read = true;
+	r->sample.out_of_range = !r->snapshots && (opts->since || opts->until);
+	r->read = !r->sample.out_of_range;
+	if (!r->read)
+		agg_release(&r->sample.agg);
+	return 0;
+}
+
 static int read_file(const struct report_options *opts, const char *path, struct file_result *r, uint32_t *ids)
 {
 	if (is_profile(path))
 		return read_profile(opts, path, r);
+	if (is_archive(path))
+		return read_archive(opts, path, r, ids);
 	struct file_sample_options sample_opts = {.native = opts->native, .idle = opts->idle,
 	                                          .thread_roots = opts->threads, .since = opts->since,
 	                                          .until = opts->until};
@@ -148,9 +226,7 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Local time "YYYY-mm-ddTHH:MM[:SS]", "YYYY-mm-dd HH:MM[:SS]", "YYYY-mm-dd",
- * or Unix seconds, into CLOCK_REALTIME seconds. */
-static int parse_when(const char *text, double *seconds)
+int parse_when(const char *text, double *seconds)
 {
 	static const char *const formats[] = {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S",
 	                                      "%Y-%m-%d %H:%M", "%Y-%m-%d"};
@@ -262,7 +338,7 @@ static void print_summary(const struct input_list *inputs, const struct file_res
 	static const char *const kinds[] = {"truncated", "empty", "not a core", "no Python", "unreadable", "corrupt",
 	                                    "bad profile"};
 	size_t counts[sizeof(kinds) / sizeof(kinds[0])] = {0};
-	size_t read = 0, profiles = 0, skipped = 0, out_of_range = 0;
+	size_t read = 0, profiles = 0, skipped = 0, out_of_range = 0, lost = 0;
 	uint64_t profile_samples = 0;
 	for (size_t i = 0; i < inputs->n; i++) {
 		if (results[i].read && results[i].profile) {
@@ -270,8 +346,9 @@ static void print_summary(const struct input_list *inputs, const struct file_res
 			profile_samples += results[i].sample.agg.samples;
 			continue;
 		}
+		lost += results[i].lost;
 		if (results[i].read) {
-			read++;
+			read += results[i].snapshots ? results[i].snapshots : 1;
 			continue;
 		}
 		if (results[i].sample.out_of_range) {
@@ -299,6 +376,8 @@ static void print_summary(const struct input_list *inputs, const struct file_res
 	}
 	if (out_of_range)
 		fprintf(stderr, ", %zu outside the time range", out_of_range);
+	if (lost)
+		fprintf(stderr, ", %zu damaged in archives", lost);
 	fprintf(stderr, "; %zu thread stacks; wrote %s\n", stacks, output);
 }
 
@@ -376,7 +455,7 @@ int cmd_report(int argc, char **argv)
 	if (total.samples == 0)
 		status = EXIT_PARTIAL;
 	for (size_t i = 0; i < inputs.n; i++)
-		if (!b.results[i].read && !b.results[i].sample.out_of_range)
+		if ((!b.results[i].read && !b.results[i].sample.out_of_range) || b.results[i].lost)
 			status = EXIT_PARTIAL;
 out:
 	if (b.results)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cmd/cmd.h"
+#include "pycoreprof/archive.h"
 #include "pycoreprof/collect.h"
 
 static const char usage[] =
@@ -25,6 +26,11 @@ static const char usage[] =
 	"  -o, --output PATH    a file, or a directory (ending in / or existing);\n"
 	"                       default: PID-YYYYmmddTHHMMSS.mmm.core.gz here\n"
 	"  --no-compress        a plain core (.core) instead of gzip (.core.gz)\n"
+	"  -a, --archive FILE   append each snapshot to the archive FILE (created\n"
+	"                       when missing; pages stored once however many\n"
+	"                       snapshots hold them; safe to kill at any time)\n"
+	"                       instead of writing a file per snapshot (with -o too:\n"
+	"                       both)\n"
 	"  --full               every readable private or anonymous mapping, like gcore\n"
 	"  --tasks              keep what reading every asyncio task needs too, so that\n"
 	"                       `core --tasks` on the snapshot shows them (docs/tasks.md)\n"
@@ -46,6 +52,8 @@ static const char usage[] =
 struct snapshot_options {
 	pid_t pid;
 	const char *output;
+	const char *archive;     /* append to this archive (and write files only with -o) */
+	bool compress_files;
 	bool output_is_dir;
 	struct capture_options capture;
 	long count;              /* 0: no limit */
@@ -78,6 +86,7 @@ static int parse_options(int argc, char **argv, struct snapshot_options *o)
 		{"pid", required_argument, NULL, 'p'},
 		{"output", required_argument, NULL, 'o'},
 		{"no-compress", no_argument, NULL, 'Z'},
+		{"archive", required_argument, NULL, 'a'},
 		{"full", no_argument, NULL, 'F'},
 		{"native", no_argument, NULL, 'N'},
 		{"locals", no_argument, NULL, 'L'},
@@ -95,7 +104,7 @@ static int parse_options(int argc, char **argv, struct snapshot_options *o)
 	optind = 1;
 	opterr = 0;
 	o->capture.compress = true;
-	while ((opt = getopt_long(argc, argv, "+hp:o:i:n:d:", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+hp:o:i:n:d:a:", options, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			errno = 0;
@@ -106,6 +115,7 @@ static int parse_options(int argc, char **argv, struct snapshot_options *o)
 			break;
 		case 'o': o->output = optarg; break;
 		case 'Z': o->capture.compress = false; break;
+		case 'a': o->archive = optarg; break;
 		case 'F': o->capture.full = true; break;
 		case 'N': o->capture.native = true; break;
 		case 'L': o->capture.locals = true; break;
@@ -141,6 +151,11 @@ static int parse_options(int argc, char **argv, struct snapshot_options *o)
 	if ((o->count || o->duration) && !o->capture.interval)
 		o->capture.interval = 1;
 	bool periodic = o->capture.interval > 0 && o->count != 1;
+	/* The archive takes each core as it is; files given too (-o) are
+	 * compressed here, after it. */
+	o->compress_files = o->capture.compress;
+	if (o->archive)
+		o->capture.compress = false;
 	if (o->output) {
 		struct stat st;
 		size_t len = strlen(o->output);
@@ -170,12 +185,13 @@ static char *output_path(const struct snapshot_options *o, double when, unsigned
 	if (serial)
 		snprintf(serial_text, sizeof(serial_text), "-%u", serial);
 	return xasprintf("%s%s%d-%s.%03d%s.core%s", dir, len && dir[len - 1] != '/' ? "/" : "", (int)o->pid,
-	                 stamp, millis, serial_text, o->capture.compress ? ".gz" : "");
+	                 stamp, millis, serial_text, o->compress_files ? ".gz" : "");
 }
 
 struct totals {
 	long written;
 	size_t bytes, max_pages;
+	size_t archived;         /* bytes appended to the archive */
 	struct pause_stats pauses;
 	double build_seconds;
 	size_t threads, left_asleep;   /* of the last snapshot */
@@ -185,12 +201,18 @@ struct totals {
 static void print_summary(const struct snapshot_options *o, struct totals *t, const char *last)
 {
 	double median = pause_stats_percentile(&t->pauses, 50);
-	if (t->written == 1)
+	if (o->archive)
+		fprintf(stderr, "Appended %ld snapshot%s of pid %d to %s (%zu bytes each on average); stopped %.0f us each "
+		        "(median)", t->written, t->written == 1 ? "" : "s", (int)o->pid, o->archive,
+		        t->archived / (size_t)t->written, median * 1e6);
+	else if (t->written == 1)
 		fprintf(stderr, "Wrote %s (%zu bytes, %zu pages); pid %d stopped %.0f us, written in %.2f ms",
 		        last, t->bytes, t->max_pages, (int)o->pid, median * 1e6, t->build_seconds * 1e3);
 	else
 		fprintf(stderr, "Wrote %ld snapshots of pid %d (%zu bytes on average); stopped %.0f us each (median)",
 		        t->written, (int)o->pid, t->written ? t->bytes / (size_t)t->written : 0, median * 1e6);
+	if (o->archive && o->output)
+		fprintf(stderr, "; the files in %s: %zu bytes each on average", o->output, t->bytes / (size_t)t->written);
 	if (t->left_asleep)
 		fprintf(stderr, "; %zu of %zu threads read asleep, not stopped", t->left_asleep, t->threads);
 	if (t->retaken)
@@ -208,7 +230,13 @@ static int run(const struct snapshot_options *o)
 	int status = EXIT_OK;
 	int ret;
 	struct sample_clock clock = {0};
+	struct archive_writer *archive = NULL;
+	struct strbuf packed = {0};   /* a file's gzip, when an archive takes the core */
 	guard_install(GUARD_STOP_FIRST);
+	if (o->archive && (ret = archive_writer_open(o->archive, &archive)) < 0) {
+		status = report_error(ret);
+		goto out;
+	}
 	if (o->output_is_dir && mkdir(o->output, 0777) < 0 && errno != EEXIST) {
 		status = report_error(err_set_errno(ERR_IO, errno, "cannot create directory %s", o->output));
 		goto out;
@@ -226,20 +254,42 @@ static int run(const struct snapshot_options *o)
 			status = report_error(ret);
 			break;
 		}
+		if (archive) {
+			struct archive_append appended;
+			if ((ret = archive_writer_append(archive, result.file.buf, result.file.len,
+			                                 (uint64_t)(result.capture_time * 1e9), &appended)) < 0) {
+				status = report_error(ret);
+				break;
+			}
+			totals.archived += appended.bytes;
+			if (!o->output) {
+				totals.written++;
+				goto taken;
+			}
+			if (o->compress_files) {
+				strbuf_reset(&packed);
+				if ((ret = snapshot_gzip(result.file.buf, result.file.len, &packed)) < 0) {
+					status = report_error(ret);
+					break;
+				}
+			}
+		}
+		const struct strbuf *bytes = archive && o->compress_files ? &packed : &result.file;
 		char *plain = output_path(o, result.capture_time, 0);
 		serial = plain && last_plain && !strcmp(plain, last_plain) ? serial + 1 : 0;
 		free(last_plain);
 		last_plain = plain;
 		free(path);
 		path = serial ? output_path(o, result.capture_time, serial) : xstrdup(plain ? plain : "");
-		if (!plain || !path || (ret = write_file_atomically(path, result.file.buf, result.file.len)) < 0) {
+		if (!plain || !path || (ret = write_file_atomically(path, bytes->buf, bytes->len)) < 0) {
 			status = report_error(plain && path ? ret : -ERR_NOMEM);
 			break;
 		}
 		if (o->capture.interval <= 0)
 			printf("%s\n", path);
 		totals.written++;
-		totals.bytes += result.file.len;
+		totals.bytes += bytes->len;
+	taken:
 		totals.build_seconds = result.build_seconds;
 		if (result.pages > totals.max_pages)
 			totals.max_pages = result.pages;
@@ -265,6 +315,8 @@ static int run(const struct snapshot_options *o)
 out:
 	capture_session_close(&session);
 	sample_clock_stop(&clock);
+	archive_writer_close(archive);
+	strbuf_release(&packed);
 	guard_uninstall();
 	strbuf_release(&result.file);
 	pause_stats_release(&totals.pauses);

@@ -12,7 +12,8 @@ from lib import check
 FUZZ = os.path.join(lib.REPO, "fixtures", "fuzz")
 SANITIZER_MARKS = ("Sanitizer", "runtime error:", "SUMMARY:", "==ERROR")
 # Mutants per reader: a few seconds each under the sanitizers.
-COUNTS = {"folded": 3000, "json": 3000, "speedscope": 3000, "pprof": 3000, "core": 2000}
+COUNTS = {"folded": 3000, "json": 3000, "speedscope": 3000, "pprof": 3000, "core": 2000,
+          "archive": 2000}
 SEED = 15
 
 

@@ -1,7 +1,7 @@
 /* A deterministic fuzzer for the input readers, run under the sanitizer
  * build by tests/e2e/test_fuzz.py: every file of a corpus directory as it
  * is, then COUNT mutants of them from a fixed seed, each given to one
- * reader (folded, json, speedscope, pprof or core). It only feeds inputs; ASan and UBSan
+ * reader (folded, json, speedscope, pprof, core or archive). It only feeds inputs; ASan and UBSan
  * decide what is a failure, and an alarm turns a hang into one.
  *   fuzz_readers READER CORPUS_DIR SCRATCH_DIR COUNT SEED
  * The input being read is always in SCRATCH_DIR/current, so the one that
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pycoreprof/archive.h"
 #include "pycoreprof/formats.h"
 #include "pycoreprof/python.h"
 #include "pycoreprof/target.h"
@@ -169,6 +170,26 @@ static int read_profile(const char *reader, const struct input *in)
 	return ret;
 }
 
+/* The archive at PATH listed and every snapshot extracted. */
+static int read_archive(const char *path, bool *opened)
+{
+	struct archive *a;
+	struct strbuf core = {0};
+	int ret = archive_open(path, &a);
+	if (ret < 0)
+		return ret;
+	*opened = true;
+	for (size_t i = 0; i < archive_count(a); i++) {
+		strbuf_reset(&core);
+		int one = archive_extract(a, i, &core);
+		if (one < 0)
+			ret = one;
+	}
+	strbuf_release(&core);
+	archive_close(a);
+	return ret;
+}
+
 /* The core at PATH as `core` opens it, then the walker on it; *OPENED
  * says whether the core itself was read. */
 static int read_core(const char *path, bool *opened)
@@ -230,8 +251,9 @@ static int load_corpus(const char *dir, struct input **out, size_t *count)
 int main(int argc, char **argv)
 {
 	if (argc != 6 || (strcmp(argv[1], "folded") && strcmp(argv[1], "json") && strcmp(argv[1], "speedscope") &&
-	                  strcmp(argv[1], "pprof") && strcmp(argv[1], "core"))) {
-		fprintf(stderr, "usage: fuzz_readers folded|json|speedscope|pprof|core CORPUS_DIR SCRATCH_DIR COUNT SEED\n");
+	                  strcmp(argv[1], "pprof") && strcmp(argv[1], "core") && strcmp(argv[1], "archive"))) {
+		fprintf(stderr, "usage: fuzz_readers folded|json|speedscope|pprof|core|archive CORPUS_DIR SCRATCH_DIR COUNT "
+		        "SEED\n");
 		return 64;
 	}
 	const char *reader = argv[1];
@@ -259,7 +281,9 @@ int main(int argc, char **argv)
 		}
 		alarm(SECONDS_PER_INPUT);
 		bool core_opened = false;
-		int ret = strcmp(reader, "core") ? read_profile(reader, &in) : read_core(current, &core_opened);
+		int ret = !strcmp(reader, "core")      ? read_core(current, &core_opened)
+		          : !strcmp(reader, "archive") ? read_archive(current, &core_opened)
+		                                       : read_profile(reader, &in);
 		alarm(0);
 		accepted += ret == 0;
 		opened += core_opened;
@@ -269,6 +293,8 @@ int main(int argc, char **argv)
 	       total - ncorpus, accepted);
 	if (!strcmp(reader, "core"))
 		printf(", %lu opened as cores", opened);
+	if (!strcmp(reader, "archive"))
+		printf(", %lu opened as archives", opened);
 	printf("\n");
 	for (size_t i = 0; i < ncorpus; i++)
 		free(corpus[i].data);
