@@ -327,4 +327,28 @@ void pytask_list_release(struct pytask_list *list);
 /* The name of STATE: "pending", "running", "done", "cancelled". */
 const char *pytask_state_name(enum pytask_state state);
 
+/* Sampling through tasks (record --async): for a thread running a task,
+ * the task and those awaiting it, level by level. Level 0 is the running
+ * task, whose frames are the thread's own; each further level awaits the
+ * one before (the first awaiter found, when several), with its suspended
+ * await chain. */
+struct pytask_level {
+	uint64_t task;
+	char name[64];              /* get_name(), cut; "" when it has none */
+	size_t first, count;        /* its frames in the chain buffer (level 0: none) */
+};
+enum { PYTASK_MAX_LEVELS = 32 };
+/* Read which tasks run now; the target must not change until the last
+ * pytasks_sample_thread() of this sample. Cheap when asyncio is not
+ * imported (looked for again at most once a second). */
+int pytasks_sample_begin(struct pytasks *r, const struct pythread *threads, size_t nthreads);
+/* For thread TH, whose frames (innermost first, read by
+ * pywalker_stack_raw()) are FRAMES: *KEEP gets how many of them belong to
+ * the task it runs (up to the task's coroutine's), 0 when it runs none;
+ * LEVELS (PYTASK_MAX_LEVELS) and CHAIN (CHAIN_MAX frames, codes resolved)
+ * get the tasks awaiting it. Allocates nothing once warm. */
+int pytasks_sample_thread(struct pytasks *r, const struct pythread *th, const struct pyframe *frames, size_t nframes,
+                          size_t *keep, struct pytask_level *levels, size_t *nlevels, struct pyframe *chain,
+                          size_t chain_max, size_t *nchain);
+
 #endif

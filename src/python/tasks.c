@@ -104,6 +104,8 @@ void pytasks_free(struct pytasks *r)
 		return;
 	pyobjects_release(&r->o);
 	hashtab_release(&r->seen);
+	free(r->awaiters);
+	strbuf_release(&r->name);
 	free(r->found);
 	free(r->loops);
 	free(r->frames);
@@ -175,6 +177,39 @@ static int python_state(struct pytasks *r, uint64_t task, enum pytask_state *sta
 		}
 	}
 	return err_set(ERR_CORRUPT, "task at 0x%llx has an unknown _state", (unsigned long long)task);
+}
+
+int task_coroutine(struct pytasks *r, uint64_t addr, enum obj_kind kind, uint64_t *coro)
+{
+	*coro = 0;
+	if (kind == OBJ_TASK_C)
+		return obj_ptr(&r->o, addr, r->o.A.task_coro, coro);
+	int ret = obj_getattr(&r->o, addr, "_coro", coro);
+	return ret < 0 ? ret : 0;
+}
+
+int task_name_into(struct pytasks *r, uint64_t addr, enum obj_kind kind, struct strbuf *name)
+{
+	uint64_t obj = 0;
+	enum obj_kind obj_kind_of;
+	int ret;
+	if (kind == OBJ_TASK_C) {
+		if (r->o.A.task_name < 0)
+			return 0;
+		ret = obj_ptr(&r->o, addr, r->o.A.task_name, &obj);
+	} else {
+		ret = obj_getattr(&r->o, addr, "_name", &obj);
+	}
+	if (ret < 0 || !obj || (ret = obj_kind(&r->o, obj, &obj_kind_of)) < 0)
+		return ret;
+	if (obj_kind_of == OBJ_INT) {
+		int64_t number;
+		if ((ret = obj_long(&r->o, obj, &number)) < 0)
+			return ret;
+		strbuf_addf(name, "Task-%lld", (long long)number);
+		return 0;
+	}
+	return obj_kind_of == OBJ_STR ? py_read_string(r->o.w, obj, name) : 0;
 }
 
 /* Name, state, loop and coroutine of task F. */

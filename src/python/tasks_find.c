@@ -154,16 +154,24 @@ static int classes(struct pytasks *r, uint64_t tasks, uint64_t interp)
 	return 0;
 }
 
+int tasks_module(struct pytasks *r, uint64_t interp, uint64_t *dict)
+{
+	int ret = module_dict(&r->o, interp, "asyncio.tasks", dict);
+	if (ret <= 0)
+		return ret;
+	if ((ret = classes(r, *dict, interp)) < 0)
+		return ret;
+	return 1;
+}
+
 int tasks_find(struct pytasks *r, uint64_t interp, const struct pythread *threads, size_t nthreads)
 {
 	struct pyobjects *o = &r->o;
 	const struct py_async_layout *A = &o->A;
 	struct collect c = {.r = r, .interp = interp};
 	uint64_t tasks, set;
-	int ret = module_dict(o, interp, "asyncio.tasks", &tasks);
+	int ret = tasks_module(r, interp, &tasks);
 	if (ret <= 0)
-		return ret;
-	if ((ret = classes(r, tasks, interp)) < 0)
 		return ret;
 
 	/* The sets asyncio.all_tasks() reads. */

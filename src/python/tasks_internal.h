@@ -58,6 +58,18 @@ struct pytasks {
 	struct loop_thread *loops;
 	size_t nloops, loops_cap;
 	struct pyframe *frames;      /* PY_MAX_TASK_FRAMES scratch */
+	/* Sampling (tasks_sample.c): where asyncio keeps the running tasks,
+	 * and this sample's. */
+	uint64_t current_tasks;      /* asyncio.tasks._current_tasks, 0 until found */
+	double next_lookup;          /* time_now() of the next look for it */
+	struct running_task {
+		uint64_t task, frame;    /* the task, its coroutine's frame */
+		enum obj_kind kind;
+	} running[64];
+	size_t nrunning;
+	uint64_t *awaiters;
+	size_t nawaiters, awaiters_cap;
+	struct strbuf name;
 };
 
 struct seen_slot {
@@ -77,5 +89,12 @@ int task_awaiters(struct pytasks *r, const struct found_task *task, uint64_t **o
 /* Fill every task's awaiting list from the awaited_by lists, keep edges
  * between tasks of LIST only, and find the cycles. */
 int tasks_link(struct pytasks *r, struct pytask_list *list);
+
+/* tasks_find.c: the asyncio.tasks module's __dict__ in INTERP, with
+ * asyncio's classes learnt: 1 when found, 0 when asyncio is not imported. */
+int tasks_module(struct pytasks *r, uint64_t interp, uint64_t *dict);
+/* tasks.c: the name, and the coroutine, of task ADDR (of KIND). */
+int task_name_into(struct pytasks *r, uint64_t addr, enum obj_kind kind, struct strbuf *name);
+int task_coroutine(struct pytasks *r, uint64_t addr, enum obj_kind kind, uint64_t *coro);
 
 #endif
