@@ -21,6 +21,10 @@ struct sampler_options {
 	bool gil_only;           /* keep only the thread holding the GIL */
 	bool thread_roots;       /* a root frame per thread */
 	bool by_function;        /* drop line numbers */
+	/* A thread running an asyncio task: its stack goes on through the
+	 * tasks awaiting that task, each under a `task NAME` frame, the
+	 * outermost awaiter's at the root (sampler_enable_tasks()). */
+	bool async_tasks;
 	const char *process_root; /* a root frame naming the process, or NULL */
 };
 
@@ -49,6 +53,7 @@ enum sampler_error {
 	SAMPLER_ERR_FRAMES,      /* follow a thread's frames to the end */
 	SAMPLER_ERR_DEPTH,       /* fit a stack under the depth limit */
 	SAMPLER_ERR_CODE,        /* read a frame's code object */
+	SAMPLER_ERR_TASKS,       /* follow a running task's awaiters (counted with its stack) */
 	SAMPLER_ERR__COUNT
 };
 
@@ -102,6 +107,7 @@ struct sampler {
 	uint32_t *ids;
 	size_t ids_cap;
 	struct sampler_native *native; /* NULL unless sampler_enable_native() */
+	struct pytasks *tasks;   /* NULL unless sampler_enable_tasks() */
 	struct hashtab memo;     /* of frame_memo_slot */
 	struct thread_roots roots; /* with opts.thread_roots */
 	int lost_rounds;         /* consecutive rounds that found no thread state */
@@ -122,6 +128,11 @@ int sampler_sample(struct sampler *s);
  * frozen, then unwound with U (borrowed; it must outlive the sampler) and
  * merged with the Python frames as MODE says. */
 int sampler_enable_native(struct sampler *s, struct native_unwinder *u, enum native_mode mode, size_t stack_bytes);
+
+/* Follow asyncio tasks (opts.async_tasks): makes the task reader, which
+ * opens files (3.14+: what _asyncio publishes), so before sampling. Not
+ * with native frames. Errors: pytasks_new()'s. */
+int sampler_enable_tasks(struct sampler *s);
 
 /* How KIND reads in a summary: "code object unreadable". */
 const char *sampler_error_name(enum sampler_error kind);

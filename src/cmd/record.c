@@ -47,6 +47,9 @@ static const char usage[] =
 	"      --gil              only the thread holding the GIL\n"
 	"      --threads          a root frame per thread\n"
 	"      --function         aggregate by function (no line numbers)\n"
+	"      --async            a thread running an asyncio task goes on through the\n"
+	"                         tasks awaiting it, each under a `task NAME` frame\n"
+	"                         (docs/tasks.md)\n"
 	"      --subprocesses     also sample every Python process below the root, each\n"
 	"                         under a `process PID` root; the root need not be\n"
 	"                         Python (a shell, a gunicorn or uwsgi master)\n"
@@ -125,7 +128,7 @@ static int parse_duration(const char *text, double *seconds)
 static int parse_options(int argc, char **argv, bool top, struct record_options *o)
 {
 	enum { OPT_IDLE = 256, OPT_GIL, OPT_THREADS, OPT_FUNCTION, OPT_NONBLOCKING, OPT_TITLE, OPT_SUBPROCESSES,
-	       OPT_NATIVE, OPT_NATIVE_ALL, OPT_NATIVE_STACK_BYTES, OPT_SEED, OPT_REFRESH };
+	       OPT_NATIVE, OPT_NATIVE_ALL, OPT_NATIVE_STACK_BYTES, OPT_SEED, OPT_REFRESH, OPT_ASYNC };
 	static const struct option options[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"interval", required_argument, NULL, 'i'},
@@ -137,6 +140,7 @@ static int parse_options(int argc, char **argv, bool top, struct record_options 
 		{"gil", no_argument, NULL, OPT_GIL},
 		{"threads", no_argument, NULL, OPT_THREADS},
 		{"function", no_argument, NULL, OPT_FUNCTION},
+		{"async", no_argument, NULL, OPT_ASYNC},
 		{"nonblocking", no_argument, NULL, OPT_NONBLOCKING},
 		{"title", required_argument, NULL, OPT_TITLE},
 		{"subprocesses", no_argument, NULL, OPT_SUBPROCESSES},
@@ -192,6 +196,7 @@ static int parse_options(int argc, char **argv, bool top, struct record_options 
 		case OPT_GIL: o->sampling.gil_only = true; break;
 		case OPT_THREADS: o->sampling.thread_roots = true; break;
 		case OPT_FUNCTION: o->sampling.by_function = true; break;
+		case OPT_ASYNC: o->sampling.async_tasks = true; break;
 		case OPT_NONBLOCKING: o->sampling.freeze = false; break;
 		case OPT_TITLE: o->title = optarg; break;
 		case OPT_SUBPROCESSES: o->subprocesses = true; break;
@@ -231,6 +236,8 @@ static int parse_options(int argc, char **argv, bool top, struct record_options 
 		return usage_error(o->name, "give either --pid or a command, not both");
 	if (o->native != NATIVE_OFF && !o->sampling.freeze)
 		return usage_error(o->name, "--native needs the threads stopped: it cannot go with --nonblocking");
+	if (o->native != NATIVE_OFF && o->sampling.async_tasks)
+		return usage_error(o->name, "--async cannot go with --native yet");
 	if (o->output && o->format < 0 && (o->format = profile_format_from_name(o->output)) < 0)
 		return usage_error(o->name, "cannot tell the format of '%s' (use %s or --format)", o->output,
 		                   profile_format_list(list, PROFILE_LIST_EXTENSIONS, ", "));

@@ -80,6 +80,9 @@ static int start_process(struct process_tree *tree, struct profiled *p, double w
 	     (ret = sampler_enable_native(&p->sampler, p->unwinder, tree->opts.native,
 	                                  tree->opts.native_stack_bytes)) < 0))
 		return ret;
+	/* A Python older than 3.7 has no tasks to follow: sampled as usual. */
+	if (sampling.async_tasks && (ret = sampler_enable_tasks(&p->sampler)) < 0 && ret != -ERR_UNSUPPORTED_PYTHON)
+		return ret;
 	p->active = true;
 	p->since = time_now();
 	p->until = 0;

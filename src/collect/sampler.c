@@ -36,6 +36,15 @@ struct thread_capture {
 	bool reused;             /* this sample's FRAMES are an earlier sample's */
 	bool dropped;            /* reused, but the thread ran meanwhile: left out of this sample */
 	bool has_base, has_last;
+	/* With tasks: how many innermost FRAMES the running task owns (0: it
+	 * runs none), and the tasks awaiting it (levels from 1) with their
+	 * frames in TASK_FRAMES; TASK_FAILED when they could not be read. */
+	size_t task_keep;
+	bool task_failed;
+	struct pytask_level levels[PYTASK_MAX_LEVELS];
+	size_t nlevels;
+	struct pyframe *task_frames; /* MAX_DEPTH entries, with tasks */
+	size_t ntask_frames;
 	struct target_runtime base; /* its run time before FRAMES were read */
 	struct target_runtime last; /* its run time after the last sample */
 	double base_at, last_at; /* when BASE and LAST were read */
@@ -72,8 +81,11 @@ void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struc
 
 void sampler_release(struct sampler *s)
 {
-	for (size_t i = 0; i < s->ncaptures_cap; i++)
+	for (size_t i = 0; i < s->ncaptures_cap; i++) {
 		free(s->captures[i].frames);
+		free(s->captures[i].task_frames);
+	}
+	pytasks_free(s->tasks);
 	free(s->captures);
 	free(s->ids);
 	hashtab_release(&s->memo);
@@ -94,7 +106,10 @@ static int ensure_captures(struct sampler *s, size_t n)
 	for (size_t i = s->ncaptures_cap; i < n; i++) {
 		memset(&grown[i], 0, sizeof(grown[i]));
 		grown[i].frames = xcalloc(MAX_DEPTH, sizeof(struct pyframe));
-		if (!grown[i].frames) {
+		if (s->tasks)
+			grown[i].task_frames = xcalloc(MAX_DEPTH, sizeof(struct pyframe));
+		if (!grown[i].frames || (s->tasks && !grown[i].task_frames)) {
+			free(grown[i].frames);
 			s->ncaptures_cap = i;
 			return -ERR_NOMEM;
 		}
@@ -229,6 +244,7 @@ again:
 	}
 	if (s->native && !rehearsal)
 		sampler_native_begin(s->native);
+	bool tasks = s->tasks && !rehearsal && pytasks_sample_begin(s->tasks, threads, n) == 0;
 	double now = time_now();
 	for (size_t i = 0; i < n; i++) {
 		const struct target_thread *os = target_find_thread(s->target, threads[i].tid);
@@ -283,6 +299,18 @@ again:
 			c->error = SAMPLER_ERR_CODE;
 			c->nframes = resolved;
 			*torn = true;
+		}
+		c->task_keep = c->nlevels = c->ntask_frames = 0;
+		c->task_failed = false;
+		if (s->tasks && !c->failed && c->nframes) {
+			c->task_failed = !tasks ||
+			                 pytasks_sample_thread(s->tasks, &threads[i], c->frames, c->nframes, &c->task_keep,
+			                                       c->levels, &c->nlevels, c->task_frames, MAX_DEPTH,
+			                                       &c->ntask_frames) < 0;
+			if (c->task_failed) {
+				c->task_keep = c->nlevels = c->ntask_frames = 0;
+				*torn = true;
+			}
 		}
 		c->reusable = pause && !c->failed;
 		c->native_copy = s->native && !rehearsal ? sampler_native_copy(s->native, s->target, os) : -1;
@@ -354,10 +382,32 @@ static int python_frame_id(struct sampler *s, const struct pyframe *f, uint32_t 
 	return 0;
 }
 
+/* The tasks above a running task's frames, outermost awaiter first: each a
+ * `task NAME` frame and its suspended chain, then the running task's own
+ * `task NAME` frame. */
+static int count_tasks(struct sampler *s, const struct thread_capture *c, size_t *n)
+{
+	int ret;
+	for (size_t level = c->nlevels; level-- > 0;) {
+		const struct pytask_level *l = &c->levels[level];
+		char label[96];
+		if (l->name[0])
+			snprintf(label, sizeof(label), "task %s", l->name);
+		else
+			snprintf(label, sizeof(label), "task 0x%llx", (unsigned long long)l->task);
+		if ((ret = agg_frame(s->agg, AGG_THREAD, label, NULL, -1, &s->ids[(*n)++])) < 0)
+			return ret;
+		for (size_t k = l->first + l->count; k-- > l->first;)
+			if ((ret = python_frame_id(s, &c->task_frames[k], &s->ids[(*n)++])) < 0)
+				return ret;
+	}
+	return 0;
+}
+
 static int count_capture(struct sampler *s, const struct thread_capture *c)
 {
 	struct aggregate *agg = s->agg;
-	size_t need = c->nframes + STACK_ROOTS_MAX;
+	size_t need = c->nframes + STACK_ROOTS_MAX + c->ntask_frames + c->nlevels;
 	size_t n = 0;
 	int ret;
 	/* A thread state with neither an OS thread nor a Python frame is
@@ -381,7 +431,13 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 		if (ret < 0)
 			return ret;
 	}
-	for (size_t k = s->native ? 0 : c->nframes; k-- > 0;)
+	size_t own = c->nframes;
+	if (c->task_keep) {
+		if ((ret = count_tasks(s, c, &n)) < 0)
+			return ret;
+		own = c->task_keep;
+	}
+	for (size_t k = s->native ? 0 : own; k-- > 0;)
 		if ((ret = python_frame_id(s, &c->frames[k], &s->ids[n++])) < 0)
 			return ret;
 	if (!n)
@@ -395,6 +451,7 @@ static const char *const error_names[SAMPLER_ERR__COUNT] = {
 	[SAMPLER_ERR_FRAMES] = "frame chain unreadable",
 	[SAMPLER_ERR_DEPTH] = "stack too deep",
 	[SAMPLER_ERR_CODE] = "code object unreadable",
+	[SAMPLER_ERR_TASKS] = "task awaiters unreadable",
 };
 
 const char *sampler_error_name(enum sampler_error kind)
@@ -406,6 +463,23 @@ static void count_error(struct sampler *s, enum sampler_error kind)
 {
 	s->stats.errors++;
 	s->stats.error_kinds[kind]++;
+}
+
+int sampler_enable_tasks(struct sampler *s)
+{
+	if (s->tasks)
+		return 0;
+	if (s->native)
+		return err_set(ERR_USAGE, "tasks and native frames cannot be sampled together");
+	int ret = pytasks_new(s->walker, &s->tasks);
+	if (ret < 0)
+		return ret;
+	/* Captures made before have no room for task frames. */
+	for (size_t i = 0; i < s->ncaptures_cap; i++)
+		if (!s->captures[i].task_frames &&
+		    !(s->captures[i].task_frames = xcalloc(MAX_DEPTH, sizeof(struct pyframe))))
+			return -ERR_NOMEM;
+	return 0;
 }
 
 int sampler_sample(struct sampler *s)
@@ -448,7 +522,7 @@ int sampler_sample(struct sampler *s)
 	/* A torn thread list with every stack whole still counts once. */
 	bool stack_failed = false;
 	for (size_t i = 0; ret >= 0 && i < ncaptured; i++)
-		stack_failed |= s->captures[i].failed;
+		stack_failed |= s->captures[i].failed || s->captures[i].task_failed;
 	if (torn && ret >= 0 && !stack_failed)
 		count_error(s, SAMPLER_ERR_THREADS);
 	if (ret < 0) {
@@ -477,6 +551,8 @@ int sampler_sample(struct sampler *s)
 			continue;
 		if (s->captures[i].failed)
 			count_error(s, s->captures[i].error);
+		else if (s->captures[i].task_failed)
+			count_error(s, SAMPLER_ERR_TASKS);
 		if ((ret = count_capture(s, &s->captures[i])) < 0)
 			return ret;
 		s->stats.stacks++;
