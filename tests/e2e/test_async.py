@@ -9,6 +9,7 @@ import os
 import random
 import signal
 import struct
+import time
 
 import lib
 from lib import check
@@ -230,3 +231,90 @@ def test_corrupt_task_list():
         check(result.code in (0, 1), "fuzzed core %d: exit %s: %s", round_, result.code, result.describe())
         document = json.loads(result.stdout.decode("utf-8"))
         check(document.get("threads"), "fuzzed core %d: no threads", round_)
+
+
+# ---------------------------------------------------------------- record --async
+
+SHARES = os.path.join(lib.FIXTURES, "async_shares.py")
+SHARE_TOLERANCE = 0.03
+
+
+class AsyncShares(lib.Process):
+    """async_shares.py: tasks alpha and beta share the loop 60/40 under a
+    server task, from the moment its info is written until ended by PID."""
+
+    def __init__(self, label):
+        workdir = lib.scratch("async-shares")
+        self.info_path = os.path.join(workdir, "info.json")
+        self.totals_path = os.path.join(workdir, "totals.txt")
+        lib.Process.__init__(self, label, [SHARES, self.info_path, self.totals_path, "300"], workdir=workdir,
+                             ready=self.info_path)
+
+    def settle(self):
+        self.info = lib.load_truth(self.info_path)
+
+    def totals(self):
+        """(alpha, beta) CPU seconds spent so far, as the fixture measured."""
+        deadline = time.time() + 30
+        while not os.path.exists(self.totals_path):
+            check(time.time() < deadline, "the fixture wrote no totals")
+            time.sleep(0.02)
+        with open(self.totals_path) as source:
+            _, alpha, beta = source.read().split()
+        return float(alpha), float(beta)
+
+    def label_of(self, name):
+        if self.info["named"]:
+            return "task " + name
+        return "task " + (self.info["tasks"].get(name) or self.info["server"])
+
+
+def folded(path):
+    stacks = []
+    with open(path) as source:
+        for line in source:
+            frames, _, count = line.rstrip("\n").rpartition(" ")
+            stacks.append((frames.split(";"), int(count)))
+    return stacks
+
+
+@each_asyncio_interpreter
+def test_record_async_shares(label):
+    """record --async: the samples under each task's `task NAME` frame share
+    the CPU as the tasks did by their own measure (60/40), within 3 points;
+    each worker's stacks go on through the server task awaiting it, whose
+    `task server` frame is their root. Judged over up to three recordings
+    on a busy machine; a wrong count misses every time."""
+    with AsyncShares(label) as fixture:
+        alpha, beta, server = (fixture.label_of(name) for name in ("alpha", "beta", "server"))
+        counts = [0, 0]
+        spent = [0.0, 0.0]
+        for attempt in range(1, 4):
+            out = fixture.path("async-%d.folded" % attempt)
+            before = fixture.totals()
+            result = lib.run_pycoreprof(["record", "--pid", str(fixture.pid), "--duration", "4", "--rate", "400",
+                                         "--async", "-o", out], timeout=120)
+            after = fixture.totals()
+            check(result.code == 0, "record --async: %s", result.describe())
+            for index in (0, 1):
+                spent[index] += after[index] - before[index]
+            for frames, count in folded(out):
+                for index, task in enumerate((alpha, beta)):
+                    if task not in frames:
+                        continue
+                    counts[index] += count
+                    at = frames.index(task)
+                    check(frames[0] == server and at > 1, "a stack of %s does not start with %s and its "
+                          "chain: %s", task, server, ";".join(frames))
+                    check(any(frame.startswith("handle_") or frame.startswith("serve ") or
+                              frame.startswith("worker ") for frame in frames[at + 1:]),
+                          "a stack of %s has none of its frames: %s", task, ";".join(frames))
+            check(sum(counts) > 200, "only %d samples in the two workers", sum(counts))
+            share = counts[0] / float(sum(counts))
+            expected = spent[0] / (spent[0] + spent[1])
+            print("%s attempt %d: %s %d, %s %d: %.3f of the samples, %.3f of the CPU" % (
+                label, attempt, alpha, counts[0], beta, counts[1], share, expected))
+            if abs(share - expected) <= SHARE_TOLERANCE:
+                return
+        raise lib.Failure("%s holds %.3f of the workers' samples, but had %.3f of their CPU time (%s)"
+                          % (alpha, share, expected, counts))
