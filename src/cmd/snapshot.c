@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cmd/cmd.h"
+#include "cmd/archive_rotate.h"
 #include "pycoreprof/archive.h"
 #include "pycoreprof/collect.h"
 
@@ -31,6 +32,10 @@ static const char usage[] =
 	"                       snapshots hold them; safe to kill at any time)\n"
 	"                       instead of writing a file per snapshot (with -o too:\n"
 	"                       both)\n"
+	"      --max-size SIZE  move the archive aside as FILE-TIME.pcpa once it\n"
+	"                       holds SIZE bytes (suffixes k, M, G) and start anew\n"
+	"      --max-age T      delete archives moved aside over T ago (30m, 12h,\n"
+	"                       7d); the archive is also moved aside every T/4\n"
 	"  --full               every readable private or anonymous mapping, like gcore\n"
 	"  --tasks              keep what reading every asyncio task needs too, so that\n"
 	"                       `core --tasks` on the snapshot shows them (docs/tasks.md)\n"
@@ -53,6 +58,8 @@ struct snapshot_options {
 	pid_t pid;
 	const char *output;
 	const char *archive;     /* append to this archive (and write files only with -o) */
+	uint64_t max_size;       /* move the archive aside at this size; 0: never */
+	double max_age;          /* seconds; delete archives moved aside this old; 0: never */
 	bool compress_files;
 	bool output_is_dir;
 	struct capture_options capture;
@@ -87,6 +94,8 @@ static int parse_options(int argc, char **argv, struct snapshot_options *o)
 		{"output", required_argument, NULL, 'o'},
 		{"no-compress", no_argument, NULL, 'Z'},
 		{"archive", required_argument, NULL, 'a'},
+		{"max-size", required_argument, NULL, 'M'},
+		{"max-age", required_argument, NULL, 'A'},
 		{"full", no_argument, NULL, 'F'},
 		{"native", no_argument, NULL, 'N'},
 		{"locals", no_argument, NULL, 'L'},
@@ -116,6 +125,25 @@ static int parse_options(int argc, char **argv, struct snapshot_options *o)
 		case 'o': o->output = optarg; break;
 		case 'Z': o->capture.compress = false; break;
 		case 'a': o->archive = optarg; break;
+		case 'M': {
+			double size = strtod(optarg, &end);
+			double unit = !strcmp(end, "k") || !strcmp(end, "K") ? 1024 : !strcmp(end, "M") ? 1 << 20
+			              : !strcmp(end, "G") ? 1 << 30 : *end ? 0 : 1;
+			if (end == optarg || !unit || !(size * unit >= 4096))
+				return usage_error("snapshot", "--max-size takes a size of 4k or more (suffixes k, M, G), not '%s'",
+				                   optarg);
+			o->max_size = (uint64_t)(size * unit);
+			break;
+		}
+		case 'A': {
+			double age = strtod(optarg, &end);
+			double unit = !strcmp(end, "s") || !*end ? 1 : !strcmp(end, "m") ? 60 : !strcmp(end, "h") ? 3600
+			              : !strcmp(end, "d") ? 86400 : 0;
+			if (end == optarg || !unit || !(age > 0))
+				return usage_error("snapshot", "--max-age takes a time such as 30m, 12h or 7d, not '%s'", optarg);
+			o->max_age = age * unit;
+			break;
+		}
 		case 'F': o->capture.full = true; break;
 		case 'N': o->capture.native = true; break;
 		case 'L': o->capture.locals = true; break;
@@ -153,6 +181,8 @@ static int parse_options(int argc, char **argv, struct snapshot_options *o)
 	bool periodic = o->capture.interval > 0 && o->count != 1;
 	/* The archive takes each core as it is; files given too (-o) are
 	 * compressed here, after it. */
+	if ((o->max_size || o->max_age) && !o->archive)
+		return usage_error("snapshot", "--max-size and --max-age go with --archive");
 	o->compress_files = o->capture.compress;
 	if (o->archive)
 		o->capture.compress = false;
@@ -220,6 +250,43 @@ static void print_summary(const struct snapshot_options *o, struct totals *t, co
 	fputc('\n', stderr);
 }
 
+static double time_now_realtime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* --max-size and --max-age: the archive moved aside when it is full or
+ * old enough (then *SINCE, when the live one began, is NOW), and what was
+ * moved aside too long ago deleted. */
+static int keep_within_limits(const struct snapshot_options *o, struct archive_writer **archive, double *since,
+                              double now)
+{
+	int ret;
+	bool full = o->max_size && archive_writer_size(*archive) >= o->max_size;
+	bool old = o->max_age && now - *since >= o->max_age / 4;
+	if (full || old) {
+		char *moved = NULL;
+		archive_writer_close(*archive);
+		*archive = NULL;
+		if ((ret = archive_rotate_aside(o->archive, (time_t)now, &moved)) < 0)
+			return ret;
+		fprintf(stderr, "pycoreprof: %s moved aside to %s (%s)\n", o->archive, moved, full ? "--max-size" : "--max-age");
+		free(moved);
+		if ((ret = archive_writer_open(o->archive, archive)) < 0)
+			return ret;
+		*since = now;
+	}
+	size_t deleted = 0;
+	if (o->max_age && (ret = archive_rotate_prune(o->archive, o->max_age, (time_t)now, &deleted)) < 0)
+		return ret;
+	if (deleted)
+		fprintf(stderr, "pycoreprof: deleted %zu archive%s of %s older than --max-age\n", deleted,
+		        deleted == 1 ? "" : "s", o->archive);
+	return 0;
+}
+
 static int run(const struct snapshot_options *o)
 {
 	struct capture_session session = {0};
@@ -233,7 +300,9 @@ static int run(const struct snapshot_options *o)
 	struct archive_writer *archive = NULL;
 	struct strbuf packed = {0};   /* a file's gzip, when an archive takes the core */
 	guard_install(GUARD_STOP_FIRST);
-	if (o->archive && (ret = archive_writer_open(o->archive, &archive)) < 0) {
+	double since_rotation = time_now_realtime();
+	if (o->archive && ((ret = archive_writer_open(o->archive, &archive)) < 0 ||
+	                   (ret = keep_within_limits(o, &archive, &since_rotation, since_rotation)) < 0)) {
 		status = report_error(ret);
 		goto out;
 	}
@@ -262,6 +331,10 @@ static int run(const struct snapshot_options *o)
 				break;
 			}
 			totals.archived += appended.bytes;
+			if ((ret = keep_within_limits(o, &archive, &since_rotation, result.capture_time)) < 0) {
+				status = report_error(ret);
+				break;
+			}
 			if (!o->output) {
 				totals.written++;
 				goto taken;

@@ -185,3 +185,36 @@ def test_archive_bad_input():
               "%s: one error line, exit 2: %s", name, result.describe())
     result = lib.run_pycoreprof(["archive", "extract", os.path.join(work, "text.pcpa"), "-o", "x"])
     check(result.code == 64, "extract without --index or --at is a usage error: %s", result.describe())
+
+
+def test_archive_retention():
+    """--max-size moves the archive aside when full (no snapshot lost:
+    report over all of them counts every one); --max-age deletes what was
+    moved aside too long ago and keeps the rest."""
+    label = lib.interpreter_labels()[-1]
+    with recording.Shares(label) as fixture:
+        folder = lib.scratch("retention")
+        archive = os.path.join(folder, "app.pcpa")
+        old = os.path.join(folder, "app-20200101T000000.pcpa")
+        shutil.copy(os.path.join(lib.REPO, "fixtures", "fuzz", "archive", "seed-four"), old)
+        os.utime(old, (time.time() - 3 * 86400,) * 2)
+        other = os.path.join(folder, "other-20200101T000000.pcpa")
+        shutil.copy(old, other)
+        os.utime(other, (time.time() - 3 * 86400,) * 2)
+        result = pycoreprof_ok(["snapshot", "--pid", str(fixture.pid), "--interval", "5ms", "--count", "300",
+                                "--archive", archive, "--max-size", "24k", "--max-age", "2d"], "snapshot with limits")
+    stderr = result.stderr.decode("utf-8", "replace")
+    moved = sorted(name for name in os.listdir(folder) if name.startswith("app-") and name != os.path.basename(old))
+    check(len(moved) >= 2 and "moved aside" in stderr, "expected the archive moved aside more than once: %s; %s",
+          moved, stderr[-400:])
+    check(not os.path.exists(old) and "deleted 1 archive" in stderr,
+          "the archive moved aside 3 days ago should be deleted under --max-age 2d: %s", stderr[-400:])
+    check(os.path.exists(other), "another archive's files are not ours to delete")
+    for name in moved:
+        check(os.path.getsize(os.path.join(folder, name)) < 24 * 1024 + 64 * 1024,
+              "%s is far over --max-size", name)
+    total = sum(listed_count(os.path.join(folder, name), "list " + name) for name in moved + ["app.pcpa"])
+    check(total == 300, "the archives hold %d snapshots, expected 300", total)
+    report = pycoreprof_ok(["report", os.path.join(folder, "app*.pcpa"), "-o", os.path.join(folder, "r.folded")],
+                           "report over the archives")
+    check("Read 300 snapshots" in report.stderr.decode(), "report over the archives: %s", report.describe())
