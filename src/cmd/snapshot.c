@@ -222,6 +222,7 @@ struct totals {
 	long written;
 	size_t bytes, max_pages;
 	size_t archived;         /* bytes appended to the archive */
+	struct pause_stats appends; /* seconds each append to it took */
 	struct pause_stats pauses;
 	double build_seconds;
 	size_t threads, left_asleep;   /* of the last snapshot */
@@ -233,8 +234,9 @@ static void print_summary(const struct snapshot_options *o, struct totals *t, co
 	double median = pause_stats_percentile(&t->pauses, 50);
 	if (o->archive)
 		fprintf(stderr, "Appended %ld snapshot%s of pid %d to %s (%zu bytes each on average); stopped %.0f us each "
-		        "(median)", t->written, t->written == 1 ? "" : "s", (int)o->pid, o->archive,
-		        t->archived / (size_t)t->written, median * 1e6);
+		        "(median), appended in %.0f us each (median)", t->written, t->written == 1 ? "" : "s", (int)o->pid,
+		        o->archive, t->archived / (size_t)t->written, median * 1e6,
+		        pause_stats_percentile(&t->appends, 50) * 1e6);
 	else if (t->written == 1)
 		fprintf(stderr, "Wrote %s (%zu bytes, %zu pages); pid %d stopped %.0f us, written in %.2f ms",
 		        last, t->bytes, t->max_pages, (int)o->pid, median * 1e6, t->build_seconds * 1e3);
@@ -325,8 +327,11 @@ static int run(const struct snapshot_options *o)
 		}
 		if (archive) {
 			struct archive_append appended;
-			if ((ret = archive_writer_append(archive, result.file.buf, result.file.len,
-			                                 (uint64_t)(result.capture_time * 1e9), &appended)) < 0) {
+			double began = time_now();
+			ret = archive_writer_append(archive, result.file.buf, result.file.len,
+			                            (uint64_t)(result.capture_time * 1e9), &appended);
+			pause_stats_add(&totals.appends, time_now() - began);
+			if (ret < 0) {
 				status = report_error(ret);
 				break;
 			}
@@ -393,6 +398,7 @@ out:
 	guard_uninstall();
 	strbuf_release(&result.file);
 	pause_stats_release(&totals.pauses);
+	pause_stats_release(&totals.appends);
 	free(path);
 	free(last_plain);
 	return status;
