@@ -61,6 +61,8 @@ struct archive_load {
 };
 
 struct archive_hash archive_hash_page(const uint8_t page[ARCHIVE_PAGE_BYTES]);
+/* LEN bytes of FD at OFFSET: 0, 1 when the file ends first, or -errno. */
+int archive_read_at(int fd, void *buf, size_t len, uint64_t offset);
 
 /* Called for each record that checks out, with its offset in the file and
  * its payload (valid during the call). A negative return stops the scan and

@@ -46,20 +46,6 @@ struct archive {
 	ZSTD_DCtx *zstd;
 };
 
-static int read_at(int fd, void *buf, size_t len, uint64_t offset)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(offset + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 static int index_record(void *ctx, uint64_t offset, const struct archive_record_header *h, const uint8_t *payload)
 {
 	struct archive *a = ctx;
@@ -168,13 +154,13 @@ static int corrupt(const struct archive *a, const char *what)
 static int read_record(struct archive *a, uint64_t offset, uint32_t kind, uint8_t **payload, uint64_t *len)
 {
 	struct archive_record_header h;
-	if (read_at(a->fd, &h, sizeof(h), offset) < 0 || h.magic != ARCHIVE_RECORD_MAGIC || h.kind != kind ||
+	if (archive_read_at(a->fd, &h, sizeof(h), offset) != 0 || h.magic != ARCHIVE_RECORD_MAGIC || h.kind != kind ||
 	    h.payload_len > ARCHIVE_RECORD_MAX)
 		return corrupt(a, "a record changed or vanished");
 	uint8_t *data = malloc(h.payload_len ? h.payload_len : 1);
 	if (!data)
 		return -ERR_NOMEM;
-	if (read_at(a->fd, data, h.payload_len, offset + sizeof(h)) < 0) {
+	if (archive_read_at(a->fd, data, h.payload_len, offset + sizeof(h)) != 0) {
 		free(data);
 		return corrupt(a, "a record is cut short");
 	}
@@ -317,7 +303,7 @@ int archive_extract(struct archive *a, size_t index, struct strbuf *core)
 	int ret = 0;
 	/* The base named in the record's head: read it first. */
 	uint64_t base = 0;
-	if (read_at(a->fd, &head, sizeof(head), a->entries[index].offset + sizeof(struct archive_record_header)) == 0)
+	if (archive_read_at(a->fd, &head, sizeof(head), a->entries[index].offset + sizeof(struct archive_record_header)) == 0)
 		base = head.base;
 	if (base && (base >= a->entries[index].offset || (ret = key_body(a, base, &prefix)) < 0))
 		return ret < 0 ? ret : corrupt(a, "a snapshot's base does not come before it");

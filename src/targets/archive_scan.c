@@ -23,7 +23,7 @@ bool archive_has_magic(const void *data, size_t len)
 	return len >= 8 && !memcmp(data, ARCHIVE_MAGIC, 8);
 }
 
-static int read_at(int fd, void *buf, size_t len, uint64_t offset)
+int archive_read_at(int fd, void *buf, size_t len, uint64_t offset)
 {
 	size_t done = 0;
 	while (done < len) {
@@ -64,7 +64,7 @@ int archive_scan(int fd, const char *path, archive_record_fn fn, void *ctx, stru
 	memset(result, 0, sizeof(*result));
 	if (fstat(fd, &st) < 0)
 		return err_set_errno(ERR_IO, errno, "cannot read %s", path);
-	int got = read_at(fd, head, sizeof(head), 0);
+	int got = archive_read_at(fd, head, sizeof(head), 0);
 	if (got < 0)
 		return err_set_errno(ERR_IO, -got, "cannot read %s", path);
 	uint32_t version;
@@ -81,13 +81,13 @@ int archive_scan(int fd, const char *path, archive_record_fn fn, void *ctx, stru
 	result->good_end = offset;
 	while (offset + sizeof(struct archive_record_header) <= size) {
 		struct archive_record_header h;
-		bool good = read_at(fd, &h, sizeof(h), offset) == 0 && h.magic == ARCHIVE_RECORD_MAGIC &&
+		bool good = archive_read_at(fd, &h, sizeof(h), offset) == 0 && h.magic == ARCHIVE_RECORD_MAGIC &&
 		            h.payload_len <= ARCHIVE_RECORD_MAX && h.payload_len <= size - offset - sizeof(h);
 		if (good && ARRAY_GROW(payload, cap, h.payload_len ? h.payload_len : 1) < 0) {
 			ret = -ERR_NOMEM;
 			break;
 		}
-		good = good && read_at(fd, payload, h.payload_len, offset + sizeof(h)) == 0 &&
+		good = good && archive_read_at(fd, payload, h.payload_len, offset + sizeof(h)) == 0 &&
 		       (uint32_t)crc32(0, payload, (uInt)h.payload_len) == h.crc;
 		if (!good) {
 			/* Damaged (or torn, at the end): go on from the next record
