@@ -37,8 +37,14 @@ struct stack_roots {
 	 * NULL: `record` names live threads, `report` has never named the
 	 * threads of cores. */
 	const char *thread_name;
+	/* The thread's interpreter: a sub-interpreter's (ID > 0, such as a
+	 * mod_wsgi application group's) follows in the thread root, `thread
+	 * TID "NAME" in interpreter ID "INTERP_NAME"` (without the name when
+	 * NULL); the main interpreter's (0) and unknown ones (-1) do not. */
+	int64_t interp_id;
+	const char *interp_name;
 	/* The thread root, interned already (thread_roots_frame()): used
-	 * instead of TID and THREAD_NAME when THREAD_INTERNED. */
+	 * instead of TID, THREAD_NAME and the interpreter when THREAD_INTERNED. */
 	bool thread_interned;
 	uint32_t thread_frame;
 	bool unreadable;         /* the walk stopped early: "[unreadable stack]" */

@@ -72,6 +72,10 @@ struct pythread {
 	 * when the stack is walked (the thread's C stack), else 0. */
 	uint64_t cframe_addr;
 	uint64_t interp_addr;
+	/* The id of the interpreter it belongs to (0: the main one; each
+	 * sub-interpreter has its own, as mod_wsgi's application groups), -1
+	 * before 3.7, which has none. */
+	int64_t interp_id;
 };
 
 /* Find the interpreter in T. Errors: -ERR_NOT_PYTHON (no libpython or
@@ -267,6 +271,15 @@ int pywalker_exceptions(struct pywalker *w, const struct pythread *th, struct py
                         struct pyexc **handling);
 /* Free E and its chain; NULL is fine. */
 void pyexc_free(struct pyexc *e);
+
+/* The name the program running interpreter INTERP (a pythread's
+ * interp_addr, ID its interp_id) gives it, where one is readable: mod_wsgi's
+ * application group ("" for the main interpreter, mod_wsgi's %{GLOBAL}).
+ * NULL when none is found. The first call for an interpreter reads its
+ * sys.modules through the target (hundreds of reads: not in a pause); the
+ * answer is remembered (a miss is tried again on two more calls). The
+ * string lives as long as the walker. */
+const char *pywalker_interp_name(struct pywalker *w, uint64_t interp, int64_t id);
 
 /* Mark a thread idle from the frame-name heuristic (lock waits, select). */
 bool pyframe_looks_idle(const struct pyframe *innermost);

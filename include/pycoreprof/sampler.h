@@ -69,10 +69,11 @@ struct sampler_stats {
 
 struct thread_capture;
 
-/* The thread roots of a recording: one per thread, keyed by its tid, so
- * that a thread keeps its root when its name changes; the root is named
- * after the thread's name as of its latest sample. Zero-initialised is
- * empty. */
+/* The thread roots of a recording: one per thread, keyed by its tid (and
+ * its interpreter: a mod_wsgi thread has a root per application group it
+ * ran in), so that a thread keeps its root when its name changes; the root
+ * is named after the thread's name as of its latest sample. Zero-initialised
+ * is empty. */
 struct thread_roots {
 	struct hashtab slots;    /* of struct thread_root_slot (collect/frames.c) */
 };
@@ -80,9 +81,11 @@ struct thread_roots {
  * label is `thread TID "NAME"`. PYTHON_NAME is the thread's threading name
  * when known (it wins); OS_NAME (its comm, may be NULL or "") names a root
  * that never had a Python name. A NULL PYTHON_NAME keeps the name the root
- * has. Errors: -ERR_NOMEM. */
-int thread_roots_frame(struct thread_roots *r, struct aggregate *agg, pid_t tid, const char *python_name,
-                       const char *os_name, uint32_t *id);
+ * has. A thread state of a sub-interpreter (INTERP_ID > 0) has its own root,
+ * `thread TID "NAME" in interpreter INTERP_ID "INTERP_NAME"` (the name left
+ * out while NULL). Errors: -ERR_NOMEM. */
+int thread_roots_frame(struct thread_roots *r, struct aggregate *agg, pid_t tid, int64_t interp_id,
+                       const char *interp_name, const char *python_name, const char *os_name, uint32_t *id);
 void thread_roots_release(struct thread_roots *r);
 
 /* (code object, instruction offset) -> aggregate frame id, so that a frame

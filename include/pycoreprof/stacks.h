@@ -59,6 +59,12 @@ struct thread_stack {
 	/* The exceptions in flight (pywalker_exceptions()): the one being
 	 * raised, the innermost one being handled; NULL when none. Owned. */
 	struct pyexc *raising, *handling;
+	/* The interpreter whose thread state this is (pythread.interp_id: 0
+	 * the main one, -1 not known) and its name where one is readable
+	 * (pywalker_interp_name()), else NULL. */
+	int64_t interp_id;
+	const char *interp_name;
+	uint64_t interp_addr;    /* its PyInterpreterState, 0 for a thread without a thread state */
 	struct stack_frame *frames; /* innermost first; owned by the collection */
 	size_t nframes;
 	struct pylocals *locals; /* one per Python frame when asked for; frames point here */
@@ -108,6 +114,10 @@ struct stacks_options {
 int process_stacks_collect(struct target *t, struct pywalker *w, const char *source,
                            const struct stacks_options *opts, struct process_stacks *out);
 void process_stacks_release(struct process_stacks *ps);
+/* Name each Python thread's interpreter where the program running it gives
+ * one (pywalker_interp_name()): reads through the target, so not in a
+ * pause; a live process may be running. */
+void process_stacks_name_interpreters(struct process_stacks *ps);
 /* Open the running process PID, find its interpreter while it runs, then
  * read every thread's stack (and what OPTS asks for) in one freeze
  * (without FREEZE: while it runs)

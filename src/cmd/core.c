@@ -90,6 +90,7 @@ int cmd_core(int argc, char **argv)
 		status = report_error(ret);
 		goto out;
 	}
+	process_stacks_name_interpreters(&ps);
 	if (native != NATIVE_OFF) {
 		/* A core does not change: the unwinder reads it directly. */
 		if ((ret = native_copy_threads(&copies, t, 0)) < 0) {

@@ -32,6 +32,8 @@ int file_sample_read(const char *path, const struct file_sample_options *opts, s
 	if ((ret = pywalker_new(t, &w)) < 0 ||
 	    (ret = process_stacks_collect(t, w, "snapshot", NULL, &ps)) < 0)
 		goto out;
+	if (opts->thread_roots)
+		process_stacks_name_interpreters(&ps);
 	/* Native frames are a bonus: a file whose native stacks cannot be
 	 * unwound still counts with its Python frames. */
 	if (opts->native != NATIVE_OFF && native_unwinder_new(t, pywalker_info(w), &unwinder) == 0) {

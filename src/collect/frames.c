@@ -9,27 +9,44 @@
 
 #include "pycoreprof/collect.h"
 
-enum { THREAD_LABEL_MAX = PY_THREAD_NAME_MAX + 32 };
+enum {
+	INTERP_NAME_SHOWN = 120,     /* bytes of an interpreter's name in a root, at most */
+	THREAD_LABEL_MAX = PY_THREAD_NAME_MAX + 32 + INTERP_NAME_SHOWN + 40,
+};
 
-static void thread_label(char *label, pid_t tid, const char *name)
+/* `thread TID "NAME"`, and ` in interpreter ID "INTERP_NAME"` for a
+ * sub-interpreter's thread state. */
+static void thread_label(char *label, pid_t tid, const char *name, int64_t interp_id, const char *interp_name)
 {
+	int len;
 	if (name && *name)
-		snprintf(label, THREAD_LABEL_MAX, "thread %d \"%s\"", (int)tid, name);
+		len = snprintf(label, THREAD_LABEL_MAX, "thread %d \"%s\"", (int)tid, name);
 	else
-		snprintf(label, THREAD_LABEL_MAX, "thread %d", (int)tid);
+		len = snprintf(label, THREAD_LABEL_MAX, "thread %d", (int)tid);
+	if (interp_id <= 0 || len <= 0 || len >= THREAD_LABEL_MAX)
+		return;
+	size_t room = THREAD_LABEL_MAX - (size_t)len;
+	if (interp_name)
+		snprintf(label + len, room, " in interpreter %lld \"%.*s\"", (long long)interp_id, INTERP_NAME_SHOWN,
+		         interp_name);
+	else
+		snprintf(label + len, room, " in interpreter %lld", (long long)interp_id);
 }
 
 struct thread_root_slot {
-	uint64_t key;            /* tid + 1 */
+	uint64_t key;            /* tid + 1, and the interpreter's id above bit 32 */
 	uint32_t frame;
 	bool python_named;       /* NAME came from the threading module */
+	bool interp_named;       /* the label has the interpreter's name */
 	char name[PY_THREAD_NAME_MAX];
 };
 
-int thread_roots_frame(struct thread_roots *r, struct aggregate *agg, pid_t tid, const char *python_name,
-                       const char *os_name, uint32_t *id)
+int thread_roots_frame(struct thread_roots *r, struct aggregate *agg, pid_t tid, int64_t interp_id,
+                       const char *interp_name, const char *python_name, const char *os_name, uint32_t *id)
 {
-	uint64_t key = (uint64_t)(uint32_t)tid + 1;
+	if (interp_id <= 0 || interp_id > INT32_MAX)
+		interp_id = 0;   /* the main interpreter's thread states share the thread's root */
+	uint64_t key = ((uint64_t)(uint32_t)tid + 1) | (uint64_t)interp_id << 32;
 	struct thread_root_slot *slot = hashtab_find(&r->slots, key);
 	const char *name = python_name ? python_name : os_name && *os_name ? os_name : NULL;
 	char label[THREAD_LABEL_MAX];
@@ -37,27 +54,31 @@ int thread_roots_frame(struct thread_roots *r, struct aggregate *agg, pid_t tid,
 	if (!slot) {
 		if ((ret = hashtab_reserve(&r->slots, r->slots.count + 1, sizeof(*slot))) < 0)
 			return ret;
-		thread_label(label, tid, name);
+		thread_label(label, tid, name, interp_id, interp_name);
 		if ((ret = agg_frame(agg, AGG_THREAD, label, NULL, -1, id)) < 0)
 			return ret;
 		slot = hashtab_slot_for(&r->slots, key);
 		hashtab_claim(&r->slots, slot, key);
 		slot->frame = *id;
 		slot->python_named = python_name != NULL;
+		slot->interp_named = interp_name != NULL;
 		snprintf(slot->name, sizeof(slot->name), "%s", name ? name : "");
 		return 0;
 	}
 	*id = slot->frame;
 	/* A thread leaves the registry before it ends: its last samples keep
-	 * the name it had. */
-	if (!name || (slot->python_named && !python_name) || !strncmp(slot->name, name, sizeof(slot->name) - 1))
+	 * the name it had. An interpreter's name found late is added. */
+	bool renamed = name && !(slot->python_named && !python_name) &&
+	               strncmp(slot->name, name, sizeof(slot->name) - 1);
+	if (!renamed && (slot->interp_named || !interp_name))
 		return 0;
-	thread_label(label, tid, name);
-	if ((ret = agg_frame_rename(agg, slot->frame, label)) < 0)
-		return ret;
-	slot->python_named = python_name != NULL;
-	snprintf(slot->name, sizeof(slot->name), "%s", name);
-	return 0;
+	if (renamed) {
+		slot->python_named = python_name != NULL;
+		snprintf(slot->name, sizeof(slot->name), "%s", name);
+	}
+	slot->interp_named |= interp_name != NULL;
+	thread_label(label, tid, slot->name, interp_id, interp_name);
+	return agg_frame_rename(agg, slot->frame, label);
 }
 
 void thread_roots_release(struct thread_roots *r)
@@ -74,7 +95,7 @@ int stack_roots_add(struct aggregate *agg, const struct stack_roots *roots, uint
 		ids[(*n)++] = roots->thread_frame;
 	} else if (roots->thread) {
 		char label[THREAD_LABEL_MAX];
-		thread_label(label, roots->tid, roots->thread_name);
+		thread_label(label, roots->tid, roots->thread_name, roots->interp_id, roots->interp_name);
 		if ((ret = agg_frame(agg, AGG_THREAD, label, NULL, -1, &ids[(*n)++])) < 0)
 			return ret;
 	}
@@ -100,7 +121,8 @@ int thread_stack_count(struct aggregate *agg, const struct thread_stack *ts, boo
                        size_t max)
 {
 	/* Threads of cores were never named in `report`'s thread roots. */
-	struct stack_roots roots = {.thread = thread_roots, .tid = ts->tid, .unreadable = ts->error != NULL};
+	struct stack_roots roots = {.thread = thread_roots, .tid = ts->tid, .interp_id = ts->interp_id,
+	                            .interp_name = ts->interp_name, .unreadable = ts->error != NULL};
 	size_t n = 0;
 	int ret;
 	if ((ret = stack_roots_add(agg, &roots, ids, &n)) < 0)

@@ -26,6 +26,7 @@ struct thread_capture {
 	bool waiting;            /* kept by --idle though not running */
 	char name[16];           /* the OS's (comm) */
 	uint64_t thread_id, interp_addr; /* of its thread state */
+	int64_t interp_id;       /* its interpreter's (pythread.interp_id) */
 	struct pyframe *frames;  /* MAX_DEPTH entries */
 	size_t nframes;
 	int native_copy;         /* index of the native copy, or -1 */
@@ -274,6 +275,7 @@ again:
 		c->tid = threads[i].tid;
 		c->thread_id = threads[i].thread_id;
 		c->interp_addr = threads[i].interp_addr;
+		c->interp_id = threads[i].interp_id;
 		c->waiting = waiting;
 		if (os)
 			memcpy(c->name, os->name, sizeof(c->name));
@@ -419,7 +421,11 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 	struct stack_roots roots = {.process = s->opts.process_root, .unreadable = c->failed};
 	if (s->opts.thread_roots) {
 		const char *name = pywalker_thread_name(s->walker, c->interp_addr, c->thread_id, c->tid);
-		if ((ret = thread_roots_frame(&s->roots, agg, c->tid, name, c->name, &roots.thread_frame)) < 0)
+		/* Found once per interpreter, after the pause (a scan of its modules). */
+		const char *interp = c->interp_id > 0 ? pywalker_interp_name(s->walker, c->interp_addr, c->interp_id)
+		                                      : NULL;
+		if ((ret = thread_roots_frame(&s->roots, agg, c->tid, c->interp_id, interp, name, c->name,
+		                              &roots.thread_frame)) < 0)
 			return ret;
 		roots.thread_interned = true;
 	}
@@ -443,6 +449,21 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 	if (!n)
 		return 0;
 	return c->waiting ? agg_add_waiting(agg, s->ids, n, 1) : agg_add(agg, s->ids, n, 1);
+}
+
+/* Whether capture I, without Python frames, is of a thread that has a
+ * thread state in another interpreter too (mod_wsgi gives each of its
+ * threads one in each application group it served): the thread runs in at
+ * most one of them, and a thread root would count it twice. */
+static bool other_state_of_thread(const struct sampler *s, size_t ncaptured, size_t i)
+{
+	const struct thread_capture *c = &s->captures[i];
+	if (c->nframes || c->failed || !c->tid)
+		return false;
+	for (size_t k = 0; k < ncaptured; k++)
+		if (k != i && s->captures[k].tid == c->tid && s->captures[k].interp_addr != c->interp_addr)
+			return true;
+	return false;
 }
 
 static const char *const error_names[SAMPLER_ERR__COUNT] = {
@@ -547,7 +568,7 @@ int sampler_sample(struct sampler *s)
 	}
 	s->stats.samples++;
 	for (size_t i = 0; i < ncaptured; i++) {
-		if (s->captures[i].dropped)
+		if (s->captures[i].dropped || other_state_of_thread(s, ncaptured, i))
 			continue;
 		if (s->captures[i].failed)
 			count_error(s, s->captures[i].error);

@@ -193,6 +193,8 @@ int process_stacks_collect(struct target *t, struct pywalker *w, const char *sou
 			ret = -ERR_NOMEM;
 			goto fail;
 		}
+		ts->interp_id = th->interp_id;
+		ts->interp_addr = th->interp_addr;
 		ts->gil = th->holds_gil;
 		ts->crashed = crashed_tid && th->tid == crashed_tid;
 		crashed_found |= ts->crashed;
@@ -214,6 +216,7 @@ int process_stacks_collect(struct target *t, struct pywalker *w, const char *sou
 		const struct target_thread *os = target_find_thread(t, crashed_tid);
 		ts->tid = crashed_tid;
 		ts->ns_tid = os ? os->ns_tid : 0;
+		ts->interp_id = -1;
 		ts->crashed = true;
 	}
 	free(scratch);
@@ -233,6 +236,14 @@ fail:
 	pylocals_reader_free(reader);
 	process_stacks_release(out);
 	return ret;
+}
+
+void process_stacks_name_interpreters(struct process_stacks *ps)
+{
+	for (size_t i = 0; i < ps->nthreads; i++)
+		if (ps->threads[i].interp_addr)
+			ps->threads[i].interp_name = pywalker_interp_name(ps->walker, ps->threads[i].interp_addr,
+			                                                  ps->threads[i].interp_id);
 }
 
 void process_stacks_release(struct process_stacks *ps)
@@ -291,5 +302,8 @@ out:
 	target_detach(*t);
 	guard_remove(*t);
 	pytasks_free(reader);
+	/* Names are read from the running process: they do not change. */
+	if (ret == 0)
+		process_stacks_name_interpreters(ps);
 	return ret;
 }

@@ -25,6 +25,7 @@ static struct thread_stack *add_thread(struct process_stacks *ps, pid_t tid)
 	if (ts) {
 		ts->tid = tid;
 		ts->ns_tid = os ? os->ns_tid : 0;
+		ts->interp_id = -1;
 	}
 	return ts;
 }

@@ -172,6 +172,18 @@ static void write_thread(struct strbuf *sb, const struct process_stacks *ps, con
 		strbuf_addstr(sb, "null");
 	strbuf_addch(sb, ',');
 	dump_json_key_string(sb, "name", ts->name);
+	strbuf_addstr(sb, ",\"interpreter\":");
+	if (ts->is_python) {
+		strbuf_addstr(sb, "{\"id\":");
+		if (ts->interp_id >= 0)
+			strbuf_addf(sb, "%lld,", (long long)ts->interp_id);
+		else
+			strbuf_addstr(sb, "null,");
+		dump_json_key_string(sb, "name", ts->interp_name);
+		strbuf_addch(sb, '}');
+	} else {
+		strbuf_addstr(sb, "null");
+	}
 	strbuf_addf(sb, ",\"crashed\":%s,\"gil\":%s,\"idle\":%s,\"gc\":%s,", ts->crashed ? "true" : "false",
 	            ts->gil ? "true" : "false", ts->idle ? "true" : "false", ts->gc ? "true" : "false");
 	dump_json_key_string(sb, "error", ts->error);

@@ -217,6 +217,21 @@ void dump_text_frames(struct strbuf *sb, const struct stack_frame *frames, size_
 	}
 }
 
+/* Whether the threads run in more than one interpreter (mod_wsgi's
+ * application groups): then each says which. */
+static bool several_interpreters(const struct process_stacks *ps)
+{
+	uint64_t first = 0;
+	for (size_t i = 0; i < ps->nthreads; i++) {
+		uint64_t interp = ps->threads[i].interp_addr;
+		if (interp && first && interp != first)
+			return true;
+		if (interp)
+			first = interp;
+	}
+	return false;
+}
+
 static void write_thread(struct strbuf *sb, const struct process_stacks *ps, const struct thread_stack *ts,
                          const struct dump_options *opts)
 {
@@ -233,6 +248,15 @@ static void write_thread(struct strbuf *sb, const struct process_stacks *ps, con
 	const char *sep = " (";
 	if (ts->ns_tid && ts->ns_tid != ts->tid) {
 		strbuf_addf(sb, "%s%d in its PID namespace", sep, (int)ts->ns_tid);
+		sep = ", ";
+	}
+	if (ts->is_python && ts->interp_id >= 0 && (ts->interp_id > 0 || several_interpreters(ps))) {
+		strbuf_addf(sb, "%sinterpreter %lld", sep, (long long)ts->interp_id);
+		if (ts->interp_name) {
+			strbuf_addstr(sb, " \"");
+			escape_add_visible(sb, ts->interp_name, NULL);
+			strbuf_addch(sb, '"');
+		}
 		sep = ", ";
 	}
 	if (ts->crashed) {

@@ -186,6 +186,7 @@ static int apply_debug_offsets(struct pywalker *w, uint64_t runtime)
 		{D->bytes_ob_sval, &L->bytes_data},
 		{D->runtime_finalizing, &L->runtime_finalizing},
 		{D->interp_gc, &L->interp_gc},
+		{D->interp_id, &L->interp_id},
 		{D->gc_collecting, &L->gc_collecting},
 		{D->gc_frame, &L->gc_frame},
 		{D->iframe_localsplus, &L->iframe_localsplus},

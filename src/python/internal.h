@@ -80,6 +80,8 @@ struct pywalker {
 	bool list_whole;
 	size_t list_count, list_interps;
 	uint64_t list_interp[PY_MAX_INTERPRETERS], list_head[PY_MAX_INTERPRETERS];
+	struct interp_name *interp_names; /* interp_name.c: names found, by interpreter */
+	size_t ninterp_names, interp_names_cap;
 	uint8_t *scratch;             /* reusable read buffer */
 	size_t scratch_cap;
 
@@ -97,6 +99,9 @@ struct pywalker {
 uint64_t py_gil_holder(struct pywalker *w, uint64_t interp);
 int32_t py_tstate_read_size(const struct py_layout *L);
 void py_thread_from_tstate(struct pywalker *w, const uint8_t *buf, struct pythread *th);
+
+/* interp_name.c */
+void py_interp_names_free(struct pywalker *w);
 
 /* discover.c */
 int py_discover(struct pywalker *w);

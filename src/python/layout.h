@@ -33,6 +33,7 @@ struct py_layout {
 	int32_t interp_finalizing;               /* 3.12+: int, set before the exit functions run */
 	int32_t interp_finalizing_tstate;        /* 3.12+: _finalizing, the finalizing thread state */
 	int32_t interp_gc;                       /* 3.9+: struct _gc_runtime_state, embedded */
+	int32_t interp_id;                       /* 3.7+: int64_t, 0 for the main interpreter */
 
 	/* struct _gc_runtime_state (3.7+) */
 	int32_t gc_collecting;                   /* int */
@@ -251,6 +252,7 @@ struct py_debug_offsets_layout {
 	int32_t bytes_ob_sval;
 	int32_t runtime_finalizing;
 	int32_t interp_gc;
+	int32_t interp_id;
 	int32_t gc_collecting;
 	int32_t gc_frame;                        /* 3.15+ */
 	int32_t iframe_localsplus;

@@ -58,6 +58,7 @@ void pywalker_free(struct pywalker *w)
 	if (!w)
 		return;
 	py_code_cache_free(w);
+	py_interp_names_free(w);
 	free(w->library_path);
 	free(w->binaries_unused);
 	free(w->threads);
@@ -218,8 +219,10 @@ int pywalker_threads(struct pywalker *w, const struct pythread **threads, size_t
 	w->list_interps = 0;
 	for (int i = 0; i < PY_MAX_INTERPRETERS && interp; i++) {
 		uint64_t holder = py_gil_holder(w, interp);
-		uint64_t tstate;
+		uint64_t tstate, id = (uint64_t)-1;
 		if ((ret = target_read_u64(t, interp + (uint64_t)L->interp_threads_head, &tstate)) < 0)
+			break;
+		if (L->interp_id >= 0 && (ret = target_read_u64(t, interp + (uint64_t)L->interp_id, &id)) < 0)
 			break;
 		w->list_interp[i] = interp;
 		w->list_head[i] = tstate;
@@ -240,6 +243,7 @@ int pywalker_threads(struct pywalker *w, const struct pythread **threads, size_t
 			memset(th, 0, sizeof(*th));
 			th->tstate_addr = tstate;
 			th->interp_addr = interp;
+			th->interp_id = id <= INT32_MAX ? (int64_t)id : -1;
 			th->holds_gil = holder && holder == tstate;
 			py_thread_from_tstate(w, buf, th);
 			tstate = load_u64(buf, L->tstate_next);

@@ -91,7 +91,7 @@ class AppDir(object):
         return os.path.join(self.path, name)
 
     def truth(self):
-        """Every truth record written so far: {(pid, interpreter id): record}."""
+        """Every truth record written so far: {(app, pid, interpreter id): record}."""
         found = {}
         for name in glob.glob(os.path.join(self.truth_dir, "*.json")):
             try:
@@ -99,7 +99,7 @@ class AppDir(object):
                     record = json.load(source)
             except (OSError, ValueError):
                 continue  # being replaced
-            found[(record["pid"], record["interpreter"]["id"])] = record
+            found[(record["app"], record["pid"], record["interpreter"]["id"])] = record
         return found
 
 

@@ -171,7 +171,8 @@ def check_success(result, summary, max_error_share=0.01, code=None):
 # ---------------------------------------------------------------- folded stacks
 
 PYTHON_FRAME = re.compile(r"^(?P<name>.+) \((?P<file>.+?)(?::(?P<line>\d+))?\)$")
-ROOT_FRAME = re.compile(r'^(?P<kind>thread|process) (?P<id>\d+) "(?P<label>.*)"$')
+ROOT_FRAME = re.compile(r'^(?P<kind>thread|process) (?P<id>\d+) "(?P<label>.*?)"'
+                        r'(?: in interpreter (?P<interp>\d+)(?: "(?P<interp_name>.*)")?)?$')
 LINE = re.compile(r"^(?P<stack>.+) (?P<count>\d+)$")
 
 

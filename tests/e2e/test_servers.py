@@ -105,7 +105,7 @@ def test_gunicorn_workers():
                         check(pid in by_process, "worker %d not sampled (processes sampled: %s)",
                               pid, sorted(by_process))
                         check_worker_handler(by_process[pid], funcs, pid, "gunicorn")
-                    served = set(pid for pid, _ in apps.truth())
+                    served = set(pid for _, pid, _ in apps.truth())
                     check(served == set(workers), "the workers %s, the app's truth names %s",
                           workers, sorted(served))
                     failure = None
@@ -153,3 +153,131 @@ def test_uwsgi_workers():
             check(server.proc.poll() is None, "uwsgi exited during the recording: %s", server.log())
             for pid in [server.pid] + workers:
                 check(lib.tracer_pid(pid) == 0, "process %d is still traced", pid)
+
+
+# ---------------------------------------------------------------- Apache mod_wsgi
+
+SHARE_TOLERANCE = 0.10  # absolute, of the samples in the request handler
+
+
+def django_records(truth, pid=None):
+    """The truth records of busyapp.py (the Django interpreter), by pid."""
+    return dict((owner, value) for (app, owner, _), value in truth.items()
+                if app == "busyapp" and (pid is None or owner == pid))
+
+
+def spent(before, after):
+    return dict((name, after["cpu"][name] - before["cpu"].get(name, 0.0)) for name in after["cpu"])
+
+
+def count_with(stacks, function):
+    return sum(count for frames, count in stacks if has_function(frames, function))
+
+
+def check_shares(stacks, funcs, cpu, what):
+    """The share of the request handler's samples in each of the view's two
+    functions is the share of the handler's CPU time the app measured."""
+    handled = count_with(stacks, funcs["application"])
+    check(handled >= 50, "%s: %d samples in the request handler, expected more", what, handled)
+    for name in ("spend_cpu", "render_rows"):
+        expected = cpu[name] / cpu["request"]
+        got = count_with(stacks, funcs[name]) / float(handled)
+        print("%s: %s %.1f%% of the handler's samples, %.1f%% of its CPU time by the app"
+              % (what, name, 100 * got, 100 * expected))
+        check(abs(got - expected) <= SHARE_TOLERANCE,
+              "%s: %s in %.1f%% of the handler's samples, the app measured %.1f%% of its CPU time",
+              what, name, 100 * got, 100 * expected)
+    inside = sum(count for frames, count in stacks
+                 if has_function(frames, funcs["spend_cpu"]) and handled_by_django(frames, funcs))
+    check(inside >= 0.95 * count_with(stacks, funcs["spend_cpu"]),
+          "%s: %d of %d samples of spend_cpu under Django's handler", what, inside,
+          count_with(stacks, funcs["spend_cpu"]))
+
+
+THREAD_ROOT = re.compile(r'^thread (?P<tid>\d+) "(?P<name>[^"]*)"'
+                         r'(?: in interpreter (?P<id>\d+)(?: "(?P<interp>[^"]*)")?)?$')
+
+
+def test_apache_mod_wsgi():
+    """Apache with mod_wsgi in daemon mode (2 processes x 4 threads; busyapp.py
+    in the application group "django", a sub-interpreter; plainapp.py in the
+    main one) under ab load: `record --pid` of a daemon process finds the
+    view's functions under Django's handler in the shares the app measured;
+    --threads roots name the sub-interpreter; `dump --json` tells each
+    thread's interpreter."""
+    with servers.AppDir() as apps:
+        port = servers.free_port()
+        with servers.apache(apps, port, processes=2, threads=4) as server:
+            servers.warm_up(port, "/busy", 40, "Django under mod_wsgi")
+            servers.warm_up(port, "/plain", 40, "the main interpreter's app")
+            truth = apps.truth()
+            both = sorted(pid for pid in django_records(truth)
+                          if len(set(ident for _, owner, ident in truth if owner == pid)) > 1)
+            check(both, "no daemon process ran requests in two interpreters: %s", sorted(truth))
+            pid = both[0]
+            check(pid in servers.descendants(server.pid), "process %d is not Apache's", pid)
+            funcs = functions(truth)
+            with servers.Load(port, "/busy", 8, apps.path) as load:
+                before = django_records(apps.truth(), pid)[pid]
+                out = os.path.join(apps.path, "mod_wsgi.folded")
+                result, summary = record(["--pid", str(pid), "--duration", str(RECORD_SECONDS),
+                                          "-o", out])
+                after = django_records(apps.truth(), pid)[pid]
+                load.check_running()
+                check_success(result, summary)
+                text = result.stderr.decode("utf-8", "replace")
+                check(re.search(r"Python 3\.11\.\d+ embedded in apache2\b", text),
+                      "the summary does not name apache2 as embedding Python 3.11: %s",
+                      result.describe())
+                print("mod_wsgi daemon process: %s" % summary.extra.strip(", "))
+                check_shares(read_folded(out), funcs, spent(before, after), "mod_wsgi")
+
+                out = os.path.join(apps.path, "threads.folded")
+                result, summary = record(["--pid", str(pid), "--duration", "3", "--threads",
+                                          "-o", out])
+                check_success(result, summary)
+                django = after["interpreter"]
+                check(django["id"] and django["group"] == "django",
+                      "busyapp.py ran in interpreter %r, expected a sub-interpreter 'django'", django)
+                served = set(after["threads"])
+                seen = 0
+                for frames, count in read_folded(out):
+                    if not has_function(frames, funcs["busy_view"]):
+                        continue
+                    root = THREAD_ROOT.match(frames[0].text)
+                    check(root, "--threads: stack %s has no thread root",
+                          ";".join(frame.text for frame in frames))
+                    check(root.group("id") and int(root.group("id")) == django["id"] and
+                          root.group("interp") == "django",
+                          "--threads: root %r of the view, expected interpreter %d \"django\"",
+                          frames[0].text, django["id"])
+                    check(int(root.group("tid")) in served, "--threads: thread %s never served "
+                          "the view (threads %s)", root.group("tid"), sorted(served))
+                    seen += count
+                check(seen > 0, "--threads: no sample of the view")
+
+            result = lib.run_pycoreprof(["dump", "--pid", str(pid), "--json"])
+            check(result.code == 0, "dump failed: %s", result.describe())
+            document = lib.parse_json(result)
+            check(document["python"]["host"] == os.readlink("/proc/%d/exe" % pid),
+                  "python.host %r, expected apache2's executable", document["python"]["host"])
+            truth = apps.truth()
+            expected = {}
+            for (_, owner, ident), record_ in truth.items():
+                if owner == pid:
+                    for tid in record_["threads"]:
+                        expected.setdefault(tid, set()).add((ident, record_["interpreter"]["group"]))
+            found = {}
+            for thread in document["threads"]:
+                interp = thread.get("interpreter")
+                check(interp is not None, "thread %d has no interpreter", thread["tid"])
+                found.setdefault(thread["tid"], set()).add((interp["id"], interp["name"]))
+            for tid, interps in sorted(expected.items()):
+                check(interps <= found.get(tid, set()),
+                      "thread %d served in interpreters %s, dump says %s", tid, sorted(interps),
+                      sorted(found.get(tid, set())))
+            ids = set(ident for interps in found.values() for ident, _ in interps)
+            check({0, django["id"]} <= ids, "dump shows interpreters %s, expected 0 and %d",
+                  sorted(ids), django["id"])
+            check(server.proc.poll() is None, "Apache exited: %s", server.log())
+            check(lib.tracer_pid(pid) == 0, "process %d is still traced", pid)
