@@ -15,10 +15,13 @@ from lib import check
 from test_record import check_success, read_folded, record
 
 RECORD_SECONDS = 6
-# The pause p99 a recording of the gunicorn tree must stay under (its goal is
-# 1 ms; a loaded 2-CPU machine preempts the sampler now and then), and how
-# many recordings may try.
-GUNICORN_P99_US = 2000
+# The pause figures a recording of the gunicorn tree must stay under, and how
+# many recordings may try. The goal is a p99 under 1 ms (bench_servers.py
+# measures it); a loaded 2-CPU machine preempts the sampler in some pauses,
+# which stretches them by a time slice. Each worker mostly waits for the CPU
+# the sampler took from it: waiting for it to stop made the median 1.5-6 ms.
+GUNICORN_MEDIAN_US = 500
+GUNICORN_P99_US = 10000
 ATTEMPTS = 3
 PAUSES = re.compile(r", pause median (?P<median>\d+)us p99 (?P<p99>\d+)us max (?P<max>\d+)us")
 
@@ -109,10 +112,11 @@ def test_gunicorn_workers():
                     check(served == set(workers), "the workers %s, the app's truth names %s",
                           workers, sorted(served))
                     failure = None
-                    if figures["p99"] > GUNICORN_P99_US:
-                        failure = ("pause p99 %d us over %d us (median %d us, max %d us)"
-                                   % (figures["p99"], GUNICORN_P99_US, figures["median"],
-                                      figures["max"]))
+                    if figures["median"] > GUNICORN_MEDIAN_US or figures["p99"] > GUNICORN_P99_US:
+                        failure = ("pause median %d us, p99 %d us, expected under %d and %d us "
+                                   "(max %d us)" % (figures["median"], figures["p99"],
+                                                    GUNICORN_MEDIAN_US, GUNICORN_P99_US,
+                                                    figures["max"]))
                         continue
                     break
                 check(failure is None, "gunicorn, %d recordings: %s", ATTEMPTS, failure)
