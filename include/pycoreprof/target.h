@@ -103,6 +103,12 @@ struct target_ns_tid {
 
 struct target;
 
+/* A span of the target's memory. */
+struct target_range {
+	uint64_t addr;
+	size_t len;
+};
+
 /* How a freeze of a live target treats its threads; the collect layer
  * decides, the target carries it out. */
 struct freeze_policy {
@@ -137,6 +143,11 @@ struct freeze_policy {
  * change needs: nothing, successfully. */
 struct target_ops {
 	int (*read)(struct target *t, uint64_t addr, void *buf, size_t len);
+	/* Read the N ranges RANGES (sorted, disjoint) into OUT, one after the
+	 * other, in as few system calls as the backend can, bypassing any
+	 * cache (what the process holds now). May be NULL:
+	 * target_read_ranges() then reads them one by one. */
+	int (*read_ranges)(struct target *t, const struct target_range *ranges, size_t n, uint8_t *out);
 	/* Open the file behind MAPPING for reading (the executable, libraries),
 	 * resolved the backend's way (core: recorded path, build-id, search
 	 * path; live: /proc/PID/root). Returns an fd the caller closes, or a
@@ -307,6 +318,8 @@ void target_resume_last(struct target *t, pid_t tid);
 void target_set_freeze_policy(struct target *t, const struct freeze_policy *policy);
 /* Forget every cached page, so the next reads fetch the memory anew. */
 void target_forget_pages(struct target *t);
+/* Read N ranges (struct target_ops.read_ranges), all or nothing. */
+int target_read_ranges(struct target *t, const struct target_range *ranges, size_t n, uint8_t *out);
 /* In the read before a freeze (target_prepare_freeze()): what is read from
  * now on, not what was read so far, is what the freeze fetches ahead. For
  * reads the freeze will not repeat (thread states of threads left asleep). */
@@ -415,6 +428,16 @@ void recording_target_sync(struct target *t);
 void recording_target_new_round(struct target *t);
 /* Re-read every stale page now (pages that vanished are dropped). */
 int recording_target_refresh(struct target *t);
+/* Whether every block read this round still holds what was read: the
+ * pages are read again from the inner target (struct
+ * target_ops.read_ranges) and compared. *SAME false also when a page cannot
+ * be read now. A walk that read only through T, repeated now, would read
+ * the same bytes: its result stands. Errors: -ERR_NOMEM. */
+int recording_target_unchanged(struct target *t, bool *same);
+/* What recording_target_unchanged() needs, made now (before a freeze):
+ * the list of this round's pages and the memory they are read into.
+ * Errors: -ERR_NOMEM. */
+int recording_target_prepare_check(struct target *t);
 /* The pages read this round, sorted by address; the array is the caller's
  * to free, the data stays the target's. */
 int recording_target_pages(struct target *t, struct recorded_page **pages, size_t *count);

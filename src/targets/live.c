@@ -447,6 +447,7 @@ static void live_destroy(struct target *t)
 
 static const struct target_ops live_ops = {
 	.read = live_mem_read,
+	.read_ranges = live_mem_read_ranges,
 	.open_mapped_file = live_open_mapped_file,
 	.destroy = live_destroy,
 	.load_regs = live_load_regs,

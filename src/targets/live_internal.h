@@ -189,6 +189,7 @@ void live_detach(struct target *t);
 
 /* live_mem.c */
 int live_mem_read(struct target *t, uint64_t addr, void *buf, size_t len);
+int live_mem_read_ranges(struct target *t, const struct target_range *ranges, size_t n, uint8_t *out);
 int live_cache_init(struct live_page_cache *cache);
 void live_cache_release(struct live_page_cache *cache);
 void live_cache_clear(struct live_page_cache *cache);

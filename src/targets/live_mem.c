@@ -350,6 +350,35 @@ static const uint8_t *fixed_page(struct target *t, struct live_backend *b, uint6
 	return data;
 }
 
+int live_mem_read_ranges(struct target *t, const struct target_range *ranges, size_t n, uint8_t *out)
+{
+	struct live_backend *b = t->backend;
+	enum { BATCH = 1024 };   /* UIO_MAXIOV */
+	struct iovec local, remote[BATCH];
+	for (size_t first = 0; first < n; first += BATCH) {
+		size_t count = n - first < BATCH ? n - first : BATCH, total = 0;
+		for (size_t i = 0; i < count; i++) {
+			remote[i] = (struct iovec){.iov_base = (void *)(uintptr_t)ranges[first + i].addr,
+			                           .iov_len = ranges[first + i].len};
+			total += ranges[first + i].len;
+		}
+		local = (struct iovec){.iov_base = out, .iov_len = total};
+		ssize_t got = b->mem_fallback ? -1 : process_vm_readv(b->pid, &local, 1, remote, count, 0);
+		if (got != (ssize_t)total) {
+			/* Short, or no syscall: range by range, which says what failed. */
+			uint8_t *at = out;
+			for (size_t i = 0; i < count; i++) {
+				int ret = read_uncached(b, ranges[first + i].addr, at, ranges[first + i].len);
+				if (ret < 0)
+					return ret;
+				at += ranges[first + i].len;
+			}
+		}
+		out += total;
+	}
+	return 0;
+}
+
 int live_mem_read(struct target *t, uint64_t addr, void *buf, size_t len)
 {
 	struct live_backend *b = t->backend;

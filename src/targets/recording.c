@@ -10,10 +10,22 @@
 #define PAGE_SIZE_BYTES 4096u
 #define PAGE_MASK_BITS (~(uint64_t)(PAGE_SIZE_BYTES - 1))
 
+/* What recording_target_unchanged() reads the pages into, made ahead. */
+struct recording_check {
+	struct recorded_page *pages; /* this round's, sorted */
+	size_t npages;
+	struct target_range *ranges; /* the pages, neighbours merged */
+	size_t nranges;
+	uint8_t *now;                /* NPAGES pages, already touched */
+};
+
+static void check_release(struct recording_check *c);
+
 struct recording_backend {
 	struct target *inner;       /* borrowed */
 	struct hashtab pages;       /* of recorded_page, key addr */
 	uint32_t round;             /* pages whose round differs are re-read */
+	struct recording_check check;
 };
 
 _Static_assert(offsetof(struct recorded_page, addr) == 0, "a page's address is its hashtab key");
@@ -98,6 +110,7 @@ static void recording_destroy(struct target *t)
 		for (size_t i = 0; i < rec->pages.cap; i++)
 			free(page_at(rec, i)->data);
 		hashtab_release(&rec->pages);
+		check_release(&rec->check);
 		free(rec);
 	}
 	t->backend = NULL;
@@ -312,5 +325,67 @@ int recording_target_pages(struct target *t, struct recorded_page **pages, size_
 	qsort(list, n, sizeof(*list), compare_pages);
 	*pages = list;
 	*count = n;
+	return 0;
+}
+
+static void check_release(struct recording_check *c)
+{
+	free(c->pages);
+	free(c->ranges);
+	free(c->now);
+	memset(c, 0, sizeof(*c));
+}
+
+int recording_target_prepare_check(struct target *t)
+{
+	struct recording_backend *rec = t->backend;
+	struct recording_check *c = &rec->check;
+	check_release(c);
+	int ret = recording_target_pages(t, &c->pages, &c->npages);
+	if (ret < 0)
+		return ret;
+	/* Whole pages, neighbours as one range: a system call costs per range
+	 * more than per byte. */
+	c->ranges = xcalloc(c->npages ? c->npages : 1, sizeof(*c->ranges));
+	c->now = malloc(c->npages ? c->npages * PAGE_SIZE_BYTES : 1);
+	if (!c->ranges || !c->now) {
+		check_release(c);
+		return err_set(ERR_NOMEM, "cannot allocate %zu pages", c->npages);
+	}
+	/* Touched now, so that reading into it faults in no page later. */
+	memset(c->now, 0, c->npages * PAGE_SIZE_BYTES);
+	for (size_t i = 0; i < c->npages; i++) {
+		struct target_range *last = c->nranges ? &c->ranges[c->nranges - 1] : NULL;
+		if (last && last->addr + last->len == c->pages[i].addr)
+			last->len += PAGE_SIZE_BYTES;
+		else
+			c->ranges[c->nranges++] = (struct target_range){.addr = c->pages[i].addr, .len = PAGE_SIZE_BYTES};
+	}
+	return 0;
+}
+
+int recording_target_unchanged(struct target *t, bool *same)
+{
+	struct recording_backend *rec = t->backend;
+	struct recording_check *c = &rec->check;
+	*same = false;
+	int ret = c->now ? 0 : recording_target_prepare_check(t);
+	if (ret < 0)
+		return ret;
+	if (target_read_ranges(rec->inner, c->ranges, c->nranges, c->now) < 0) {
+		err_clear();
+		check_release(c);
+		return 0;   /* a page gone: changed */
+	}
+	/* Only the blocks read count: the rest of a page is other objects. */
+	*same = true;
+	for (size_t i = 0; i < c->npages && *same; i++) {
+		const uint8_t *before = c->pages[i].data, *after = c->now + i * PAGE_SIZE_BYTES;
+		for (unsigned block = 0; block < 64 && *same; block++)
+			if ((c->pages[i].touched >> block & 1) &&
+			    memcmp(before + block * RECORDED_BLOCK, after + block * RECORDED_BLOCK, RECORDED_BLOCK))
+				*same = false;
+	}
+	check_release(c);
 	return 0;
 }

@@ -77,6 +77,19 @@ void target_forget_pages(struct target *t)
 		t->ops->forget_pages(t);
 }
 
+int target_read_ranges(struct target *t, const struct target_range *ranges, size_t n, uint8_t *out)
+{
+	if (t->ops->read_ranges)
+		return t->ops->read_ranges(t, ranges, n, out);
+	for (size_t i = 0; i < n; i++) {
+		int ret = target_read(t, ranges[i].addr, out, ranges[i].len);
+		if (ret < 0)
+			return ret;
+		out += ranges[i].len;
+	}
+	return 0;
+}
+
 void target_prefetch_from_here(struct target *t)
 {
 	if (t->ops->prefetch_from_here)
