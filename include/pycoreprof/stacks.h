@@ -91,11 +91,16 @@ struct process_stacks {
 	struct pystate state;    /* of the first interpreter (the main one, unless there are subinterpreters) */
 	enum native_mode native; /* set by process_stacks_add_native() */
 	bool locals;             /* frames have their locals */
+	double pause;            /* live, frozen: seconds the process was stopped, else 0 */
 	/* Set by process_stacks_add_tasks(): */
 	bool tasks_read;         /* tasks were asked for */
 	struct pytask_list tasks;
 	struct task_stack *task_stacks; /* one per task of TASKS, in its order */
 	char *tasks_error;       /* why the task list could not be read, or NULL */
+	/* Owned when the tasks were read ahead (task_rehearsal_adopt()):
+	 * what their frames' strings belong to. */
+	struct pywalker *task_walker;
+	struct target *task_target;
 };
 
 /* What a collection reads besides the frames. */
@@ -137,6 +142,33 @@ int process_stacks_collect_live(pid_t pid, bool freeze, const struct stacks_opti
  * without tasks) leaves PS->tasks empty and says why in tasks_error; the
  * threads stay. Errors: -ERR_NOMEM only. */
 int process_stacks_add_tasks(struct process_stacks *ps, struct pytasks *reader);
+/* Many tasks, few stopped milliseconds (live targets in freeze mode):
+ * the tasks are read on the running process through a recording target
+ * with a walker of its own, and the freeze only checks that every byte
+ * that read saw is still the same; a walk of the same bytes gives the same
+ * result, so it stands. Otherwise they are read again in the freeze. */
+struct task_rehearsal {
+	struct target *recorder;     /* over the live target */
+	struct pywalker *walker;     /* reads through RECORDER */
+	struct pytasks *reader;
+	struct pytask_list tasks;
+	bool read;                   /* TASKS holds a whole read */
+};
+/* Before the freeze, on LIVE (which must outlive R). A failure leaves R
+ * unusable (task_rehearsal_run() then reads nothing), not an error, unless
+ * -ERR_NOMEM. */
+int task_rehearsal_open(struct task_rehearsal *r, struct target *live);
+/* Read the tasks now, the process running. */
+void task_rehearsal_run(struct task_rehearsal *r);
+/* In the freeze: when the bytes read are unchanged, give PS the tasks (and
+ * the recorder and walker their frames' strings belong to): *ADOPTED.
+ * Their stack frames come after the freeze, from task_rehearsal_frames().
+ * Errors: -ERR_NOMEM. */
+int task_rehearsal_adopt(struct task_rehearsal *r, struct process_stacks *ps, bool *adopted);
+/* The adopted tasks' stack frames (decoding positions takes time: not in
+ * the freeze). Errors: -ERR_NOMEM. */
+int task_rehearsal_frames(struct process_stacks *ps);
+void task_rehearsal_release(struct task_rehearsal *r);
 /* Python frames as a stack's frames: FRAMES (N, resolved) into OUT. */
 void stack_frames_from_python(struct pywalker *w, const struct pyframe *frames, size_t n, struct stack_frame *out);
 

@@ -269,6 +269,10 @@ void process_stacks_release(struct process_stacks *ps)
 	pytask_list_release(&ps->tasks);
 	free(ps->tasks_error);
 	ps->tasks_error = NULL;
+	pywalker_free(ps->task_walker);
+	ps->task_walker = NULL;
+	target_free(ps->task_target);
+	ps->task_target = NULL;
 }
 
 /* Everything that needs the process stopped happens between freeze and
@@ -280,6 +284,7 @@ int process_stacks_collect_live(pid_t pid, bool freeze, const struct stacks_opti
 	struct live_open_options open_opts = {.freeze = freeze};
 	struct stacks_options what = opts ? *opts : (struct stacks_options){0};
 	struct pytasks *reader = NULL;
+	struct task_rehearsal ahead = {0};
 	int ret;
 	if ((ret = live_target_open(pid, &open_opts, t)) < 0 || (ret = guard_add(*t)) < 0)
 		goto out;
@@ -292,15 +297,39 @@ int process_stacks_collect_live(pid_t pid, bool freeze, const struct stacks_opti
 		goto out;
 	if (reader)
 		what.task_reader = reader;
+	/* Many tasks take long to read: read them before the freeze, which
+	 * then only checks that nothing they were read from has changed. */
+	bool rehearse = what.tasks && freeze && reader;
+	if (rehearse) {
+		if ((ret = task_rehearsal_open(&ahead, *t)) < 0)
+			goto out;
+		task_rehearsal_run(&ahead);
+	}
 	ret = freeze ? target_freeze(*t) : target_refresh(*t);
 	if (ret < 0)
 		goto out;
-	ret = process_stacks_collect(*t, *w, "live", &what, ps);
+	bool adopted = false;
+	if (rehearse) {
+		struct stacks_options threads_only = what;
+		threads_only.tasks = false;
+		ret = process_stacks_collect(*t, *w, "live", &threads_only, ps);
+		if (ret == 0)
+			ret = task_rehearsal_adopt(&ahead, ps, &adopted);
+		if (ret == 0 && !adopted)
+			ret = process_stacks_add_tasks(ps, reader);
+	} else {
+		ret = process_stacks_collect(*t, *w, "live", &what, ps);
+	}
 	if (ret == 0 && copies)
 		ret = native_copy_threads(copies, *t, stack_bytes);
+	if (freeze && target_resume(*t) == 0)
+		ps->pause = target_last_pause(*t);
+	if (ret == 0)
+		ret = task_rehearsal_frames(ps);
 out:
 	target_detach(*t);
 	guard_remove(*t);
+	task_rehearsal_release(&ahead);
 	pytasks_free(reader);
 	/* Names are read from the running process: they do not change. */
 	if (ret == 0)

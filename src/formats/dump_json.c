@@ -252,6 +252,8 @@ void dump_write_json(struct strbuf *sb, const struct process_stacks *ps, const s
 	write_signal(sb, t);
 	if (ps->native != NATIVE_OFF)
 		strbuf_addf(sb, ",\"native\":\"%s\"", ps->native == NATIVE_ALL ? "all" : "merged");
+	if (ps->pause > 0)
+		strbuf_addf(sb, ",\"pause_us\":%.0f", ps->pause * 1e6);
 	strbuf_addf(sb, ",\"errors\":%zu,\"threads\":[", ps->errors);
 	for (size_t i = 0; i < ps->nthreads; i++) {
 		if (i)
