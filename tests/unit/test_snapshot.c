@@ -18,8 +18,53 @@ static int write_file(const char *path, const void *data, size_t len)
 	return fclose(out) == 0 && done == len ? 0 : -1;
 }
 
+/* A process of three pages at 0x20000, as a backend without read_ranges. */
+static uint8_t memory[3 * 4096];
+static bool memory_gone;
+
+static int memory_read(struct target *t, uint64_t addr, void *buf, size_t len)
+{
+	if (memory_gone || addr < 0x20000 || addr + len > 0x20000 + sizeof(memory))
+		return err_set(ERR_UNMAPPED, "address 0x%llx", (unsigned long long)addr);
+	memcpy(buf, memory + (addr - 0x20000), len);
+	return 0;
+}
+
+/* recording_target_unchanged(): the blocks read are compared, the rest of
+ * their pages is not, and a page gone is a change. */
+static void test_recording_check(void)
+{
+	static const struct target_ops ops = {.read = memory_read};
+	struct target inner = {.ops = &ops, .kind = TARGET_LIVE};
+	struct target *rec = NULL;
+	uint8_t buf[16];
+	bool same = false;
+	for (size_t i = 0; i < sizeof(memory); i++)
+		memory[i] = (uint8_t)i;
+	CHECK(recording_target_new(&inner, &rec) == 0, "a recording over a fake process");
+	recording_target_new_round(rec);
+	CHECK(target_read(rec, 0x20010, buf, 8) == 0 && target_read(rec, 0x21ff8, buf, 16) == 0,
+	      "reads through it, one across two pages");
+	CHECK(recording_target_unchanged(rec, &same) == 0 && same, "nothing changed: the same");
+	memory[0x1000 + 0x800] ^= 1;   /* a page read, a block not read */
+	CHECK(recording_target_prepare_check(rec) == 0 && recording_target_unchanged(rec, &same) == 0 && same,
+	      "a change outside the blocks read is no change");
+	memory[0x2000 + 0x3] ^= 1;     /* inside the read that crossed into the last page */
+	CHECK(recording_target_unchanged(rec, &same) == 0 && !same, "a byte read changed: not the same");
+	memory[0x2003] ^= 1;
+	recording_target_new_round(rec);
+	CHECK(target_read(rec, 0x20ff0, buf, 16) == 0, "a read of the first page only");
+	memory[0x2003] ^= 1;
+	CHECK(recording_target_unchanged(rec, &same) == 0 && same, "this round's pages only");
+	memory_gone = true;
+	CHECK(recording_target_unchanged(rec, &same) == 0 && !same, "a page that cannot be read now: changed");
+	memory_gone = false;
+	target_free(rec);
+}
+
 int main(void)
 {
+	test_recording_check();
 	static uint8_t heap[3 * 4096];
 	struct target_thread threads[2] = {
 		{.tid = 100, .has_regs = true},
