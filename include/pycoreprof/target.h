@@ -80,7 +80,11 @@ enum signal_origin {
 	SIGNAL_OTHER,           /* si_code <= 0 without a sender (timers, message queues, AIO) */
 };
 
-/* The signal that ended a core's process (from NT_SIGINFO, else pr_cursig). */
+/* Bytes of a siginfo_t (the kernel's, and NT_SIGINFO's). */
+#define TARGET_SIGINFO_SIZE 128
+
+/* The signal that ended a core's process (from NT_SIGINFO, else pr_cursig),
+ * or that a live process is about to die of (target_crash_held()). */
 struct target_signal {
 	int number;
 	int code;
@@ -91,6 +95,11 @@ struct target_signal {
 	pid_t sender_pid;       /* si_pid, in the process's own pid namespace */
 	uid_t sender_uid;       /* si_uid */
 	pid_t tid;              /* thread that received it */
+	/* The siginfo_t as the kernel gave it (NT_SIGINFO of a core, or read
+	 * at a live process's fatal signal), its first SIGINFO_LEN bytes; 0
+	 * when only pr_cursig told the signal. */
+	size_t siginfo_len;
+	uint8_t siginfo[TARGET_SIGINFO_SIZE];
 };
 
 enum target_kind { TARGET_CORE, TARGET_LIVE, TARGET_SNAPSHOT };
@@ -176,6 +185,11 @@ struct target_ops {
 	int (*thread_syscall)(struct target *t, pid_t tid, struct target_syscall *out);
 	/* Async-signal-safe: it runs in signal handlers (targets/guard.c). */
 	void (*detach)(struct target *t);
+	/* Fatal signals held for a crash capture (live targets). */
+	void (*hold_crashes)(struct target *t, bool hold);
+	bool (*crash_held)(struct target *t);
+	void (*release_crash)(struct target *t);
+	bool (*end_status)(const struct target *t, int *status);
 };
 
 /* Common state filled by the backend. The target owns everything here;
@@ -345,6 +359,37 @@ int target_thread_syscall(struct target *t, pid_t tid, struct target_syscall *ou
  * by target_free() and by the signal guard. Async-signal-safe; T may be
  * NULL. */
 void target_detach(struct target *t);
+
+/* Crashes (targets/live_crash.c). A seized thread about to receive a
+ * signal waits in a stop until we pass it on; target_answer_reports() and
+ * every freeze pass each on at once. With crash holding on, a fatal one is
+ * kept instead: SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT or SIGSYS whose
+ * action in the process is the default one (not caught, not ignored, by
+ * /proc/PID/status), which would end the process. Its thread stays stopped,
+ * the signal undelivered, through freezes and resumes, while the other
+ * threads run on, until target_release_crash() delivers it unchanged. A
+ * signal the process handles itself goes on at once like any other (its
+ * handler may raise it again with the default action: that one is held).
+ * Detaching, on any path, delivers a held signal too. Only a caller that
+ * looks (target_crash_held()) after each freeze and each
+ * target_answer_reports() turns holding on. Nothing happens on targets
+ * that cannot change. */
+void target_hold_crashes(struct target *t, bool hold);
+/* Whether a thread holds a fatal signal now. When one does, t->has_signal
+ * and t->signal say which (number, siginfo, origin, thread) and the
+ * thread's cursig is set; the first one held is told when several are. */
+bool target_crash_held(struct target *t);
+/* Deliver every held signal unchanged: at once when not frozen, else when
+ * the freeze ends. The process then dies as it would have without us
+ * (its core written by the kernel when its limits say so). t->signal stays. */
+void target_release_crash(struct target *t);
+
+/* How a live process we traced ended: its wait status (WIFEXITED,
+ * WIFSIGNALED...) as its main thread's end was reported to us, when it
+ * was; false when not known (not ended, not seen, or a target that cannot
+ * tell). Meaningful once the process is gone and target_detach() has
+ * reaped what it could. */
+bool target_end_status(const struct target *t, int *status);
 
 /* The signal guard (targets/guard.c): the one policy that a process we
  * attached to always runs on, whatever ends us. Commands that attach

@@ -9,6 +9,7 @@
 #include "pycoreprof/base.h"
 #include "pycoreprof/elf.h"
 #include "targets/core_internal.h"
+#include "targets/siginfo.h"
 
 #define NOTE_PRSTATUS 1u
 #define NOTE_PRPSINFO 3u
@@ -31,15 +32,6 @@
 #define PRPSINFO_PSARGS 56          /* char[80] */
 #define PRPSINFO_PSARGS_SIZE 80
 #define PRPSINFO_MIN_SIZE (PRPSINFO_PSARGS + PRPSINFO_PSARGS_SIZE)
-
-/* siginfo_t: si_addr of a fault and si_pid, si_uid of a sent signal
- * share the union at 16. */
-#define SIGINFO_SIGNO 0
-#define SIGINFO_CODE 8
-#define SIGINFO_ADDR 16
-#define SIGINFO_PID 16              /* int */
-#define SIGINFO_UID 20              /* unsigned int */
-#define SIGINFO_MIN_SIZE 24
 
 struct note_parse {
 	struct target *t;
@@ -116,35 +108,6 @@ static int parse_prpsinfo(struct note_parse *parse, const uint8_t *desc, size_t 
 	return t->command ? 0 : -ERR_NOMEM;
 }
 
-static bool signal_has_address(int number)
-{
-	return number == SIGSEGV || number == SIGBUS || number == SIGILL || number == SIGFPE;
-}
-
-/* Where the signal came from. si_code <= 0 means a process sent it (kill,
- * tgkill, sigqueue: si_pid and si_uid say who; the union's first word is
- * then the sender's pid, not an address) or a user-space facility did
- * (timers, message queues, AIO); > 0 that the kernel did, a fault where
- * the signal is one. Whether the sender was the process itself is told
- * once its pid is known (core_parse_notes()). */
-static void classify_signal(struct target_signal *sig, const uint8_t *desc)
-{
-	if (sig->code == SI_USER || sig->code == SI_QUEUE || sig->code == SI_TKILL) {
-		sig->origin = SIGNAL_PROCESS;
-		sig->has_sender = true;
-		sig->sender_pid = load_i32(desc + SIGINFO_PID);
-		sig->sender_uid = (uid_t)(uint32_t)load_i32(desc + SIGINFO_UID);
-	} else if (sig->code <= 0) {
-		sig->origin = SIGNAL_OTHER;
-	} else if (sig->code != SI_KERNEL && signal_has_address(sig->number)) {
-		sig->origin = SIGNAL_FAULT;
-		sig->address = load_u64(desc + SIGINFO_ADDR);
-		sig->has_address = true;
-	} else {
-		sig->origin = SIGNAL_KERNEL;
-	}
-}
-
 /* The kernel writes the signalled thread first, its NT_SIGINFO right after
  * its NT_PRSTATUS. gdb's gcore writes one per thread; a SIGSTOP there is
  * gdb's own attach stop (pr_cursig 0), not why the process ended. */
@@ -155,18 +118,14 @@ static int parse_siginfo(struct note_parse *parse, const uint8_t *desc, size_t s
 		return too_small(parse, "NT_SIGINFO", size);
 	if (parse->have_siginfo)
 		return 0;
-	int number = load_i32(desc + SIGINFO_SIGNO);
+	int number = load_i32(desc);
 	const struct target_thread *owner = t->nthreads ? &t->threads[t->nthreads - 1] : NULL;
 	if (number <= 0 || (number == SIGSTOP && (!owner || owner->cursig == 0)))
 		return 0;
 	parse->have_siginfo = true;
 	t->has_signal = true;
-	t->signal = (struct target_signal){
-		.number = number,
-		.code = load_i32(desc + SIGINFO_CODE),
-		.tid = owner ? owner->tid : 0,
-	};
-	classify_signal(&t->signal, desc);
+	siginfo_read(&t->signal, desc, size, 0);
+	t->signal.tid = owner ? owner->tid : 0;
 	return 0;
 }
 

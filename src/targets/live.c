@@ -81,7 +81,7 @@ void live_publish_threads(struct target *t, struct live_backend *b)
 		th->ns_tid = t->ns_pid ? task->ns_tid : task->tid;
 		th->state = task->state;
 		memcpy(th->name, task->name, sizeof(th->name));
-		th->cursig = 0;
+		th->cursig = task->crashed ? task->pending_sig : 0;
 		th->has_regs = task->has_regs && task->ctl == CTL_STOPPED;
 		th->regs_pending = !th->has_regs && task->ctl == CTL_STOPPED && b->only_running;
 		th->held = task->held && task->ctl == CTL_INTERRUPTED;
@@ -465,6 +465,10 @@ static const struct target_ops live_ops = {
 	.thread_runtime = live_thread_runtime,
 	.thread_syscall = live_thread_syscall,
 	.detach = live_detach,
+	.hold_crashes = live_hold_crashes,
+	.crash_held = live_crash_held,
+	.release_crash = live_release_crash,
+	.end_status = live_end_status,
 };
 
 static int open_task_dir(struct live_backend *b)

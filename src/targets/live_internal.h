@@ -40,6 +40,7 @@ struct live_task {
 	bool has_regs;
 	bool held;                   /* frozen without a reported stop: see struct freeze_policy */
 	int pending_sig;             /* signal to deliver when the thread goes on */
+	bool crashed;                /* PENDING_SIG is a fatal signal held (target_hold_crashes()) */
 	int stat_fd;                 /* /proc/PID/task/TID/stat kept open, or -1 */
 	int schedstat_fd;            /* /proc/PID/task/TID/schedstat kept open once read, or -1 */
 	uint64_t regs[TREG__COUNT];
@@ -99,6 +100,12 @@ struct live_backend {
 	double resume_cost;          /* seconds the last unpreempted resume call took */
 	pid_t resume_last;           /* let this thread go last when the freeze ends, or 0 */
 	bool is_parent;              /* we are the target's parent: its exit status is not ours to reap */
+	bool has_end_status;         /* END_STATUS is the group leader's wait status */
+	int end_status;
+	bool hold_crashes;           /* keep fatal signals for a crash capture */
+	pid_t crash_tid;             /* the first thread holding one, or 0 */
+	size_t crash_siginfo_len;
+	uint8_t crash_siginfo[TARGET_SIGINFO_SIZE];
 	int task_dir_fd;             /* /proc/PID/task, kept open to relist quickly */
 	int mem_fd;                  /* /proc/PID/mem once needed, else -1 */
 	bool mem_fallback;           /* process_vm_readv is unusable here */
@@ -172,6 +179,21 @@ int live_seize(struct live_backend *b, struct live_task *task);
 /* Collect reports that arrived while the threads ran (signals to pass on,
  * stops after SIGCONT) so that no thread waits for us between samples. */
 void live_reap_reports(struct live_backend *b);
+/* Let a stopped TASK go on with its pending signal (live_ptrace.c). */
+void live_let_task_go(struct live_backend *b, struct live_task *task);
+
+/* live_crash.c: fatal signals held (target.h, "Crashes"). Only syscalls:
+ * they run while waiting for stops, also from signal handlers. */
+/* Whether SIG, about to be delivered to TID, would end the process: one of
+ * the crash signals with its default action. */
+bool live_crash_fatal(const struct live_backend *b, pid_t tid, int sig);
+/* Keep TASK, in a signal-delivery-stop for SIG, stopped with it. */
+void live_crash_hold(struct live_backend *b, struct live_task *task, int sig);
+void live_hold_crashes(struct target *t, bool hold);
+bool live_crash_held(struct target *t);
+void live_release_crash(struct target *t);
+bool live_end_status(const struct target *t, int *status);
+
 /* live.c: read /proc/PID/maps again when it may have changed (a read fell
  * outside them) or was read over a second ago. */
 int live_refresh_maps(struct target *t, struct live_backend *b);

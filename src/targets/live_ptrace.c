@@ -1,6 +1,7 @@
 /* Stopping and resuming a live process's threads with PTRACE_SEIZE and
  * PTRACE_INTERRUPT (never PTRACE_ATTACH), reading registers while stopped.
- * Signals that arrive meanwhile are passed on; a SIGSTOPped process stays so. */
+ * Signals that arrive meanwhile are passed on (a fatal one kept when crash
+ * holding is on: live_crash.c); a SIGSTOPped process stays so. */
 #include <elf.h>
 #include <errno.h>
 #include <pthread.h>
@@ -30,7 +31,8 @@
 _Static_assert(sizeof(struct user_regs_struct) == TREG__COUNT * sizeof(uint64_t),
                "enum target_reg must mirror struct user_regs_struct");
 
-enum report { REPORT_NONE, REPORT_STOPPED, REPORT_GONE, REPORT_CONTINUED };
+/* REPORT_CRASH: stopped, holding a fatal signal (live_crash_hold()). */
+enum report { REPORT_NONE, REPORT_STOPPED, REPORT_GONE, REPORT_CONTINUED, REPORT_CRASH };
 
 static long trace(int request, pid_t tid, long data)
 {
@@ -55,7 +57,9 @@ static pid_t poll_report(const struct live_backend *b, pid_t tid, int *status)
 		if (si.si_pid == 0)
 			return 0;
 		if (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) {
-			*status = 0; /* "exited": enough for us */
+			/* The wait status it will be reaped with. */
+			*status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
+			                                   : (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
 			return tid;
 		}
 	}
@@ -64,6 +68,16 @@ static pid_t poll_report(const struct live_backend *b, pid_t tid, int *status)
 		r = waitpid(tid, status, __WALL | WNOHANG);
 	while (r < 0 && errno == EINTR);
 	return r;
+}
+
+/* TID ended with wait STATUS: the group leader's is how the process ended.
+ * Only plain stores: this also runs in signal handlers. */
+static void note_end(struct live_backend *b, pid_t tid, int status)
+{
+	if (tid == b->pid && !b->has_end_status) {
+		b->end_status = status;
+		b->has_end_status = true;
+	}
 }
 
 /* Detach TID, reported stopped with STATUS; a signal-delivery-stop keeps
@@ -86,10 +100,12 @@ static void lost(struct live_backend *b, struct live_task *task)
 /* Act on one wait status of TASK. PASS_SIGNALS: a signal-delivery-stop is
  * sent on at once with its signal (we are waiting for our own stop, which
  * follows); otherwise the thread stays stopped and the signal is kept for
- * when it goes on. */
+ * when it goes on. Either way a fatal signal is held when crash holding is
+ * on. */
 static enum report take_report(struct live_backend *b, struct live_task *task, int status, bool pass_signals)
 {
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		note_end(b, task->tid, status);
 		task->ctl = CTL_GONE;
 		return REPORT_GONE;
 	}
@@ -101,6 +117,10 @@ static enum report take_report(struct live_backend *b, struct live_task *task, i
 		task->ctl = CTL_STOPPED;
 		task->group_stop = is_stop_signal(sig);
 		return REPORT_STOPPED;
+	}
+	if (event == 0 && b->hold_crashes && live_crash_fatal(b, task->tid, sig)) {
+		live_crash_hold(b, task, sig);
+		return REPORT_CRASH;
 	}
 	if (event == 0 && !pass_signals) {
 		task->ctl = CTL_STOPPED;
@@ -174,6 +194,8 @@ static bool reap_lost(struct live_backend *b)
 		/* A stop after all: it was not exiting. */
 		if (r > 0 && WIFSTOPPED(status))
 			let_go(tid, status);
+		else if (r > 0)
+			note_end(b, tid, status);
 	}
 	b->nto_reap = kept;
 	return kept > 0;
@@ -209,7 +231,7 @@ static bool await_stop(struct live_backend *b, struct live_task *task, struct st
 		}
 		if (r > 0) {
 			enum report what = take_report(b, task, status, pass_signals && passed < MAX_PASSED_SIGNALS);
-			if (what == REPORT_STOPPED || what == REPORT_GONE)
+			if (what == REPORT_STOPPED || what == REPORT_GONE || what == REPORT_CRASH)
 				return true;
 			passed += what == REPORT_CONTINUED;
 			continue;
@@ -277,6 +299,8 @@ void live_reap_reports(struct live_backend *b)
 			if (r <= 0)
 				break;
 			enum report what = take_report(b, task, status, true);
+			if (what == REPORT_CRASH)
+				break;   /* kept stopped for the caller */
 			if (what == REPORT_CONTINUED) {
 				task->ctl = CTL_RUNNING;
 			} else if (what == REPORT_STOPPED) {
@@ -522,7 +546,7 @@ int live_resume(struct target *t)
 			if (poll_report(b, task->tid, &status) > 0)
 				take_report(b, task, status, false);
 		}
-		if (task->ctl == CTL_STOPPED) {
+		if (task->ctl == CTL_STOPPED && !task->crashed) {
 			last = i;
 			if (task->tid == b->resume_last)
 				named = i;
@@ -535,7 +559,7 @@ int live_resume(struct target *t)
 		last = named;
 	double ended = time_now();
 	for (size_t i = 0; i < b->ntasks; i++)
-		if (i != last && tasks[i].ctl == CTL_STOPPED)
+		if (i != last && tasks[i].ctl == CTL_STOPPED && !tasks[i].crashed)
 			ended = resume_task(b, &tasks[i], false);
 	if (last < b->ntasks)
 		ended = resume_task(b, &tasks[last], true);
@@ -548,6 +572,26 @@ int live_resume(struct target *t)
 	b->resume_last = 0;
 	live_cache_after_pause(&b->cache);
 	return 0;
+}
+
+void live_let_task_go(struct live_backend *b, struct live_task *task)
+{
+	resume_task(b, task, false);
+}
+
+void live_release_crash(struct target *t)
+{
+	struct live_backend *b = t->backend;
+	for (size_t i = 0; i < b->ntasks; i++) {
+		struct live_task *task = &b->tasks[i];
+		if (!task->crashed)
+			continue;
+		task->crashed = false;
+		/* Frozen: the resume lets it go with the rest. */
+		if (!b->frozen && task->ctl == CTL_STOPPED)
+			resume_task(b, task, false);
+	}
+	b->crash_tid = 0;
 }
 
 double live_last_pause(const struct target *t)
@@ -578,6 +622,10 @@ void live_detach(struct target *t)
 		return;
 	struct live_task *tasks = b->tasks;
 	size_t n = b->ntasks;
+	/* A held fatal signal is delivered by the detach below, with the
+	 * thread's pending signal; none is held from here on. */
+	b->hold_crashes = false;
+	b->crash_tid = 0;
 	/* PTRACE_DETACH needs a stopped tracee: stop the running ones first,
 	 * all at once, keeping any signal that arrives for delivery on detach. */
 	for (size_t i = 0; i < n; i++) {

@@ -201,6 +201,24 @@ static void recording_answer_reports(struct target *t)
 	target_answer_reports(inner_of(t));
 }
 
+static void recording_hold_crashes(struct target *t, bool hold)
+{
+	target_hold_crashes(inner_of(t), hold);
+}
+
+static bool recording_crash_held(struct target *t)
+{
+	bool held = target_crash_held(inner_of(t));
+	recording_target_sync(t);
+	return held;
+}
+
+static void recording_release_crash(struct target *t)
+{
+	target_release_crash(inner_of(t));
+	recording_target_sync(t);
+}
+
 static double recording_last_pause(const struct target *t)
 {
 	return target_last_pause(inner_of(t));
@@ -241,6 +259,9 @@ static const struct target_ops recording_ops = {
 	.thread_runtime = recording_thread_runtime,
 	.thread_syscall = recording_thread_syscall,
 	.detach = recording_detach,
+	.hold_crashes = recording_hold_crashes,
+	.crash_held = recording_crash_held,
+	.release_crash = recording_release_crash,
 };
 
 void recording_target_sync(struct target *t)

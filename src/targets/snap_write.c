@@ -1,6 +1,7 @@
 /* Writing a snapshot: an x86_64 ELF core (ET_CORE) with one PT_NOTE
  * (NT_PRSTATUS per thread, NT_PRPSINFO, NT_AUXV, NT_FILE, the pycoreprof
- * note) and one PT_LOAD per run of adjacent regions within one mapping.
+ * note; NT_SIGINFO after the first thread when a fatal signal is known)
+ * and one PT_LOAD per run of adjacent regions within one mapping.
  * Formats into memory. */
 #include <elf.h>
 #include <string.h>
@@ -149,16 +150,21 @@ static void add_pycoreprof_note(struct strbuf *sb, const struct target *t, const
 
 static void build_notes(struct strbuf *notes, const struct target *t, const struct snap_info *info)
 {
-	/* The thread the process is named after goes first, as the kernel does. */
+	/* The thread a fatal signal came to goes first, its NT_SIGINFO right
+	 * after it, as the kernel writes them; without one, the thread the
+	 * process is named after. */
+	pid_t first = t->has_signal && t->signal.tid ? t->signal.tid : t->pid;
 	for (size_t pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < t->nthreads; i++) {
 			const struct target_thread *th = &t->threads[i];
-			if (th->has_regs && (th->tid == t->pid) == (pass == 0))
+			if (th->has_regs && (th->tid == first) == (pass == 0))
 				add_prstatus(notes, t, th);
 		}
 		for (size_t i = 0; i < info->nasleep; i++)
-			if ((info->asleep[i].tid == t->pid) == (pass == 0))
+			if ((info->asleep[i].tid == first) == (pass == 0))
 				add_prstatus(notes, t, &info->asleep[i]);
+		if (pass == 0 && t->has_signal && t->signal.siginfo_len)
+			add_note(notes, "CORE", NT_SIGINFO, t->signal.siginfo, t->signal.siginfo_len);
 	}
 	add_prpsinfo(notes, t);
 	if (t->auxv_words)

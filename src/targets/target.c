@@ -127,6 +127,28 @@ void target_detach(struct target *t)
 		t->ops->detach(t);
 }
 
+void target_hold_crashes(struct target *t, bool hold)
+{
+	if (t->ops->hold_crashes)
+		t->ops->hold_crashes(t, hold);
+}
+
+bool target_crash_held(struct target *t)
+{
+	return t->ops->crash_held && t->ops->crash_held(t);
+}
+
+void target_release_crash(struct target *t)
+{
+	if (t->ops->release_crash)
+		t->ops->release_crash(t);
+}
+
+bool target_end_status(const struct target *t, int *status)
+{
+	return t && t->ops->end_status && t->ops->end_status(t, status);
+}
+
 int target_range_wraps(uint64_t addr, size_t len)
 {
 	return err_set(ERR_UNMAPPED, "cannot read %zu bytes at 0x%llx: the range wraps around", len,
