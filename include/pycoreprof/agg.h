@@ -74,6 +74,11 @@ struct aggregate {
 	/* hash tables: frame lookup and (parent, frame) -> child for the
 	 * children of wide nodes (the others are found among their siblings) */
 	struct hashtab frame_index, child_index;
+	/* Told of every count added (agg_add_counts() and the functions built
+	 * on it): the stack's node, COUNT and WAITING; an error it returns is
+	 * the add's. NULL: nobody is. */
+	int (*added)(void *ctx, uint32_t node, uint64_t count, uint64_t waiting);
+	void *added_ctx;
 };
 
 int agg_init(struct aggregate *agg);
@@ -102,6 +107,9 @@ int agg_add(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t co
 int agg_add_waiting(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count);
 /* COUNT samples of which WAITING (at most COUNT) were waiting. */
 int agg_add_counts(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count, uint64_t waiting);
+/* agg_add_counts() that also gives the stack's node in *NODE. */
+int agg_add_node(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count, uint64_t waiting,
+                 uint32_t *node);
 /* Add every stack of FROM, with its counts, to INTO; frames are interned
  * again in INTO; the time spans join. Errors: -ERR_NOMEM. */
 int agg_merge(struct aggregate *into, const struct aggregate *from);
@@ -152,6 +160,45 @@ int frame_order_init(struct frame_order *order, const struct aggregate *agg, uin
 int frame_order_start(struct frame_order *order, const struct aggregate *agg);
 void frame_order_note(struct frame_order *order, const uint32_t *frames, size_t depth);
 void frame_order_release(struct frame_order *order);
+
+/* A ring of time-stamped samples (ring.c): each count added to an
+ * aggregate is kept with the time it was taken, for as long as a window of
+ * time, so that the profile of the last WINDOW seconds can be built at any
+ * moment. Its memory follows the samples in the window (16 bytes each), not
+ * the time watched: entries older than the window are dropped as new ones
+ * come. The aggregate's own trie and frames still grow with every new stack
+ * ever seen: sample_ring_rebase() moves the window to a fresh aggregate
+ * holding only its stacks. */
+struct ring_entry {
+	uint64_t time_ns;        /* CLOCK_REALTIME */
+	uint32_t node;           /* the stack's node in the aggregate */
+	uint32_t count;          /* top bit: the samples were of a waiting thread */
+};
+struct sample_ring {
+	struct ring_entry *entries;
+	size_t cap, head, count; /* the oldest at HEAD */
+	uint64_t window_ns;
+	uint64_t now_ns;         /* the time given to entries added now */
+	uint64_t dropped;        /* counts that found no memory */
+};
+/* An empty ring of WINDOW_NS nanoseconds, fed by AGG's adds from now on
+ * (AGG must outlive it, or the ring be moved by sample_ring_rebase()). */
+void sample_ring_init(struct sample_ring *r, uint64_t window_ns, struct aggregate *agg);
+void sample_ring_release(struct sample_ring *r);
+/* The time of the samples added next; entries older than NOW_NS - window
+ * are dropped. */
+void sample_ring_set_time(struct sample_ring *r, uint64_t now_ns);
+/* The window's profile: the stacks of FROM (the aggregate the ring is fed
+ * by) counted as often as the ring holds them, into OUT (initialised
+ * here; the caller releases it), its time span that of the entries.
+ * Errors: -ERR_NOMEM. */
+int sample_ring_profile(const struct sample_ring *r, const struct aggregate *from, struct aggregate *out);
+/* Move the ring onto TO (initialised here), which then holds only the
+ * stacks and frames of the window, counted as in sample_ring_profile();
+ * the entries are renumbered and TO feeds the ring from now on (FROM no
+ * longer does). The caller swaps FROM for TO wherever it counts samples.
+ * Errors: -ERR_NOMEM, with the ring still on FROM. */
+int sample_ring_rebase(struct sample_ring *r, struct aggregate *from, struct aggregate *to);
 
 /* Per-function totals (functions.c), for the live view. */
 struct agg_function {

@@ -29,18 +29,26 @@ struct sampler_options {
 };
 
 /* Seconds each freeze kept a target stopped, in the order taken
- * (collect/pauses.c). Zero-initialised is empty. */
+ * (collect/pauses.c). Zero-initialised is empty. Memory stays bounded over
+ * hours: past PAUSES_KEPT_MAX pauses, every other one kept is dropped and
+ * from then on only every STRIDE-th is kept, an even thinning that leaves
+ * the percentiles as they were; the sum and the maximum count every
+ * pause. */
+#define PAUSES_KEPT_MAX 8192u
 struct pause_stats {
-	double *seconds;
+	double *seconds;         /* the pauses kept */
 	size_t n, cap;
+	double total;            /* of every pause added */
+	double max;              /* the longest pause added */
+	unsigned stride, since_kept;
 };
 /* Add a pause; one that finds no memory is dropped (statistics only). */
 void pause_stats_add(struct pause_stats *p, double seconds);
 /* Add every pause of FROM to INTO, dropped together when memory is short. */
 void pause_stats_append(struct pause_stats *into, const struct pause_stats *from);
 void pause_stats_release(struct pause_stats *p);
-/* The PCT-th percentile (0..100) of the pauses, which it sorts; 0 when
- * there is none. */
+/* The PCT-th percentile (0..100) of the pauses kept, which it sorts (100:
+ * the longest of all); 0 when there is none. */
 double pause_stats_percentile(struct pause_stats *p, double pct);
 /* The median of the last pauses (1024 at most), for a status line: a copy
  * of them is sorted, not the hours of pauses a long recording keeps. */
@@ -121,6 +129,9 @@ struct sampler {
 void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struct aggregate *agg,
                   const struct sampler_options *opts);
 void sampler_release(struct sampler *s);
+/* Count the next samples in AGG (borrowed) instead: the frame ids known
+ * are forgotten. */
+void sampler_set_aggregate(struct sampler *s, struct aggregate *agg);
 /* Take one sample. Returns 0 (errors inside the sample are counted in
  * stats), -ERR_PROCESS_GONE when the process has exited, or -ERR_NOT_PYTHON
  * when several rounds in a row found no interpreter where it was (the

@@ -279,11 +279,19 @@ int agg_frame_copy(struct aggregate *agg, const struct aggregate *from, const st
 
 int agg_add_counts(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count, uint64_t waiting)
 {
+	uint32_t node;
+	return agg_add_node(agg, frames, n, count, waiting, &node);
+}
+
+int agg_add_node(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count, uint64_t waiting,
+                 uint32_t *leaf)
+{
 	uint32_t node = 0;
 	int ret;
 	for (size_t i = 0; i < n; i++)
 		if ((ret = child(agg, node, frames[i], &node)) < 0)
 			return ret;
+	*leaf = node;
 	agg->nodes[node].self += count;
 	agg->nodes[node].waiting += waiting < count ? waiting : count;
 	for (uint32_t up = node;; up = agg->nodes[up].parent) {
@@ -292,7 +300,7 @@ int agg_add_counts(struct aggregate *agg, const uint32_t *frames, size_t n, uint
 			break;
 	}
 	agg->samples += count;
-	return 0;
+	return agg->added ? agg->added(agg->added_ctx, node, count, waiting < count ? waiting : count) : 0;
 }
 
 int agg_add(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count)

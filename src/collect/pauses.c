@@ -1,5 +1,6 @@
 /* Pause statistics: the seconds each freeze kept a target stopped, kept in
- * order for percentiles (record's summary and status line, snapshot's). A
+ * order for percentiles (record's summary and status line, snapshot's),
+ * thinned evenly past PAUSES_KEPT_MAX so that hours of them stay small. A
  * pause that finds no memory is dropped: these are statistics, never a
  * reason to fail. */
 #include <stdlib.h>
@@ -10,6 +11,18 @@
 
 void pause_stats_add(struct pause_stats *p, double seconds)
 {
+	p->total += seconds;
+	if (seconds > p->max)
+		p->max = seconds;
+	if (p->stride > 1 && ++p->since_kept < p->stride)
+		return;
+	p->since_kept = 0;
+	if (p->n >= PAUSES_KEPT_MAX) {
+		for (size_t i = 0; 2 * i < p->n; i++)
+			p->seconds[i] = p->seconds[2 * i];
+		p->n = (p->n + 1) / 2;
+		p->stride = p->stride ? 2 * p->stride : 2;
+	}
 	if (ARRAY_GROW(p->seconds, p->cap, p->n + 1) < 0)
 		return;
 	p->seconds[p->n++] = seconds;
@@ -17,6 +30,9 @@ void pause_stats_add(struct pause_stats *p, double seconds)
 
 void pause_stats_append(struct pause_stats *into, const struct pause_stats *from)
 {
+	into->total += from->total;
+	if (from->max > into->max)
+		into->max = from->max;
 	if (!from->n)
 		return;
 	if (ARRAY_GROW(into->seconds, into->cap, into->n + from->n) < 0)
@@ -33,6 +49,8 @@ void pause_stats_release(struct pause_stats *p)
 
 double pause_stats_percentile(struct pause_stats *p, double pct)
 {
+	if (pct >= 100)
+		return p->n ? p->max : 0;
 	return percentile(p->seconds, p->n, pct);
 }
 
@@ -47,8 +65,5 @@ double pause_stats_recent_median(const struct pause_stats *p)
 
 double pause_stats_sum(const struct pause_stats *p)
 {
-	double sum = 0;
-	for (size_t i = 0; i < p->n; i++)
-		sum += p->seconds[i];
-	return sum;
+	return p->total;
 }

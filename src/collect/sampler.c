@@ -80,6 +80,13 @@ void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struc
 	target_set_freeze_policy(t, &s->policy);
 }
 
+void sampler_set_aggregate(struct sampler *s, struct aggregate *agg)
+{
+	s->agg = agg;
+	hashtab_release(&s->memo);
+	memset(&s->memo, 0, sizeof(s->memo));
+}
+
 void sampler_release(struct sampler *s)
 {
 	for (size_t i = 0; i < s->ncaptures_cap; i++) {
