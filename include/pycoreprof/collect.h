@@ -174,6 +174,9 @@ bool sample_clock_wait(struct sample_clock *c, volatile sig_atomic_t *stop);
  * twice. */
 void sample_clock_stop(struct sample_clock *c);
 
+struct crash_capture;
+struct profiled;
+
 /* A recording of a process tree (processes.c): the processes sampled
  * together into one aggregate. The root is attached to or launched; with
  * SUBPROCESSES the root need not be Python: the Python processes that
@@ -190,6 +193,14 @@ struct tree_options {
 	size_t native_stack_bytes;
 	/* Told that process PID exec'd, before it is opened anew; may be NULL. */
 	void (*exec_seen)(pid_t pid);
+	/* Crash capture (freeze mode only): when set, a sampled process about
+	 * to die of a fatal signal (target_hold_crashes()) is read into a
+	 * snapshot first (crash_capture_take()), the signal then delivered, and
+	 * CRASH_SEEN told: process P, and C, or RET < 0 when the capture
+	 * failed (C->signal is still the signal). NULL: signals go on as they
+	 * come. CTX is passed on. */
+	void (*crash_seen)(void *ctx, const struct profiled *p, const struct crash_capture *c, int ret);
+	void *ctx;
 };
 
 /* One process of the tree: the root, or a descendant. */
@@ -203,6 +214,11 @@ struct profiled {
 	int attempts;            /* probes of IMAGE that found no interpreter */
 	double next_probe;       /* time_now() of the next */
 	double since, until;     /* time_now() when its sampling began and ended (0: not yet) */
+	/* Once it ended while sampled: its wait status as reported to us
+	 * (target_end_status()), when HAS_END_STATUS; a crash captured. */
+	bool has_end_status;
+	int end_status;
+	bool crashed;
 	struct live_session session;
 	struct sampler sampler;
 	struct native_unwinder *unwinder; /* with native frames */
@@ -264,8 +280,11 @@ int process_tree_sample(struct process_tree *tree, double now);
 bool process_tree_sampling(const struct process_tree *tree);
 /* Whether the root itself is sampled. */
 bool process_tree_root_sampled(const struct process_tree *tree);
-/* target_answer_reports() of every process sampled. */
+/* target_answer_reports() of every process sampled (and crash capture). */
 void process_tree_answer_reports(struct process_tree *tree);
+/* Make AGG (which must outlive the tree) the aggregate that every sample
+ * from now on goes to; the samplers forget the frame ids they knew. */
+void process_tree_set_aggregate(struct process_tree *tree, struct aggregate *agg);
 /* Detach every process; statistics, versions and commands stay. */
 void process_tree_close(struct process_tree *tree);
 void process_tree_totals(const struct process_tree *tree, struct tree_totals *totals);
@@ -359,5 +378,27 @@ int capture_session_open(struct capture_session *s, pid_t pid, const struct capt
 int capture_session_take(struct capture_session *s, struct capture_result *r);
 /* Detach and free; safe on a zeroed or closed session. */
 void capture_session_close(struct capture_session *s);
+
+/* Crash capture (crash.c): a process whose thread holds a fatal signal
+ * (target_crash_held()) read into a snapshot before the signal goes on. */
+struct crash_capture {
+	struct strbuf file;      /* the snapshot, gzip-compressed */
+	struct target_signal signal; /* what it was about to die of */
+	size_t threads;          /* Python threads read */
+	size_t pages;            /* pages stored */
+	double capture_time;     /* CLOCK_REALTIME seconds */
+	double held;             /* seconds from the call to the signal's delivery */
+	uint32_t py_version_hex;
+	char py_version[32];
+	uint64_t runtime_addr, interp_head_addr;
+};
+/* Read LIVE (attached with PTRACE_SEIZE, a crash held) whole: every thread
+ * stopped, each one's Python frames and locals, registers and stack top,
+ * the binaries' build-ids, the signal; then deliver the signal (always,
+ * also on error) and compress the snapshot into C's file. LIVE's freeze
+ * policy is POLICY again afterwards. Errors: pywalker_new()'s,
+ * target_freeze()'s, -ERR_NOMEM, -ERR_IO. */
+int crash_capture_take(struct target *live, const struct freeze_policy *policy, struct crash_capture *c);
+void crash_capture_release(struct crash_capture *c);
 
 #endif

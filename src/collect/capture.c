@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collect/internal.h"
 #include "pycoreprof/collect.h"
 #include "pycoreprof/elf.h"
 #include "pycoreprof/native.h"
@@ -18,7 +19,7 @@
 #define PAGE_BYTES 4096u
 #define AT_SYSINFO_EHDR_TYPE 33
 
-static double realtime_now(void)
+double capture_realtime_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -29,11 +30,13 @@ static double realtime_now(void)
  * names the exact binaries it needs. Files that cannot be read are left out.
  * The paths are the session's own copies: the target reads its mappings
  * again while sampling, which frees the old ones. */
-static int collect_build_ids(struct capture_session *s)
+int capture_build_ids(struct target *t, struct snap_build_id **ids, size_t *count)
 {
-	struct target *t = s->live;
-	s->build_ids = xcalloc(t->nmappings ? t->nmappings : 1, sizeof(*s->build_ids));
-	if (!s->build_ids)
+	size_t n = 0;
+	struct snap_build_id *found = xcalloc(t->nmappings ? t->nmappings : 1, sizeof(*found));
+	*ids = NULL;
+	*count = 0;
+	if (!found)
 		return -ERR_NOMEM;
 	for (size_t i = 0; i < t->nmappings; i++) {
 		const struct target_mapping *m = &t->mappings[i];
@@ -49,16 +52,25 @@ static int collect_build_ids(struct capture_session *s)
 		}
 		size_t len = 0;
 		const uint8_t *id = elfobj_build_id(obj, &len);
-		char *path = id && len && len <= sizeof(s->build_ids[0].id) ? xstrdup(m->path) : NULL;
+		char *path = id && len && len <= sizeof(found[0].id) ? xstrdup(m->path) : NULL;
 		if (path) {
-			struct snap_build_id *b = &s->build_ids[s->nbuild_ids++];
+			struct snap_build_id *b = &found[n++];
 			b->path = path;
 			memcpy(b->id, id, len);
 			b->len = len;
 		}
 		elfobj_free(obj);
 	}
+	*ids = found;
+	*count = n;
 	return 0;
+}
+
+void capture_build_ids_free(struct snap_build_id *ids, size_t count)
+{
+	for (size_t i = 0; ids && i < count; i++)
+		free((char *)ids[i].path);   /* our copies */
+	free(ids);
 }
 
 /* Native stacks and full snapshots need every thread's registers, which
@@ -79,7 +91,7 @@ int capture_session_open(struct capture_session *s, pid_t pid, const struct capt
 		goto out;
 	if ((ret = recording_target_new(s->live, &s->recorder)) < 0)
 		goto out;
-	if ((ret = collect_build_ids(s)) < 0)
+	if ((ret = capture_build_ids(s->live, &s->build_ids, &s->nbuild_ids)) < 0)
 		goto out;
 	/* Discovery reads (the runtime, the version) go through the recorder
 	 * so that every snapshot holds them; they are re-read at each freeze. */
@@ -109,15 +121,13 @@ void capture_session_close(struct capture_session *s)
 	guard_remove(s->live);
 	target_free(s->live);
 	s->live = NULL;
-	for (size_t i = 0; s->build_ids && i < s->nbuild_ids; i++)
-		free((char *)s->build_ids[i].path);   /* the session's copies */
+	capture_build_ids_free(s->build_ids, s->nbuild_ids);
 	free(s->watch);
 	s->watch = NULL;
 	s->nwatch = s->watch_cap = 0;
 	free(s->asleep);
 	s->asleep = NULL;
 	s->nasleep = s->asleep_cap = 0;
-	free(s->build_ids);
 	s->build_ids = NULL;
 	s->nbuild_ids = 0;
 }
@@ -144,7 +154,7 @@ static void record_elf_headers(struct target *recorder)
 	}
 }
 
-static void record_stack_tops(struct target *recorder)
+void capture_stack_tops(struct target *recorder)
 {
 	record_elf_headers(recorder);
 	/* gdb finds shared libraries through the dynamic linker's list. */
@@ -289,7 +299,7 @@ static int walk_frozen(struct capture_session *s, struct capture_result *r, bool
 		return ret;
 	if ((ret = target_freeze(s->recorder)) < 0)
 		return ret;
-	r->capture_time = realtime_now();
+	r->capture_time = capture_realtime_now();
 	recording_target_new_round(s->recorder);
 	/* Pages read by earlier walks (code objects, strings the walker keeps
 	 * decoded) are needed by a fresh reader too: take them as they are now. */
@@ -300,7 +310,7 @@ static int walk_frozen(struct capture_session *s, struct capture_result *r, bool
 		r->threads = ps.nthreads;
 		/* A full snapshot is for native tools too (like gcore's). */
 		if (s->opts.native || s->opts.full)
-			record_stack_tops(s->recorder);
+			capture_stack_tops(s->recorder);
 		if (s->opts.full)
 			record_private_mappings(s->recorder);
 		for (size_t i = 0; i < ps.nthreads; i++)
@@ -316,13 +326,13 @@ static int walk_frozen(struct capture_session *s, struct capture_result *r, bool
 	return ret;
 }
 
-static int build_file(struct capture_session *s, struct capture_result *r)
+int capture_build_core(struct target *recorder, const struct snap_info *info, size_t *pages_stored,
+                       struct strbuf *out)
 {
 	struct recorded_page *pages = NULL;
 	struct snap_region *regions = NULL;
-	struct strbuf core = {0};
 	size_t count = 0;
-	int ret = recording_target_pages(s->recorder, &pages, &count);
+	int ret = recording_target_pages(recorder, &pages, &count);
 	if (ret < 0)
 		goto out;
 	/* One region per run of blocks read: at most 32 per page. */
@@ -350,6 +360,18 @@ static int build_file(struct capture_session *s, struct capture_result *r)
 			block = end;
 		}
 	}
+	*pages_stored = count;
+	ret = snapshot_build(recorder, regions, nregions, info, out);
+out:
+	free(regions);
+	free(pages);
+	return ret;
+}
+
+static int build_file(struct capture_session *s, struct capture_result *r)
+{
+	struct strbuf core = {0};
+	int ret;
 	const struct pyinfo *py = pywalker_info(s->walker);
 	struct snap_info info = {
 		.capture_ns = (uint64_t)(r->capture_time * 1e9),
@@ -364,18 +386,11 @@ static int build_file(struct capture_session *s, struct capture_result *r)
 		.asleep = s->asleep,
 		.nasleep = s->nasleep,
 	};
-	r->pages = count;
-	if (!s->opts.compress) {
-		ret = snapshot_build(s->recorder, regions, nregions, &info, &r->file);
-		goto out;
-	}
-	if ((ret = snapshot_build(s->recorder, regions, nregions, &info, &core)) < 0)
-		goto out;
-	ret = snapshot_gzip(core.buf, core.len, &r->file);
-out:
+	if (!s->opts.compress)
+		return capture_build_core(s->recorder, &info, &r->pages, &r->file);
+	if ((ret = capture_build_core(s->recorder, &info, &r->pages, &core)) == 0)
+		ret = snapshot_gzip(core.buf, core.len, &r->file);
 	strbuf_release(&core);
-	free(regions);
-	free(pages);
 	return ret;
 }
 

@@ -66,4 +66,18 @@ int sampler_native_count(struct sampler_native *n, int copy, const struct pyfram
                          struct aggregate *agg, bool by_function, uint32_t **ids, size_t *ids_cap, size_t *nids);
 void sampler_native_free(struct sampler_native *n);
 
+/* capture.c, for crash.c: the parts of a snapshot every capture shares. */
+double capture_realtime_now(void);
+/* Build-ids of every file T maps (capture.c); *IDS is the caller's, freed
+ * with capture_build_ids_free(). Errors: -ERR_NOMEM. */
+int capture_build_ids(struct target *t, struct snap_build_id **ids, size_t *count);
+void capture_build_ids_free(struct snap_build_id *ids, size_t count);
+/* Read through RECORDER what native tools need: each stopped thread's
+ * stack top, the vDSO, ELF headers, the dynamic linker's list. */
+void capture_stack_tops(struct target *recorder);
+/* The core of the blocks RECORDER read (uncompressed) into OUT, with INFO;
+ * *PAGES_STORED gets how many pages they are in. Errors: -ERR_NOMEM. */
+int capture_build_core(struct target *recorder, const struct snap_info *info, size_t *pages_stored,
+                       struct strbuf *out);
+
 #endif

@@ -83,6 +83,8 @@ static int start_process(struct process_tree *tree, struct profiled *p, double w
 	/* A Python older than 3.7 has no tasks to follow: sampled as usual. */
 	if (sampling.async_tasks && (ret = sampler_enable_tasks(&p->sampler)) < 0 && ret != -ERR_UNSUPPORTED_PYTHON)
 		return ret;
+	if (tree->opts.crash_seen && tree->opts.sampling.freeze)
+		target_hold_crashes(p->session.target, true);
 	p->active = true;
 	p->since = time_now();
 	p->until = 0;
@@ -147,6 +149,10 @@ static bool end_process(struct process_tree *tree, size_t index)
 	struct profiled *p = &tree->procs[index];
 	if (p->active)
 		p->until = time_now();
+	/* Detaching reaps what of it was ours to reap: how it ended is known
+	 * then, when it was reported to us. */
+	target_detach(p->session.target);
+	p->has_end_status = target_end_status(p->session.target, &p->end_status);
 	live_session_close(&p->session);
 	p->active = false;
 	p->ended = true;
@@ -426,6 +432,20 @@ bool process_tree_sampling(const struct process_tree *tree)
 	return !tree->procs[0].ended || any_sampled(tree);
 }
 
+/* A fatal signal held in P: capture it, let it go, tell the caller. */
+static void take_crash(struct process_tree *tree, struct profiled *p)
+{
+	struct target *t = p->session.target;
+	if (!t || !target_crash_held(t))
+		return;
+	struct crash_capture c = {0};
+	int ret = crash_capture_take(t, &p->sampler.policy, &c);
+	p->crashed = true;
+	tree->opts.crash_seen(tree->opts.ctx, p, &c, ret);
+	err_clear();
+	crash_capture_release(&c);
+}
+
 int process_tree_sample(struct process_tree *tree, double now)
 {
 	int ret;
@@ -440,6 +460,8 @@ int process_tree_sample(struct process_tree *tree, double now)
 		if (!p->active)
 			continue;
 		ret = sampler_sample(&p->sampler);
+		if (tree->opts.crash_seen && ret != -ERR_PROCESS_GONE)
+			take_crash(tree, p);
 		/* A thread a freeze held (off every CPU when interrupted) stops
 		 * after it, and waits in its stop for an answer: not for the
 		 * samples of the other processes. */
@@ -466,9 +488,21 @@ int process_tree_sample(struct process_tree *tree, double now)
 
 void process_tree_answer_reports(struct process_tree *tree)
 {
+	for (size_t i = 0; i < tree->nprocs; i++) {
+		if (!tree->procs[i].active)
+			continue;
+		target_answer_reports(tree->procs[i].session.target);
+		if (tree->opts.crash_seen)
+			take_crash(tree, &tree->procs[i]);
+	}
+}
+
+void process_tree_set_aggregate(struct process_tree *tree, struct aggregate *agg)
+{
+	tree->agg = agg;
 	for (size_t i = 0; i < tree->nprocs; i++)
 		if (tree->procs[i].active)
-			target_answer_reports(tree->procs[i].session.target);
+			sampler_set_aggregate(&tree->procs[i].sampler, agg);
 }
 
 void process_tree_close(struct process_tree *tree)
