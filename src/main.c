@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{"core", cmd_core, "why a process died and every thread's Python stack, from a core file"},
 	{"dump", cmd_dump, "every thread's Python stack of a running process, now"},
 	{"top", cmd_top, "a live view of where a running (or launched) Python process spends its time"},
+	{"watch", cmd_watch, "keep the last minutes of a Python process's samples; at a crash, a snapshot of every thread"},
 	{"flamegraph", cmd_flamegraph, "render folded stacks (from any tool) as an SVG flame graph"},
 	{"convert", cmd_convert, "convert a profile from one format to another"},
 	{"snapshot", cmd_snapshot, "write small core files of a running process's Python stacks"},

@@ -38,6 +38,7 @@ int cmd_snapshot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 /* Print the current error (err.h context, the code's message and a hint of
  * what to do) as one line on stderr, and return EXIT_FAIL. RET is the

@@ -1,7 +1,10 @@
 /* `pycoreprof record` (the default command): sample a running process, or
- * launch one, into a flame graph or folded stacks; and `pycoreprof top`,
- * the same sampling shown live (top_view.c), a profile written only when
- * asked. The target is resumed and detached on every exit path. */
+ * launch one, into a flame graph or folded stacks; `pycoreprof top`, the
+ * same sampling shown live (top_view.c), a profile written only when asked;
+ * and `pycoreprof watch`, the same sampling kept as the last minutes only
+ * (watch_out.c), written at a crash or when asked. A process sampled that
+ * dies of a fatal signal is read into a crash snapshot first (record and
+ * watch). The target is resumed and detached on every exit path. */
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -15,6 +18,7 @@
 #include "cmd/cmd.h"
 #include "cmd/native_cmd.h"
 #include "cmd/top_view.h"
+#include "cmd/watch_out.h"
 #include "pycoreprof/agg.h"
 #include "pycoreprof/collect.h"
 #include "pycoreprof/formats.h"
@@ -62,6 +66,43 @@ static const char usage[] =
 	"      --native-stack-bytes N  bytes of each thread's stack copied per\n"
 	"                         sample (default 64k; suffixes k, M)\n"
 	"      --title TEXT       flame graph title\n"
+	"  -h, --help             this help\n"
+	"\n"
+	"A process sampled that is about to die of SIGSEGV, SIGBUS, SIGILL, SIGFPE,\n"
+	"SIGABRT or SIGSYS (not handled by the program) is read into a crash\n"
+	"snapshot beside the profile (NAME.crash.core.gz) before the signal goes on.\n";
+
+static const char watch_usage[] =
+	"usage: pycoreprof watch [options] --pid PID\n"
+	"       pycoreprof watch [options] -- COMMAND [ARGS...]\n"
+	"\n"
+	"Keep the last minutes of a Python process's samples, for hours, in bounded\n"
+	"memory. When it is about to die of SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT\n"
+	"or SIGSYS (not handled by the program), write a crash snapshot of every\n"
+	"thread (DIR/PID-TIMESTAMP.crash.core.gz, for `pycoreprof core`) and the\n"
+	"profile of the window (DIR/PID-TIMESTAMP.svg), then let the signal go on.\n"
+	"SIGUSR1 to pycoreprof writes a snapshot and the profile now. A process\n"
+	"killed (SIGKILL) or gone unseen leaves the window's profile; one that\n"
+	"exits, nothing unless --at-end.\n"
+	"\n"
+	"  -p, --pid PID          the process to watch\n"
+	"  -o, --output DIR       where files go (default: the current directory)\n"
+	"  -w, --window N         how much to keep: N[s|m|h] (default 5m)\n"
+	"      --every N          also write both every N[s|m|h], each pair replacing\n"
+	"                         the last\n"
+	"      --at-end           also write the profile when watching ends otherwise\n"
+	"  -i, --interval N       mean time between samples (default 10ms)\n"
+	"  -r, --rate HZ          mean samples per second (default 100)\n"
+	"  -d, --duration N       stop after this long (default: Ctrl-C or exit)\n"
+	"  -f, --format FORMAT    of the profile: %s\n"
+	"      --idle             include threads that are not running\n"
+	"      --gil              only the thread holding the GIL\n"
+	"      --function         aggregate by function (no line numbers)\n"
+	"      --subprocesses     also watch the Python processes below the root\n"
+	"      --native           native (C) frames too\n"
+	"      --native-all       native frames, interpreter internals included\n"
+	"      --seed N           seed of the random intervals\n"
+	"      --title TEXT       flame graph title\n"
 	"  -h, --help             this help\n";
 
 static const char top_usage[] =
@@ -89,9 +130,14 @@ static const char top_usage[] =
 	"      --native-all       native frames, interpreter internals included\n"
 	"  -h, --help             this help\n";
 
+enum run_mode { RUN_RECORD, RUN_TOP, RUN_WATCH };
+
 struct record_options {
-	const char *name;        /* "record" or "top" */
+	const char *name;        /* "record", "top" or "watch" */
+	enum run_mode mode;
 	bool top;
+	double window, every;    /* watch: seconds */
+	bool at_end;             /* watch */
 	double refresh;          /* top: seconds between refreshes */
 	pid_t pid;
 	char **command;          /* launch form: argv after `--` */
@@ -108,7 +154,7 @@ struct record_options {
 	struct sampler_options sampling;
 };
 
-/* "10ms", "250us", "1s", "0.5" (seconds). */
+/* "10ms", "250us", "1s", "0.5" (seconds), "5m", "2h". */
 static int parse_duration(const char *text, double *seconds)
 {
 	char *end;
@@ -119,16 +165,22 @@ static int parse_duration(const char *text, double *seconds)
 		value /= 1e6;
 	else if (!strcmp(end, "ms"))
 		value /= 1e3;
+	else if (!strcmp(end, "m"))
+		value *= 60;
+	else if (!strcmp(end, "h"))
+		value *= 3600;
 	else if (strcmp(end, "s") && *end)
 		return -1;
 	*seconds = value;
 	return 0;
 }
 
-static int parse_options(int argc, char **argv, bool top, struct record_options *o)
+static int parse_options(int argc, char **argv, enum run_mode mode, struct record_options *o)
 {
 	enum { OPT_IDLE = 256, OPT_GIL, OPT_THREADS, OPT_FUNCTION, OPT_NONBLOCKING, OPT_TITLE, OPT_SUBPROCESSES,
-	       OPT_NATIVE, OPT_NATIVE_ALL, OPT_NATIVE_STACK_BYTES, OPT_SEED, OPT_REFRESH, OPT_ASYNC };
+	       OPT_NATIVE, OPT_NATIVE_ALL, OPT_NATIVE_STACK_BYTES, OPT_SEED, OPT_REFRESH, OPT_ASYNC, OPT_EVERY,
+	       OPT_AT_END };
+	bool top = mode == RUN_TOP, watch = mode == RUN_WATCH;
 	static const struct option options[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"interval", required_argument, NULL, 'i'},
@@ -149,14 +201,19 @@ static int parse_options(int argc, char **argv, bool top, struct record_options 
 		{"native-stack-bytes", required_argument, NULL, OPT_NATIVE_STACK_BYTES},
 		{"seed", required_argument, NULL, OPT_SEED},
 		{"refresh", required_argument, NULL, OPT_REFRESH},
+		{"window", required_argument, NULL, 'w'},
+		{"every", required_argument, NULL, OPT_EVERY},
+		{"at-end", no_argument, NULL, OPT_AT_END},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	int opt;
 	char *end, list[PROFILE_LIST_SIZE], words[PROFILE_LIST_SIZE];
 	memset(o, 0, sizeof(*o));
-	o->name = top ? "top" : "record";
+	o->name = top ? "top" : watch ? "watch" : "record";
+	o->mode = mode;
 	o->top = top;
+	o->window = 300;
 	o->refresh = 1;
 	o->interval = 0.01;
 	o->format = -1;
@@ -164,7 +221,7 @@ static int parse_options(int argc, char **argv, bool top, struct record_options 
 	o->native_stack_bytes = NATIVE_STACK_BYTES_DEFAULT;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+p:i:r:d:o:f:h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, watch ? "+p:i:r:d:o:f:w:h" : "+p:i:r:d:o:f:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			o->pid = (pid_t)strtol(optarg, &end, 10);
@@ -217,9 +274,26 @@ static int parse_options(int argc, char **argv, bool top, struct record_options 
 				return usage_error(o->name, top ? "--refresh takes seconds, not '%s'" : "unknown option '--refresh'",
 				                   optarg);
 			break;
+		case 'w':
+		case OPT_EVERY:
+			if (!watch)
+				return usage_error(o->name, "unknown option '%s'", argv[optind - 1]);
+			if (parse_duration(optarg, opt == 'w' ? &o->window : &o->every) < 0)
+				return usage_error(o->name, "--%s takes N[s|m|h], not '%s'", opt == 'w' ? "window" : "every",
+				                   optarg);
+			break;
+		case OPT_AT_END:
+			if (!watch)
+				return usage_error(o->name, "unknown option '--at-end'");
+			o->at_end = true;
+			break;
 		case 'h':
 			if (top) {
 				printf(top_usage);
+				return EXIT_OK;
+			}
+			if (watch) {
+				printf(watch_usage, profile_format_list(words, PROFILE_LIST_WORDS, " or "));
 				return EXIT_OK;
 			}
 			/* The extensions in the second column (25) of 80. */
@@ -238,6 +312,18 @@ static int parse_options(int argc, char **argv, bool top, struct record_options 
 		return usage_error(o->name, "--native needs the threads stopped: it cannot go with --nonblocking");
 	if (o->native != NATIVE_OFF && o->sampling.async_tasks)
 		return usage_error(o->name, "--async cannot go with --native yet");
+	if (watch && (!o->sampling.freeze || o->sampling.thread_roots))
+		return usage_error(o->name, "%s is record's: watch keeps the process seized to see a crash coming, and "
+		                   "its window has no thread roots", o->sampling.freeze ? "--threads" : "--nonblocking");
+	if (watch && o->every > 0 && o->every < 1)
+		return usage_error(o->name, "--every takes at least 1s");
+	if (watch && !o->output)
+		o->output = ".";
+	if (watch) {
+		if (o->format < 0)
+			o->format = PROFILE_SVG;
+		return CMD_CONTINUE;
+	}
 	if (o->output && o->format < 0 && (o->format = profile_format_from_name(o->output)) < 0)
 		return usage_error(o->name, "cannot tell the format of '%s' (use %s or --format)", o->output,
 		                   profile_format_list(list, PROFILE_LIST_EXTENSIONS, ", "));
@@ -426,10 +512,51 @@ static void show_status(const struct process_tree *tree, const struct record_opt
 	fputs("\033[K", stderr);   /* the rest of a longer line before */
 }
 
-static int run(int argc, char **argv, bool top)
+/* Where `record` writes a crash snapshot: beside the profile, named after
+ * it (NAME.crash.core.gz, NAME.PID.crash.core.gz for a process below the
+ * root). */
+struct record_crash {
+	char *base;              /* the profile's name without its extension */
+	pid_t root;
+	bool tty;                /* a status line may be on stderr */
+};
+
+static char *profile_base(const char *output, int format)
+{
+	const char *ext = profile_format_extension((enum profile_format)format);
+	size_t len = strlen(output), ext_len = strlen(ext);
+	if (len > ext_len + 1 && output[len - ext_len - 1] == '.' && !strcmp(output + len - ext_len, ext))
+		len -= ext_len + 1;
+	return xstrndup(output, len);
+}
+
+static void record_crash_seen(void *ctx, const struct profiled *p, const struct crash_capture *c, int ret)
+{
+	struct record_crash *rc = ctx;
+	char name[16];
+	char *path = p->pid == rc->root ? xasprintf("%s.crash.core.gz", rc->base)
+	                                : xasprintf("%s.%d.crash.core.gz", rc->base, (int)p->pid);
+	if (rc->tty)
+		fputs("\r\033[K", stderr);
+	fprintf(stderr, "pycoreprof: process %d received %s in thread %d", (int)p->pid,
+	        signal_name(c->signal.number, name), (int)c->signal.tid);
+	if (ret == 0 && !path)
+		ret = -ERR_NOMEM;
+	if (ret == 0)
+		ret = write_file_atomically(path, c->file.buf, c->file.len);
+	if (ret < 0) {
+		fputs(": its crash snapshot was not written\n", stderr);
+		report_error(ret);
+	} else {
+		fprintf(stderr, ": wrote %s (pycoreprof core %s: why it died)\n", path, path);
+	}
+	free(path);
+}
+
+static int run(int argc, char **argv, enum run_mode mode)
 {
 	struct record_options o;
-	int status = parse_options(argc, argv, top, &o);
+	int status = parse_options(argc, argv, mode, &o);
 	if (status != CMD_CONTINUE)
 		return status;
 
@@ -443,8 +570,24 @@ static int run(int argc, char **argv, bool top)
 	int ret;
 	struct sample_clock clock = {0};
 	struct top_view *view = NULL;
+	struct watch_out *watch = NULL;
+	struct record_crash crash = {.tty = isatty(STDERR_FILENO)};
 	if (agg_init(&agg) < 0)
 		return report_error(-ERR_NOMEM);
+	if (o.mode == RUN_WATCH) {
+		struct watch_options wo = {.dir = o.output, .window = o.window, .every = o.every, .at_end = o.at_end,
+		                           .format = o.format, .title = o.title, .interval = o.interval,
+		                           .wall = o.sampling.idle};
+		if (!(watch = watch_out_new(&wo, &agg))) {
+			agg_release(&agg);
+			return EXIT_FAIL;
+		}
+		tree_opts.crash_seen = watch_out_crash_seen;
+		tree_opts.ctx = watch;
+	} else if (o.mode == RUN_RECORD && o.sampling.freeze) {
+		tree_opts.crash_seen = record_crash_seen;
+		tree_opts.ctx = &crash;
+	}
 	process_tree_init(&tree, &agg, &tree_opts);
 
 	guard_install(GUARD_STOP_FIRST);
@@ -453,11 +596,27 @@ static int run(int argc, char **argv, bool top)
 		status = report_error(ret);
 		goto out;
 	}
+	if (o.mode != RUN_WATCH) {
+		/* Named now: a crash snapshot is written beside it. */
+		output = o.output ? xstrdup(o.output) : default_output_name(tree.root, o.format);
+		crash.root = tree.root;
+		if (!output || !(crash.base = profile_base(output, o.format))) {
+			status = report_error(-ERR_NOMEM);
+			goto out;
+		}
+	}
 	if (o.top) {
 		if (!(view = top_view_new(o.refresh, o.interval))) {
 			status = report_error(-ERR_NOMEM);
 			goto out;
 		}
+	} else if (watch) {
+		bool python = process_tree_root_sampled(&tree);
+		fprintf(stderr, "Watching process %d (%s%s%s) every %s on average%s (keeping the last %s of samples). "
+		        "SIGUSR1 writes them now; Ctrl-C stops.\n", (int)tree.root, tree.root_command,
+		        python ? ", Python " : "", python ? live_session_python(&tree.procs[0].session) : "",
+		        format_interval(o.interval), o.subprocesses ? ", with its Python subprocesses" : "",
+		        watch_out_window_words(o.window));
 	} else if (process_tree_root_sampled(&tree)) {
 		const struct live_session *root = &tree.procs[0].session;
 		fprintf(stderr, "Sampling process %d (%s, Python %s) every %s on average%s. Ctrl-C to stop.\n",
@@ -477,6 +636,8 @@ static int run(int argc, char **argv, bool top)
 			duration_reached = true;
 			break;
 		}
+		if (watch)
+			watch_out_tick(watch, &tree, now);
 		if ((ret = process_tree_sample(&tree, now)) < 0) {
 			status = report_error(ret);
 			goto out;
@@ -485,7 +646,7 @@ static int run(int argc, char **argv, bool top)
 		if (view) {
 			if ((quit = top_view_tick(view, &tree, &agg, now)))
 				break;
-		} else if (tty && now - last_status >= 0.5) {
+		} else if (tty && !watch && now - last_status >= 0.5) {
 			last_status = now;
 			show_status(&tree, &o, now);
 		}
@@ -499,8 +660,15 @@ static int run(int argc, char **argv, bool top)
 	process_tree_close(&tree);
 	if (view)
 		top_view_finish(view, &tree, &agg, end);
-	else if (tty)
+	else if (tty && !watch)
 		fputs("\r\033[K", stderr);
+	if (watch) {
+		const struct profiled *root = &tree.procs[0];
+		bool stopped = !root->ended;
+		status = watch_out_finish(watch, &tree, stopped, root->has_end_status ? root->end_status : -1);
+		recorded = status == EXIT_OK;
+		goto out;
+	}
 
 	process_tree_totals(&tree, &totals);
 	if (o.top && !o.output) {
@@ -509,7 +677,6 @@ static int run(int argc, char **argv, bool top)
 		status = EXIT_OK;
 		goto out;
 	}
-	output = o.output ? xstrdup(o.output) : default_output_name(tree.root, o.format);
 	subtitle = xasprintf("%s; Python %s; %.1fs, %llu samples, %.1f/s", tree.root_command,
 	                     tree.python[0] ? tree.python : "?", elapsed, (unsigned long long)totals.samples,
 	                     elapsed > 0 ? (double)totals.samples / elapsed : 0.0);
@@ -563,21 +730,28 @@ out:
 			status = child_exit_code(ended.status);
 	}
 	top_view_free(view);
+	watch_out_free(watch);
 	process_tree_release(&tree);
 	guard_uninstall();
 	pause_stats_release(&totals.pauses);
 	agg_release(&agg);
 	free(output);
 	free(subtitle);
+	free(crash.base);
 	return status;
 }
 
 int cmd_record(int argc, char **argv)
 {
-	return run(argc, argv, false);
+	return run(argc, argv, RUN_RECORD);
 }
 
 int cmd_top(int argc, char **argv)
 {
-	return run(argc, argv, true);
+	return run(argc, argv, RUN_TOP);
+}
+
+int cmd_watch(int argc, char **argv)
+{
+	return run(argc, argv, RUN_WATCH);
 }
