@@ -166,7 +166,9 @@ int process_stacks_collect(struct target *t, struct pywalker *w, const char *sou
 	bool crashed_found = false;
 	/* Room for every Python thread and a crashed thread without one. */
 	out->threads = xcalloc(npy + 1, sizeof(*out->threads));
-	scratch = xcalloc(MAX_FRAMES, sizeof(*scratch));
+	/* Not zeroed: a walk fills what it returns, and zeroing MAX_FRAMES
+	 * frames cost more than reading a snapshot. */
+	scratch = xrealloc_array(NULL, MAX_FRAMES, sizeof(*scratch));
 	if (!out->threads || !scratch) {
 		ret = -ERR_NOMEM;
 		goto fail;

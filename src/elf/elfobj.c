@@ -1,9 +1,15 @@
 /* ELF files opened with libelf over an mmap: symbols (.symtab, then
  * .dynsym), sections by name, reads by link-time address from PT_LOAD file
- * images, and the GNU build-id. Knows nothing of processes or targets. */
+ * images, and the GNU build-id. Knows nothing of processes or targets.
+ * A symbol looked up is remembered for the file (by device, inode, size
+ * and change time) for the life of the process, since `report` opens the
+ * same libpython for every snapshot it reads, each open otherwise a walk of
+ * its symbol tables. */
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +26,8 @@ struct elfobj {
 	GElf_Phdr *phdrs;
 	size_t nphdrs;
 	int type;
+	struct stat st;            /* the file's identity, for the symbol memo */
+	bool st_known;
 	bool build_id_looked_up;
 	const uint8_t *build_id;   /* points into image */
 	size_t build_id_len;
@@ -58,6 +66,7 @@ int elfobj_open_fd(int fd, const char *path, struct elfobj **out)
 	}
 	obj->fd = fd;
 	obj->path = xstrdup(path);
+	obj->st_known = fstat(fd, &obj->st) == 0;
 	if (!obj->path) {
 		ret = -ERR_NOMEM;
 		goto out;
@@ -187,11 +196,102 @@ static int search_symbols(struct elfobj *obj, Elf64_Word table_type, const char 
 	return 0;
 }
 
+/* The symbol memo: (file identity, name) -> what the search found. */
+enum { SYMBOL_MEMO_MAX = 4096 };
+struct symbol_memo_slot {
+	uint64_t hash;             /* of the identity and name: the hashtab key */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec ctime;
+	char *name;                /* owned by the memo */
+	uint64_t value, symbol_size;
+	bool found;
+};
+static struct hashtab symbol_memo;
+static pthread_mutex_t symbol_memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t memo_hash(const struct elfobj *obj, const char *name)
+{
+	uint64_t id[5] = {(uint64_t)obj->st.st_dev, (uint64_t)obj->st.st_ino, (uint64_t)obj->st.st_size,
+	                  (uint64_t)obj->st.st_ctim.tv_sec, (uint64_t)obj->st.st_ctim.tv_nsec};
+	return hash_bytes(hash_bytes(0, id, sizeof(id)), name, strlen(name));
+}
+
+static bool memo_matches(const struct symbol_memo_slot *slot, const struct elfobj *obj, const char *name)
+{
+	return slot->dev == obj->st.st_dev && slot->ino == obj->st.st_ino && slot->size == obj->st.st_size &&
+	       slot->ctime.tv_sec == obj->st.st_ctim.tv_sec && slot->ctime.tv_nsec == obj->st.st_ctim.tv_nsec &&
+	       !strcmp(slot->name, name);
+}
+
+/* 1 and the answer when remembered, else 0. */
+static int memo_find(const struct elfobj *obj, const char *name, uint64_t hash, uint64_t *value, uint64_t *size)
+{
+	int found = 0;
+	pthread_mutex_lock(&symbol_memo_lock);
+	if (symbol_memo.cap) {
+		size_t pos = hashtab_start(&symbol_memo, hash);
+		for (const struct symbol_memo_slot *slot; (slot = hashtab_next(&symbol_memo, hash, &pos));)
+			if (memo_matches(slot, obj, name)) {
+				found = slot->found ? 1 : -1;
+				if (slot->found) {
+					*value = slot->value;
+					if (size)
+						*size = slot->symbol_size;
+				}
+				break;
+			}
+	}
+	pthread_mutex_unlock(&symbol_memo_lock);
+	return found;
+}
+
+static void memo_note(const struct elfobj *obj, const char *name, uint64_t hash, bool found, uint64_t value,
+                      uint64_t size)
+{
+	pthread_mutex_lock(&symbol_memo_lock);
+	char *copy = symbol_memo.count < SYMBOL_MEMO_MAX ? xstrdup(name) : NULL;
+	if (copy && hashtab_reserve(&symbol_memo, symbol_memo.count + 1, sizeof(struct symbol_memo_slot)) == 0) {
+		size_t pos = hashtab_start(&symbol_memo, hash);
+		bool known = false;
+		for (const struct symbol_memo_slot *slot; !known && (slot = hashtab_next(&symbol_memo, hash, &pos));)
+			known = memo_matches(slot, obj, name);
+		if (!known) {
+			struct symbol_memo_slot *slot = hashtab_slot(&symbol_memo, pos);
+			hashtab_claim(&symbol_memo, slot, hash);
+			slot->dev = obj->st.st_dev;
+			slot->ino = obj->st.st_ino;
+			slot->size = obj->st.st_size;
+			slot->ctime = obj->st.st_ctim;
+			slot->name = copy;
+			slot->value = value;
+			slot->symbol_size = size;
+			slot->found = found;
+			copy = NULL;
+		}
+	}
+	free(copy);
+	pthread_mutex_unlock(&symbol_memo_lock);
+}
+
 int elfobj_symbol(struct elfobj *obj, const char *name, uint64_t *value, uint64_t *size)
 {
-	if (search_symbols(obj, SHT_SYMTAB, name, value, size) > 0 ||
-	    search_symbols(obj, SHT_DYNSYM, name, value, size) > 0)
+	uint64_t hash = obj->st_known ? memo_hash(obj, name) : 0, found_size = 0;
+	int remembered = obj->st_known ? memo_find(obj, name, hash, value, size) : 0;
+	if (remembered > 0)
 		return 0;
+	if (remembered == 0) {
+		bool found = search_symbols(obj, SHT_SYMTAB, name, value, &found_size) > 0 ||
+		             search_symbols(obj, SHT_DYNSYM, name, value, &found_size) > 0;
+		if (obj->st_known)
+			memo_note(obj, name, hash, found, found ? *value : 0, found_size);
+		if (found) {
+			if (size)
+				*size = found_size;
+			return 0;
+		}
+	}
 	return err_set(ERR_NO_SYMBOL, "symbol %s not found in %s", name, obj->path);
 }
 
