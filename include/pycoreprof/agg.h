@@ -71,6 +71,9 @@ struct aggregate {
 	 * when unknown. Merged as a union, kept by the JSON profile, so that a
 	 * profile of profiles spans what they spanned. */
 	uint64_t first_ns, last_ns;
+	/* When each stack was seen (timeline.c); NULL unless asked for with
+	 * agg_timeline_enable(), so that counting alone pays nothing for it. */
+	struct agg_timeline *timeline;
 	/* hash tables: frame lookup and (parent, frame) -> child for the
 	 * children of wide nodes (the others are found among their siblings) */
 	struct hashtab frame_index, child_index;
@@ -110,8 +113,17 @@ int agg_add_counts(struct aggregate *agg, const uint32_t *frames, size_t n, uint
 /* agg_add_counts() that also gives the stack's node in *NODE. */
 int agg_add_node(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count, uint64_t waiting,
                  uint32_t *node);
+/* COUNT more samples (WAITING of them waiting) of the stack that ends at
+ * NODE, a node of AGG (the root: the empty stack); ADDED is told, and its
+ * error returned. */
+int agg_count_node(struct aggregate *agg, uint32_t node, uint64_t count, uint64_t waiting);
+/* agg_add_counts() of samples taken at WHEN_NS (CLOCK_REALTIME): with a
+ * timeline kept and WHEN_NS not 0, the stack is also put on it. */
+int agg_add_at(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count, uint64_t waiting,
+               uint64_t when_ns);
 /* Add every stack of FROM, with its counts, to INTO; frames are interned
- * again in INTO; the time spans join. Errors: -ERR_NOMEM. */
+ * again in INTO; the time spans join; when both keep a timeline, FROM's
+ * events join INTO's. Errors: -ERR_NOMEM. */
 int agg_merge(struct aggregate *into, const struct aggregate *from);
 /* Widen AGG's time span to hold FIRST_NS .. LAST_NS (0 0: nothing known). */
 void agg_span(struct aggregate *agg, uint64_t first_ns, uint64_t last_ns);
@@ -152,6 +164,11 @@ typedef int (*stack_fn)(void *ctx, const uint32_t *frames, size_t depth, uint64_
 
 /* Walk the stacks under NODE (0: all of them). */
 int stack_walk(const struct aggregate *agg, uint32_t node, stack_fn fn, void *ctx);
+/* Each stack's place in the walk of all stacks: *NUMBERS (the caller frees
+ * it) has an entry per node, the index of the stack that ends there among
+ * the stacks walked, or STACK_WALK_UNUSED for a node without samples of its
+ * own. Writers use it to name a stack by its index. */
+int stack_walk_numbers(const struct aggregate *agg, uint32_t **numbers);
 /* Number the frames under NODE in walk order. Owned by ORDER; free with
  * frame_order_release(). */
 int frame_order_init(struct frame_order *order, const struct aggregate *agg, uint32_t node);
@@ -199,6 +216,41 @@ int sample_ring_profile(const struct sample_ring *r, const struct aggregate *fro
  * longer does). The caller swaps FROM for TO wherever it counts samples.
  * Errors: -ERR_NOMEM, with the ring still on FROM. */
 int sample_ring_rebase(struct sample_ring *r, struct aggregate *from, struct aggregate *to);
+
+/* The timeline (timeline.c): beside the counts, when each stack was seen,
+ * an event per stack per sample, for time-ordered views; and an event of
+ * node 0 (the root) for a sample that kept no stack at all, so that a
+ * time-ordered view knows the threads were looked at and not seen. It is
+ * bounded: past MAX events, later ones are counted in DROPPED, not kept.
+ * Events stay in the order added; agg_timeline_sorted() gives the order
+ * every writer uses. */
+enum { AGG_TIMELINE_MAX = 1 << 22 }; /* 4 Mi events, 64 MiB */
+struct agg_event {
+	uint64_t time_ns;        /* CLOCK_REALTIME */
+	uint32_t node;           /* the stack: a node with samples of its own; 0: none */
+};
+struct agg_timeline {
+	struct agg_event *events;
+	size_t n, cap;
+	size_t max;
+	uint64_t dropped;        /* events past MAX, not kept */
+};
+/* Start keeping a timeline in AGG (no-op when it keeps one), of at most
+ * MAX events (0: AGG_TIMELINE_MAX). Errors: -ERR_NOMEM. */
+int agg_timeline_enable(struct aggregate *agg, size_t max);
+/* Put the stack ending at NODE on AGG's timeline at WHEN_NS (AGG keeps
+ * one). Past the bound the event is counted as dropped. -ERR_NOMEM. */
+int agg_timeline_add(struct aggregate *agg, uint32_t node, uint64_t when_ns);
+/* AGG's events in the order of every output: by time, then by the stack's
+ * number (NUMBERS from stack_walk_numbers(); events of node 0 last), so
+ * that the order does not depend on the order the samples or files came
+ * in. *OUT is the caller's
+ * to free (NULL when there are none). */
+int agg_timeline_sorted(const struct aggregate *agg, const uint32_t *numbers, struct agg_event **out, size_t *count);
+/* The leading root frames (threads, processes) of the stack ending at
+ * NODE: the deepest node of that run, or 0 when the stack has none. The
+ * events of one thread share it. */
+uint32_t agg_thread_node(const struct aggregate *agg, uint32_t node);
 
 /* Per-function totals (functions.c), for the live view. */
 struct agg_function {

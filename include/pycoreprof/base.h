@@ -249,6 +249,9 @@ size_t sorted_range_find(const void *items, size_t count, size_t size, size_t st
 
 /* clock.c: seconds since an arbitrary start, monotonic. */
 double time_now(void);
+/* clock.c: wall-clock time (CLOCK_REALTIME), nanoseconds since the epoch:
+ * when something happened, to be compared across processes and machines. */
+uint64_t time_realtime_ns(void);
 
 /* stats.c: the P-th percentile (0..100) of N VALUES, nearest rank; it
  * sorts VALUES in place. 0 when N is 0. */

@@ -109,13 +109,18 @@ int profile_write_folded(struct strbuf *sb, const struct aggregate *agg, const s
 int profile_write_svg(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);
 /* speedscope's file format: one "sampled" profile, or one per root when
  * every root is a thread or process label; weights are sample counts.
- * Frames as in profile_write_json, without "kind" and "origin". */
+ * Frames as in profile_write_json, without "kind" and "origin". When AGG
+ * keeps a timeline with events: one "evented" profile per thread instead,
+ * its stacks in time order at their CLOCK_REALTIME times in nanoseconds
+ * (docs/outputs.md). */
 int profile_write_speedscope(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);
 /* profile.proto, gzip-compressed (bytes, not text). */
 int profile_write_pprof(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);
 /* {"frames": [...], "stacks": [{"frames": [ids, root first], "count": N}]}.
  * A frame's "line" is left out unless it is 1 or more: CPython numbers
- * lines from 1, and an aggregate's -1 (and a folded file's 0) mean none. */
+ * lines from 1, and an aggregate's -1 (and a folded file's 0) mean none.
+ * An aggregate's timeline follows as "timeline": {"dropped": N, "events":
+ * [[time_ns, stack index], ...]} (docs/json.md). */
 int profile_write_json(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta);
 
 /* Format from a file name's extension (.svg, .folded, .txt,
@@ -154,8 +159,9 @@ const char *profile_format_help(char out[PROFILE_LIST_SIZE], int indent, int wid
  * AGG; TEXT is only read (it may be a file mapped read-only). Frames of
  * the form "name (file:line)" are split. Errors name ORIGIN and the line. */
 int profile_read_folded(struct aggregate *agg, const char *text, size_t len, const char *origin);
-/* Read our JSON aggregate (profile_write_json's output) into AGG; TEXT must
- * be NUL-terminated. Errors name ORIGIN. */
+/* Read our JSON aggregate (profile_write_json's output) into AGG, its
+ * timeline too when AGG keeps one; TEXT must be NUL-terminated. Errors
+ * name ORIGIN. */
 int profile_read_json(struct aggregate *agg, const char *text, size_t len, const char *origin);
 /* Read a pprof profile (gzip-compressed or not) into AGG. TEXT is only
  * read. Errors name ORIGIN. */

@@ -58,6 +58,9 @@ void agg_release(struct aggregate *agg)
 	}
 	free(agg->mappings);
 	free(agg->nodes);
+	if (agg->timeline)
+		free(agg->timeline->events);
+	free(agg->timeline);
 	hashtab_release(&agg->frame_index);
 	hashtab_release(&agg->child_index);
 	memset(agg, 0, sizeof(*agg));
@@ -292,6 +295,11 @@ int agg_add_node(struct aggregate *agg, const uint32_t *frames, size_t n, uint64
 		if ((ret = child(agg, node, frames[i], &node)) < 0)
 			return ret;
 	*leaf = node;
+	return agg_count_node(agg, node, count, waiting);
+}
+
+int agg_count_node(struct aggregate *agg, uint32_t node, uint64_t count, uint64_t waiting)
+{
 	agg->nodes[node].self += count;
 	agg->nodes[node].waiting += waiting < count ? waiting : count;
 	for (uint32_t up = node;; up = agg->nodes[up].parent) {
@@ -301,6 +309,16 @@ int agg_add_node(struct aggregate *agg, const uint32_t *frames, size_t n, uint64
 	}
 	agg->samples += count;
 	return agg->added ? agg->added(agg->added_ctx, node, count, waiting < count ? waiting : count) : 0;
+}
+
+int agg_add_at(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count, uint64_t waiting,
+               uint64_t when_ns)
+{
+	uint32_t node;
+	int ret = agg_add_node(agg, frames, n, count, waiting, &node);
+	if (ret == 0 && agg->timeline && when_ns && node)
+		ret = agg_timeline_add(agg, node, when_ns);
+	return ret;
 }
 
 int agg_add(struct aggregate *agg, const uint32_t *frames, size_t n, uint64_t count)

@@ -1,6 +1,7 @@
 /* Merging aggregates: every stack of one added to another, with its own
- * and its waiting counts; frames are interned again in the target. Used by
- * `report`, whose files are read into aggregates of their own. */
+ * and its waiting counts; frames are interned again in the target, and the
+ * timeline's events follow their stacks. Used by `report`, whose files are
+ * read into aggregates of their own. */
 #include <stdlib.h>
 
 #include "pycoreprof/agg.h"
@@ -16,13 +17,27 @@ void agg_span(struct aggregate *agg, uint64_t first_ns, uint64_t last_ns)
 		agg->last_ns = last_ns;
 }
 
+/* FROM's timeline events onto INTO's, their nodes mapped by NODE_MAP. */
+static int merge_timeline(struct aggregate *into, const struct aggregate *from, const uint32_t *node_map)
+{
+	const struct agg_timeline *events = from->timeline;
+	int ret = 0;
+	for (size_t i = 0; i < events->n && ret == 0; i++)
+		if (events->events[i].node < from->nnodes && (!events->events[i].node || node_map[events->events[i].node]))
+			ret = agg_timeline_add(into, node_map[events->events[i].node], events->events[i].time_ns);
+	into->timeline->dropped += events->dropped;
+	return ret;
+}
+
 int agg_merge(struct aggregate *into, const struct aggregate *from)
 {
 	agg_span(into, from->first_ns, from->last_ns);
+	bool timeline = into->timeline && from->timeline;
 	uint32_t *map = xcalloc(from->nframes ? from->nframes : 1, sizeof(*map));
 	uint32_t *path = xcalloc(from->nnodes ? from->nnodes : 1, sizeof(*path));
+	uint32_t *node_map = timeline ? xcalloc(from->nnodes ? from->nnodes : 1, sizeof(*node_map)) : NULL;
 	int ret = 0;
-	if (!map || !path) {
+	if (!map || !path || (timeline && !node_map)) {
 		ret = -ERR_NOMEM;
 		goto out;
 	}
@@ -41,10 +56,16 @@ int agg_merge(struct aggregate *into, const struct aggregate *from)
 			path[k] = path[depth - 1 - k];
 			path[depth - 1 - k] = swap;
 		}
-		ret = agg_add_counts(into, path, depth, from->nodes[node].self, from->nodes[node].waiting);
+		uint32_t added;
+		ret = agg_add_node(into, path, depth, from->nodes[node].self, from->nodes[node].waiting, &added);
+		if (node_map)
+			node_map[node] = added;
 	}
+	if (ret == 0 && timeline)
+		ret = merge_timeline(into, from, node_map);
 out:
 	free(map);
 	free(path);
+	free(node_map);
 	return ret;
 }

@@ -11,6 +11,8 @@ struct walk {
 	void *ctx;
 	uint32_t *path;
 	size_t cap;
+	uint32_t *numbers;       /* stack_walk_numbers(): node -> index, or NULL */
+	uint32_t next_number;
 };
 
 static int visit(struct walk *w, uint32_t node, size_t depth)
@@ -21,7 +23,9 @@ static int visit(struct walk *w, uint32_t node, size_t depth)
 		if (ARRAY_GROW(w->path, w->cap, depth + 1) < 0)
 			return -ERR_NOMEM;
 		w->path[depth++] = n->frame;
-		if (n->self && (ret = w->fn(w->ctx, w->path, depth, n->self, n->waiting)) < 0)
+		if (n->self && w->numbers)
+			w->numbers[node] = w->next_number++;
+		if (n->self && w->fn && (ret = w->fn(w->ctx, w->path, depth, n->self, n->waiting)) < 0)
 			return ret;
 	}
 	/* Most nodes of a deep profile have one child: no sorting needed. */
@@ -58,6 +62,24 @@ int stack_walk(const struct aggregate *agg, uint32_t node, stack_fn fn, void *ct
 	ret = visit(&w, node, depth);
 	free(w.path);
 	return ret;
+}
+
+int stack_walk_numbers(const struct aggregate *agg, uint32_t **numbers)
+{
+	struct walk w = {.agg = agg};
+	size_t n = agg->nnodes ? agg->nnodes : 1;
+	w.numbers = xrealloc_array(NULL, n, sizeof(*w.numbers));
+	if (!w.numbers)
+		return -ERR_NOMEM;
+	memset(w.numbers, 0xFF, n * sizeof(*w.numbers));
+	int ret = visit(&w, 0, 0);
+	free(w.path);
+	if (ret < 0) {
+		free(w.numbers);
+		return ret;
+	}
+	*numbers = w.numbers;
+	return 0;
 }
 
 void frame_order_note(struct frame_order *order, const uint32_t *frames, size_t depth)

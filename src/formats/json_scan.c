@@ -110,6 +110,25 @@ int json_number(struct json_scan *s, double *value)
 	return 0;
 }
 
+int json_uint64(struct json_scan *s, uint64_t *value)
+{
+	uint64_t number = 0;
+	json_space(s);
+	const char *start = s->p;
+	for (; s->p < s->end && *s->p >= '0' && *s->p <= '9'; s->p++) {
+		unsigned digit = (unsigned)(*s->p - '0');
+		if (number > (UINT64_MAX - digit) / 10)
+			return json_bad(s, "a number too large");
+		number = number * 10 + digit;
+	}
+	if (s->p == start)
+		return json_bad(s, "expected a whole number");
+	if (s->p < s->end && (*s->p == '.' || *s->p == 'e' || *s->p == 'E'))
+		return json_bad(s, "expected a whole number");
+	*value = number;
+	return 0;
+}
+
 int json_skip_value(struct json_scan *s, int depth)
 {
 	double ignored;

@@ -24,6 +24,9 @@ bool json_eat(struct json_scan *s, char c);
 /* A string into s->text. */
 int json_string(struct json_scan *s);
 int json_number(struct json_scan *s, double *value);
+/* A whole number from 0 to 2^64-1, read exactly (a double holds only 53
+ * bits: times in nanoseconds need all 64). */
+int json_uint64(struct json_scan *s, uint64_t *value);
 /* An object key and its ':', the key into s->text. */
 int json_key(struct json_scan *s);
 /* Any value, nested at most 64 deep beyond DEPTH. */

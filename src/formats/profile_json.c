@@ -1,6 +1,9 @@
 /* The aggregate as JSON for scripts: a frames table (name, file, line,
  * kind) and every stack as frame indices, root first, with its count; the
- * samples' time span when known. */
+ * samples' time span when known; the timeline when the aggregate keeps one
+ * (each event a time and a stack's index), so that `report` can merge it. */
+#include <stdlib.h>
+
 #include "formats/json_frames.h"
 #include "pycoreprof/formats.h"
 
@@ -21,6 +24,32 @@ static int add_stack(void *opaque, const uint32_t *frames, size_t depth, uint64_
 		strbuf_addf(j->sb, ", \"waiting\": %llu", (unsigned long long)waiting);
 	strbuf_addch(j->sb, '}');
 	return 0;
+}
+
+/* "timeline": {"dropped": N, "events": [[time_ns, stack index], ...]} in
+ * the order of agg_timeline_sorted(); a sample without stacks is [time_ns]. */
+static int add_timeline(struct strbuf *sb, const struct aggregate *agg)
+{
+	uint32_t *numbers = NULL;
+	struct agg_event *events = NULL;
+	size_t n = 0;
+	int ret = stack_walk_numbers(agg, &numbers);
+	if (ret == 0)
+		ret = agg_timeline_sorted(agg, numbers, &events, &n);
+	if (ret == 0) {
+		strbuf_addf(sb, ",\n \"timeline\": {\"dropped\": %llu, \"events\": [",
+		            (unsigned long long)agg->timeline->dropped);
+		for (size_t i = 0; i < n; i++) {
+			strbuf_addf(sb, i ? ",\n  [%llu" : "\n  [%llu", (unsigned long long)events[i].time_ns);
+			if (events[i].node)
+				strbuf_addf(sb, ", %u", numbers[events[i].node]);
+			strbuf_addch(sb, ']');
+		}
+		strbuf_addstr(sb, "]}");
+	}
+	free(numbers);
+	free(events);
+	return ret;
 }
 
 int profile_write_json(struct strbuf *sb, const struct aggregate *agg, const struct profile_meta *meta)
@@ -56,7 +85,10 @@ int profile_write_json(struct strbuf *sb, const struct aggregate *agg, const str
 	strbuf_addstr(sb, "],\n \"stacks\": [");
 	struct json_ctx j = {.sb = sb, .order = &order};
 	ret = stack_walk(agg, 0, add_stack, &j);
-	strbuf_addstr(sb, "]}\n");
+	strbuf_addch(sb, ']');
+	if (ret == 0 && agg->timeline && (agg->timeline->n || agg->timeline->dropped))
+		ret = add_timeline(sb, agg);
+	strbuf_addstr(sb, "}\n");
 	if (ret == 0 && !strbuf_ok(sb))
 		ret = -ERR_NOMEM;
 	frame_order_release(&order);

@@ -1,6 +1,7 @@
 /* Reads back the JSON aggregate that profile_write_json() writes: the
- * frames table and the stacks (scanned by json_scan.h); unknown keys are
- * skipped, anything else malformed is an error naming the byte offset. */
+ * frames table, the stacks and, into an aggregate that keeps one, the
+ * timeline (scanned by json_scan.h); unknown keys are skipped, anything
+ * else malformed is an error naming the byte offset. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,10 +87,12 @@ out:
 	return ret;
 }
 
-static int read_stacks(struct json_scan *s, struct aggregate *agg, const uint32_t *ids, size_t nids)
+/* The stacks; the node of each, in file order, into *NODES (*NNODES). */
+static int read_stacks(struct json_scan *s, struct aggregate *agg, const uint32_t *ids, size_t nids,
+                       uint32_t **nodes, size_t *nnodes)
 {
 	uint32_t *stack = NULL;
-	size_t cap = 0;
+	size_t cap = 0, nodes_cap = 0;
 	int ret = 0;
 	if (!json_eat(s, '['))
 		return json_bad(s, "\"stacks\" is not an array");
@@ -145,8 +148,13 @@ static int read_stacks(struct json_scan *s, struct aggregate *agg, const uint32_
 			ret = json_bad(s, "bad stack entry");
 			goto out;
 		}
-		if ((ret = agg_add_counts(agg, stack, depth, (uint64_t)count, (uint64_t)waiting)) < 0)
+		if (ARRAY_GROW(*nodes, nodes_cap, *nnodes + 1) < 0) {
+			ret = -ERR_NOMEM;
 			goto out;
+		}
+		if ((ret = agg_add_node(agg, stack, depth, (uint64_t)count, (uint64_t)waiting, &(*nodes)[*nnodes])) < 0)
+			goto out;
+		(*nnodes)++;
 	} while (json_eat(s, ','));
 	if (!json_eat(s, ']'))
 		ret = json_bad(s, "unterminated stacks array");
@@ -155,12 +163,66 @@ out:
 	return ret;
 }
 
+/* "timeline": {"dropped": N, "events": [[time_ns, stack index], ...]}: each
+ * event onto AGG's timeline, its stack by index into NODES ([time_ns]: a
+ * sample without stacks). */
+static int read_timeline(struct json_scan *s, struct aggregate *agg, const uint32_t *nodes, size_t nnodes)
+{
+	int ret;
+	if (!json_eat(s, '{'))
+		return json_bad(s, "\"timeline\" is not an object");
+	if (json_eat(s, '}'))
+		return 0;
+	do {
+		if ((ret = json_key(s)) < 0)
+			return ret;
+		if (!strcmp(s->text.buf, "dropped")) {
+			uint64_t dropped;
+			if ((ret = json_uint64(s, &dropped)) < 0)
+				return ret;
+			agg->timeline->dropped += dropped;
+			continue;
+		}
+		if (strcmp(s->text.buf, "events")) {
+			if ((ret = json_skip_value(s, 2)) < 0)
+				return ret;
+			continue;
+		}
+		if (!json_eat(s, '['))
+			return json_bad(s, "the timeline's events are not an array");
+		if (json_eat(s, ']'))
+			continue;
+		do {
+			uint64_t when, stack;
+			uint32_t node = 0;
+			if (!json_eat(s, '['))
+				return json_bad(s, "a timeline event is not an array");
+			if ((ret = json_uint64(s, &when)) < 0)
+				return ret;
+			if (json_eat(s, ',')) {
+				if ((ret = json_uint64(s, &stack)) < 0)
+					return ret;
+				if (stack >= nnodes)
+					return json_bad(s, "a timeline event names a stack that is not in the list");
+				node = nodes[stack];
+			}
+			if (!json_eat(s, ']'))
+				return json_bad(s, "a timeline event is [time, stack] or [time]");
+			if ((ret = agg_timeline_add(agg, node, when)) < 0)
+				return ret;
+		} while (json_eat(s, ','));
+		if (!json_eat(s, ']'))
+			return json_bad(s, "unterminated timeline events");
+	} while (json_eat(s, ','));
+	return json_eat(s, '}') ? 0 : json_bad(s, "unterminated \"timeline\"");
+}
+
 int profile_read_json(struct aggregate *agg, const char *text, size_t len, const char *origin)
 {
 	struct json_scan s;
-	uint32_t *ids = NULL;
-	size_t nids = 0;
-	bool have_frames = false;
+	uint32_t *ids = NULL, *nodes = NULL;
+	size_t nids = 0, nnodes = 0;
+	bool have_frames = false, have_stacks = false;
 	uint64_t first_ns = 0, last_ns = 0;
 	int ret = 0;
 	json_start(&s, text, len, origin);
@@ -173,21 +235,23 @@ int profile_read_json(struct aggregate *agg, const char *text, size_t len, const
 			goto out;
 		bool frames = !strcmp(s.text.buf, "frames"), stacks = !strcmp(s.text.buf, "stacks");
 		bool first = !strcmp(s.text.buf, "first_ns"), last = !strcmp(s.text.buf, "last_ns");
+		bool timeline = !strcmp(s.text.buf, "timeline");
 		if (!json_eat(&s, ':')) {
 			ret = json_bad(&s, "expected ':'");
 			goto out;
 		}
 		if (first || last) {
-			double when;
-			if ((ret = json_number(&s, &when)) == 0 && !(when >= 0 && when < 0x1p64))
-				ret = json_bad(&s, "a time out of range");
-			if (ret == 0)
-				*(first ? &first_ns : &last_ns) = (uint64_t)when;
+			ret = json_uint64(&s, first ? &first_ns : &last_ns);
+		} else if (timeline && agg->timeline) {
+			ret = have_stacks ? read_timeline(&s, agg, nodes, nnodes)
+			                  : json_bad(&s, "\"timeline\" before \"stacks\"");
 		} else if (frames) {
 			ret = read_frames(&s, agg, &ids, &nids);
 			have_frames = true;
 		} else if (stacks) {
-			ret = have_frames ? read_stacks(&s, agg, ids, nids) : json_bad(&s, "\"stacks\" before \"frames\"");
+			ret = have_frames ? read_stacks(&s, agg, ids, nids, &nodes, &nnodes)
+			                  : json_bad(&s, "\"stacks\" before \"frames\"");
+			have_stacks = true;
 		} else {
 			ret = json_skip_value(&s, 1);
 		}
@@ -200,6 +264,7 @@ int profile_read_json(struct aggregate *agg, const char *text, size_t len, const
 		agg_span(agg, first_ns, last_ns);
 out:
 	free(ids);
+	free(nodes);
 	json_release(&s);
 	return ret;
 }

@@ -1,9 +1,12 @@
 /* speedscope's JSON file format: shared frames (name, file, line) and
  * "sampled" profiles whose samples are stacks of frame indices, root first,
- * with sample counts as weights. One profile per thread or process root. */
+ * with sample counts as weights. One profile per thread or process root.
+ * An aggregate with a timeline gets evented profiles instead, one per
+ * thread in time order (speedscope_timeline.c). */
 #include <stdlib.h>
 
 #include "formats/json_frames.h"
+#include "formats/speedscope_timeline.h"
 #include "pycoreprof/formats.h"
 
 struct profile_ctx {
@@ -77,7 +80,9 @@ int profile_write_speedscope(struct strbuf *sb, const struct aggregate *agg, con
 	strbuf_addstr(sb, ", \"activeProfileIndex\": 0,\n \"shared\": {\"frames\": [");
 	json_add_frames(sb, agg, &order, false);
 	strbuf_addstr(sb, "]},\n \"profiles\": [");
-	if (split_by_root(agg)) {
+	if (agg->timeline && agg->timeline->n) {
+		ret = speedscope_add_timeline(sb, agg, &order, title, meta ? meta->interval : 0);
+	} else if (split_by_root(agg)) {
 		if ((ret = agg_sorted_children(agg, 0, &roots, &nroots)) < 0)
 			goto out;
 		for (size_t i = 0; ret == 0 && i < nroots; i++)

@@ -1,10 +1,10 @@
 /* Reads speedscope's JSON file format into an aggregate: the shared frames
  * (name, file, line), then every "sampled" profile's stacks (frame
- * indices, root first) with their weights. A profile named like one of our
- * roots (`thread 42 "main"`, `process 7 "cmd"`) gets that root frame back,
- * as speedscope.c split them; weights in a unit other than "none" are
- * counted in multiples of the smallest. "evented" profiles (time-ordered
- * open and close events) are not read: an error says so. */
+ * indices, root first) with their weights, and every "evented" profile's
+ * stacks (speedscope_events.c). A profile named like one of our roots
+ * (`thread 42 "main"`, `process 7 "cmd"`, or several joined by " / ")
+ * gets those root frames back, as speedscope.c split them; weights in a
+ * unit other than "none" are counted in multiples of the smallest. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 
 #include "formats/frame_kind.h"
 #include "formats/json_scan.h"
+#include "formats/speedscope_events.h"
 #include "pycoreprof/formats.h"
 
 struct speedscope_in {
@@ -26,6 +27,7 @@ struct speedscope_in {
 	size_t nstacks, stack_ends_cap;
 	double *weights;
 	size_t nweights, weights_cap;
+	struct speedscope_events events;
 	uint32_t *stack;
 	size_t stack_cap;
 	char *name, *file;
@@ -157,9 +159,9 @@ static int read_weights(struct speedscope_in *in)
 	return json_eat(s, ']') ? 0 : json_bad(s, "unterminated \"weights\"");
 }
 
-/* The profile's stacks into the aggregate, under ROOT (NO_ROOT: none). */
-enum { NO_ROOT = UINT32_MAX };
-static int add_stacks(struct speedscope_in *in, uint32_t root, bool counted)
+/* The profile's stacks into the aggregate, under the root frames ROOTS. */
+enum { MAX_ROOTS = 8 };
+static int add_stacks(struct speedscope_in *in, const uint32_t *roots, size_t nroots, bool counted)
 {
 	if (in->nweights && in->nweights != in->nstacks)
 		return json_bad(&in->s, "a profile's samples and weights differ in number");
@@ -176,11 +178,10 @@ static int add_stacks(struct speedscope_in *in, uint32_t root, bool counted)
 		size_t depth = in->stack_ends[i] - start;
 		if (weight < 1)
 			continue;
-		if (ARRAY_GROW(in->stack, in->stack_cap, depth + 1) < 0)
+		if (ARRAY_GROW(in->stack, in->stack_cap, depth + nroots) < 0)
 			return -ERR_NOMEM;
-		size_t n = 0;
-		if (root != NO_ROOT)
-			in->stack[n++] = root;
+		memcpy(in->stack, roots, nroots * sizeof(*roots));
+		size_t n = nroots;
 		for (size_t f = start; f < in->stack_ends[i]; f++)
 			in->stack[n++] = in->frames[in->stack_frames[f]];
 		int ret = agg_add(in->agg, in->stack, n, (uint64_t)weight);
@@ -190,13 +191,56 @@ static int add_stacks(struct speedscope_in *in, uint32_t root, bool counted)
 	return 0;
 }
 
+/* The root frames a profile's NAME gives back: `thread 42 "main"`, or
+ * several such labels joined by " / " (speedscope_timeline.c names its
+ * profiles so); none when any part is not a root label. */
+static int name_roots(struct speedscope_in *in, const char *name, uint32_t *roots, size_t *nroots)
+{
+	char *copy = xstrdup(name);
+	int ret = 0;
+	*nroots = 0;
+	if (!copy)
+		return -ERR_NOMEM;
+	for (char *part = copy, *next; part && ret == 0; part = next) {
+		next = strstr(part, " / ");
+		if (next) {
+			*next = '\0';
+			next += 3;
+		}
+		enum agg_frame_kind kind = frame_kind_of(part, NULL, -1);
+		if ((kind != AGG_THREAD && kind != AGG_PROCESS) || *nroots == MAX_ROOTS) {
+			*nroots = 0;
+			break;
+		}
+		ret = agg_frame(in->agg, kind, part, NULL, -1, &roots[(*nroots)++]);
+	}
+	free(copy);
+	return ret;
+}
+
+/* The unit's nanoseconds, or 0 when it is not a time. */
+static double unit_ns(const char *unit)
+{
+	static const struct {
+		const char *name;
+		double ns;
+	} units[] = {{"nanoseconds", 1}, {"microseconds", 1e3}, {"milliseconds", 1e6}, {"seconds", 1e9}};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(unit, units[i].name))
+			return units[i].ns;
+	return 0;
+}
+
 static int read_profile(struct speedscope_in *in)
 {
 	struct json_scan *s = &in->s;
 	char *name = NULL;
-	bool sampled = false, counted = true;
+	bool sampled = false, evented = false, counted = true;
+	double ns_per_unit = 0;
+	uint32_t roots[MAX_ROOTS];
+	size_t nroots = 0;
 	int ret = 0;
-	in->nstack_frames = in->nstacks = in->nweights = 0;
+	in->nstack_frames = in->nstacks = in->nweights = in->events.n = 0;
 	if (!json_eat(s, '{'))
 		return json_bad(s, "a profile is not an object");
 	if (!json_eat(s, '}')) {
@@ -210,8 +254,10 @@ static int read_profile(struct speedscope_in *in)
 					goto out;
 				if (key[0] == 't') {
 					sampled = !strcmp(s->text.buf, "sampled");
+					evented = !strcmp(s->text.buf, "evented");
 				} else if (key[0] == 'u') {
 					counted = !strcmp(s->text.buf, "none");
+					ns_per_unit = unit_ns(s->text.buf);
 				} else {
 					free(name);
 					if (!(name = xstrdup(s->text.buf))) {
@@ -223,6 +269,8 @@ static int read_profile(struct speedscope_in *in)
 				ret = read_samples(in);
 			} else if (!strcmp(key, "weights")) {
 				ret = read_weights(in);
+			} else if (!strcmp(key, "events")) {
+				ret = speedscope_events_read(s, in->nframes, &in->events);
 			} else {
 				ret = json_skip_value(s, 2);
 			}
@@ -234,16 +282,18 @@ static int read_profile(struct speedscope_in *in)
 			goto out;
 		}
 	}
-	if (!sampled) {
-		ret = err_set(ERR_CORRUPT, "%s: profile \"%s\" is not a sampled profile; only speedscope's "
-		              "sampled profiles are read", s->origin, name ? name : "");
+	if (!sampled && !evented) {
+		ret = err_set(ERR_CORRUPT, "%s: profile \"%s\" is neither sampled nor evented", s->origin,
+		              name ? name : "");
 		goto out;
 	}
-	uint32_t root = NO_ROOT;
-	enum agg_frame_kind kind = name ? frame_kind_of(name, NULL, -1) : AGG_PYTHON;
-	if ((kind == AGG_THREAD || kind == AGG_PROCESS) && (ret = agg_frame(in->agg, kind, name, NULL, -1, &root)) < 0)
+	if (name && (ret = name_roots(in, name, roots, &nroots)) < 0)
 		goto out;
-	ret = add_stacks(in, root, counted);
+	if (evented)
+		ret = speedscope_events_add(in->agg, &in->events, in->frames, roots, nroots, ns_per_unit, s->origin,
+		                            name ? name : "");
+	else
+		ret = add_stacks(in, roots, nroots, counted);
 out:
 	free(name);
 	return ret;
@@ -299,6 +349,7 @@ out:
 	free(in.stack_frames);
 	free(in.stack_ends);
 	free(in.weights);
+	speedscope_events_release(&in.events);
 	free(in.stack);
 	free(in.name);
 	free(in.file);

@@ -163,7 +163,8 @@ def test_every_format_reads_back():
     """speedscope and pprof files, ours and pprof's own rewrite of ours
     (`go tool pprof -proto`), read back by `convert` into exactly the
     stacks they were written from; a sampled speedscope profile in another
-    unit counts its weights in multiples of the smallest."""
+    unit counts its weights in multiples of the smallest, an evented one
+    its stacks by how long they were open, its times kept."""
     directory = lib.scratch("readback")
     source = write_known(directory)
     for fmt in ("speedscope", "pprof", "json"):
@@ -192,16 +193,58 @@ def test_every_format_reads_back():
     pycoreprof_ok(["convert", timed, "-o", back])
     check(folded_lines(back) == ["main (app.py:1) 1", "main (app.py:1);work (app.py:5) 4"],
           "a timed speedscope profile read as %s", folded_lines(back))
+    # An evented profile in milliseconds: each stack counted by how long it
+    # stayed open, in samples of the median stretch or of a thousandth of
+    # the whole if shorter; its times kept as a timeline in JSON, a gap
+    # included, and written back as events.
     evented = os.path.join(directory, "evented.speedscope.json")
+    events = [("O", 0, 1000), ("O", 1, 1010), ("C", 1, 1050), ("C", 0, 1060), ("O", 0, 1100), ("C", 0, 1110)]
     with open(evented, "w") as out:
         json.dump({"$schema": "https://www.speedscope.app/file-format-schema.json",
-                   "shared": {"frames": [{"name": "main"}]},
-                   "profiles": [{"type": "evented", "name": "e", "unit": "none", "startValue": 0,
-                                 "endValue": 1, "events": []}]}, out)
-    result = lib.run_pycoreprof(["convert", evented, "-o", os.path.join(directory, "e.folded")])
-    check(result.code == 2 and "sampled" in result.stderr.decode() and
-          len(result.stderr.decode().strip().splitlines()) == 1,
-          "an evented speedscope profile should be one error line: %s", result.describe())
+                   "shared": {"frames": [{"name": "main", "file": "app.py", "line": 1},
+                                         {"name": "work", "file": "app.py", "line": 5}]},
+                   "profiles": [{"type": "evented", "name": 'thread 7 "main"', "unit": "milliseconds",
+                                 "startValue": 1000, "endValue": 1110,
+                                 "events": [{"type": t, "frame": f, "at": at} for t, f, at in events]}]}, out)
+    stretches = [("main", 10), ("work", 40), ("main", 10), ("main", 10)]
+    sample = min(sorted(length for _, length in stretches)[len(stretches) // 2],
+                 sum(length for _, length in stretches) / 1000.0)
+    expected = {}
+    for name, length in stretches:
+        expected[name] = expected.get(name, 0) + int(length / sample + 0.5)
+    back = os.path.join(directory, "back-evented.folded")
+    pycoreprof_ok(["convert", evented, "-o", back])
+    check(folded_lines(back) == ['thread 7 "main";main (app.py:1) %d' % expected["main"],
+                                 'thread 7 "main";main (app.py:1);work (app.py:5) %d' % expected["work"]],
+          "an evented speedscope profile read as %s, not %s", folded_lines(back), expected)
+    timeline = os.path.join(directory, "evented.json")
+    pycoreprof_ok(["convert", evented, "-o", timeline])
+    with open(timeline) as data:
+        document = json.load(data)
+    times = [event[0] / 1e6 for event in document["timeline"]["events"]]
+    check(len(times) == sum(expected.values()) and times[0] == 1000 and
+          all(1000 <= t < 1060 or 1100 <= t < 1110 for t in times),
+          "the evented profile's samples should be at its times, none in the gap: %s", times[:5])
+    again = os.path.join(directory, "again.speedscope.json")
+    pycoreprof_ok(["convert", timeline, "-o", again])
+    with open(again) as data:
+        profile = json.load(data)["profiles"][0]
+    check(profile["type"] == "evented" and profile["name"] == 'thread 7 "main"' and
+          [(e["type"], e["at"] // 1000000) for e in profile["events"] if e["type"] == "C"][-1] == ("C", 1110) and
+          ("C", 1060) in [(e["type"], e["at"] // 1000000) for e in profile["events"]],
+          "the timeline written back should close at 1060 ms, reopen at 1100 and end at 1110: %s", profile["events"])
+    for name, bad in (("unbalanced", events[:-1]), ("crossed", [("O", 0, 1), ("O", 1, 2), ("C", 0, 3), ("C", 1, 4)]),
+                      ("backwards", [("O", 0, 5), ("C", 0, 4)])):
+        path = os.path.join(directory, name + ".speedscope.json")
+        with open(path, "w") as out:
+            json.dump({"$schema": "https://www.speedscope.app/file-format-schema.json",
+                       "shared": {"frames": [{"name": "main"}, {"name": "work"}]},
+                       "profiles": [{"type": "evented", "name": "e", "unit": "none", "startValue": 0,
+                                     "endValue": 9, "events": [{"type": t, "frame": f, "at": at}
+                                                               for t, f, at in bad]}]}, out)
+        result = lib.run_pycoreprof(["convert", path, "-o", os.path.join(directory, name + ".folded")])
+        check(result.code == 2 and len(result.stderr.decode().strip().splitlines()) == 1,
+              "a %s evented profile should be one error line: %s", name, result.describe())
 
 
 # ---------------------------------------------------------------- pprof

@@ -140,8 +140,12 @@ static void write_all_formats(const struct aggregate *agg)
 static int read_profile(const char *reader, const struct input *in)
 {
 	struct aggregate agg;
-	if (agg_init(&agg) < 0)
+	/* A timeline is kept (bounded small) so that its readers and the
+	 * writers of it are fuzzed too. */
+	if (agg_init(&agg) < 0 || agg_timeline_enable(&agg, 4096) < 0) {
+		agg_release(&agg);
 		return -ERR_NOMEM;
+	}
 	/* Exactly LEN bytes (the folded and pprof readers take a mapped file,
 	 * with no NUL after it), or LEN and a NUL (the JSON readers' contract). */
 	static const struct {
