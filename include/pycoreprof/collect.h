@@ -61,9 +61,10 @@ int native_frame_id(struct aggregate *agg, const char *function, const char *lib
 /* Count the collected stack TS once in AGG (as waiting when it was idle):
  * with THREAD_ROOTS its thread root, its error marker, its frames; ids go
  * to IDS, frames past MAX ids are left out (IDS has room for MAX, and for
- * STACK_ROOTS_MAX when MAX is smaller). */
+ * STACK_ROOTS_MAX when MAX is smaller). WHEN_NS, when the stack was seen,
+ * puts it on AGG's timeline if AGG keeps one (0: unknown). */
 int thread_stack_count(struct aggregate *agg, const struct thread_stack *ts, bool thread_roots, uint32_t *ids,
-                       size_t max);
+                       size_t max, uint64_t when_ns);
 
 /* A core file or snapshot as one sample (file_sample.c): `report` reads
  * each of its files so. */
@@ -71,6 +72,7 @@ struct file_sample_options {
 	enum native_mode native; /* native frames too, where the file has them */
 	bool idle;               /* keep threads that were waiting */
 	bool thread_roots;       /* a root frame per thread */
+	bool timeline;           /* keep a timeline: each stack at the capture time */
 	double since, until;     /* CLOCK_REALTIME seconds; 0 when not given */
 };
 struct file_sample {
@@ -82,7 +84,8 @@ struct file_sample {
 enum { FILE_SAMPLE_FRAMES = 4096, FILE_SAMPLE_IDS = FILE_SAMPLE_FRAMES + 2 };
 /* Read PATH and count each kept Python thread's stack once into S->agg,
  * which it initialises (threads that were waiting are kept with IDLE; their
- * stacks count as waiting). A file outside SINCE/UNTIL sets OUT_OF_RANGE and
+ * stacks count as waiting); with TIMELINE, S->agg keeps a timeline with the
+ * stacks at the snapshot's capture time (none for other cores). A file outside SINCE/UNTIL sets OUT_OF_RANGE and
  * is not read. Native frames are a bonus: a file whose native stacks cannot
  * be unwound counts with its Python frames. IDS is scratch of
  * FILE_SAMPLE_IDS entries. Errors with context, S->agg then released:

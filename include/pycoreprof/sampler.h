@@ -124,6 +124,8 @@ struct sampler {
 	int lost_rounds;         /* consecutive rounds that found no thread state */
 	pid_t gil_holder;        /* the last capture's GIL holder, or 0 */
 	double now;              /* when this capture's thread list was read */
+	uint64_t taken_ns;       /* when this sample was taken (CLOCK_REALTIME), read
+	                          * only when the aggregate keeps a timeline */
 };
 
 void sampler_init(struct sampler *s, struct target *t, struct pywalker *w, struct aggregate *agg,

@@ -61,6 +61,10 @@ int print_stacks(const struct process_stacks *ps, bool json, const struct dump_o
 /* A source_open_fn for dump_options: FILE opened with the rights of
  * TARGET, a struct target (target_open_source()). */
 int open_source_as_target(void *target, const char *file);
+struct aggregate;
+/* Say on stderr how many events AGG's timeline left out past its bound,
+ * if any. */
+void say_timeline_dropped(const struct aggregate *agg);
 /* True when ARG is --help or -h. */
 bool is_help(const char *arg);
 /* Local time "YYYY-mm-ddTHH:MM[:SS]", "YYYY-mm-dd HH:MM[:SS]",

@@ -14,6 +14,8 @@ static const char usage[] =
 	"\n"
 	"Convert a profile: folded stacks, a pycoreprof JSON profile, speedscope or\n"
 	"pprof in; out as the extension of OUT says (%s).\n"
+	"A timeline (JSON from --timeline, speedscope's evented profiles) is kept\n"
+	"between JSON and speedscope.\n"
 	"\n"
 	"  -o, --output FILE      the converted profile (default: stdout, needs --format)\n"
 	"  -f, --format FORMAT    %s\n"
@@ -66,8 +68,11 @@ int cmd_convert(int argc, char **argv)
 
 	struct aggregate agg;
 	struct strbuf sb = {0};
-	if ((ret = agg_init(&agg)) < 0)
+	/* Whatever timeline the input has goes to the output. */
+	if ((ret = agg_init(&agg)) < 0 || (ret = agg_timeline_enable(&agg, 0)) < 0) {
+		agg_release(&agg);
 		return report_error(ret);
+	}
 	if ((ret = profile_read_file(&agg, argv[optind])) < 0 ||
 	    (ret = profile_write((enum profile_format)format, &sb, &agg, &meta)) < 0 ||
 	    (output && (ret = write_file_atomically(output, sb.buf, sb.len)) < 0))

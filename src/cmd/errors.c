@@ -71,6 +71,14 @@ int write_stdout(const char *buf, size_t len)
 	return 0;
 }
 
+void say_timeline_dropped(const struct aggregate *agg)
+{
+	if (!agg->timeline || !agg->timeline->dropped)
+		return;
+	fprintf(stderr, "pycoreprof: the timeline keeps %zu events; %llu more were left out of it (still counted)\n",
+	        agg->timeline->max, (unsigned long long)agg->timeline->dropped);
+}
+
 bool is_help(const char *arg)
 {
 	return !strcmp(arg, "--help") || !strcmp(arg, "-h");

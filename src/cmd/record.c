@@ -50,6 +50,9 @@ static const char usage[] =
 	"      --idle             include threads that are not running\n"
 	"      --gil              only the thread holding the GIL\n"
 	"      --threads          a root frame per thread\n"
+	"      --timeline         keep when each stack was seen: speedscope output gets\n"
+	"                         one time-ordered profile per thread, JSON a timeline\n"
+	"                         (speedscope or json output only; implies --threads)\n"
 	"      --function         aggregate by function (no line numbers)\n"
 	"      --async            a thread running an asyncio task goes on through the\n"
 	"                         tasks awaiting it, each under a `task NAME` frame\n"
@@ -149,6 +152,7 @@ struct record_options {
 	int format;              /* enum profile_format or -1 */
 	const char *title;
 	bool subprocesses;
+	bool timeline;           /* keep the samples' times (agg_timeline_enable()) */
 	enum native_mode native;
 	size_t native_stack_bytes;
 	struct sampler_options sampling;
@@ -179,7 +183,7 @@ static int parse_options(int argc, char **argv, enum run_mode mode, struct recor
 {
 	enum { OPT_IDLE = 256, OPT_GIL, OPT_THREADS, OPT_FUNCTION, OPT_NONBLOCKING, OPT_TITLE, OPT_SUBPROCESSES,
 	       OPT_NATIVE, OPT_NATIVE_ALL, OPT_NATIVE_STACK_BYTES, OPT_SEED, OPT_REFRESH, OPT_ASYNC, OPT_EVERY,
-	       OPT_AT_END };
+	       OPT_AT_END, OPT_TIMELINE };
 	bool top = mode == RUN_TOP, watch = mode == RUN_WATCH;
 	static const struct option options[] = {
 		{"pid", required_argument, NULL, 'p'},
@@ -204,6 +208,7 @@ static int parse_options(int argc, char **argv, enum run_mode mode, struct recor
 		{"window", required_argument, NULL, 'w'},
 		{"every", required_argument, NULL, OPT_EVERY},
 		{"at-end", no_argument, NULL, OPT_AT_END},
+		{"timeline", no_argument, NULL, OPT_TIMELINE},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -252,6 +257,7 @@ static int parse_options(int argc, char **argv, enum run_mode mode, struct recor
 		case OPT_IDLE: o->sampling.idle = true; break;
 		case OPT_GIL: o->sampling.gil_only = true; break;
 		case OPT_THREADS: o->sampling.thread_roots = true; break;
+		case OPT_TIMELINE: o->timeline = true; break;
 		case OPT_FUNCTION: o->sampling.by_function = true; break;
 		case OPT_ASYNC: o->sampling.async_tasks = true; break;
 		case OPT_NONBLOCKING: o->sampling.freeze = false; break;
@@ -312,6 +318,8 @@ static int parse_options(int argc, char **argv, enum run_mode mode, struct recor
 		return usage_error(o->name, "--native needs the threads stopped: it cannot go with --nonblocking");
 	if (o->native != NATIVE_OFF && o->sampling.async_tasks)
 		return usage_error(o->name, "--async cannot go with --native yet");
+	if (watch && o->timeline)
+		return usage_error(o->name, "--timeline is record's: watch keeps a window of samples, not a timeline");
 	if (watch && (!o->sampling.freeze || o->sampling.thread_roots))
 		return usage_error(o->name, "%s is record's: watch keeps the process seized to see a crash coming, and "
 		                   "its window has no thread roots", o->sampling.freeze ? "--threads" : "--nonblocking");
@@ -329,8 +337,14 @@ static int parse_options(int argc, char **argv, enum run_mode mode, struct recor
 		                   profile_format_list(list, PROFILE_LIST_EXTENSIONS, ", "));
 	if (o->format < 0)
 		o->format = PROFILE_SVG;
-	if (top && (o->title || o->sampling.thread_roots || o->sampling.by_function))
-		return usage_error(o->name, "--title, --threads and --function are record's (t shows threads)");
+	if (top && (o->title || o->sampling.thread_roots || o->sampling.by_function || o->timeline))
+		return usage_error(o->name, "--title, --threads, --timeline and --function are record's (t shows threads)");
+	/* A timeline is kept per thread: each thread's samples are told apart
+	 * by its root frame. */
+	if (o->timeline && o->format != PROFILE_SPEEDSCOPE && o->format != PROFILE_JSON)
+		return usage_error(o->name, "--timeline needs a speedscope or json output (.speedscope.json, .json)");
+	if (o->timeline)
+		o->sampling.thread_roots = true;
 	/* The view's threads come from thread roots. */
 	if (top)
 		o->sampling.thread_roots = true;
@@ -572,8 +586,10 @@ static int run(int argc, char **argv, enum run_mode mode)
 	struct top_view *view = NULL;
 	struct watch_out *watch = NULL;
 	struct record_crash crash = {.tty = isatty(STDERR_FILENO)};
-	if (agg_init(&agg) < 0)
+	if (agg_init(&agg) < 0 || (o.timeline && agg_timeline_enable(&agg, 0) < 0)) {
+		agg_release(&agg);
 		return report_error(-ERR_NOMEM);
+	}
 	if (o.mode == RUN_WATCH) {
 		struct watch_options wo = {.dir = o.output, .window = o.window, .every = o.every, .at_end = o.at_end,
 		                           .format = o.format, .title = o.title, .interval = o.interval,
@@ -700,6 +716,7 @@ static int run(int argc, char **argv, enum run_mode mode)
 			        "(use --idle for wall-clock time)\n", (unsigned long long)totals.stacks,
 			        (unsigned long long)totals.samples);
 	}
+	say_timeline_dropped(&agg);
 	if (clock.late)
 		fprintf(stderr, "pycoreprof: fell behind: %llu ticks missed, the sampler could not keep up with %s samples/s\n",
 		        (unsigned long long)clock.late, format_rate(o.interval));

@@ -34,7 +34,8 @@ static const char usage[] =
 	"directories (read recursively) and glob patterns. Files that are not\n"
 	"readable cores or profiles are skipped, each with its reason.\n"
 	"\n"
-	"  -o, --output FILE    the profile (default report.svg, or report.EXT of --format)\n"
+	"  -o, --output FILE    the profile (default report.svg, or report.EXT of --format,\n"
+	"                       report.speedscope.json with --timeline)\n"
 	"  --format F           %s, as `record`\n"
 	"                       writes them (default: from the output's name, else svg)\n"
 	"  -j, --jobs N         files read in parallel (default: one per core)\n"
@@ -44,6 +45,10 @@ static const char usage[] =
 	"                       seconds); files without a capture time (profiles,\n"
 	"                       other cores) are left out\n"
 	"  --threads            a root frame per thread\n"
+	"  --timeline           keep when each stack was seen (each snapshot's capture\n"
+	"                       time, a profile's own timeline): speedscope output gets\n"
+	"                       one time-ordered profile per thread, JSON a timeline\n"
+	"                       (speedscope or json output only; implies --threads)\n"
 	"  --native             native (C) frames too, for snapshots taken with\n"
 	"                       --native (and full cores); the interpreter's\n"
 	"                       call plumbing and start-up are hidden\n"
@@ -56,7 +61,7 @@ struct report_options {
 	const char *output;
 	int format;
 	long jobs;
-	bool idle, threads;
+	bool idle, threads, timeline;
 	enum native_mode native;
 	double since, until;     /* CLOCK_REALTIME seconds; 0 when not given */
 };
@@ -93,7 +98,11 @@ static int read_profile(const struct report_options *opts, const char *path, str
 		return 0;
 	}
 	int ret = agg_init(&r->sample.agg);
-	if (ret == 0 && (ret = profile_read_file(&r->sample.agg, path)) < 0)
+	if (ret == 0 && opts->timeline)
+		ret = agg_timeline_enable(&r->sample.agg, 0);
+	if (ret == 0)
+		ret = profile_read_file(&r->sample.agg, path);
+	if (ret < 0)
 		agg_release(&r->sample.agg);
 	if (ret < 0) {
 		r->error = ret;
@@ -190,7 +199,8 @@ static int read_file(const struct report_options *opts, const char *path, struct
 	if (is_archive(path))
 		return read_archive(opts, path, r, ids);
 	struct file_sample_options sample_opts = {.native = opts->native, .idle = opts->idle,
-	                                          .thread_roots = opts->threads, .since = opts->since,
+	                                          .thread_roots = opts->threads, .timeline = opts->timeline,
+	                                          .since = opts->since,
 	                                          .until = opts->until};
 	int ret = file_sample_read(path, &sample_opts, &r->sample, ids);
 	if (ret < 0) {
@@ -259,6 +269,7 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 		{"jobs", required_argument, NULL, 'j'},
 		{"idle", no_argument, NULL, 'I'},
 		{"threads", no_argument, NULL, 'T'},
+		{"timeline", no_argument, NULL, 'L'},
 		{"native", no_argument, NULL, 'N'},
 		{"native-all", no_argument, NULL, 'A'},
 		{"since", required_argument, NULL, 'S'},
@@ -287,6 +298,7 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 			break;
 		case 'I': o->idle = true; break;
 		case 'T': o->threads = true; break;
+		case 'L': o->timeline = true; break;
 		case 'N': o->native = o->native == NATIVE_ALL ? NATIVE_ALL : NATIVE_MERGED; break;
 		case 'A': o->native = NATIVE_ALL; break;
 		case 'S':
@@ -303,6 +315,8 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 	}
 	if (optind == argc)
 		return usage_error("report", "give snapshot files, directories or patterns to read");
+	if (o->timeline && o->format < 0 && !o->output)
+		o->format = PROFILE_SPEEDSCOPE;
 	if (!o->output) {
 		static char name[32];
 		snprintf(name, sizeof(name), "report.%s",
@@ -311,6 +325,10 @@ static int parse_options(int argc, char **argv, struct report_options *o)
 	}
 	if (o->format < 0)
 		o->format = profile_format_from_name(o->output) >= 0 ? profile_format_from_name(o->output) : PROFILE_SVG;
+	/* Each thread's events are told apart by its root frame. */
+	if (o->timeline && o->format != PROFILE_SPEEDSCOPE && o->format != PROFILE_JSON)
+		return usage_error("report", "--timeline needs a speedscope or json output (.speedscope.json, .json)");
+	o->threads |= o->timeline;
 	if (!o->jobs) {
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
 		o->jobs = cores > 0 ? (cores < MAX_JOBS ? cores : MAX_JOBS) : 1;
@@ -405,7 +423,7 @@ int cmd_report(int argc, char **argv)
 	b.inputs = &inputs;
 	b.results = xcalloc(inputs.n ? inputs.n : 1, sizeof(*b.results));
 	threads = xcalloc((size_t)o.jobs, sizeof(*threads));
-	if (!b.results || !threads || agg_init(&total) < 0) {
+	if (!b.results || !threads || agg_init(&total) < 0 || (o.timeline && agg_timeline_enable(&total, 0) < 0)) {
 		status = report_error(-ERR_NOMEM);
 		goto out;
 	}
@@ -452,6 +470,7 @@ int cmd_report(int argc, char **argv)
 		goto out;
 	}
 	print_summary(&inputs, b.results, stacks, o.output);
+	say_timeline_dropped(&total);
 	if (total.samples == 0)
 		status = EXIT_PARTIAL;
 	for (size_t i = 0; i < inputs.n; i++)

@@ -43,16 +43,19 @@ int file_sample_read(const char *path, const struct file_sample_options *opts, s
 			goto out;
 	}
 	err_clear();
-	if ((ret = agg_init(&r->agg)) < 0)
+	if ((ret = agg_init(&r->agg)) < 0 || (opts->timeline && (ret = agg_timeline_enable(&r->agg, 0)) < 0))
 		goto out;
 	for (size_t i = 0; i < ps.nthreads; i++) {
 		const struct thread_stack *ts = &ps.threads[i];
 		if (!ts->is_python || !ts->nframes || (ts->idle && !opts->idle))
 			continue;
-		if ((ret = thread_stack_count(&r->agg, ts, opts->thread_roots, ids, FILE_SAMPLE_FRAMES)) < 0)
+		if ((ret = thread_stack_count(&r->agg, ts, opts->thread_roots, ids, FILE_SAMPLE_FRAMES, r->capture_ns)) < 0)
 			goto out;
 		r->stacks++;
 	}
+	/* A snapshot without a stack to keep is on the timeline as a time. */
+	if (opts->timeline && !r->stacks && r->capture_ns)
+		ret = agg_timeline_add(&r->agg, 0, r->capture_ns);
 out:
 	if (ret < 0)
 		agg_release(&r->agg);

@@ -118,7 +118,7 @@ int native_frame_id(struct aggregate *agg, const char *function, const char *lib
 }
 
 int thread_stack_count(struct aggregate *agg, const struct thread_stack *ts, bool thread_roots, uint32_t *ids,
-                       size_t max)
+                       size_t max, uint64_t when_ns)
 {
 	/* Threads of cores were never named in `report`'s thread roots. */
 	struct stack_roots roots = {.thread = thread_roots, .tid = ts->tid, .interp_id = ts->interp_id,
@@ -141,5 +141,5 @@ int thread_stack_count(struct aggregate *agg, const struct thread_stack *ts, boo
 	}
 	if (!n)
 		return 0;
-	return ts->idle ? agg_add_waiting(agg, ids, n, 1) : agg_add(agg, ids, n, 1);
+	return agg_add_at(agg, ids, n, 1, ts->idle ? 1 : 0, when_ns);
 }

@@ -455,7 +455,7 @@ static int count_capture(struct sampler *s, const struct thread_capture *c)
 			return ret;
 	if (!n)
 		return 0;
-	return c->waiting ? agg_add_waiting(agg, s->ids, n, 1) : agg_add(agg, s->ids, n, 1);
+	return agg_add_at(agg, s->ids, n, 1, c->waiting ? 1 : 0, s->taken_ns);
 }
 
 /* Whether capture I, without Python frames, is of a thread that has a
@@ -526,6 +526,8 @@ int sampler_sample(struct sampler *s)
 		(void)capture(s, true, &ncaptured, &torn);
 		if ((ret = target_freeze(s->target)) < 0)
 			return ret == -ERR_PROCESS_GONE ? ret : (count_error(s, SAMPLER_ERR_FREEZE), 0);
+		if (s->agg->timeline)
+			s->taken_ns = time_realtime_ns();
 		int captured = capture(s, false, &ncaptured, &torn);
 		target_resume_last(s->target, s->gil_holder);
 		target_resume(s->target);
@@ -539,6 +541,8 @@ int sampler_sample(struct sampler *s)
 	} else {
 		if ((ret = target_refresh(s->target)) < 0)
 			return ret == -ERR_PROCESS_GONE ? ret : (count_error(s, SAMPLER_ERR_FREEZE), 0);
+		if (s->agg->timeline)
+			s->taken_ns = time_realtime_ns();
 		ret = capture(s, false, &ncaptured, &torn);
 		/* The process ran while we read: a torn stack is read once more,
 		 * with fresh pages. */
@@ -574,6 +578,7 @@ int sampler_sample(struct sampler *s)
 			err_clear();
 	}
 	s->stats.samples++;
+	size_t counted = 0;
 	for (size_t i = 0; i < ncaptured; i++) {
 		if (s->captures[i].dropped || other_state_of_thread(s, ncaptured, i))
 			continue;
@@ -584,6 +589,12 @@ int sampler_sample(struct sampler *s)
 		if ((ret = count_capture(s, &s->captures[i])) < 0)
 			return ret;
 		s->stats.stacks++;
+		counted++;
 	}
+	/* A sample that kept no stack is on the timeline too: the threads were
+	 * looked at and none was running. With several processes in one
+	 * aggregate it could not say whose sample it was. */
+	if (!counted && s->agg->timeline && !s->opts.process_root)
+		return agg_timeline_add(s->agg, 0, s->taken_ns);
 	return 0;
 }
