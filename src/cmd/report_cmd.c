@@ -139,9 +139,11 @@ static int read_archive(const struct report_options *opts, const char *path, str
 	struct archive *a = NULL;
 	struct strbuf core = {0};
 	struct file_sample_options sample_opts = {.native = opts->native, .idle = opts->idle,
-	                                          .thread_roots = opts->threads, .since = opts->since,
-	                                          .until = opts->until};
+	                                          .thread_roots = opts->threads, .timeline = opts->timeline,
+	                                          .since = opts->since, .until = opts->until};
 	int fd = -1, ret = agg_init(&r->sample.agg);
+	if (ret == 0 && opts->timeline)
+		ret = agg_timeline_enable(&r->sample.agg, 0);
 	if (ret == 0)
 		ret = archive_open(path, &a);
 	if (ret == 0 && (fd = memfd_create("pycoreprof-snapshot", MFD_CLOEXEC)) < 0)

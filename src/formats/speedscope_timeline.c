@@ -5,10 +5,12 @@
  * thread was not seen at all, shows as it happened; a "sampled" profile
  * could only lay samples end to end. A sample stands from its time until
  * its process was next sampled (the next distinct time among the events of
- * its process, a sample that kept no stack included), or for one usual interval when that
- * is more than four usual intervals away (sampling paused; or, with
- * processes sampled together, this one had nothing to keep): a thread
- * missing from a sample shows as a gap. */
+ * its process, a sample that kept no stack included): a thread missing
+ * from a sample shows as a gap. When that is far (sampling stalled or
+ * stopped), the sample lasts one usual interval: far is fifty usual
+ * intervals, or four for a process under a process root, which is not
+ * sampled alone and whose samples that kept nothing are not on the
+ * timeline. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,7 +90,11 @@ static void set_ends(struct span *spans, size_t n, uint64_t *gaps, uint64_t fall
 		for (hi = lo + 1; hi < n && spans[hi].process == spans[lo].process; hi++)
 			;
 		uint64_t usual = usual_gap(spans, lo, hi, gaps, fallback);
-		uint64_t reach = usual > UINT64_MAX / 4 ? UINT64_MAX : 4 * usual;
+		/* Every sample of a process sampled alone is on the timeline, one
+		 * that kept nothing too: a gap there is the sampler's, so a sample
+		 * stands longer. */
+		uint64_t far = spans[lo].process ? 4 : 50;
+		uint64_t reach = usual > UINT64_MAX / far ? UINT64_MAX : far * usual;
 		uint64_t next = 0, here = 0;
 		bool have_here = false;
 		for (size_t i = hi; i-- > lo;) {

@@ -22,6 +22,7 @@ DURATION_TOLERANCE = 0.2     # of each phase's own duration
 SNAPSHOT_INTERVAL = "100ms"
 SNAPSHOTS = 45               # 4.5 s: the 3 s of phases and some on each side
 SHARDS = 3
+ATTEMPTS = 2
 
 
 class Phases(lib.Process):
@@ -148,20 +149,25 @@ def check_phases(path, truth, slack, what):
 def test_record_timeline(label):
     """record --timeline: one evented profile per thread, the phases in
     order at their real times and durations."""
-    made = recorded(label)
-    check_phases(made["path"], made["truth"], 0.25, "%s record --timeline" % label)
+    for attempt in range(1, ATTEMPTS + 1):
+        made = recorded(label) if attempt == 1 else record_phases(label, lib.scratch("record-timeline"))
+        try:
+            check_phases(made["path"], made["truth"], 0.25, "%s record --timeline" % label)
+            return
+        except lib.Failure:
+            # A machine busy enough to stall the sampler for long leaves
+            # holes: record again before judging.
+            if attempt == ATTEMPTS:
+                raise
 
 
-@lib.each(recording.few_interpreters)
-def test_report_timeline_map_reduce(label):
-    """report --timeline over periodic snapshots of the phases: the same in
-    speedscope; its JSON converted to speedscope gives the same bytes; JSON
-    parts of shards reduced give the same bytes as one report."""
-    work = lib.scratch("report-timeline")
-    folder = os.path.join(work, "snaps") + "/"
+def snapshot_phases(label, where):
+    """Periodic snapshots of the phases from before phase_a to after
+    phase_c, to WHERE (snapshot's arguments: -o FOLDER or --archive FILE);
+    returns the fixture's truth."""
     with Phases(label) as fixture:
         proc = subprocess.Popen([lib.pycoreprof(), "snapshot", "--pid", str(fixture.pid), "--interval",
-                                 SNAPSHOT_INTERVAL, "--count", str(SNAPSHOTS), "-o", folder],
+                                 SNAPSHOT_INTERVAL, "--count", str(SNAPSHOTS)] + list(where),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             time.sleep(0.5)
@@ -173,6 +179,17 @@ def test_report_timeline_map_reduce(label):
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
     check(proc.returncode == 0, "snapshot exited with %s: %s", proc.returncode, stderr.decode("utf-8", "replace"))
+    return truth
+
+
+@lib.each(recording.few_interpreters)
+def test_report_timeline_map_reduce(label):
+    """report --timeline over periodic snapshots of the phases: the same in
+    speedscope; its JSON converted to speedscope gives the same bytes; JSON
+    parts of shards reduced give the same bytes as one report."""
+    work = lib.scratch("report-timeline")
+    folder = os.path.join(work, "snaps") + "/"
+    truth = snapshot_phases(label, ["-o", folder])
     snaps = sorted(os.path.join(folder, name) for name in os.listdir(folder))
 
     def report(args, what):
@@ -206,6 +223,19 @@ def test_report_timeline_map_reduce(label):
         reduced = os.path.join(work, "reduced." + ext)
         report(list(reversed(parts)) + ["-o", reduced], "reduce of the parts to ." + ext)
         check(read(reduced) == read(single), "the reduce of the JSON parts to .%s differs from one report", ext)
+
+
+def test_report_timeline_archive():
+    """report --timeline over an archive of periodic snapshots: the phases
+    in order at their times and durations, as from single files."""
+    label = recording.few_interpreters()[-1]
+    work = lib.scratch("archive-timeline")
+    archive = os.path.join(work, "phases.pcpa")
+    truth = snapshot_phases(label, ["--archive", archive])
+    out = os.path.join(work, "archive.speedscope.json")
+    result = lib.run_pycoreprof(["report", "--timeline", archive, "-o", out], timeout=300)
+    check(result.code == 0, "report --timeline of an archive: %s", result.describe())
+    check_phases(out, truth, 0.35, "%s report --timeline of an archive" % label)
 
 
 def test_timeline_in_speedscope_app():
