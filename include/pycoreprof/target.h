@@ -483,6 +483,10 @@ int recording_target_unchanged(struct target *t, bool *same);
  * the list of this round's pages and the memory they are read into.
  * Errors: -ERR_NOMEM. */
 int recording_target_prepare_check(struct target *t);
+/* Read PAGES pages (0 or 1: none) from a missing one on, in one read of
+ * the inner target: for walks that read much of a heap, through a target
+ * where a read costs a system call. Errors: -ERR_NOMEM. */
+int recording_target_readahead(struct target *t, unsigned pages);
 /* The pages read this round, sorted by address; the array is the caller's
  * to free, the data stays the target's. */
 int recording_target_pages(struct target *t, struct recorded_page **pages, size_t *count);

@@ -62,6 +62,9 @@ int task_rehearsal_open(struct task_rehearsal *r, struct target *live)
 {
 	memset(r, 0, sizeof(*r));
 	int ret = recording_target_new(live, &r->recorder);
+	/* Tasks fill the heap: read it 64 KiB at a time, not page by page. */
+	if (ret == 0)
+		ret = recording_target_readahead(r->recorder, 16);
 	if (ret == 0)
 		ret = pywalker_new(r->recorder, &r->walker);
 	if (ret == 0)

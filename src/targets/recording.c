@@ -26,6 +26,8 @@ struct recording_backend {
 	struct hashtab pages;       /* of recorded_page, key addr */
 	uint32_t round;             /* pages whose round differs are re-read */
 	struct recording_check check;
+	unsigned readahead;         /* pages read with a missing one (recording_target_readahead()) */
+	uint8_t *ahead;             /* READAHEAD pages, for that read */
 };
 
 _Static_assert(offsetof(struct recorded_page, addr) == 0, "a page's address is its hashtab key");
@@ -37,6 +39,35 @@ static struct recorded_page *page_at(const struct recording_backend *rec, size_t
 
 /* The page at ADDR (page-aligned), read from the inner target unless it
  * was already read this round. */
+static int fetch_page(struct recording_backend *rec, uint64_t addr, struct recorded_page **out);
+
+/* With readahead: the pages after ADDR (a missing one) are read with it in
+ * one go, and kept unless this round has them; those never read again stay
+ * untouched, and no snapshot or check holds them. */
+static void read_ahead(struct recording_backend *rec, uint64_t addr)
+{
+	unsigned n = rec->readahead;
+	while (n > 1 && target_read(rec->inner, addr, rec->ahead, (size_t)n * PAGE_SIZE_BYTES) < 0)
+		n /= 4;
+	err_clear();
+	for (unsigned i = 1; n > 1 && i < n; i++) {
+		uint64_t page = addr + (uint64_t)i * PAGE_SIZE_BYTES;
+		if (hashtab_reserve(&rec->pages, rec->pages.count + 1, sizeof(struct recorded_page)) < 0)
+			return;
+		struct recorded_page *slot = hashtab_slot_for(&rec->pages, page);
+		if (slot->data && slot->round == rec->round)
+			continue;
+		uint8_t *data = slot->data ? slot->data : malloc(PAGE_SIZE_BYTES);
+		if (!data)
+			return;
+		memcpy(data, rec->ahead + (size_t)i * PAGE_SIZE_BYTES, PAGE_SIZE_BYTES);
+		if (!slot->data)
+			hashtab_claim(&rec->pages, slot, page);
+		uint64_t touched = slot->data ? slot->touched : 0;
+		*slot = (struct recorded_page){.addr = page, .data = data, .touched = touched, .round = rec->round};
+	}
+}
+
 static int fetch_page(struct recording_backend *rec, uint64_t addr, struct recorded_page **out)
 {
 	int ret = hashtab_reserve(&rec->pages, rec->pages.count + 1, sizeof(struct recorded_page));
@@ -46,6 +77,12 @@ static int fetch_page(struct recording_backend *rec, uint64_t addr, struct recor
 	if (slot->data && slot->round == rec->round) {
 		*out = slot;
 		return 0;
+	}
+	if (rec->readahead > 1) {
+		read_ahead(rec, addr);
+		if ((ret = hashtab_reserve(&rec->pages, rec->pages.count + 1, sizeof(struct recorded_page))))
+			return ret;
+		slot = hashtab_slot_for(&rec->pages, addr);
 	}
 	uint8_t *data = slot->data ? slot->data : malloc(PAGE_SIZE_BYTES);
 	if (!data)
@@ -111,6 +148,7 @@ static void recording_destroy(struct target *t)
 			free(page_at(rec, i)->data);
 		hashtab_release(&rec->pages);
 		check_release(&rec->check);
+		free(rec->ahead);
 		free(rec);
 	}
 	t->backend = NULL;
@@ -287,6 +325,21 @@ void recording_target_sync(struct target *t)
 	t->signal = inner->signal;
 }
 
+int recording_target_readahead(struct target *t, unsigned pages)
+{
+	struct recording_backend *rec = t->backend;
+	uint8_t *ahead = pages > 1 ? realloc(rec->ahead, (size_t)pages * PAGE_SIZE_BYTES) : NULL;
+	if (pages > 1 && !ahead)
+		return err_set(ERR_NOMEM, "cannot allocate %u pages", pages);
+	if (pages <= 1) {
+		free(rec->ahead);
+		ahead = NULL;
+	}
+	rec->ahead = ahead;
+	rec->readahead = pages > 1 ? pages : 0;
+	return 0;
+}
+
 int recording_target_new(struct target *inner, struct target **out)
 {
 	struct target *t = xcalloc(1, sizeof(*t));
@@ -365,6 +418,12 @@ int recording_target_prepare_check(struct target *t)
 	int ret = recording_target_pages(t, &c->pages, &c->npages);
 	if (ret < 0)
 		return ret;
+	/* Pages read ahead but never used tell nothing. */
+	size_t kept = 0;
+	for (size_t i = 0; i < c->npages; i++)
+		if (c->pages[i].touched)
+			c->pages[kept++] = c->pages[i];
+	c->npages = kept;
 	/* Whole pages, neighbours as one range: a system call costs per range
 	 * more than per byte. */
 	c->ranges = xcalloc(c->npages ? c->npages : 1, sizeof(*c->ranges));
