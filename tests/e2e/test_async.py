@@ -292,7 +292,7 @@ def test_record_async_shares(label):
         for attempt in range(1, 4):
             out = fixture.path("async-%d.folded" % attempt)
             before = fixture.totals()
-            result = lib.run_pycoreprof(["record", "--pid", str(fixture.pid), "--duration", "4", "--rate", "400",
+            result = lib.run_pycoreprof(["record", "--pid", str(fixture.pid), "--duration", "6", "--rate", "400",
                                          "--async", "-o", out], timeout=120)
             after = fixture.totals()
             check(result.code == 0, "record --async: %s", result.describe())
