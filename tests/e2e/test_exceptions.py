@@ -137,8 +137,9 @@ def test_raising_and_handling_core(label):
     check(result.code == 0, "expected exit 0: %s", result.describe())
     text = result.text()
     inner = b_blocks[-1]["entries"][-1]
-    for want in ("Thread %d (crashed" % truth["raiser"]["native_id"],
-                 "raising BError('b message')",
+    check(re.search(r'^Thread %d( "[^"]*")? \(crashed' % truth["raiser"]["native_id"], text, re.M),
+          "the text report lacks the crashed thread %d:\n%s", truth["raiser"]["native_id"], text)
+    for want in ("raising BError('b message')",
                  "    raised at inner (%s:%d), unwound to outer" % (inner[0], inner[1]),
                  "handling CError('c message')",
                  "    raised at raise_c (",
