@@ -8,6 +8,9 @@ only_build=false
 
 build_packages="gcc make pkg-config libelf-dev libdw-dev zlib1g-dev libzstd-dev liblzma-dev liblz4-dev"
 test_packages="tmux gdb elfutils binutils patchelf python3 procps python3.11-dbg libgmp10 zstd xz-utils lz4 python3-numpy"
+# A distributed engine for report's map and reduce (dask.distributed's
+# LocalCluster, for Debian's python3).
+test_packages="$test_packages python3-distributed"
 # The servers the server tests run Python in (started with their own
 # configuration, never as services): Apache with mod_wsgi, uwsgi with its
 # python3 plugin, gunicorn, Django, and ab for load.
