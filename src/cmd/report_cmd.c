@@ -71,6 +71,7 @@ struct file_result {
 	struct file_sample sample;
 	bool read;
 	bool profile;            /* a profile, merged as it is */
+	bool archive;            /* an archive: counted by its snapshots */
 	size_t snapshots;        /* an archive: the snapshots it gave */
 	size_t lost;             /* an archive: snapshots that could not be read */
 	int error;               /* -ERR_x when skipped */
@@ -142,6 +143,7 @@ static int read_archive(const struct report_options *opts, const char *path, str
 	                                          .thread_roots = opts->threads, .timeline = opts->timeline,
 	                                          .since = opts->since, .until = opts->until};
 	int fd = -1, ret = agg_init(&r->sample.agg);
+	r->archive = true;
 	if (ret == 0 && opts->timeline)
 		ret = agg_timeline_enable(&r->sample.agg, 0);
 	if (ret == 0)
@@ -186,7 +188,6 @@ static int read_archive(const struct report_options *opts, const char *path, str
 		r->reason = xasprintf("%s", *err_context() ? err_context() : err_message(ret));
 		return ret;
 	}
-	r->read = true;
 	r->sample.out_of_range = !r->snapshots && (opts->since || opts->until);
 	r->read = !r->sample.out_of_range;
 	if (!r->read)
@@ -368,7 +369,7 @@ static void print_summary(const struct input_list *inputs, const struct file_res
 		}
 		lost += results[i].lost;
 		if (results[i].read) {
-			read += results[i].snapshots ? results[i].snapshots : 1;
+			read += results[i].archive ? results[i].snapshots : 1;
 			continue;
 		}
 		if (results[i].sample.out_of_range) {
