@@ -268,8 +268,7 @@ static void draw_functions(struct top_view *v, struct strbuf *sb, int width, int
                            uint64_t recent, const struct aggregate *agg)
 {
 	struct strbuf label = {0};
-	line(sb, width, v->terminal, "  %%Own   %%Total  OwnTime  TotalTime  Function (file:line)%s",
-	     v->terminal ? "" : "");
+	line(sb, width, v->terminal, "  %%Own   %%Total  OwnTime  TotalTime  Function (file:line)");
 	for (size_t r = 0; r < nrows && (height <= 0 || (int)r < height); r++) {
 		const struct row *row = &v->rows[r];
 		const struct agg_function *f = &v->functions.items[row->function];

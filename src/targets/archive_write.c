@@ -39,6 +39,8 @@ struct archive_writer {
 	size_t loads_cap;
 	uint8_t *new_pages;
 	size_t new_cap;
+	struct archive_hash *new_hashes; /* of NEW_PAGES, in order */
+	size_t new_hashes_cap;
 };
 
 static uint64_t key_of(struct archive_hash h)
@@ -153,6 +155,7 @@ void archive_writer_close(struct archive_writer *w)
 	free(w->refs);
 	free(w->loads);
 	free(w->new_pages);
+	free(w->new_hashes);
 	free(w);
 }
 
@@ -249,9 +252,11 @@ int archive_writer_append(struct archive_writer *w, const void *core_bytes, size
 				continue;
 			if ((ret = note_page(&w->pending, h)) < 0)
 				return ret;
-			if (ARRAY_GROW(w->new_pages, w->new_cap, (nnew + 1) * ARCHIVE_PAGE_BYTES) < 0)
+			if (ARRAY_GROW(w->new_pages, w->new_cap, (nnew + 1) * ARCHIVE_PAGE_BYTES) < 0 ||
+			    ARRAY_GROW(w->new_hashes, w->new_hashes_cap, nnew + 1) < 0)
 				return -ERR_NOMEM;
-			memcpy(w->new_pages + nnew++ * ARCHIVE_PAGE_BYTES, page, ARCHIVE_PAGE_BYTES);
+			memcpy(w->new_pages + nnew * ARCHIVE_PAGE_BYTES, page, ARCHIVE_PAGE_BYTES);
+			w->new_hashes[nnew++] = h;
 		}
 	}
 	strbuf_add(&w->skeleton, core + at, len - at);
@@ -260,10 +265,7 @@ int archive_writer_append(struct archive_writer *w, const void *core_bytes, size
 		struct archive_pages_head head = {(uint32_t)nnew, 0};
 		strbuf_reset(&w->scratch);
 		strbuf_add(&w->scratch, &head, sizeof(head));
-		for (size_t k = 0; k < nnew; k++) {
-			struct archive_hash h = archive_hash_page(w->new_pages + k * ARCHIVE_PAGE_BYTES);
-			strbuf_add(&w->scratch, &h, sizeof(h));
-		}
+		strbuf_add(&w->scratch, w->new_hashes, nnew * sizeof(*w->new_hashes));
 		if ((ret = compress_into(w, &w->scratch, w->new_pages, nnew * ARCHIVE_PAGE_BYTES, NULL, 0, &head.zlen)) < 0)
 			return ret;
 		if (!strbuf_ok(&w->scratch))
@@ -309,7 +311,7 @@ int archive_writer_append(struct archive_writer *w, const void *core_bytes, size
 		done += (size_t)n;
 	}
 	for (size_t k = 0; k < nnew; k++)
-		if ((ret = note_page(&w->pages, archive_hash_page(w->new_pages + k * ARCHIVE_PAGE_BYTES))) < 0)
+		if ((ret = note_page(&w->pages, w->new_hashes[k])) < 0)
 			return ret;
 	w->end += w->record.len;
 	if (key) {
